@@ -1,0 +1,119 @@
+/* netrun/netspec.h - the spec language front end (library "netspec",
+ * depends on libyaml only).
+ *
+ * Pipeline: ns_doc_parse_file()  YAML text -> tree of ns_node with positions
+ *           ns_doc_apply_set()   "dotted.key=value" overrides (optional, any number)
+ *           ns_doc_resolve()     validate every key against the schema (type,
+ *                                range, allowed values, unknown keys with a
+ *                                "did you mean"), fill every default, normalize
+ *           ns_doc_emit()        the resolved tree as YAML (libyaml emitter);
+ *                                parsing that text back gives an equal tree.
+ * After a successful ns_doc_resolve() the tree is valid by construction and
+ * the typed accessors below cannot fail (they abort on misuse = a bug).
+ *
+ * Ownership: an ns_doc owns every node, key and string below it; nodes handed
+ * out by accessors are borrowed and live until ns_doc_free(). Nothing here
+ * keeps global state; all functions are reentrant.
+ *
+ * Positions: line and col are 1-based (libyaml marks + 1). A node created by
+ * resolve (a default) has line == 0 and is_default set. A node created by
+ * --set has file "--set" and col pointing into the assignment text.
+ *
+ * Normal form after resolve:
+ *  - a "choice" (one of several named variants, e.g. a layer, an optimizer) is
+ *    always a one-key map {variant: params-map} with every parameter present;
+ *    a variant that has no parameters at all stays a plain scalar ("relu").
+ *  - paths (data.train, data.test) are made absolute: relative paths are taken
+ *    relative to the directory of the spec file.
+ *  - every optional key is present with its default.
+ */
+#ifndef NETRUN_NETSPEC_H
+#define NETRUN_NETSPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "netrun/error.h"
+
+typedef enum ns_kind { NS_SCALAR, NS_MAP, NS_SEQ } ns_kind;
+
+typedef struct ns_node ns_node;
+struct ns_node {
+    ns_kind kind;
+    int line, col;      /* 1-based source position; 0,0 for defaults */
+    bool is_default;    /* filled in by resolve */
+    bool quoted;        /* scalar was written quoted ('..' or "..") */
+    char *scalar;       /* NS_SCALAR: the text (never NULL) */
+    size_t count;       /* NS_MAP: number of pairs; NS_SEQ: number of items */
+    char **keys;        /* NS_MAP: keys[i] names items[i]; insertion order kept */
+    ns_node **items;    /* NS_MAP values / NS_SEQ items */
+};
+
+typedef struct ns_doc {
+    char *path;         /* the spec file as given (or a name for in-memory text) */
+    char *dir;          /* directory used to resolve relative paths */
+    ns_node *root;      /* NS_MAP at the top */
+    bool resolved;
+} ns_doc;
+
+/* Parsing. Bad YAML, tabs, duplicate keys, aliases/anchors, non-UTF-8, nesting
+ * deeper than 64, files over 1 MiB, scalars over 64 KiB and a non-map top
+ * level are errors with FILE:LINE:COL. */
+int ns_doc_parse_file(const char *path, ns_doc **out, nr_error *err);
+/* `name` is used in messages and `dir` for relative paths (may be NULL = "."). */
+int ns_doc_parse_string(const char *text, size_t len, const char *name,
+                        const char *dir, ns_doc **out, nr_error *err);
+void ns_doc_free(ns_doc *doc);
+
+/* Override: "a.b.c=value". Path segments are map keys, sequence indices
+ * (0-based) or, inside a choice, the variant name
+ * (train.optimizer.sgd.lr=0.1, network.layers.0.conv.filters=16).
+ * The value is parsed as YAML (so "[1,28,28]" is a sequence). Setting a
+ * choice to another variant replaces it (train.optimizer=adam).
+ * Must be called before ns_doc_resolve(); the value is validated by resolve
+ * exactly like a file value, and errors point at "--set:1:COL". */
+int ns_doc_apply_set(ns_doc *doc, const char *assignment, nr_error *err);
+
+/* Validate and fill defaults (see the normal form above). */
+int ns_doc_resolve(ns_doc *doc, nr_error *err);
+
+/* Emit the (resolved) tree as YAML text; *out is malloc'd and NUL-terminated,
+ * caller frees. */
+int ns_doc_emit(const ns_doc *doc, char **out, size_t *len, nr_error *err);
+
+/* Structural equality: same kinds, keys in the same order, same scalar text.
+ * Positions and flags are ignored. */
+bool ns_node_equal(const ns_node *a, const ns_node *b);
+
+/* ---- Lookup (any tree) ---- */
+/* Child of a map by key, NULL if absent or `map` is not a map. */
+const ns_node *ns_map_get(const ns_node *map, const char *key);
+/* Dotted path from `node`, e.g. "train.optimizer"; NULL if absent. */
+const ns_node *ns_path_get(const ns_node *node, const char *dotted);
+
+/* ---- Typed accessors (resolved trees only; abort() on misuse) ---- */
+long ns_int(const ns_node *scalar);
+double ns_float(const ns_node *scalar);
+bool ns_bool(const ns_node *scalar);
+const char *ns_str(const ns_node *scalar);
+/* Convenience: ns_int(ns_path_get(node, dotted)), etc. */
+long ns_get_int(const ns_node *node, const char *dotted);
+double ns_get_float(const ns_node *node, const char *dotted);
+bool ns_get_bool(const ns_node *node, const char *dotted);
+const char *ns_get_str(const ns_node *node, const char *dotted);
+
+/* A choice node ("relu" or {conv: {...}}): its variant name and its
+ * parameter map (NULL for a parameterless variant). */
+const char *ns_choice_name(const ns_node *choice);
+const ns_node *ns_choice_params(const ns_node *choice);
+
+/* Formats "FILE:LINE:COL" for a node into buf (or "FILE" when the node is a
+ * default without position). Returns buf. Used by later stages (shape
+ * inference) to point errors at the spec line of a layer. */
+const char *ns_node_where(const ns_doc *doc, const ns_node *node, char *buf, size_t size);
+
+/* The layer kinds the language knows, for the engine's registry to check
+ * against (NULL-terminated, in the order of the reference). */
+extern const char *const ns_layer_kind_names[];
+
+#endif
