@@ -17,7 +17,7 @@
  *
  * Positions: line and col are 1-based (libyaml marks + 1). A node created by
  * resolve (a default) has line == 0 and is_default set. A node created by
- * --set has file "--set" and col pointing into the assignment text.
+ * --set has origin k >= 1 and line/col inside the k-th assignment text.
  *
  * Normal form after resolve:
  *  - a "choice" (one of several named variants, e.g. a layer, an optimizer) is
@@ -43,6 +43,7 @@ struct ns_node {
     int line, col;      /* 1-based source position; 0,0 for defaults */
     bool is_default;    /* filled in by resolve */
     bool quoted;        /* scalar was written quoted ('..' or "..") */
+    unsigned origin;    /* 0 = the spec file; k >= 1 = the k-th --set assignment */
     char *scalar;       /* NS_SCALAR: the text (never NULL) */
     size_t count;       /* NS_MAP: number of pairs; NS_SEQ: number of items */
     char **keys;        /* NS_MAP: keys[i] names items[i]; insertion order kept */
@@ -53,6 +54,8 @@ typedef struct ns_doc {
     char *path;         /* the spec file as given (or a name for in-memory text) */
     char *dir;          /* directory used to resolve relative paths */
     ns_node *root;      /* NS_MAP at the top */
+    char **sets;        /* the --set assignments applied, in order (origin k = sets[k-1]) */
+    size_t set_count;
     bool resolved;
 } ns_doc;
 
@@ -70,8 +73,10 @@ void ns_doc_free(ns_doc *doc);
  * (train.optimizer.sgd.lr=0.1, network.layers.0.conv.filters=16).
  * The value is parsed as YAML (so "[1,28,28]" is a sequence). Setting a
  * choice to another variant replaces it (train.optimizer=adam).
- * Must be called before ns_doc_resolve(); the value is validated by resolve
- * exactly like a file value, and errors point at "--set:1:COL". */
+ * The value is validated by ns_doc_resolve() exactly like a file value, and
+ * errors in it are reported as "--set ASSIGNMENT:1:COL: error: ...". May also be
+ * called on a resolved doc (the engine fills network.input from the data this
+ * way); call ns_doc_resolve() again afterwards (resolve is idempotent). */
 int ns_doc_apply_set(ns_doc *doc, const char *assignment, nr_error *err);
 
 /* Validate and fill defaults (see the normal form above). */
