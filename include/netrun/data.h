@@ -5,8 +5,9 @@
  * sub-folders; hidden entries (starting with '.') are ignored. Files in a class
  * folder are taken in sorted order; non-.png files are an error naming the file.
  * Images: 8-bit grayscale (1 channel) or 8-bit RGB (3 channels). Palette images are
- * expanded to RGB (or gray if the palette is gray), gray+alpha / RGBA images are
- * refused with a message saying so, 16-bit images are refused. All images
+ * expanded to RGB (or gray if the palette is gray), gray+alpha / RGBA images and
+ * images with tRNS transparency are refused with a message saying so, 16-bit
+ * images are refused; 1/2/4-bit gray is scaled to 0..255. All images
  * of one dataset must have the same channels x height x width; the first odd
  * file is named with both sizes.
  *
@@ -67,6 +68,10 @@ int nr_dataset_probe(const char *root, int *channels, int *height, int *width,
  * Refuses headers claiming more than 16384 x 16384 before allocating. */
 int nr_png_read(const char *path, uint8_t **pixels, int *channels, int *height,
                 int *width, nr_error *err);
+/* Reads only the header of one PNG (same checks and messages as nr_png_read:
+ * size limit, 16-bit, alpha) and gives the shape nr_png_read would return. */
+int nr_png_info(const char *path, int *channels, int *height, int *width,
+                nr_error *err);
 /* Writes an 8-bit gray (channels 1) or RGB (channels 3) PNG from CHW pixels,
  * atomically (temporary name + rename). */
 int nr_png_write(const char *path, const uint8_t *pixels, int channels,

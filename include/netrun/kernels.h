@@ -1,0 +1,436 @@
+/* netrun/kernels.h - the compute kernels the layers call.
+ *
+ * Conventions (they hold for every function below unless its comment says
+ * otherwise):
+ *   - float32, NCHW, plain pointers plus dimensions. Each pointer's shape is
+ *     given in brackets, e.g. in: [n, c, h, w]; an index i of an [a, b] array
+ *     is row-major (i = row * b + col).
+ *   - Outputs of a forward pass are OVERWRITTEN; they need not be initialised
+ *     (forward kernels never read them and never zero them first).
+ *   - Gradient buffers whose names start with `d` are ACCUMULATED (llm.c
+ *     style): the kernel does `dx[i] += ...` and never zeroes them, so a
+ *     shared input or a residual branch simply adds its contribution. The
+ *     caller zeroes every gradient buffer once per step. A d-buffer never
+ *     aliases the gradient it is computed from (din != dout).
+ *   - An input gradient pointer (din, dx, dlogits ...) may be NULL where its
+ *     comment says so; then that gradient is not computed (e.g. the first
+ *     layer needs no gradient with respect to the images).
+ *   - No kernel allocates, keeps state between calls, or touches global
+ *     state: all scratch memory is a `workspace` the caller provides, sized by
+ *     the kernel's `*_workspace_floats()` helper, and the only mutable state
+ *     (PRNG, optimizer moments, batchnorm running statistics) lives in
+ *     caller-owned buffers/structs. Kernels are reentrant: different threads
+ *     may call them on disjoint outputs with their own workspaces.
+ *   - Deterministic: the same inputs (and the same BLAS thread count) give
+ *     bit-identical outputs. Every reduction runs in a fixed order.
+ *   - Dimensions are ints > 0 unless stated otherwise; element counts of
+ *     whole buffers are size_t. Preconditions are checked with assert().
+ *   - Backends: conv, pool, dense and gemm exist twice. `nr_*` is the fast
+ *     path (OpenBLAS cblas for conv/dense/gemm); `nr_ref_*` has the SAME
+ *     signature (so a backend table can hold either) and is plain loops with
+ *     no BLAS: the tests' oracle and the "straightforward implementation"
+ *     that speed is compared against. Reference kernels ignore `workspace`.
+ *
+ * Splitting a batch across threads (see DESIGN.md "Performance notes"):
+ * forward kernels can be called on a sub-range of images by offsetting the
+ * pointers and setting dims.n to the sub-batch size (each thread its own
+ * workspace, single-threaded BLAS inside). Backward kernels can too, but
+ * parameter gradients (dweight/dbias/dgamma ...) must then go to one buffer
+ * per thread, summed afterwards in a fixed order to stay deterministic.
+ */
+#ifndef NETRUN_KERNELS_H
+#define NETRUN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------
+ * PRNG: PCG32 (O'Neill, XSH-RR 64/32). The state is a plain struct owned by
+ * the caller: copy it to checkpoint, copy it back to resume.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_rng {
+    uint64_t state;
+    uint64_t inc;   /* odd; selects the PCG stream */
+} nr_rng;
+
+/* Stream ids: one independent stream per purpose, so e.g. adding dropout
+ * does not change the weight initialisation of the same seed. Any uint64
+ * works; these are the conventional ones. */
+enum {
+    NR_RNG_STREAM_INIT = 1,     /* parameter initialisation */
+    NR_RNG_STREAM_SHUFFLE = 2,  /* epoch shuffling of the training set */
+    NR_RNG_STREAM_DROPOUT = 3,  /* dropout masks */
+    NR_RNG_STREAM_AUGMENT = 4,  /* data augmentation */
+    NR_RNG_STREAM_SPLIT = 5     /* train/validation split */
+};
+
+/* Seeds from (seed, stream) through splitmix64: both the PCG state and its
+ * stream increment depend on both numbers, so different (seed, stream) pairs
+ * give unrelated sequences. */
+void nr_rng_seed(nr_rng *rng, uint64_t seed, uint64_t stream);
+/* Next 32 random bits. */
+uint32_t nr_rng_u32(nr_rng *rng);
+/* Uniform float in [0, 1): 24 random bits, multiples of 2^-24; never 1.0. */
+float nr_rng_uniform(nr_rng *rng);
+/* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire's
+ * multiply-and-reject); consumes one or more u32. */
+uint32_t nr_rng_below(nr_rng *rng, uint32_t n);
+/* Standard normal N(0, 1) (Box-Muller in double, one value per call: the
+ * second value is discarded so the state stays two integers). */
+float nr_rng_normal(nr_rng *rng);
+/* Fisher-Yates shuffle of idx[0..n) in place, n < 2^32. */
+void nr_rng_shuffle(nr_rng *rng, uint32_t *idx, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Parameter initialisation (init.c). PyTorch conventions, untruncated:
+ *   he_normal       N(0, 2 / fan_in)                        (kaiming_normal_, relu gain)
+ *   he_uniform      U(-b, b), b = sqrt(6 / fan_in)          (kaiming_uniform_, relu gain)
+ *   glorot_normal   N(0, 2 / (fan_in + fan_out))            (xavier_normal_)
+ *   glorot_uniform  U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (xavier_uniform_)
+ * Fans: dense W [out, in]: fan_in = in, fan_out = out. conv W [f, c, k, k]:
+ * fan_in = c*k*k, fan_out = f*k*k. Values come from `rng` in order
+ * w[0], w[1], ... (use the NR_RNG_STREAM_INIT stream).
+ * ------------------------------------------------------------------------ */
+
+typedef enum nr_init_kind {
+    NR_INIT_HE_NORMAL,
+    NR_INIT_HE_UNIFORM,
+    NR_INIT_GLOROT_NORMAL,
+    NR_INIT_GLOROT_UNIFORM
+} nr_init_kind;
+
+/* w: [n], overwritten. fan_in, fan_out > 0. */
+void nr_init_he_normal(float *w, size_t n, int fan_in, nr_rng *rng);
+void nr_init_he_uniform(float *w, size_t n, int fan_in, nr_rng *rng);
+void nr_init_glorot_normal(float *w, size_t n, int fan_in, int fan_out, nr_rng *rng);
+void nr_init_glorot_uniform(float *w, size_t n, int fan_in, int fan_out, nr_rng *rng);
+/* Dispatches on kind (he_* ignore fan_out). */
+void nr_init_fill(nr_init_kind kind, float *w, size_t n, int fan_in, int fan_out,
+                  nr_rng *rng);
+/* w: [n] = value (biases 0, batchnorm gamma 1 ...). */
+void nr_fill(float *w, size_t n, float value);
+
+/* ------------------------------------------------------------------------
+ * GEMM, row-major: C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C.
+ * op(X) = X if trans_x == 0, X^T otherwise; lda/ldb/ldc are row strides of
+ * A, B, C as stored. When beta == 0, C is not read (it may hold NaN).
+ * nr_gemm is cblas_sgemm; nr_ref_gemm is three loops (float accumulation,
+ * k ascending).
+ * ------------------------------------------------------------------------ */
+void nr_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc);
+void nr_ref_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc);
+
+/* ------------------------------------------------------------------------
+ * 2-D convolution (conv.c), square kernel, zero padding, cross-correlation
+ * as in PyTorch:
+ *   out[i, f, y, x] = bias[f] + sum_{c, ky, kx} weight[f, c, ky, kx] *
+ *                     in[i, c, y*stride - pad + ky, x*stride - pad + kx]
+ * (terms outside the image are 0).
+ * out_h = (h + 2*pad - size) / stride + 1 (floor), likewise out_w;
+ * precondition: both >= 1, size >= 1, stride >= 1, pad >= 0.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_conv2d_dims {
+    int n, c, h, w;              /* input [n, c, h, w] */
+    int filters, size, stride, pad;
+} nr_conv2d_dims;
+
+static inline int nr_conv2d_out_h(const nr_conv2d_dims *d)
+{
+    return (d->h + 2 * d->pad - d->size) / d->stride + 1;
+}
+static inline int nr_conv2d_out_w(const nr_conv2d_dims *d)
+{
+    return (d->w + 2 * d->pad - d->size) / d->stride + 1;
+}
+
+/* Floats of scratch for nr_conv2d_forward/backward: one image's im2col
+ * matrix, (c*size*size) * (out_h*out_w). 0 for a 1x1 / stride 1 / pad 0
+ * convolution (the image is used as its own column matrix); the workspace
+ * pointer may then be NULL. The reference kernels need none. */
+size_t nr_conv2d_workspace_floats(const nr_conv2d_dims *d);
+
+/* in:     [n, c, h, w]
+ * weight: [filters, c, size, size]
+ * bias:   [filters], or NULL for no bias
+ * out:    [n, filters, out_h, out_w], overwritten
+ * workspace: nr_conv2d_workspace_floats(d) floats
+ * BLAS path: per image, im2col into workspace, then out = W[f, K] x col[K, P]
+ * with K = c*size*size, P = out_h*out_w (bias pre-filled, beta = 1). */
+void nr_conv2d_forward(const nr_conv2d_dims *d, const float *in,
+                       const float *weight, const float *bias, float *out,
+                       float *workspace);
+void nr_ref_conv2d_forward(const nr_conv2d_dims *d, const float *in,
+                           const float *weight, const float *bias, float *out,
+                           float *workspace);
+
+/* in:      [n, c, h, w]                  (the forward input)
+ * weight:  [filters, c, size, size]
+ * dout:    [n, filters, out_h, out_w]    (gradient of the loss w.r.t. out)
+ * din:     [n, c, h, w]                  ACCUMULATED; may be NULL
+ * dweight: [filters, c, size, size]      ACCUMULATED
+ * dbias:   [filters]                     ACCUMULATED; NULL when no bias
+ * workspace: nr_conv2d_workspace_floats(d) floats (reused for im2col of the
+ * input, then for the column gradient). */
+void nr_conv2d_backward(const nr_conv2d_dims *d, const float *in,
+                        const float *weight, const float *dout, float *din,
+                        float *dweight, float *dbias, float *workspace);
+void nr_ref_conv2d_backward(const nr_conv2d_dims *d, const float *in,
+                            const float *weight, const float *dout, float *din,
+                            float *dweight, float *dbias, float *workspace);
+
+/* ------------------------------------------------------------------------
+ * Pooling (pool.c), no padding, any size/stride:
+ * out_h = (h - size) / stride + 1 (floor), likewise out_w; precondition
+ * size <= h, size <= w. Channels are pooled independently.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_pool2d_dims {
+    int n, c, h, w;              /* input [n, c, h, w] */
+    int size, stride;
+} nr_pool2d_dims;
+
+static inline int nr_pool2d_out_h(const nr_pool2d_dims *d)
+{
+    return (d->h - d->size) / d->stride + 1;
+}
+static inline int nr_pool2d_out_w(const nr_pool2d_dims *d)
+{
+    return (d->w - d->size) / d->stride + 1;
+}
+
+/* Max pooling.
+ * in:     [n, c, h, w]
+ * out:    [n, c, out_h, out_w], overwritten
+ * argmax: [n, c, out_h, out_w] int32, overwritten; may be NULL (inference).
+ *         argmax[i, ch, y, x] = iy * w + ix, the position of the maximum
+ *         inside the input plane (i, ch); the first maximum in row-major
+ *         window order wins ties. */
+void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
+                        int32_t *argmax);
+void nr_ref_maxpool_forward(const nr_pool2d_dims *d, const float *in,
+                            float *out, int32_t *argmax);
+/* dout:   [n, c, out_h, out_w]
+ * argmax: [n, c, out_h, out_w], as written by the forward pass
+ * din:    [n, c, h, w] ACCUMULATED: din[plane + argmax] += dout (overlapping
+ *         windows add). */
+void nr_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
+                         const int32_t *argmax, float *din);
+void nr_ref_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
+                             const int32_t *argmax, float *din);
+
+/* Average pooling: out = mean of the size*size window.
+ * in: [n, c, h, w]; out: [n, c, out_h, out_w], overwritten. */
+void nr_avgpool_forward(const nr_pool2d_dims *d, const float *in, float *out);
+void nr_ref_avgpool_forward(const nr_pool2d_dims *d, const float *in, float *out);
+/* dout: [n, c, out_h, out_w]; din: [n, c, h, w] ACCUMULATED, each window
+ * element += dout / (size*size). */
+void nr_avgpool_backward(const nr_pool2d_dims *d, const float *dout, float *din);
+void nr_ref_avgpool_backward(const nr_pool2d_dims *d, const float *dout, float *din);
+
+/* ------------------------------------------------------------------------
+ * Dense / fully connected (dense.c): y = x W^T + b.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_dense_dims {
+    int n;       /* batch */
+    int in;      /* input features (a [n, c, h, w] input is [n, c*h*w]) */
+    int out;     /* output features */
+} nr_dense_dims;
+
+/* x: [n, in]; weight: [out, in]; bias: [out] or NULL;
+ * y: [n, out], overwritten. */
+void nr_dense_forward(const nr_dense_dims *d, const float *x,
+                      const float *weight, const float *bias, float *y);
+void nr_ref_dense_forward(const nr_dense_dims *d, const float *x,
+                          const float *weight, const float *bias, float *y);
+/* x: [n, in] (forward input); weight: [out, in]; dy: [n, out];
+ * dx: [n, in] ACCUMULATED (+= dy W), may be NULL;
+ * dweight: [out, in] ACCUMULATED (+= dy^T x);
+ * dbias: [out] ACCUMULATED (+= column sums of dy), NULL when no bias. */
+void nr_dense_backward(const nr_dense_dims *d, const float *x,
+                       const float *weight, const float *dy, float *dx,
+                       float *dweight, float *dbias);
+void nr_ref_dense_backward(const nr_dense_dims *d, const float *x,
+                           const float *weight, const float *dy, float *dx,
+                           float *dweight, float *dbias);
+
+/* ------------------------------------------------------------------------
+ * Element-wise activations (activation.c) over `count` floats (any shape).
+ * Forward: out overwritten; out == in (in place) is allowed.
+ * Backward is computed from the saved forward OUTPUT `out` (not the input),
+ * so an in-place forward loses nothing:
+ *   din[i] += dout[i] * f'(x_i) expressed through out[i]; din ACCUMULATED.
+ * ------------------------------------------------------------------------ */
+
+/* relu: out = max(x, 0). f' = 1 where out > 0, else 0 (0 at x == 0, as PyTorch). */
+void nr_relu_forward(size_t count, const float *in, float *out);
+void nr_relu_backward(size_t count, const float *out, const float *dout, float *din);
+/* leaky_relu: out = x > 0 ? x : slope * x, slope >= 0 (so that the sign of
+ * out equals the sign of x). f' = 1 where out > 0, else slope. */
+void nr_leaky_relu_forward(size_t count, float slope, const float *in, float *out);
+void nr_leaky_relu_backward(size_t count, float slope, const float *out,
+                            const float *dout, float *din);
+/* sigmoid: out = 1 / (1 + exp(-x)) (computed without overflow). f' = out*(1-out). */
+void nr_sigmoid_forward(size_t count, const float *in, float *out);
+void nr_sigmoid_backward(size_t count, const float *out, const float *dout, float *din);
+/* tanh: out = tanh(x). f' = 1 - out^2. */
+void nr_tanh_forward(size_t count, const float *in, float *out);
+void nr_tanh_backward(size_t count, const float *out, const float *dout, float *din);
+
+/* ------------------------------------------------------------------------
+ * Softmax and losses (softmax_loss.c). Rows are samples: [n, k] with k
+ * classes. labels: [n] int32 in [0, k).
+ * ------------------------------------------------------------------------ */
+
+/* probs[i, :] = softmax(logits[i, :]) (max subtracted first); rows sum to 1.
+ * probs overwritten; probs == logits allowed. */
+void nr_softmax_forward(int n, int k, const float *logits, float *probs);
+/* Backward of a standalone softmax, from its output:
+ * dlogits[i, j] += probs[i, j] * (dprobs[i, j] - sum_l dprobs[i, l] * probs[i, l]).
+ * dlogits ACCUMULATED. */
+void nr_softmax_backward(int n, int k, const float *probs, const float *dprobs,
+                         float *dlogits);
+
+/* Fused softmax + cross-entropy from LOGITS (log-sum-exp; finite and exact
+ * for logits like +-1e4):
+ *   loss = (1/n) sum_i [ logsumexp(logits[i, :]) - logits[i, labels[i]] ]
+ * returned (the batch mean, summed in double).
+ * probs:   [n, k] softmax of the logits, overwritten; may be NULL.
+ * dlogits: [n, k] ACCUMULATED += (softmax - onehot(label)) / n; may be NULL.
+ * This is the gradient of the returned mean loss w.r.t. the logits. */
+float nr_softmax_cross_entropy(int n, int k, const float *logits,
+                               const int32_t *labels, float *probs,
+                               float *dlogits);
+
+/* Mean squared error of an output `pred` [n, k] against one-hot targets:
+ *   loss = (1/(n*k)) sum_{i,j} (pred[i, j] - onehot(labels[i])[j])^2
+ * (PyTorch MSELoss reduction='mean': averaged over ALL n*k elements).
+ * dpred: [n, k] ACCUMULATED += 2 (pred - onehot) / (n*k), the derivative
+ * w.r.t. pred itself (no softmax involved); may be NULL.
+ * Use with a softmax layer: pass probs as pred, then nr_softmax_backward. */
+float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
+                    float *dpred);
+/* The same MSE on softmax(logits), fused: pred = softmax(logits) is written
+ * to probs ([n, k], overwritten, may be NULL) and dlogits ([n, k],
+ * ACCUMULATED, may be NULL) receives the derivative of that loss w.r.t. the
+ * LOGITS (through the softmax Jacobian). Returns the loss. */
+float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
+                     float *probs, float *dlogits);
+
+/* out[i] = argmax_j x[i, j] (first maximum on ties). x: [n, k]; out: [n]. */
+void nr_argmax_rows(int n, int k, const float *x, int32_t *out);
+/* Number of rows whose argmax equals labels[i] (accuracy = result / n). */
+int nr_count_correct(int n, int k, const float *x, const int32_t *labels);
+
+/* ------------------------------------------------------------------------
+ * Batch normalisation (batchnorm.c), per channel over n*hw values.
+ * For a dense layer's [n, features] output use c = features, hw = 1.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_batchnorm_dims {
+    int n, c;
+    int hw;      /* h * w (1 after a dense layer) */
+} nr_batchnorm_dims;
+
+/* Training mode: batch statistics (biased variance, computed in double, two
+ * passes), M = n*hw values per channel:
+ *   mean[ch]   = average of in over (i, y, x)            overwritten, saved for backward
+ *   invstd[ch] = 1 / sqrt(var_biased + eps)              overwritten, saved for backward
+ *   out        = gamma[ch] * (in - mean) * invstd + beta[ch]   overwritten
+ * and, when running_mean/running_var are non-NULL (PyTorch convention):
+ *   running_mean = (1 - momentum) * running_mean + momentum * mean
+ *   running_var  = (1 - momentum) * running_var  + momentum * var_unbiased
+ * with var_unbiased = var_biased * M / (M - 1) (var_biased if M == 1).
+ * in, out: [n, c, hw]; gamma, beta, mean, invstd, running_*: [c].
+ * out must not alias in (the backward pass needs in). Typical: momentum 0.1,
+ * eps 1e-5. */
+void nr_batchnorm_forward_train(const nr_batchnorm_dims *d, const float *in,
+                                const float *gamma, const float *beta,
+                                float *out, float *mean, float *invstd,
+                                float *running_mean, float *running_var,
+                                float momentum, float eps);
+/* Evaluation mode: out = gamma * (in - running_mean) / sqrt(running_var + eps)
+ * + beta. Statistics untouched; out == in allowed. */
+void nr_batchnorm_forward_eval(const nr_batchnorm_dims *d, const float *in,
+                               const float *gamma, const float *beta,
+                               const float *running_mean,
+                               const float *running_var, float eps, float *out);
+/* Backward of the TRAINING-mode forward (batch statistics), from the forward
+ * input and the saved mean/invstd (xhat is recomputed, not stored):
+ *   dbeta[ch]  += sum dout
+ *   dgamma[ch] += sum dout * xhat
+ *   din        += gamma * invstd / M * (M * dout - sum dout - xhat * sum dout*xhat)
+ * in, dout, din: [n, c, hw]; gamma, mean, invstd, dgamma, dbeta: [c].
+ * din, dgamma, dbeta ACCUMULATED; din may be NULL. */
+void nr_batchnorm_backward(const nr_batchnorm_dims *d, const float *in,
+                           const float *dout, const float *gamma,
+                           const float *mean, const float *invstd, float *din,
+                           float *dgamma, float *dbeta);
+
+/* ------------------------------------------------------------------------
+ * Inverted dropout (dropout.c), training only; at evaluation the layer is
+ * the identity and none of this is called.
+ * ------------------------------------------------------------------------ */
+
+/* For each element, keep with probability 1 - rate (one rng u32 each,
+ * dropped when u32 < rate * 2^32), mask[i] = 1 kept / 0 dropped,
+ * out[i] = in[i] * mask[i] / (1 - rate). 0 <= rate < 1. rate == 0 copies
+ * in to out, sets mask to 1 and consumes no random numbers.
+ * in, out: [count] (out == in allowed); mask: [count] uint8, overwritten. */
+void nr_dropout_forward(size_t count, float rate, nr_rng *rng, const float *in,
+                        float *out, uint8_t *mask);
+/* din[i] += dout[i] * mask[i] / (1 - rate); din ACCUMULATED. */
+void nr_dropout_backward(size_t count, float rate, const uint8_t *mask,
+                         const float *dout, float *din);
+
+/* ------------------------------------------------------------------------
+ * Optimizers (optim.c) over ONE contiguous vector of `count` parameters
+ * (call on sub-ranges to give parameter groups different settings). PyTorch
+ * semantics (torch.optim.SGD / Adam / AdamW, amsgrad off, maximize off).
+ * `t` is the 1-based step number of this update (1 on the first step). The
+ * gradient is read, never zeroed. lr etc. may change between steps
+ * (schedules): the caller passes the current values each time.
+ * ------------------------------------------------------------------------ */
+
+typedef struct nr_sgd_params {
+    float lr;
+    float momentum;       /* 0 = plain SGD (the momentum buffer is unused) */
+    float dampening;      /* usually 0; must be 0 with nesterov */
+    float weight_decay;   /* L2: g = grad + weight_decay * param */
+    int nesterov;         /* requires momentum > 0 */
+} nr_sgd_params;
+
+/* param, grad, buf: [count]. buf is the momentum buffer (may be NULL when
+ * momentum == 0); its content before step 1 is ignored.
+ *   g = grad + wd * param
+ *   if momentum != 0: buf = (t == 1) ? g : momentum * buf + (1 - dampening) * g
+ *                     g   = nesterov ? g + momentum * buf : buf
+ *   param -= lr * g */
+void nr_sgd_step(size_t count, float *param, const float *grad, float *buf,
+                 const nr_sgd_params *p, long t);
+
+typedef struct nr_adam_params {
+    float lr;
+    float beta1, beta2;   /* usually 0.9, 0.999 */
+    float eps;            /* usually 1e-8 */
+    float weight_decay;   /* Adam: L2 added to the gradient; AdamW: decoupled */
+} nr_adam_params;
+
+/* param, grad, m, v: [count]; m and v are zero before step 1 (caller zeroes).
+ *   (Adam)  g = grad + wd * param          (AdamW) param *= 1 - lr * wd; g = grad
+ *   m = beta1 * m + (1 - beta1) * g
+ *   v = beta2 * v + (1 - beta2) * g^2
+ *   param -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * Bias corrections in double. */
+void nr_adam_step(size_t count, float *param, const float *grad, float *m,
+                  float *v, const nr_adam_params *p, long t);
+void nr_adamw_step(size_t count, float *param, const float *grad, float *m,
+                   float *v, const nr_adam_params *p, long t);
+
+#endif

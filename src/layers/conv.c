@@ -1,0 +1,58 @@
+/* layers/conv.c - 2-D convolution: `filters` kernels of size x size over all
+ * input channels, with stride and zero padding, plus one bias per filter.
+ * Weights [filters, in.c, size, size], bias [filters]. */
+#include "layers/layer.h"
+
+#include <stdio.h>
+
+static int conv_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *site,
+                      nr_error *err)
+{
+    nr_shape in = layer->in;
+    int filters = (int)ns_get_int(params, "filters");
+    int size = (int)ns_get_int(params, "size");
+    int stride = (int)ns_get_int(params, "stride");
+    int pad = (int)ns_get_int(params, "pad");
+    layer->config.conv.filters = filters;
+    layer->config.conv.size = size;
+    layer->config.conv.stride = stride;
+    layer->config.conv.pad = pad;
+    layer->config.conv.bias = ns_get_bool(params, "bias");
+    layer->config.conv.init = nr_init_kind_from_name(ns_get_str(params, "init"));
+
+    if (pad >= size)
+        return nr_layer_fail(layer, site, err,
+                             "pad %d must be smaller than the kernel size %d", pad, size);
+    int out_h = nr_window_out(in.h, size, stride, pad);
+    int out_w = nr_window_out(in.w, size, stride, pad);
+    if (out_h < 1 || out_w < 1)
+        return nr_layer_fail(layer, site, err,
+                             "kernel %dx%d (pad %d) does not fit input %dx%dx%d; "
+                             "use size <= %d or more padding",
+                             size, size, pad, in.c, in.h, in.w,
+                             (in.h < in.w ? in.h : in.w) + 2 * pad);
+    layer->out = (nr_shape){filters, out_h, out_w};
+    size_t weights, macs;
+    size_t wf[] = {(size_t)filters, (size_t)in.c, (size_t)size, (size_t)size};
+    size_t mf[] = {(size_t)out_h, (size_t)out_w, (size_t)filters, (size_t)in.c,
+                   (size_t)size, (size_t)size};
+    if (!nr_size_mul(&weights, 4, wf) || !nr_size_mul(&macs, 6, mf))
+        return nr_layer_fail(layer, site, err, "sizes overflow (input %dx%dx%d, %d filters)",
+                             in.c, in.h, in.w, filters);
+    layer->param_count = weights + (layer->config.conv.bias ? (size_t)filters : 0);
+    layer->macs = macs;
+    return 0;
+}
+
+static void conv_describe(const nr_layer *layer, char *buf, size_t size)
+{
+    snprintf(buf, size, "%dx%dx%d s%d p%d%s", layer->config.conv.filters,
+             layer->config.conv.size, layer->config.conv.size, layer->config.conv.stride,
+             layer->config.conv.pad, layer->config.conv.bias ? "" : " no-bias");
+}
+
+const nr_layer_ops nr_conv_ops = {
+    .name = "conv",
+    .setup = conv_setup,
+    .describe = conv_describe,
+};

@@ -1,0 +1,22 @@
+/* layers/flatten.c - C x H x W -> (C*H*W) x 1 x 1; no data movement (NCHW
+ * is already row-major per example). */
+#include "layers/layer.h"
+
+static int flatten_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *site,
+                         nr_error *err)
+{
+    (void)params;
+    size_t size = nr_shape_size(layer->in);
+    if (size > (size_t)1 << 30)
+        return nr_layer_fail(layer, site, err, "input %dx%dx%d is too large to flatten",
+                             layer->in.c, layer->in.h, layer->in.w);
+    layer->out = (nr_shape){(int)size, 1, 1};
+    layer->param_count = 0;
+    layer->macs = 0;
+    return 0;
+}
+
+const nr_layer_ops nr_flatten_ops = {
+    .name = "flatten",
+    .setup = flatten_setup,
+};

@@ -1,0 +1,215 @@
+/* layers/graph.c - builds the layer graph from a resolved spec and infers
+ * every shape before anything else is allocated. */
+#include "layers/layer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct layer_list {
+    nr_layer *items;
+    size_t count, capacity;
+} layer_list;
+
+static nr_layer *list_push(layer_list *list)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? 2 * list->capacity : 16;
+        nr_layer *items = realloc(list->items, capacity * sizeof *items);
+        if (!items)
+            return NULL;
+        list->items = items;
+        list->capacity = capacity;
+    }
+    nr_layer *layer = &list->items[list->count++];
+    memset(layer, 0, sizeof *layer);
+    return layer;
+}
+
+/* Appends the layers of `list_node` (expanding repeats) to `out`, threading
+ * the shape through *shape. */
+static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *shape,
+                         const nr_layer_site *site, const char *label_prefix, nr_error *err)
+{
+    for (size_t i = 0; i < list_node->count; i++) {
+        const ns_node *item = list_node->items[i];
+        const char *name = ns_choice_name(item);
+        const ns_node *params = ns_choice_params(item);
+        char path[512];
+        snprintf(path, sizeof path, "%s[%zu]", site->path, i);
+
+        if (strcmp(name, "repeat") == 0) {
+            long times = ns_get_int(params, "times");
+            const ns_node *inner = ns_map_get(params, "layers");
+            for (long r = 0; r < times; r++) {
+                char inner_path[600];
+                snprintf(inner_path, sizeof inner_path, "%s.repeat.layers", path);
+                nr_layer_site inner_site = {.doc = site->doc, .path = inner_path};
+                if (append_layers(out, inner, shape, &inner_site, label_prefix, err) != 0)
+                    return -1;
+            }
+            continue;
+        }
+
+        int kind = nr_layer_kind_from_name(name);
+        if (kind < 0) {
+            char where[512];
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: %s: layer kind '%s' is not "
+                           "implemented by this engine",
+                           ns_node_where(site->doc, item, where, sizeof where), path, name);
+        }
+        nr_layer *layer = list_push(out);
+        if (!layer)
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        layer->kind = (nr_layer_kind)kind;
+        layer->node = item;
+        layer->in = *shape;
+        if (label_prefix)
+            snprintf(layer->label, sizeof layer->label, "%.9s.%zu", label_prefix, out->count);
+        else
+            snprintf(layer->label, sizeof layer->label, "%zu", out->count);
+        nr_layer_site layer_site = {.doc = site->doc, .path = path};
+        if (nr_layer_registry[kind]->setup(layer, params, &layer_site, err) != 0)
+            return -1;
+        *shape = layer->out;
+    }
+    return 0;
+}
+
+int nr_layers_build(const ns_node *list, nr_shape in, const nr_layer_site *site,
+                    const char *label_prefix, nr_layer **layers, size_t *count,
+                    nr_error *err)
+{
+    layer_list out = {0};
+    nr_shape shape = in;
+    if (append_layers(&out, list, &shape, site, label_prefix, err) != 0) {
+        nr_layers_free(out.items, out.count);
+        return -1;
+    }
+    *layers = out.items;
+    *count = out.count;
+    return 0;
+}
+
+void nr_layers_free(nr_layer *layers, size_t count)
+{
+    if (!layers)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        nr_layers_free(layers[i].block, layers[i].block_count);
+        free(layers[i].shortcut);
+    }
+    free(layers);
+}
+
+int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
+{
+    const ns_node *network = ns_map_get(doc->root, "network");
+    const ns_node *input = ns_map_get(network, "input");
+    if (!input || input->kind != NS_SEQ || input->count != 3)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.input is not known; give "
+                       "it in the spec as [channels, height, width]", doc->path);
+    nr_graph *graph = calloc(1, sizeof *graph);
+    if (!graph)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    graph->input = (nr_shape){(int)ns_int(input->items[0]), (int)ns_int(input->items[1]),
+                              (int)ns_int(input->items[2])};
+    nr_layer_site site = {.doc = doc, .path = "network.layers"};
+    if (nr_layers_build(ns_map_get(network, "layers"), graph->input, &site, NULL,
+                        &graph->layers, &graph->count, err) != 0) {
+        free(graph);
+        return -1;
+    }
+    for (size_t i = 0; i < graph->count; i++) {
+        graph->param_count += graph->layers[i].param_count;
+        graph->macs += graph->layers[i].macs;
+    }
+    *out = graph;
+    return 0;
+}
+
+void nr_graph_free(nr_graph *graph)
+{
+    if (!graph)
+        return;
+    nr_layers_free(graph->layers, graph->count);
+    free(graph);
+}
+
+nr_shape nr_graph_output(const nr_graph *graph)
+{
+    return graph->count ? graph->layers[graph->count - 1].out : graph->input;
+}
+
+const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size)
+{
+    const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+    char detail[96] = "";
+    if (ops->describe)
+        ops->describe(layer, detail, sizeof detail);
+    snprintf(buf, size, "%s%s%s", ops->name, detail[0] ? " " : "", detail);
+    return buf;
+}
+
+/* "1,234,567" */
+static const char *with_commas(size_t value, char *buf, size_t size)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%zu", value);
+    size_t j = 0;
+    for (int i = 0; i < n && j + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = digits[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+static const char *shape_text(nr_shape s, char *buf, size_t size)
+{
+    if (s.h == 1 && s.w == 1)
+        snprintf(buf, size, "%d", s.c);
+    else
+        snprintf(buf, size, "%dx%dx%d", s.c, s.h, s.w);
+    return buf;
+}
+
+static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = &layers[i];
+        char desc[128], name[160], shape[48], params[32], macs[32];
+        nr_layer_describe(layer, desc, sizeof desc);
+        snprintf(name, sizeof name, "%*s%s", 2 * depth, "", desc);
+        fprintf(out, "%-8s %-34s %-12s %12s %14s\n", layer->label, name,
+                shape_text(layer->out, shape, sizeof shape),
+                with_commas(layer->param_count, params, sizeof params),
+                with_commas(layer->macs, macs, sizeof macs));
+        if (layer->block_count) {
+            write_rows(layer->block, layer->block_count, depth + 1, out);
+            for (size_t s = 0; s < layer->shortcut_count; s++) {
+                const nr_layer *sc = &layer->shortcut[s];
+                nr_layer_describe(sc, desc, sizeof desc);
+                snprintf(name, sizeof name, "%*sshortcut %s", 2 * (depth + 1), "", desc);
+                fprintf(out, "%-8s %-34s %-12s %12s %14s\n", sc->label, name,
+                        shape_text(sc->out, shape, sizeof shape),
+                        with_commas(sc->param_count, params, sizeof params),
+                        with_commas(sc->macs, macs, sizeof macs));
+            }
+        }
+    }
+}
+
+void nr_graph_write_summary(const nr_graph *graph, FILE *out)
+{
+    char shape[48], params[32], macs[32];
+    fprintf(out, "%-8s %-34s %-12s %12s %14s\n", "#", "layer", "output", "params",
+            "MACs/example");
+    fprintf(out, "%-8s %-34s %-12s %12s %14s\n", "-", "input",
+            shape_text(graph->input, shape, sizeof shape), "", "");
+    write_rows(graph->layers, graph->count, 0, out);
+    fprintf(out, "total: %s learnable parameters, %s forward MACs per example\n",
+            with_commas(graph->param_count, params, sizeof params),
+            with_commas(graph->macs, macs, sizeof macs));
+}

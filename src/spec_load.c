@@ -1,0 +1,46 @@
+/* spec_load.c - spec file -> resolved doc -> graph (see netrun/spec_load.h). */
+#include "netrun/spec_load.h"
+
+#include <stdio.h>
+
+#include "netrun/data.h"
+
+static int fill_input_from_data(ns_doc *doc, nr_error *err)
+{
+    const char *train = ns_get_str(doc->root, "data.train");
+    int channels, height, width;
+    if (nr_dataset_probe(train, &channels, &height, &width, err) != 0)
+        return -1;
+    char assignment[96];
+    snprintf(assignment, sizeof assignment, "network.input=[%d, %d, %d]", channels, height,
+             width);
+    if (ns_doc_apply_set(doc, assignment, err) != 0)
+        return -1;
+    return ns_doc_resolve(doc, err);
+}
+
+int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
+                 ns_doc **doc_out, nr_graph **graph_out, nr_error *err)
+{
+    *doc_out = NULL;
+    *graph_out = NULL;
+    ns_doc *doc = NULL;
+    if (ns_doc_parse_file(path, &doc, err) != 0)
+        return -1;
+    for (size_t i = 0; i < set_count; i++)
+        if (ns_doc_apply_set(doc, sets[i], err) != 0)
+            goto fail;
+    if (ns_doc_resolve(doc, err) != 0)
+        goto fail;
+    if (!ns_path_get(doc->root, "network.input") && fill_input_from_data(doc, err) != 0)
+        goto fail;
+    nr_graph *graph = NULL;
+    if (nr_graph_build(doc, &graph, err) != 0)
+        goto fail;
+    *doc_out = doc;
+    *graph_out = graph;
+    return 0;
+fail:
+    ns_doc_free(doc);
+    return -1;
+}
