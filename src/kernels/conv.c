@@ -1,0 +1,285 @@
+/* conv.c - 2-D convolution: im2col + OpenBLAS sgemm, and a direct-loop
+ * reference. See netrun/kernels.h for the contract.
+ *
+ * Layout per image: K = c*size*size rows of the column matrix, P = out_h*out_w
+ * columns; row r = (ch*size + ky)*size + kx, column p = oy*out_w + ox.
+ *   forward:   out_i[F, P]  = W[F, K] x col_i[K, P]        (+ bias, beta = 1)
+ *   backward:  dW[F, K]    += dout_i[F, P] x col_i[K, P]^T
+ *              dcol[K, P]   = W[F, K]^T x dout_i[F, P];  din_i += col2im(dcol)
+ *
+ * Later work (DESIGN.md "Performance notes"): the per-image GEMMs are thin
+ * for the first layer (F = 8, K = 9) and short for the last (P = 49); a
+ * batched formulation (im2col of several images side by side, N = n*P),
+ * direct kernels for tiny channel counts, fusing bias + activation (+ pool)
+ * into the output pass, and splitting the batch across threads with
+ * single-threaded BLAS are the known next steps. The contract above does
+ * not change for any of them.
+ */
+#include "netrun/kernels.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <string.h>
+
+static int is_pointwise(const nr_conv2d_dims *d)
+{
+    return d->size == 1 && d->stride == 1 && d->pad == 0;
+}
+
+static void check_dims(const nr_conv2d_dims *d)
+{
+    (void)d;
+    assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0);
+    assert(d->filters > 0 && d->size > 0 && d->stride > 0 && d->pad >= 0);
+    assert(nr_conv2d_out_h(d) >= 1 && nr_conv2d_out_w(d) >= 1);
+    assert(d->h + 2 * d->pad >= d->size && d->w + 2 * d->pad >= d->size);
+}
+
+size_t nr_conv2d_workspace_floats(const nr_conv2d_dims *d)
+{
+    if (is_pointwise(d))
+        return 0;
+    return (size_t)d->c * d->size * d->size * (size_t)nr_conv2d_out_h(d) *
+           (size_t)nr_conv2d_out_w(d);
+}
+
+/* The output columns ox whose input column ix = ox*stride - pad + kx lies in
+ * [0, w): [*x0, *x1). */
+static void valid_range(int w, int ow, int stride, int pad, int kx, int *x0, int *x1)
+{
+    int lo = pad - kx;                      /* need ox*stride >= lo */
+    int a = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+    int hi = w - 1 + pad - kx;              /* need ox*stride <= hi */
+    int b = hi < 0 ? 0 : hi / stride + 1;
+    if (b > ow)
+        b = ow;
+    if (a > b)
+        a = b;
+    *x0 = a;
+    *x1 = b;
+}
+
+/* img: [c, h, w] -> col: [c*size*size, oh*ow], every element written. */
+static void im2col(const float *img, const nr_conv2d_dims *d, int oh, int ow,
+                   float *col)
+{
+    const int h = d->h, w = d->w, size = d->size, stride = d->stride, pad = d->pad;
+    float *dst = col;
+    for (int ch = 0; ch < d->c; ch++) {
+        const float *plane = img + (size_t)ch * h * w;
+        for (int ky = 0; ky < size; ky++) {
+            for (int kx = 0; kx < size; kx++) {
+                int x0, x1;
+                valid_range(w, ow, stride, pad, kx, &x0, &x1);
+                for (int oy = 0; oy < oh; oy++, dst += ow) {
+                    int iy = oy * stride - pad + ky;
+                    if (iy < 0 || iy >= h || x0 == x1) {
+                        memset(dst, 0, (size_t)ow * sizeof *dst);
+                        continue;
+                    }
+                    const float *src = plane + (size_t)iy * w + (x0 * stride - pad + kx);
+                    for (int ox = 0; ox < x0; ox++)
+                        dst[ox] = 0.0f;
+                    if (stride == 1) {
+                        memcpy(dst + x0, src, (size_t)(x1 - x0) * sizeof *dst);
+                    } else {
+                        for (int ox = x0; ox < x1; ox++, src += stride)
+                            dst[ox] = *src;
+                    }
+                    for (int ox = x1; ox < ow; ox++)
+                        dst[ox] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* col: [c*size*size, oh*ow] -> img: [c, h, w], ACCUMULATED. */
+static void col2im_add(const float *col, const nr_conv2d_dims *d, int oh, int ow,
+                       float *img)
+{
+    const int h = d->h, w = d->w, size = d->size, stride = d->stride, pad = d->pad;
+    const float *src = col;
+    for (int ch = 0; ch < d->c; ch++) {
+        float *plane = img + (size_t)ch * h * w;
+        for (int ky = 0; ky < size; ky++) {
+            for (int kx = 0; kx < size; kx++) {
+                int x0, x1;
+                valid_range(w, ow, stride, pad, kx, &x0, &x1);
+                for (int oy = 0; oy < oh; oy++, src += ow) {
+                    int iy = oy * stride - pad + ky;
+                    if (iy < 0 || iy >= h || x0 == x1)
+                        continue;
+                    float *dst = plane + (size_t)iy * w + (x0 * stride - pad + kx);
+                    if (stride == 1) {
+                        for (int ox = x0; ox < x1; ox++)
+                            dst[ox - x0] += src[ox];
+                    } else {
+                        for (int ox = x0; ox < x1; ox++, dst += stride)
+                            *dst += src[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void nr_conv2d_forward(const nr_conv2d_dims *d, const float *in,
+                       const float *weight, const float *bias, float *out,
+                       float *workspace)
+{
+    check_dims(d);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int F = d->filters;
+    const int K = d->c * d->size * d->size;
+    const int P = oh * ow;
+    const size_t in_step = (size_t)d->c * d->h * d->w;
+    const size_t out_step = (size_t)F * P;
+    const int pointwise = is_pointwise(d);
+    assert(pointwise || workspace != NULL);
+
+    for (int i = 0; i < d->n; i++) {
+        const float *img = in + (size_t)i * in_step;
+        float *o = out + (size_t)i * out_step;
+        const float *col = img;
+        if (!pointwise) {
+            im2col(img, d, oh, ow, workspace);
+            col = workspace;
+        }
+        float beta = 0.0f;
+        if (bias) {
+            for (int f = 0; f < F; f++) {
+                float *row = o + (size_t)f * P;
+                const float b = bias[f];
+                for (int p = 0; p < P; p++)
+                    row[p] = b;
+            }
+            beta = 1.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, P, K, 1.0f,
+                    weight, K, col, P, beta, o, P);
+    }
+}
+
+void nr_conv2d_backward(const nr_conv2d_dims *d, const float *in,
+                        const float *weight, const float *dout, float *din,
+                        float *dweight, float *dbias, float *workspace)
+{
+    check_dims(d);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int F = d->filters;
+    const int K = d->c * d->size * d->size;
+    const int P = oh * ow;
+    const size_t in_step = (size_t)d->c * d->h * d->w;
+    const size_t out_step = (size_t)F * P;
+    const int pointwise = is_pointwise(d);
+    assert(pointwise || workspace != NULL);
+
+    for (int i = 0; i < d->n; i++) {
+        const float *img = in + (size_t)i * in_step;
+        const float *g = dout + (size_t)i * out_step;
+        const float *col = img;
+        if (!pointwise) {
+            im2col(img, d, oh, ow, workspace);
+            col = workspace;
+        }
+        /* dW[F, K] += g[F, P] x col[K, P]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, K, P, 1.0f, g, P,
+                    col, P, 1.0f, dweight, K);
+        if (dbias) {
+            for (int f = 0; f < F; f++) {
+                const float *row = g + (size_t)f * P;
+                float s = 0.0f;
+                for (int p = 0; p < P; p++)
+                    s += row[p];
+                dbias[f] += s;
+            }
+        }
+        if (din) {
+            float *di = din + (size_t)i * in_step;
+            if (pointwise) {
+                /* din_i[C, HW] += W[F, C]^T x g[F, HW] */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, F, 1.0f,
+                            weight, K, g, P, 1.0f, di, P);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, F, 1.0f,
+                            weight, K, g, P, 0.0f, workspace, P);
+                col2im_add(workspace, d, oh, ow, di);
+            }
+        }
+    }
+}
+
+/* ---- reference: direct loops, no BLAS ---------------------------------- */
+
+void nr_ref_conv2d_forward(const nr_conv2d_dims *d, const float *in,
+                           const float *weight, const float *bias, float *out,
+                           float *workspace)
+{
+    (void)workspace;
+    check_dims(d);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int C = d->c, H = d->h, W = d->w, S = d->size;
+    for (int i = 0; i < d->n; i++) {
+        for (int f = 0; f < d->filters; f++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    float sum = bias ? bias[f] : 0.0f;
+                    for (int ch = 0; ch < C; ch++) {
+                        for (int ky = 0; ky < S; ky++) {
+                            int iy = oy * d->stride - d->pad + ky;
+                            if (iy < 0 || iy >= H)
+                                continue;
+                            for (int kx = 0; kx < S; kx++) {
+                                int ix = ox * d->stride - d->pad + kx;
+                                if (ix < 0 || ix >= W)
+                                    continue;
+                                sum += weight[(((size_t)f * C + ch) * S + ky) * S + kx] *
+                                       in[(((size_t)i * C + ch) * H + iy) * W + ix];
+                            }
+                        }
+                    }
+                    out[(((size_t)i * d->filters + f) * oh + oy) * ow + ox] = sum;
+                }
+            }
+        }
+    }
+}
+
+void nr_ref_conv2d_backward(const nr_conv2d_dims *d, const float *in,
+                            const float *weight, const float *dout, float *din,
+                            float *dweight, float *dbias, float *workspace)
+{
+    (void)workspace;
+    check_dims(d);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int C = d->c, H = d->h, W = d->w, S = d->size;
+    for (int i = 0; i < d->n; i++) {
+        for (int f = 0; f < d->filters; f++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    float g = dout[(((size_t)i * d->filters + f) * oh + oy) * ow + ox];
+                    if (dbias)
+                        dbias[f] += g;
+                    for (int ch = 0; ch < C; ch++) {
+                        for (int ky = 0; ky < S; ky++) {
+                            int iy = oy * d->stride - d->pad + ky;
+                            if (iy < 0 || iy >= H)
+                                continue;
+                            for (int kx = 0; kx < S; kx++) {
+                                int ix = ox * d->stride - d->pad + kx;
+                                if (ix < 0 || ix >= W)
+                                    continue;
+                                size_t wi = (((size_t)f * C + ch) * S + ky) * S + kx;
+                                size_t xi = (((size_t)i * C + ch) * H + iy) * W + ix;
+                                dweight[wi] += g * in[xi];
+                                if (din)
+                                    din[xi] += g * weight[wi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

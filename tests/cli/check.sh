@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# CLI end-to-end: `netrun check`, --help/--version, and the one-line
+# FILE:LINE:COL errors with exit status 2 for each class of bad spec.
+# usage: tests/cli/check.sh PATH/TO/netrun
+set -uo pipefail
+netrun=${1:?usage: check.sh NETRUN}
+src=${NETRUN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+ok()   { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect_error NAME EXPECTED_PREFIX_REGEX WORDS -- ARGS...: exit 2, exactly one
+# stderr line matching the prefix and containing WORDS, nothing on stdout.
+expect_error() {
+  local name=$1 prefix=$2 words=$3; shift 4
+  local out err status
+  out=$("$netrun" "$@" 2>"$tmp/stderr"); status=$?
+  err=$(cat "$tmp/stderr")
+  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
+  if [[ $(wc -l <"$tmp/stderr") != 1 ]]; then fail "$name: stderr is not one line: $err"; return; fi
+  if ! [[ $err =~ $prefix ]]; then fail "$name: '$err' does not match /$prefix/"; return; fi
+  if [[ $err != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
+  if [[ -n $out ]]; then fail "$name: printed on stdout: $out"; return; fi
+  ok
+}
+
+# --- the assignment's Exercise 2 network
+out=$("$netrun" check "$src/specs/ex2_cnn.yaml"); status=$?
+if [[ $status == 0 && $out == *"total: 21,578 learnable parameters"* ]]; then ok; else fail "ex2 check: $status $out"; fi
+for row in "8x28x28 +80 " "8x14x14 +0 " "16x14x14 +1,168 " "16x7x7 +0 " "32x7x7 +4,640 " "10 +15,690 "; do
+  if grep -Eq -- "$row" <<<"$out"; then ok; else fail "ex2 check lacks row /$row/"; fi
+done
+# every spec in specs/ checks
+for spec in "$src"/specs/*.yaml; do
+  if "$netrun" check "$spec" >/dev/null; then ok; else fail "check $spec"; fi
+done
+# --set changes the network
+out=$("$netrun" check --set network.layers.0.conv.filters=4 "$src/specs/ex2_cnn.yaml")
+if [[ $out == *"4x28x28"* ]]; then ok; else fail "--set filters: $out"; fi
+
+# --- help and version
+if "$netrun" --help | grep -q "usage: netrun"; then ok; else fail "--help"; fi
+if "$netrun" --version | grep -Eq "^netrun [0-9]+\.[0-9]+\.[0-9]+$"; then ok; else fail "--version"; fi
+
+# --- bad input: one line, FILE:LINE:COL, exit 2
+good=$(cat "$src/specs/ex2_cnn.yaml")
+mkspec() { printf '%s\n' "$2" >"$tmp/$1.yaml"; echo "$tmp/$1.yaml"; }
+loc='^[^:]+\.yaml:[0-9]+:[0-9]+: error: '
+
+f=$(mkspec misspelled "${good/epochs: 10/epoch: 10}")
+expect_error misspelled-key "^$f:27:3: error: " "did you mean 'epochs'" -- check "$f"
+f=$(mkspec wrongtype "${good/epochs: 10/epochs: ten}")
+expect_error wrong-type "^$f:27:11: error: " "ten" -- check "$f"
+f=$(mkspec negative "${good/filters: 16/filters: -16}")
+expect_error negative-size "$loc" "filters" -- check "$f"
+f=$(mkspec syntax "${good/batch_size: 64/batch_size: [64}")
+expect_error yaml-syntax "$loc" "" -- check "$f"
+f=$(mkspec misfit "${good/input: \[1, 28, 28\]/input: [1, 3, 3]}")
+expect_error shape-misfit "$loc" "does not fit" -- check "$f"
+expect_error missing-file "^$tmp/nope.yaml: error: " "nope.yaml" -- check "$tmp/nope.yaml"
+expect_error bad-set "^--set train.epochs=0:1:[0-9]+: error: " "epochs" -- check --set train.epochs=0 "$src/specs/ex2_cnn.yaml"
+expect_error set-syntax "^netrun: error: --set" "KEY=VALUE" -- check --set train.epochs "$src/specs/ex2_cnn.yaml"
+expect_error unknown-option "^netrun: error: unknown option" "--bogus" -- check --bogus "$src/specs/ex2_cnn.yaml"
+
+echo "cli check: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
