@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "netrun/error.h"
+#include "netrun/kernels.h"
 #include "netrun/netspec.h"
 
 typedef struct nr_shape {
@@ -49,20 +50,18 @@ typedef enum nr_layer_kind {
     NR_LAYER_KIND_COUNT
 } nr_layer_kind;
 
-typedef enum nr_init_kind {
-    NR_INIT_AUTO, NR_INIT_HE_NORMAL, NR_INIT_HE_UNIFORM,
-    NR_INIT_GLOROT_NORMAL, NR_INIT_GLOROT_UNIFORM
-} nr_init_kind;
-
 typedef enum nr_shortcut_kind {
     NR_SHORTCUT_AUTO, NR_SHORTCUT_IDENTITY, NR_SHORTCUT_PROJECTION
 } nr_shortcut_kind;
 
-/* Per-kind settings read from the spec (only the member of `kind` is valid). */
+/* Per-kind settings read from the spec (only the member of `kind` is valid).
+ * init: `init: auto` is decided at build from the activation that follows the
+ * layer in its list: He (normal) before relu/leaky_relu, Glorot (uniform)
+ * otherwise (tanh, sigmoid, softmax, none); init_auto records the choice. */
 typedef union nr_layer_config {
-    struct { int filters, size, stride, pad; bool bias; nr_init_kind init; } conv;
+    struct { int filters, size, stride, pad; bool bias, init_auto; nr_init_kind init; } conv;
     struct { int size, stride; } pool;              /* maxpool, avgpool */
-    struct { int units; bool bias; nr_init_kind init; } dense;
+    struct { int units; bool bias, init_auto; nr_init_kind init; } dense;
     struct { float slope; } leaky_relu;
     struct { float rate; } dropout;
     struct { float momentum, eps; } batchnorm;

@@ -18,7 +18,8 @@ static int conv_setup(nr_layer *layer, const ns_node *params, const nr_layer_sit
     layer->config.conv.stride = stride;
     layer->config.conv.pad = pad;
     layer->config.conv.bias = ns_get_bool(params, "bias");
-    layer->config.conv.init = nr_init_kind_from_name(ns_get_str(params, "init"));
+    layer->config.conv.init_auto =
+        !nr_init_from_name(ns_get_str(params, "init"), &layer->config.conv.init);
 
     if (pad >= size)
         return nr_layer_fail(layer, site, err,

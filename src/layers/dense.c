@@ -10,7 +10,8 @@ static int dense_setup(nr_layer *layer, const ns_node *params, const nr_layer_si
     int units = (int)ns_get_int(params, "units");
     layer->config.dense.units = units;
     layer->config.dense.bias = ns_get_bool(params, "bias");
-    layer->config.dense.init = nr_init_kind_from_name(ns_get_str(params, "init"));
+    layer->config.dense.init_auto =
+        !nr_init_from_name(ns_get_str(params, "init"), &layer->config.dense.init);
     size_t weights;
     size_t wf[] = {nr_shape_size(layer->in), (size_t)units};
     if (!nr_size_mul(&weights, 2, wf))

@@ -76,6 +76,39 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
     return 0;
 }
 
+/* `init: auto`: He before a ReLU-family activation, Glorot otherwise; the
+ * activation is the next layer of the list that is not dropout/batchnorm/
+ * pooling/flatten. */
+static void resolve_auto_init(nr_layer *layers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        nr_layer *layer = &layers[i];
+        bool *init_auto = NULL;
+        nr_init_kind *init = NULL;
+        if (layer->kind == NR_LAYER_CONV) {
+            init_auto = &layer->config.conv.init_auto;
+            init = &layer->config.conv.init;
+        } else if (layer->kind == NR_LAYER_DENSE) {
+            init_auto = &layer->config.dense.init_auto;
+            init = &layer->config.dense.init;
+        }
+        if (!init_auto || !*init_auto)
+            continue;
+        *init = NR_INIT_GLOROT_UNIFORM;
+        for (size_t j = i + 1; j < count; j++) {
+            nr_layer_kind next = layers[j].kind;
+            if (next == NR_LAYER_RELU || next == NR_LAYER_LEAKY_RELU) {
+                *init = NR_INIT_HE_NORMAL;
+                break;
+            }
+            if (next != NR_LAYER_DROPOUT && next != NR_LAYER_BATCHNORM &&
+                next != NR_LAYER_MAXPOOL && next != NR_LAYER_AVGPOOL &&
+                next != NR_LAYER_FLATTEN)
+                break;
+        }
+    }
+}
+
 int nr_layers_build(const ns_node *list, nr_shape in, const nr_layer_site *site,
                     const char *label_prefix, nr_layer **layers, size_t *count,
                     nr_error *err)
@@ -86,6 +119,7 @@ int nr_layers_build(const ns_node *list, nr_shape in, const nr_layer_site *site,
         nr_layers_free(out.items, out.count);
         return -1;
     }
+    resolve_auto_init(out.items, out.count);
     *layers = out.items;
     *count = out.count;
     return 0;

@@ -66,14 +66,23 @@ int nr_window_out(int in, int size, int stride, int pad)
     return (int)(span / stride + 1);
 }
 
-nr_init_kind nr_init_kind_from_name(const char *name)
+bool nr_init_from_name(const char *name, nr_init_kind *kind)
 {
-    static const char *const names[] = {"auto", "he_normal", "he_uniform",
-                                        "glorot_normal", "glorot_uniform"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(names[i], name) == 0)
-            return (nr_init_kind)i;
-    return NR_INIT_AUTO;
+    static const struct {
+        const char *name;
+        nr_init_kind kind;
+    } inits[] = {
+        {"he_normal", NR_INIT_HE_NORMAL},
+        {"he_uniform", NR_INIT_HE_UNIFORM},
+        {"glorot_normal", NR_INIT_GLOROT_NORMAL},
+        {"glorot_uniform", NR_INIT_GLOROT_UNIFORM},
+    };
+    for (size_t i = 0; i < sizeof inits / sizeof inits[0]; i++)
+        if (strcmp(inits[i].name, name) == 0) {
+            *kind = inits[i].kind;
+            return true;
+        }
+    return false;
 }
 
 bool nr_size_mul(size_t *out, size_t count, const size_t *factors)

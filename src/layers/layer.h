@@ -52,7 +52,8 @@ int nr_layer_fail(const nr_layer *layer, const nr_layer_site *site, nr_error *er
                   const char *fmt, ...);
 /* Output size of a sliding window; -1 when the window does not fit. */
 int nr_window_out(int in, int size, int stride, int pad);
-nr_init_kind nr_init_kind_from_name(const char *name);
+/* Reads an `init:` value: false for "auto" (then *kind is untouched). */
+bool nr_init_from_name(const char *name, nr_init_kind *kind);
 /* *out = product of factors[0..count); false (and *out untouched) on size_t overflow. */
 bool nr_size_mul(size_t *out, size_t count, const size_t *factors);
 

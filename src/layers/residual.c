@@ -45,7 +45,8 @@ static int build_projection(nr_layer *layer, const nr_layer_site *site, nr_error
     proj->config.conv.stride = stride;
     proj->config.conv.pad = 0;
     proj->config.conv.bias = !with_bn;
-    proj->config.conv.init = NR_INIT_AUTO;
+    proj->config.conv.init = NR_INIT_HE_NORMAL;
+    proj->config.conv.init_auto = true;
     proj->in = in;
     proj->out = out;
     proj->param_count = (size_t)in.c * out.c + (with_bn ? 0 : (size_t)out.c);
