@@ -2,8 +2,11 @@
  * PNG files:  ROOT/<class>/<anything>.png
  *
  * Class names are the sorted (byte order, strcmp) names of ROOT's
- * sub-folders; hidden entries (starting with '.') are ignored. Files in a class
- * folder are taken in sorted order; non-.png files are an error naming the file.
+ * sub-folders; hidden entries (starting with '.') are ignored, any other entry
+ * of ROOT that is not a folder is an error. Files in a class folder are taken in
+ * sorted order; anything but a regular *.png file (suffix in any case) is an
+ * error naming the file, and so is a class folder without images. Limits:
+ * 65535 classes, 100 million images.
  * Images: 8-bit grayscale (1 channel) or 8-bit RGB (3 channels). Palette images are
  * expanded to RGB (or gray if the palette is gray), gray+alpha / RGBA images and
  * images with tRNS transparency are refused with a message saying so, 16-bit
@@ -15,7 +18,8 @@
  * training loop converts per batch.
  *
  * Cache: a decoded copy is kept in ROOT/.netrun-cache (uint8 pixels, labels,
- * names) with a fingerprint of every file's relative path, size and mtime; a
+ * names) with a fingerprint of every file's relative path, size and mtime
+ * (seconds and nanoseconds; computed with readdir + stat only); a
  * load whose fingerprint matches reads the cache instead of decoding PNGs. A
  * stale, corrupt or unreadable cache is rebuilt silently; a cache that cannot
  * be written is not an error (the load still succeeds). Written atomically
@@ -52,6 +56,9 @@ typedef struct nr_data_options {
  * tools/fetch-mnist for data/mnist; empty class folder; corrupt PNG; odd size). */
 int nr_dataset_load(const char *root, const nr_data_options *opts,
                     nr_dataset **out, nr_error *err);
+/* Frees the dataset and everything it owns; NULL is fine. class_names and
+ * files are each one allocation (pointers followed by the strings), so their
+ * elements must never be freed or replaced one by one. */
 void nr_dataset_free(nr_dataset *ds);
 
 /* Train and Test must have the same class names and image shape. */

@@ -210,7 +210,8 @@ static inline int nr_pool2d_out_w(const nr_pool2d_dims *d)
  * argmax: [n, c, out_h, out_w] int32, overwritten; may be NULL (inference).
  *         argmax[i, ch, y, x] = iy * w + ix, the position of the maximum
  *         inside the input plane (i, ch); the first maximum in row-major
- *         window order wins ties. */
+ *         window order wins ties. (Comparisons are `>`: a NaN is not
+ *         propagated unless it is the window's first element.) */
 void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
                         int32_t *argmax);
 void nr_ref_maxpool_forward(const nr_pool2d_dims *d, const float *in,
@@ -268,6 +269,8 @@ void nr_ref_dense_backward(const nr_dense_dims *d, const float *x,
  *   din[i] += dout[i] * f'(x_i) expressed through out[i]; din ACCUMULATED.
  * ------------------------------------------------------------------------ */
 
+/* NaN inputs give NaN outputs for all four (as in PyTorch), so a divergence
+ * check downstream sees them. */
 /* relu: out = max(x, 0). f' = 1 where out > 0, else 0 (0 at x == 0, as PyTorch). */
 void nr_relu_forward(size_t count, const float *in, float *out);
 void nr_relu_backward(size_t count, const float *out, const float *dout, float *din);

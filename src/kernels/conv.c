@@ -21,6 +21,8 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "vec.h"
+
 static int is_pointwise(const nr_conv2d_dims *d)
 {
     return d->size == 1 && d->stride == 1 && d->pad == 0;
@@ -112,8 +114,7 @@ static void col2im_add(const float *col, const nr_conv2d_dims *d, int oh, int ow
                         continue;
                     float *dst = plane + (size_t)iy * w + (x0 * stride - pad + kx);
                     if (stride == 1) {
-                        for (int ox = x0; ox < x1; ox++)
-                            dst[ox - x0] += src[ox];
+                        nr_vadd(dst, src + x0, (size_t)(x1 - x0));
                     } else {
                         for (int ox = x0; ox < x1; ox++, dst += stride)
                             *dst += src[ox];
@@ -148,12 +149,8 @@ void nr_conv2d_forward(const nr_conv2d_dims *d, const float *in,
         }
         float beta = 0.0f;
         if (bias) {
-            for (int f = 0; f < F; f++) {
-                float *row = o + (size_t)f * P;
-                const float b = bias[f];
-                for (int p = 0; p < P; p++)
-                    row[p] = b;
-            }
+            for (int f = 0; f < F; f++)
+                nr_vset(o + (size_t)f * P, bias[f], (size_t)P);
             beta = 1.0f;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, P, K, 1.0f,
@@ -187,13 +184,8 @@ void nr_conv2d_backward(const nr_conv2d_dims *d, const float *in,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, K, P, 1.0f, g, P,
                     col, P, 1.0f, dweight, K);
         if (dbias) {
-            for (int f = 0; f < F; f++) {
-                const float *row = g + (size_t)f * P;
-                float s = 0.0f;
-                for (int p = 0; p < P; p++)
-                    s += row[p];
-                dbias[f] += s;
-            }
+            for (int f = 0; f < F; f++)
+                dbias[f] += nr_vsum(g + (size_t)f * P, (size_t)P);
         }
         if (din) {
             float *di = din + (size_t)i * in_step;

@@ -49,7 +49,7 @@ void nr_init_fill(nr_init_kind kind, float *w, size_t n, int fan_in, int fan_out
     case NR_INIT_HE_UNIFORM: nr_init_he_uniform(w, n, fan_in, rng); break;
     case NR_INIT_GLOROT_NORMAL: nr_init_glorot_normal(w, n, fan_in, fan_out, rng); break;
     case NR_INIT_GLOROT_UNIFORM: nr_init_glorot_uniform(w, n, fan_in, fan_out, rng); break;
-    default: assert(!"unknown nr_init_kind"); break;
+    default: assert(0 && "unknown nr_init_kind"); break;
     }
 }
 

@@ -1,0 +1,168 @@
+/* softmax_loss.c - softmax, fused softmax + cross-entropy (log-sum-exp),
+ * MSE against one-hot targets, argmax/accuracy. See netrun/kernels.h. */
+#include "netrun/kernels.h"
+
+#include <assert.h>
+#include <math.h>
+
+static float row_max(int k, const float *x)
+{
+    float m = x[0];
+    for (int j = 1; j < k; j++)
+        if (x[j] > m)
+            m = x[j];
+    return m;
+}
+
+static float row_expsum(int k, const float *x, float m)
+{
+    float s = 0.0f;
+    for (int j = 0; j < k; j++)
+        s += expf(x[j] - m);
+    return s;   /* >= 1: the maximum contributes exp(0) */
+}
+
+void nr_softmax_forward(int n, int k, const float *logits, float *probs)
+{
+    assert(n > 0 && k > 0);
+    for (int i = 0; i < n; i++) {
+        const float *x = logits + (size_t)i * k;
+        float *p = probs + (size_t)i * k;
+        const float m = row_max(k, x);
+        const float inv = 1.0f / row_expsum(k, x, m);
+        for (int j = 0; j < k; j++)
+            p[j] = expf(x[j] - m) * inv;
+    }
+}
+
+void nr_softmax_backward(int n, int k, const float *probs, const float *dprobs,
+                         float *dlogits)
+{
+    assert(n > 0 && k > 0);
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * k;
+        const float *g = dprobs + (size_t)i * k;
+        float *dl = dlogits + (size_t)i * k;
+        float dot = 0.0f;
+        for (int j = 0; j < k; j++)
+            dot += g[j] * p[j];
+        for (int j = 0; j < k; j++)
+            dl[j] += p[j] * (g[j] - dot);
+    }
+}
+
+float nr_softmax_cross_entropy(int n, int k, const float *logits,
+                               const int32_t *labels, float *probs,
+                               float *dlogits)
+{
+    assert(n > 0 && k > 0);
+    const float inv_n = 1.0f / (float)n;
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *x = logits + (size_t)i * k;
+        const int32_t label = labels[i];
+        assert(label >= 0 && label < k);
+        const float m = row_max(k, x);
+        const float s = row_expsum(k, x, m);
+        /* logsumexp(x) - x[label] = (m - x[label]) + log(s), both terms >= 0 */
+        total += (double)(m - x[label]) + log((double)s);
+        if (probs || dlogits) {
+            const float inv = 1.0f / s;
+            float *p = probs ? probs + (size_t)i * k : NULL;
+            float *dl = dlogits ? dlogits + (size_t)i * k : NULL;
+            for (int j = 0; j < k; j++) {
+                const float pj = expf(x[j] - m) * inv;
+                if (p)
+                    p[j] = pj;
+                if (dl)
+                    dl[j] += (pj - (j == label ? 1.0f : 0.0f)) * inv_n;
+            }
+        }
+    }
+    return (float)(total / n);
+}
+
+float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
+                    float *dpred)
+{
+    assert(n > 0 && k > 0);
+    const double count = (double)n * k;
+    const float scale = (float)(2.0 / count);
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *p = pred + (size_t)i * k;
+        const int32_t label = labels[i];
+        assert(label >= 0 && label < k);
+        for (int j = 0; j < k; j++) {
+            const float diff = p[j] - (j == label ? 1.0f : 0.0f);
+            total += (double)diff * diff;
+            if (dpred)
+                dpred[(size_t)i * k + j] += scale * diff;
+        }
+    }
+    return (float)(total / count);
+}
+
+float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
+                     float *probs, float *dlogits)
+{
+    assert(n > 0 && k > 0);
+    const double count = (double)n * k;
+    const float scale = (float)(2.0 / count);
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *x = logits + (size_t)i * k;
+        const int32_t label = labels[i];
+        assert(label >= 0 && label < k);
+        const float m = row_max(k, x);
+        const float inv = 1.0f / row_expsum(k, x, m);
+        float *p = probs ? probs + (size_t)i * k : NULL;
+        /* g_j = dL/dp_j = scale * (p_j - y_j); dlogits_j += p_j (g_j - sum_l g_l p_l) */
+        float dot = 0.0f;
+        for (int j = 0; j < k; j++) {
+            const float pj = expf(x[j] - m) * inv;
+            const float diff = pj - (j == label ? 1.0f : 0.0f);
+            total += (double)diff * diff;
+            dot += scale * diff * pj;
+            if (p)
+                p[j] = pj;
+        }
+        if (dlogits) {
+            float *dl = dlogits + (size_t)i * k;
+            for (int j = 0; j < k; j++) {
+                const float pj = p ? p[j] : expf(x[j] - m) * inv;
+                const float g = scale * (pj - (j == label ? 1.0f : 0.0f));
+                dl[j] += pj * (g - dot);
+            }
+        }
+    }
+    return (float)(total / count);
+}
+
+void nr_argmax_rows(int n, int k, const float *x, int32_t *out)
+{
+    assert(n >= 0 && k > 0);
+    for (int i = 0; i < n; i++) {
+        const float *row = x + (size_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (row[j] > row[best])
+                best = j;
+        out[i] = best;
+    }
+}
+
+int nr_count_correct(int n, int k, const float *x, const int32_t *labels)
+{
+    assert(n >= 0 && k > 0);
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = x + (size_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (row[j] > row[best])
+                best = j;
+        correct += best == labels[i];
+    }
+    return correct;
+}
