@@ -52,8 +52,63 @@ static void conv_describe(const nr_layer *layer, char *buf, size_t size)
              layer->config.conv.pad, layer->config.conv.bias ? "" : " no-bias");
 }
 
+static nr_conv2d_dims conv_dims(const nr_layer *layer, int n)
+{
+    return (nr_conv2d_dims){.n = n, .c = layer->in.c, .h = layer->in.h, .w = layer->in.w,
+                            .filters = layer->config.conv.filters,
+                            .size = layer->config.conv.size,
+                            .stride = layer->config.conv.stride,
+                            .pad = layer->config.conv.pad};
+}
+
+static void conv_bind(nr_layer_run *run, nr_net_plan *plan)
+{
+    const nr_layer *layer = run->layer;
+    size_t filters = (size_t)layer->config.conv.filters;
+    size_t k = (size_t)layer->config.conv.size;
+    run->weight = nr_plan_params(plan, filters * (size_t)layer->in.c * k * k, &run->dweight);
+    if (layer->config.conv.bias)
+        run->bias = nr_plan_params(plan, filters, &run->dbias);
+}
+
+/* Weights: fan_in = c*k*k, fan_out = filters*k*k; bias 0. */
+static void conv_init(nr_layer_run *run, nr_rng *rng)
+{
+    const nr_layer *layer = run->layer;
+    int k2 = layer->config.conv.size * layer->config.conv.size;
+    int filters = layer->config.conv.filters;
+    nr_init_fill(layer->config.conv.init, run->weight, (size_t)filters * layer->in.c * k2,
+                 layer->in.c * k2, filters * k2, rng);
+    if (run->bias)
+        nr_fill(run->bias, (size_t)filters, 0.0f);
+}
+
+static size_t conv_workspace_floats(const nr_layer *layer)
+{
+    nr_conv2d_dims d = conv_dims(layer, 1);
+    return nr_conv2d_workspace_floats(&d);
+}
+
+static void conv_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    nr_conv2d_dims d = conv_dims(run->layer, ex->n);
+    ex->kernels->conv2d_forward(&d, in, run->weight, run->bias, run->out, ex->workspace);
+}
+
+static void conv_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    nr_conv2d_dims d = conv_dims(run->layer, ex->n);
+    ex->kernels->conv2d_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias,
+                                 ex->workspace);
+}
+
 const nr_layer_ops nr_conv_ops = {
     .name = "conv",
     .setup = conv_setup,
     .describe = conv_describe,
+    .bind = conv_bind,
+    .init = conv_init,
+    .workspace_floats = conv_workspace_floats,
+    .forward = conv_forward,
+    .backward = conv_backward,
 };

@@ -2,6 +2,8 @@
  * is already row-major per example). */
 #include "layers/layer.h"
 
+#include <string.h>
+
 static int flatten_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *site,
                          nr_error *err)
 {
@@ -16,7 +18,24 @@ static int flatten_setup(nr_layer *layer, const ns_node *params, const nr_layer_
     return 0;
 }
 
+static void flatten_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    memcpy(run->out, in, (size_t)ex->n * nr_shape_size(run->layer->in) * sizeof(float));
+}
+
+static void flatten_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    (void)in;
+    if (!din)
+        return;
+    size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
+    for (size_t i = 0; i < count; i++)
+        din[i] += run->dout[i];
+}
+
 const nr_layer_ops nr_flatten_ops = {
     .name = "flatten",
     .setup = flatten_setup,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
 };

@@ -16,6 +16,79 @@ typedef struct nr_layer_site {
     const char *path;        /* "network.layers[3]" */
 } nr_layer_site;
 
+/* ---- execution (see netrun/net.h for the memory plan) ---- */
+
+/* The kernels of one backend (BLAS or reference); the same signatures. */
+typedef struct nr_kernel_table {
+    void (*conv2d_forward)(const nr_conv2d_dims *, const float *, const float *,
+                           const float *, float *, float *);
+    void (*conv2d_backward)(const nr_conv2d_dims *, const float *, const float *,
+                            const float *, float *, float *, float *, float *);
+    void (*maxpool_forward)(const nr_pool2d_dims *, const float *, float *, int32_t *);
+    void (*maxpool_backward)(const nr_pool2d_dims *, const float *, const int32_t *, float *);
+    void (*avgpool_forward)(const nr_pool2d_dims *, const float *, float *);
+    void (*avgpool_backward)(const nr_pool2d_dims *, const float *, float *);
+    void (*dense_forward)(const nr_dense_dims *, const float *, const float *, const float *,
+                          float *);
+    void (*dense_backward)(const nr_dense_dims *, const float *, const float *, const float *,
+                           float *, float *, float *);
+} nr_kernel_table;
+
+extern const nr_kernel_table nr_blas_kernels, nr_reference_kernels;
+
+/* A bump allocator used twice per net: a sizing pass (base == NULL: only
+ * `used` grows, take returns NULL) and a binding pass (consecutive slices). */
+typedef struct nr_arena {
+    char *base;
+    size_t used;         /* bytes */
+} nr_arena;
+
+void *nr_arena_take(nr_arena *arena, size_t count, size_t elem_size);
+
+/* What a layer's bind() may take memory from. */
+typedef struct nr_net_plan {
+    nr_arena params;     /* learnable floats; grads mirror it at the same offsets */
+    nr_arena buffers;    /* model state that is not learned (running stats) */
+    nr_arena scratch;    /* per-batch saved state, any type, sized for max_batch */
+    float *params_base, *grads_base;  /* binding pass: to derive grad slices */
+    int max_batch;
+} nr_net_plan;
+
+/* The runtime of one layer. out/dout ([max_batch, out size]) are bound by
+ * the net for every layer; the rest by the kind's bind(). */
+typedef struct nr_layer_run nr_layer_run;
+struct nr_layer_run {
+    const nr_layer *layer;
+    float *weight, *bias;      /* params slices (NULL if none) */
+    float *dweight, *dbias;    /* grads slices, same layout */
+    float *running;            /* batchnorm: running mean [c], running var [c] */
+    float *out, *dout;
+    void *saved;               /* maxpool argmax (int32), dropout mask (uint8),
+                                  batchnorm batch mean [c] + invstd [c] (float) */
+    nr_layer_run *block;       /* residual: runs of layer->block / layer->shortcut */
+    nr_layer_run *shortcut;
+};
+
+/* Per-call execution context. */
+typedef struct nr_exec {
+    const nr_kernel_table *kernels;
+    float *workspace;          /* largest workspace any layer needs */
+    nr_rng *dropout_rng;
+    bool training;
+    int n;                     /* examples in this batch */
+} nr_exec;
+
+/* Takes `count` floats of params and points the grads slice at the same offset. */
+float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad);
+
+/* Sequential execution of a list of runs (the net's top level, residual
+ * blocks): forward returns the last output; backward takes the list's input
+ * and accumulates into din (may be NULL), with the last run's dout filled. */
+const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
+                             const float *in);
+void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count,
+                      const float *in, float *din);
+
 typedef struct nr_layer_ops {
     const char *name;        /* the spec name of the kind */
     /* Reads the kind's parameters from `params` (the resolved parameter map,
@@ -28,6 +101,19 @@ typedef struct nr_layer_ops {
     /* Appends the kind's settings to a short description ("8x3x3 s1 p1");
      * NULL when the name says everything. */
     void (*describe)(const nr_layer *layer, char *buf, size_t size);
+
+    /* Takes the layer's params/buffers/scratch from the plan (both passes);
+     * NULL when it needs none. */
+    void (*bind)(nr_layer_run *run, nr_net_plan *plan);
+    /* Initializes params and buffers; NULL when there are none. */
+    void (*init)(nr_layer_run *run, nr_rng *rng);
+    /* Kernel workspace floats the layer needs (NULL = none). */
+    size_t (*workspace_floats)(const nr_layer *layer);
+    /* out = f(in) for ex->n examples. */
+    void (*forward)(const nr_exec *ex, nr_layer_run *run, const float *in);
+    /* From run->dout (and the forward's in/out/saved state): accumulates the
+     * parameter gradients and, when din != NULL, din += dL/din. */
+    void (*backward)(const nr_exec *ex, nr_layer_run *run, const float *in, float *din);
 } nr_layer_ops;
 
 extern const nr_layer_ops nr_conv_ops, nr_maxpool_ops, nr_avgpool_ops, nr_dense_ops,

@@ -15,8 +15,24 @@ static void leaky_relu_describe(const nr_layer *layer, char *buf, size_t size)
     snprintf(buf, size, "slope %g", layer->config.leaky_relu.slope);
 }
 
+static void leaky_relu_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
+    nr_leaky_relu_forward(count, run->layer->config.leaky_relu.slope, in, run->out);
+}
+
+static void leaky_relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    (void)in;
+    size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
+    if (din)
+        nr_leaky_relu_backward(count, run->layer->config.leaky_relu.slope, run->out, run->dout, din);
+}
+
 const nr_layer_ops nr_leaky_relu_ops = {
     .name = "leaky_relu",
     .setup = leaky_relu_setup,
     .describe = leaky_relu_describe,
+    .forward = leaky_relu_forward,
+    .backward = leaky_relu_backward,
 };

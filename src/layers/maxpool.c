@@ -2,8 +2,32 @@
  * kept for the backward pass). */
 #include "layers/pool.h"
 
+static void maxpool_bind(nr_layer_run *run, nr_net_plan *plan)
+{
+    run->saved = nr_arena_take(&plan->scratch,
+                               (size_t)plan->max_batch * nr_shape_size(run->layer->out),
+                               sizeof(int32_t));
+}
+
+static void maxpool_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    nr_pool2d_dims d = nr_pool_dims(run->layer, ex->n);
+    ex->kernels->maxpool_forward(&d, in, run->out, ex->training ? run->saved : NULL);
+}
+
+static void maxpool_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    (void)in;
+    nr_pool2d_dims d = nr_pool_dims(run->layer, ex->n);
+    if (din)
+        ex->kernels->maxpool_backward(&d, run->dout, run->saved, din);
+}
+
 const nr_layer_ops nr_maxpool_ops = {
     .name = "maxpool",
     .setup = nr_pool_setup,
     .describe = nr_pool_describe,
+    .bind = maxpool_bind,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
 };

@@ -29,3 +29,9 @@ void nr_pool_describe(const nr_layer *layer, char *buf, size_t size)
     snprintf(buf, size, "%dx%d s%d", layer->config.pool.size, layer->config.pool.size,
              layer->config.pool.stride);
 }
+
+nr_pool2d_dims nr_pool_dims(const nr_layer *layer, int n)
+{
+    return (nr_pool2d_dims){.n = n, .c = layer->in.c, .h = layer->in.h, .w = layer->in.w,
+                            .size = layer->config.pool.size, .stride = layer->config.pool.stride};
+}

@@ -8,5 +8,7 @@
 int nr_pool_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *site,
                   nr_error *err);
 void nr_pool_describe(const nr_layer *layer, char *buf, size_t size);
+/* Kernel dimensions for a batch of n. */
+nr_pool2d_dims nr_pool_dims(const nr_layer *layer, int n);
 
 #endif

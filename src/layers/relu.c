@@ -1,7 +1,23 @@
 /* layers/relu.c - rectified linear unit, y = max(0, x); shape unchanged. */
 #include "layers/layer.h"
 
+static void relu_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
+    nr_relu_forward(count, in, run->out);
+}
+
+static void relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    (void)in;
+    size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
+    if (din)
+        nr_relu_backward(count, run->out, run->dout, din);
+}
+
 const nr_layer_ops nr_relu_ops = {
     .name = "relu",
     .setup = nr_layer_setup_same_shape,
+    .forward = relu_forward,
+    .backward = relu_backward,
 };

@@ -112,8 +112,46 @@ static void residual_describe(const nr_layer *layer, char *buf, size_t size)
              layer->shortcut_count ? "1x1 projection" : "identity");
 }
 
+/* out = block(in) + shortcut(in), the shortcut being `in` itself (identity)
+ * or its projection. */
+static void residual_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    const nr_layer *layer = run->layer;
+    const float *block_out = nr_runs_forward(ex, run->block, layer->block_count, in);
+    const float *shortcut_out =
+        layer->shortcut_count ? nr_runs_forward(ex, run->shortcut, layer->shortcut_count, in)
+                              : in;
+    size_t count = (size_t)ex->n * nr_shape_size(layer->out);
+    for (size_t i = 0; i < count; i++)
+        run->out[i] = block_out[i] + shortcut_out[i];
+}
+
+static void add_into(float *dst, const float *src, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        dst[i] += src[i];
+}
+
+/* dL/dout reaches the block's last layer and the shortcut unchanged; both
+ * paths accumulate into din. */
+static void residual_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
+{
+    const nr_layer *layer = run->layer;
+    size_t count = (size_t)ex->n * nr_shape_size(layer->out);
+    add_into(run->block[layer->block_count - 1].dout, run->dout, count);
+    nr_runs_backward(ex, run->block, layer->block_count, in, din);
+    if (layer->shortcut_count) {
+        add_into(run->shortcut[layer->shortcut_count - 1].dout, run->dout, count);
+        nr_runs_backward(ex, run->shortcut, layer->shortcut_count, in, din);
+    } else if (din) {
+        add_into(din, run->dout, count);
+    }
+}
+
 const nr_layer_ops nr_residual_ops = {
     .name = "residual",
     .setup = residual_setup,
     .describe = residual_describe,
+    .forward = residual_forward,
+    .backward = residual_backward,
 };

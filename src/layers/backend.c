@@ -1,0 +1,24 @@
+/* layers/backend.c - the two kernel tables a net can run on. */
+#include "layers/layer.h"
+
+const nr_kernel_table nr_blas_kernels = {
+    .conv2d_forward = nr_conv2d_forward,
+    .conv2d_backward = nr_conv2d_backward,
+    .maxpool_forward = nr_maxpool_forward,
+    .maxpool_backward = nr_maxpool_backward,
+    .avgpool_forward = nr_avgpool_forward,
+    .avgpool_backward = nr_avgpool_backward,
+    .dense_forward = nr_dense_forward,
+    .dense_backward = nr_dense_backward,
+};
+
+const nr_kernel_table nr_reference_kernels = {
+    .conv2d_forward = nr_ref_conv2d_forward,
+    .conv2d_backward = nr_ref_conv2d_backward,
+    .maxpool_forward = nr_ref_maxpool_forward,
+    .maxpool_backward = nr_ref_maxpool_backward,
+    .avgpool_forward = nr_ref_avgpool_forward,
+    .avgpool_backward = nr_ref_avgpool_backward,
+    .dense_forward = nr_ref_dense_forward,
+    .dense_backward = nr_ref_dense_backward,
+};
