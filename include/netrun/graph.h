@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "netrun/error.h"
@@ -103,6 +104,11 @@ nr_shape nr_graph_output(const nr_graph *graph);
 /* Writes the summary table (index, layer, output shape, learnable parameters,
  * forward MACs per example) and the totals to `out`. */
 void nr_graph_write_summary(const nr_graph *graph, FILE *out);
+
+/* A hash of the network's structure: every layer's kind, input and output
+ * shape and parameter count, recursively. Weights files and checkpoints
+ * carry it so that they are only loaded into the network they came from. */
+uint64_t nr_graph_hash(const nr_graph *graph);
 
 /* A short description of a layer, e.g. "conv 8x3x3 s1 p1", into buf. */
 const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size);

@@ -11,6 +11,7 @@
 static const char usage_text[] =
     "usage: netrun [OPTIONS] SPEC...          train and evaluate each spec\n"
     "       netrun check [--set K=V]... SPEC...  validate, infer shapes, print the summary\n"
+    "       netrun eval SPEC --weights FILE    evaluate saved weights on the spec's test set\n"
     "       netrun --help | --version\n"
     "\n"
     "netrun reads a YAML network spec (see netspec/REFERENCE.md), builds the layer\n"
@@ -20,6 +21,8 @@ static const char usage_text[] =
     "  -s, --set KEY=VALUE  override a spec value, e.g. --set train.epochs=3,\n"
     "                       --set train.optimizer.sgd.lr=0.01 (validated like the file)\n"
     "  -o, --out DIR        run folder (default: runs/<name>-<n>, never overwritten)\n"
+    "  -b, --backend NAME   blas (default) or reference (plain loops, no BLAS)\n"
+    "  -w, --weights FILE   weights to evaluate (eval)\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
@@ -32,6 +35,7 @@ static const struct command {
     command_fn run;
 } commands[] = {
     {"check", cli_check},
+    {"eval", cli_eval},
 };
 
 int main(int argc, char **argv)
@@ -49,6 +53,8 @@ int main(int argc, char **argv)
     static const struct option long_options[] = {
         {"set", required_argument, NULL, 's'},
         {"out", required_argument, NULL, 'o'},
+        {"backend", required_argument, NULL, 'b'},
+        {"weights", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -63,7 +69,7 @@ int main(int argc, char **argv)
     opterr = 0;
     int c;
     int status = -1;
-    while (status < 0 && (c = getopt_long(argc, argv, ":s:o:hV", long_options, NULL)) != -1) {
+    while (status < 0 && (c = getopt_long(argc, argv, ":s:o:b:w:hV", long_options, NULL)) != -1) {
         switch (c) {
         case 's':
             if (!strchr(optarg, '=')) {
@@ -76,6 +82,20 @@ int main(int argc, char **argv)
             break;
         case 'o':
             opts.out_dir = optarg;
+            break;
+        case 'b':
+            if (strcmp(optarg, "blas") == 0) {
+                opts.backend = NR_BACKEND_BLAS;
+            } else if (strcmp(optarg, "reference") == 0) {
+                opts.backend = NR_BACKEND_REFERENCE;
+            } else {
+                fprintf(stderr, "netrun: error: --backend '%s': expected blas or reference\n",
+                        optarg);
+                status = NR_EXIT_INPUT;
+            }
+            break;
+        case 'w':
+            opts.weights = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);

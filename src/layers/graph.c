@@ -1,6 +1,7 @@
 /* layers/graph.c - builds the layer graph from a resolved spec and infers
  * every shape before anything else is allocated. */
 #include "layers/layer.h"
+#include "netrun/fileio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,28 @@ void nr_graph_free(nr_graph *graph)
 nr_shape nr_graph_output(const nr_graph *graph)
 {
     return graph->count ? graph->layers[graph->count - 1].out : graph->input;
+}
+
+static uint64_t hash_layers(uint64_t hash, const nr_layer *layers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = &layers[i];
+        const int64_t fields[] = {layer->kind,      layer->in.c,  layer->in.h,
+                                  layer->in.w,      layer->out.c, layer->out.h,
+                                  layer->out.w,     (int64_t)layer->param_count,
+                                  (int64_t)layer->block_count, (int64_t)layer->shortcut_count};
+        hash = nr_fnv1a(hash, fields, sizeof fields);
+        hash = hash_layers(hash, layer->block, layer->block_count);
+        hash = hash_layers(hash, layer->shortcut, layer->shortcut_count);
+    }
+    return hash;
+}
+
+uint64_t nr_graph_hash(const nr_graph *graph)
+{
+    const int64_t input[] = {graph->input.c, graph->input.h, graph->input.w};
+    return hash_layers(nr_fnv1a(NR_FNV_OFFSET, input, sizeof input), graph->layers,
+                       graph->count);
 }
 
 const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size)

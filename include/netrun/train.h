@@ -1,0 +1,94 @@
+/* netrun/train.h - the training loop the assignment describes, and
+ * evaluation.
+ *
+ * Per epoch: shuffle the training set (its own PRNG stream), run mini-batch
+ * gradient descent; after each batch its cost and accuracy go into two lists;
+ * the epoch's train cost and accuracy are the means of those lists; then the
+ * cost (mean over all examples) and accuracy on the whole test set. The four
+ * per-epoch lists, the lr and each epoch's training seconds form the history.
+ *
+ * Pixels stay uint8 in the datasets; each batch is converted to float
+ * (value / 255) into a buffer allocated once.
+ *
+ * The library prints nothing: progress reaches the caller through callbacks.
+ */
+#ifndef NETRUN_TRAIN_H
+#define NETRUN_TRAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netrun/data.h"
+#include "netrun/error.h"
+#include "netrun/kernels.h"
+#include "netrun/net.h"
+#include "netrun/netspec.h"
+
+typedef enum nr_optimizer_kind { NR_OPT_SGD, NR_OPT_ADAM, NR_OPT_ADAMW } nr_optimizer_kind;
+
+typedef struct nr_train_config {
+    uint64_t seed;
+    int batch_size;
+    int epochs;
+    bool shuffle;
+    nr_loss_kind loss;
+    nr_optimizer_kind optimizer;
+    nr_sgd_params sgd;       /* when optimizer == NR_OPT_SGD */
+    nr_adam_params adam;     /* when NR_OPT_ADAM / NR_OPT_ADAMW */
+    int threads;             /* BLAS threads; 0 = online cores */
+} nr_train_config;
+
+/* Reads the train section (and seed, threads) of a resolved spec. */
+void nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg);
+/* The learning rate the config starts with. */
+float nr_train_config_lr(const nr_train_config *cfg);
+
+typedef struct nr_epoch_record {
+    int epoch;               /* 1-based */
+    double train_cost, train_acc;   /* means of the per-batch lists */
+    double test_cost, test_acc;     /* over the whole test set */
+    double lr;
+    double seconds;          /* training time of this epoch (without the test pass) */
+} nr_epoch_record;
+
+typedef struct nr_batch_record {
+    int epoch, batch, batches;      /* batch is 1-based, of `batches` */
+    float cost, acc;                /* this batch */
+    double running_cost, running_acc; /* means over the epoch so far */
+    double epoch_seconds;           /* since the epoch started */
+    int images;                     /* images so far this epoch */
+} nr_batch_record;
+
+typedef struct nr_train_callbacks {
+    void *ctx;
+    /* After every training batch (may be NULL). */
+    void (*on_batch)(void *ctx, const nr_batch_record *batch);
+    /* After every epoch's test pass, with the history so far (may be NULL).
+     * A non-zero return stops training with that error (e.g. cannot write
+     * the run folder). */
+    int (*on_epoch)(void *ctx, const nr_epoch_record *history, int epochs_done,
+                    nr_error *err);
+} nr_train_callbacks;
+
+/* Trains `net` (already initialized) for cfg->epochs epochs. history: caller
+ * array of cfg->epochs records, filled as epochs finish. */
+int nr_train(nr_net *net, const nr_dataset *train, const nr_dataset *test,
+             const nr_train_config *cfg, const nr_train_callbacks *callbacks,
+             nr_epoch_record *history, nr_error *err);
+
+typedef struct nr_eval_result {
+    double cost;             /* mean loss over all examples */
+    double accuracy;         /* correct / count */
+    size_t correct, count;
+} nr_eval_result;
+
+/* Evaluation mode pass over `data` in batches of at most the net's max batch.
+ * confusion: [classes, classes] counts (rows = true, cols = predicted),
+ * zeroed and filled when non-NULL. predicted/confidence: [data->count] argmax
+ * class and its probability, when non-NULL. */
+int nr_evaluate(nr_net *net, const nr_dataset *data, int batch_size,
+                nr_eval_result *result, int64_t *confusion, int32_t *predicted,
+                float *confidence, nr_error *err);
+
+#endif

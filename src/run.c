@@ -1,0 +1,376 @@
+/* run.c - one complete run of a spec (see netrun/run.h). */
+#include "netrun/run.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "netrun/data.h"
+#include "netrun/fileio.h"
+#include "netrun/graph.h"
+#include "netrun/spec_load.h"
+#include "netrun/weights.h"
+
+enum { SPEC_MAX_BYTES = 1 << 20 };
+
+/* Everything a run holds; released by run_state_free. */
+typedef struct run_state {
+    const nr_run_options *opts;
+    ns_doc *doc;
+    nr_graph *graph;
+    nr_dataset *train, *test;
+    nr_net *net;
+    nr_train_config cfg;
+    char dir[4096];
+    FILE *batches;             /* batches.csv, appended during training */
+    nr_epoch_record *history;
+    char machine[256];
+} run_state;
+
+static void run_state_free(run_state *s)
+{
+    if (s->batches)
+        fclose(s->batches);
+    nr_net_free(s->net);
+    nr_dataset_free(s->train);
+    nr_dataset_free(s->test);
+    nr_graph_free(s->graph);
+    ns_doc_free(s->doc);
+    free(s->history);
+}
+
+static void say(const nr_run_options *opts, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(const nr_run_options *opts, const char *fmt, ...)
+{
+    if (!opts->hooks.message)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    opts->hooks.message(opts->hooks.ctx, line);
+}
+
+static void describe_machine(char *buf, size_t size)
+{
+    char model[160] = "unknown CPU";
+    FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+    if (cpuinfo) {
+        char line[512];
+        while (fgets(line, sizeof line, cpuinfo))
+            if (strncmp(line, "model name", 10) == 0) {
+                const char *colon = strchr(line, ':');
+                if (colon) {
+                    snprintf(model, sizeof model, "%s", colon + 2);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        fclose(cpuinfo);
+    }
+    struct utsname uts;
+    if (uname(&uts) != 0)
+        memset(&uts, 0, sizeof uts);
+    snprintf(buf, size, "%s, %ld cores, %s %s", model, sysconf(_SC_NPROCESSORS_ONLN),
+             uts.sysname, uts.machine);
+}
+
+static int load_data(run_state *s, nr_error *err)
+{
+    const ns_node *root = s->doc->root;
+    nr_data_options data_opts = {.use_cache = ns_get_bool(root, "data.cache"), .threads = 0};
+    say(s->opts, "loading %s", ns_get_str(root, "data.train"));
+    if (nr_dataset_load(ns_get_str(root, "data.train"), &data_opts, &s->train, err) != 0)
+        return -1;
+    say(s->opts, "loading %s", ns_get_str(root, "data.test"));
+    if (nr_dataset_load(ns_get_str(root, "data.test"), &data_opts, &s->test, err) != 0)
+        return -1;
+    if (nr_dataset_check_pair(s->train, s->test, err) != 0)
+        return -1;
+    nr_shape in = s->graph->input;
+    if (in.c != s->train->channels || in.h != s->train->height || in.w != s->train->width) {
+        char where[512];
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: network.input is %dx%dx%d but the images of %s are "
+                       "%dx%dx%d; write input: [%d, %d, %d] or leave it out",
+                       ns_node_where(s->doc, ns_path_get(root, "network.input"), where,
+                                     sizeof where),
+                       in.c, in.h, in.w, s->train->root, s->train->channels,
+                       s->train->height, s->train->width, s->train->channels,
+                       s->train->height, s->train->width);
+    }
+    return 0;
+}
+
+/* mkdir -p for the parents of path (not path itself). */
+static int make_parents(const char *path, nr_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create folder: %s", buf,
+                           strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+static int dir_is_empty(const char *path)
+{
+    int empty = 1;
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int create_run_dir(run_state *s, nr_error *err)
+{
+    const nr_run_options *opts = s->opts;
+    if (opts->out_dir) {
+        snprintf(s->dir, sizeof s->dir, "%s", opts->out_dir);
+        if (make_parents(s->dir, err) != 0)
+            return -1;
+        if (mkdir(s->dir, 0755) != 0) {
+            if (errno != EEXIST)
+                return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
+                               s->dir, strerror(errno));
+            if (!dir_is_empty(s->dir))
+                return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run folder exists and is not "
+                               "empty; netrun never overwrites a run: choose another --out",
+                               s->dir);
+        }
+        return 0;
+    }
+    const char *root = opts->runs_root ? opts->runs_root : "runs";
+    const char *name = ns_get_str(s->doc->root, "name");
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/x", root);
+    if (make_parents(probe, err) != 0)
+        return -1;
+    for (int n = 1; n < 100000; n++) {
+        snprintf(s->dir, sizeof s->dir, "%s/%s-%d", root, name, n);
+        if (mkdir(s->dir, 0755) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
+                           s->dir, strerror(errno));
+    }
+    return nr_fail(err, NR_EXIT_INPUT, "%s: error: no free run folder name", root);
+}
+
+static int write_in_run(run_state *s, const char *name, const void *data, size_t len,
+                        nr_error *err)
+{
+    char *path = nr_path_join(s->dir, name);
+    if (!path)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    int status = nr_write_file_atomic(path, data, len, err);
+    free(path);
+    return status;
+}
+
+static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    const ns_node *root = s->doc->root;
+    fprintf(out, "name: %s\n", ns_get_str(root, "name"));
+    fprintf(out, "description: %s\n", ns_get_str(root, "description"));
+    fprintf(out, "spec: %s\n\n", s->opts->spec_path);
+    nr_graph_write_summary(s->graph, out);
+    fprintf(out, "\ndata: train %zu images (%s), test %zu images (%s)\n", s->train->count,
+            s->train->root, s->test->count, s->test->root);
+    fprintf(out, "classes: %zu, images %dx%dx%d\n", s->train->class_count, s->train->channels,
+            s->train->height, s->train->width);
+    fprintf(out, "machine: %s\n", s->machine);
+    fprintf(out, "threads: %d\n", s->cfg.threads > 0 ? s->cfg.threads
+                                                      : (int)sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(out, "backend: %s\n",
+            s->opts->backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
+                                                     : "blas (OpenBLAS)");
+    if (done)
+        fprintf(out, "\nepochs: %d\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
+                "final test cost: %.6f\n",
+                done->epochs, done->train_seconds, done->final_test_acc,
+                done->final_test_cost);
+    fclose(out);
+    int status = write_in_run(s, "summary.txt", text, len, err);
+    free(text);
+    return status;
+}
+
+static int write_history(run_state *s, int epochs, nr_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    fprintf(out, "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds\n");
+    for (int i = 0; i < epochs; i++) {
+        const nr_epoch_record *r = &s->history[i];
+        fprintf(out, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", r->epoch, r->train_cost,
+                r->train_acc, r->test_cost, r->test_acc, r->lr, r->seconds);
+    }
+    fclose(out);
+    int status = write_in_run(s, "history.csv", text, len, err);
+    free(text);
+    return status;
+}
+
+static void on_batch(void *ctx, const nr_batch_record *batch)
+{
+    run_state *s = ctx;
+    if (s->batches)
+        fprintf(s->batches, "%d,%d,%.6f,%.6f\n", batch->epoch, batch->batch, batch->cost,
+                batch->acc);
+    if (s->opts->hooks.on_batch)
+        s->opts->hooks.on_batch(s->opts->hooks.ctx, batch);
+}
+
+static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, nr_error *err)
+{
+    run_state *s = ctx;
+    if (s->batches)
+        fflush(s->batches);
+    if (write_history(s, epochs_done, err) != 0)
+        return -1;
+    if (s->opts->hooks.on_epoch)
+        s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->cfg.epochs);
+    return 0;
+}
+
+static int copy_spec(run_state *s, nr_error *err)
+{
+    char *text;
+    size_t len;
+    if (nr_read_file(s->opts->spec_path, SPEC_MAX_BYTES, &text, &len, err) != 0)
+        return -1;
+    int status = write_in_run(s, "spec.yaml", text, len, err);
+    free(text);
+    if (status != 0)
+        return -1;
+    if (ns_doc_emit(s->doc, &text, &len, err) != 0)
+        return -1;
+    status = write_in_run(s, "resolved.yaml", text, len, err);
+    free(text);
+    return status;
+}
+
+static int open_batches_log(run_state *s, nr_error *err)
+{
+    char *path = nr_path_join(s->dir, "batches.csv");
+    if (!path)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    s->batches = fopen(path, "w");
+    int e = errno;
+    free(path);
+    if (!s->batches)
+        return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: cannot write: %s", s->dir,
+                       strerror(e));
+    fprintf(s->batches, "epoch,batch,cost,acc\n");
+    return 0;
+}
+
+int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
+{
+    run_state s = {.opts = opts};
+    memset(result, 0, sizeof *result);
+    int status = -1;
+    if (nr_spec_load(opts->spec_path, opts->sets, opts->set_count, &s.doc, &s.graph, err) != 0)
+        goto done;
+    nr_train_config_from_spec(s.doc, &s.cfg);
+    if (load_data(&s, err) != 0)
+        goto done;
+    if (nr_net_create(s.graph, s.cfg.batch_size, opts->backend, s.cfg.loss, &s.net, err) != 0)
+        goto done;
+    nr_net_init(s.net, s.cfg.seed);
+    s.history = calloc((size_t)s.cfg.epochs, sizeof *s.history);
+    if (!s.history) {
+        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        goto done;
+    }
+    describe_machine(s.machine, sizeof s.machine);
+    if (create_run_dir(&s, err) != 0)
+        goto done;
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", s.dir);
+    say(opts, "run folder: %s", s.dir);
+    if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
+        open_batches_log(&s, err) != 0)
+        goto done;
+
+    nr_train_callbacks callbacks = {.ctx = &s, .on_batch = on_batch, .on_epoch = on_epoch};
+    if (nr_train(s.net, s.train, s.test, &s.cfg, &callbacks, s.history, err) != 0)
+        goto done;
+
+    char *weights = nr_path_join(s.dir, "weights.bin");
+    if (!weights) {
+        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        goto done;
+    }
+    int saved = nr_weights_save(weights, s.net, nr_graph_hash(s.graph), err);
+    free(weights);
+    if (saved != 0)
+        goto done;
+    result->epochs = s.cfg.epochs;
+    for (int i = 0; i < s.cfg.epochs; i++)
+        result->train_seconds += s.history[i].seconds;
+    result->final_test_acc = s.history[s.cfg.epochs - 1].test_acc;
+    result->final_test_cost = s.history[s.cfg.epochs - 1].test_cost;
+    result->param_count = nr_net_param_count(s.net);
+    if (write_summary(&s, result, err) != 0)
+        goto done;
+    status = 0;
+done:
+    run_state_free(&s);
+    return status;
+}
+
+int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
+                const char *weights_path, nr_backend backend, nr_eval_result *result,
+                nr_error *err)
+{
+    ns_doc *doc = NULL;
+    nr_graph *graph = NULL;
+    nr_dataset *test = NULL;
+    nr_net *net = NULL;
+    int status = -1;
+    if (nr_spec_load(spec_path, sets, set_count, &doc, &graph, err) != 0)
+        goto done;
+    nr_train_config cfg;
+    nr_train_config_from_spec(doc, &cfg);
+    nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
+    if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
+        goto done;
+    if (nr_net_create(graph, cfg.batch_size, backend, cfg.loss, &net, err) != 0)
+        goto done;
+    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0)
+        goto done;
+    status = nr_evaluate(net, test, cfg.batch_size, result, NULL, NULL, NULL, err);
+done:
+    nr_net_free(net);
+    nr_dataset_free(test);
+    nr_graph_free(graph);
+    ns_doc_free(doc);
+    return status;
+}
