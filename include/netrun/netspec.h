@@ -24,8 +24,14 @@
  *    always a one-key map {variant: params-map} with every parameter present;
  *    a variant that has no parameters at all stays a plain scalar ("relu").
  *  - paths (data.train, data.test) are made absolute: relative paths are taken
- *    relative to the directory of the spec file.
- *  - every optional key is present with its default.
+ *    relative to the directory of the spec file (doc->dir), and normalized
+ *    lexically (no ".", "a/.." collapsed; symlinks are not followed).
+ *  - map keys are in schema order (the order of netspec/REFERENCE.md).
+ *  - other scalars keep their text as written ("5e-2" stays "5e-2").
+ *  - every optional key is present with its default (network.input has no
+ *    default: it stays absent until the engine sets it from the data).
+ * The schema (every key, type, range, default) is one const table in
+ * netspec/schema.c, documented in netspec/REFERENCE.md.
  */
 #ifndef NETRUN_NETSPEC_H
 #define NETRUN_NETSPEC_H
@@ -37,22 +43,35 @@
 
 typedef enum ns_kind { NS_SCALAR, NS_MAP, NS_SEQ } ns_kind;
 
+/* A source position: 1-based line/col (0,0 = made by resolve), and which text
+ * it is in (0 = the spec file, k >= 1 = the k-th --set assignment). */
+typedef struct ns_pos {
+    int line, col;
+    unsigned origin;
+} ns_pos;
+
 typedef struct ns_node ns_node;
 struct ns_node {
     ns_kind kind;
     int line, col;      /* 1-based source position; 0,0 for defaults */
     bool is_default;    /* filled in by resolve */
-    bool quoted;        /* scalar was written quoted ('..' or "..") */
+    bool quoted;        /* scalar was written quoted ('..' or "..") or as a | or >
+                           block scalar, i.e. explicitly a string; resolve also
+                           sets it on string values that would otherwise read
+                           as a number/bool/null, so that the emitter quotes them */
     unsigned origin;    /* 0 = the spec file; k >= 1 = the k-th --set assignment */
     char *scalar;       /* NS_SCALAR: the text (never NULL) */
     size_t count;       /* NS_MAP: number of pairs; NS_SEQ: number of items */
-    char **keys;        /* NS_MAP: keys[i] names items[i]; insertion order kept */
+    char **keys;        /* NS_MAP: keys[i] names items[i]; insertion order kept
+                           by parse, schema order after resolve */
     ns_node **items;    /* NS_MAP values / NS_SEQ items */
+    ns_pos *key_pos;    /* NS_MAP: where keys[i] was written (line 0 for keys
+                           added by resolve); unknown-key errors point here */
 };
 
 typedef struct ns_doc {
     char *path;         /* the spec file as given (or a name for in-memory text) */
-    char *dir;          /* directory used to resolve relative paths */
+    char *dir;          /* directory used to resolve relative paths (absolute) */
     ns_node *root;      /* NS_MAP at the top */
     char **sets;        /* the --set assignments applied, in order (origin k = sets[k-1]) */
     size_t set_count;
@@ -76,10 +95,17 @@ void ns_doc_free(ns_doc *doc);
  * The value is validated by ns_doc_resolve() exactly like a file value, and
  * errors in it are reported as "--set ASSIGNMENT:1:COL: error: ...". May also be
  * called on a resolved doc (the engine fills network.input from the data this
- * way); call ns_doc_resolve() again afterwards (resolve is idempotent). */
+ * way); call ns_doc_resolve() again afterwards (resolve is idempotent).
+ * Missing maps on the path are created; list indices must exist. A relative
+ * data path given by --set is relative to the current directory (one from
+ * the file: to the file's directory). A refused assignment (bad syntax, index
+ * out of range, a path through a scalar, bad YAML) leaves the doc unchanged. */
 int ns_doc_apply_set(ns_doc *doc, const char *assignment, nr_error *err);
 
-/* Validate and fill defaults (see the normal form above). */
+/* Validate and fill defaults (see the normal form above). Works in place:
+ * nodes that already were in normal form stay where they are, but a choice
+ * that gets normalized is a new node, so re-fetch nodes after resolving.
+ * On failure the tree may be partly normalized but is still a valid input. */
 int ns_doc_resolve(ns_doc *doc, nr_error *err);
 
 /* Emit the (resolved) tree as YAML text; *out is malloc'd and NUL-terminated,

@@ -1,0 +1,331 @@
+/* netspec/schema.c - THE table of the spec language (v1). Every key the
+ * language knows is one line below; resolve.c, set.c and the REFERENCE.md
+ * check in tests/test_netspec.c all walk these tables. Keep REFERENCE.md in
+ * step when changing a line here. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "schema.h"
+
+#define INT_RANGE(lo, hi) .type = NS_T_INT, .imin = (lo), .imax = (hi)
+#define FLOAT_RANGE(lo, hi) .type = NS_T_FLOAT, .fmin = (lo), .fmax = (hi)
+#define OPEN_LOW .fmin_open = true
+#define OPEN_HIGH .fmax_open = true
+#define BOOL_TYPE .type = NS_T_BOOL
+#define ENUM_OF(list) .type = NS_T_ENUM, .values = (list)
+#define MAP_OF(table) .type = NS_T_MAP, .keys = (table)
+#define CHOICE_OF(table, what) .type = NS_T_CHOICE, .variants = (table), .noun = (what)
+#define LAYER_LIST .type = NS_T_LAYERS, .variants = ns_layer_variants, .noun = "layer", \
+                   .min_items = 1, .max_items = 1000
+#define REQUIRED .need = NS_REQUIRED
+#define OPTIONAL .need = NS_OPTIONAL
+#define DEFAULT(text) .need = NS_DEFAULT, .def = (text)
+#define DERIVED(text, fn) .need = NS_DERIVED, .def = (text), .derive = (fn)
+#define END { .name = NULL }
+
+static const char *const init_values[] = {
+    "auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", NULL
+};
+static const char *const loss_values[] = { "cross_entropy", "mse", NULL };
+static const char *const shortcut_values[] = { "auto", "identity", "projection", NULL };
+
+/* ---- layers ---- */
+
+static const ns_key conv_params[] = {
+    { .name = "filters", INT_RANGE(1, 65536), REQUIRED, .doc = "number of filters (output channels)" },
+    { .name = "size", INT_RANGE(1, 64), DEFAULT("3"), .doc = "kernel height and width" },
+    { .name = "stride", INT_RANGE(1, 64), DEFAULT("1"), .doc = "step between windows" },
+    { .name = "pad", INT_RANGE(0, 64), DEFAULT("0"), .doc = "zero padding added on each side" },
+    { .name = "bias", BOOL_TYPE, DEFAULT("true"), .doc = "learn one bias per filter" },
+    { .name = "init", ENUM_OF(init_values), DEFAULT("auto"), .doc = "weight initialization; auto lets the engine choose" },
+    END
+};
+
+static const ns_key maxpool_params[] = {
+    { .name = "size", INT_RANGE(1, 64), DEFAULT("2"), .doc = "window height and width" },
+    { .name = "stride", INT_RANGE(1, 64), DEFAULT("2"), .doc = "step between windows" },
+    END
+};
+
+static const ns_key avgpool_params[] = {
+    { .name = "size", INT_RANGE(1, 64), DEFAULT("2"), .doc = "window height and width" },
+    { .name = "stride", INT_RANGE(1, 64), DEFAULT("2"), .doc = "step between windows" },
+    END
+};
+
+static const ns_key dense_params[] = {
+    { .name = "units", INT_RANGE(1, 1048576), REQUIRED, .doc = "number of outputs" },
+    { .name = "bias", BOOL_TYPE, DEFAULT("true"), .doc = "learn one bias per output" },
+    { .name = "init", ENUM_OF(init_values), DEFAULT("auto"), .doc = "weight initialization; auto lets the engine choose" },
+    END
+};
+
+static const ns_key leaky_relu_params[] = {
+    { .name = "slope", FLOAT_RANGE(0, 1), DEFAULT("0.01"), .doc = "slope for negative inputs" },
+    END
+};
+
+static const ns_key dropout_params[] = {
+    { .name = "rate", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0.5"), .doc = "probability of zeroing an activation while training" },
+    END
+};
+
+static const ns_key batchnorm_params[] = {
+    { .name = "momentum", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("0.1"), .doc = "weight of the current batch in the running mean/variance" },
+    { .name = "eps", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("1e-5"), .doc = "added to the variance before the square root" },
+    END
+};
+
+static const ns_key residual_params[] = {
+    { .name = "layers", LAYER_LIST, REQUIRED, .doc = "the block's layers; their output is added to the shortcut" },
+    { .name = "shortcut", ENUM_OF(shortcut_values), DEFAULT("auto"), .doc = "auto = identity when the shapes match, else projection" },
+    { .name = "projection_batchnorm", BOOL_TYPE, DEFAULT("false"), .doc = "batch-normalize the projection shortcut" },
+    END
+};
+
+static const ns_key repeat_params[] = {
+    { .name = "times", INT_RANGE(1, 1000), REQUIRED, .doc = "how many times the layers are repeated" },
+    { .name = "layers", LAYER_LIST, REQUIRED, .doc = "the layers to repeat (each copy has its own weights)" },
+    END
+};
+
+const ns_variant ns_layer_variants[] = {
+    { "conv", conv_params, "2-D convolution" },
+    { "maxpool", maxpool_params, "max pooling" },
+    { "avgpool", avgpool_params, "average pooling" },
+    { "dense", dense_params, "fully connected layer (flattens its input)" },
+    { "flatten", NULL, "reshape to a vector" },
+    { "relu", NULL, "max(0, x)" },
+    { "sigmoid", NULL, "1 / (1 + exp(-x))" },
+    { "tanh", NULL, "hyperbolic tangent" },
+    { "softmax", NULL, "normalize to probabilities" },
+    { "leaky_relu", leaky_relu_params, "x for x > 0, slope * x otherwise" },
+    { "dropout", dropout_params, "zero random activations while training" },
+    { "batchnorm", batchnorm_params, "batch normalization" },
+    { "residual", residual_params, "a block of layers plus a shortcut around it" },
+    { "repeat", repeat_params, "the same layers several times" },
+    { NULL, NULL, NULL }
+};
+
+/* The same names, for the engine's registry (see netspec.h). The tests check
+ * that both lists agree. */
+const char *const ns_layer_kind_names[] = {
+    "conv", "maxpool", "avgpool", "dense", "flatten", "relu", "sigmoid", "tanh", "softmax",
+    "leaky_relu", "dropout", "batchnorm", "residual", "repeat", NULL
+};
+
+/* ---- optimizers ---- */
+
+static const ns_key sgd_params[] = {
+    { .name = "lr", FLOAT_RANGE(0, 10), OPEN_LOW, DEFAULT("0.01"), .doc = "learning rate" },
+    { .name = "momentum", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0"), .doc = "momentum factor; 0 = plain SGD" },
+    { .name = "nesterov", BOOL_TYPE, DEFAULT("false"), .doc = "use Nesterov momentum" },
+    { .name = "weight_decay", FLOAT_RANGE(0, 1), DEFAULT("0"), .doc = "L2 penalty: weight_decay * w is added to the gradient" },
+    END
+};
+
+static const ns_key adam_params[] = {
+    { .name = "lr", FLOAT_RANGE(0, 10), OPEN_LOW, DEFAULT("0.001"), .doc = "learning rate" },
+    { .name = "beta1", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0.9"), .doc = "decay rate of the first-moment estimate" },
+    { .name = "beta2", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0.999"), .doc = "decay rate of the second-moment estimate" },
+    { .name = "eps", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("1e-8"), .doc = "added to the denominator" },
+    { .name = "weight_decay", FLOAT_RANGE(0, 1), DEFAULT("0"), .doc = "L2 penalty: weight_decay * w is added to the gradient" },
+    END
+};
+
+static const ns_key adamw_params[] = {
+    { .name = "lr", FLOAT_RANGE(0, 10), OPEN_LOW, DEFAULT("0.001"), .doc = "learning rate" },
+    { .name = "beta1", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0.9"), .doc = "decay rate of the first-moment estimate" },
+    { .name = "beta2", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0.999"), .doc = "decay rate of the second-moment estimate" },
+    { .name = "eps", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("1e-8"), .doc = "added to the denominator" },
+    { .name = "weight_decay", FLOAT_RANGE(0, 1), DEFAULT("0.01"), .doc = "decoupled weight decay: w -= lr * weight_decay * w" },
+    END
+};
+
+static const ns_variant optimizer_variants[] = {
+    { "sgd", sgd_params, "stochastic gradient descent, optionally with (Nesterov) momentum" },
+    { "adam", adam_params, "Adam" },
+    { "adamw", adamw_params, "Adam with decoupled weight decay" },
+    { NULL, NULL, NULL }
+};
+
+/* ---- top level ---- */
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+/* name: the spec file's base name without .yaml/.yml when that is a valid
+ * name, else "spec" (in-memory text, odd file names). */
+static void derive_name(const ns_doc *doc, char *buf, size_t size)
+{
+    const char *base = strrchr(doc->path, '/');
+    base = base ? base + 1 : doc->path;
+    size_t n = strlen(base);
+    if (n > 5 && strcmp(base + n - 5, ".yaml") == 0)
+        n -= 5;
+    else if (n > 4 && strcmp(base + n - 4, ".yml") == 0)
+        n -= 4;
+    bool ok = n >= 1 && n <= 64 && strspn(base, NAME_CHARS) >= n &&
+              !(n == 1 && base[0] == '.') && !(n == 2 && base[0] == '.' && base[1] == '.');
+    snprintf(buf, size, "%.*s", ok ? (int)n : 4, ok ? base : "spec");
+}
+
+static const ns_key data_keys[] = {
+    { .name = "train", .type = NS_T_PATH, REQUIRED, .doc = "training images: a folder with one folder of PNG files per class" },
+    { .name = "test", .type = NS_T_PATH, REQUIRED, .doc = "test images, laid out like train" },
+    { .name = "cache", BOOL_TYPE, DEFAULT("true"), .doc = "keep a decoded cache next to the data" },
+    END
+};
+
+static const ns_key network_keys[] = {
+    { .name = "input", .type = NS_T_INT_LIST, .imin = 1, .imax = 65536, .min_items = 3, .max_items = 3, OPTIONAL,
+      .doc = "[channels, height, width] of one image; absent = taken from the data" },
+    { .name = "layers", LAYER_LIST, REQUIRED, .doc = "the layers, in order" },
+    END
+};
+
+static const ns_key train_keys[] = {
+    { .name = "loss", ENUM_OF(loss_values), DEFAULT("cross_entropy"), .doc = "loss function" },
+    { .name = "optimizer", CHOICE_OF(optimizer_variants, "optimizer"), DEFAULT("sgd"), .doc = "the optimizer and its settings" },
+    { .name = "batch_size", INT_RANGE(1, 65536), DEFAULT("64"), .doc = "images per training step" },
+    { .name = "epochs", INT_RANGE(1, 100000), DEFAULT("10"), .doc = "passes over the training set" },
+    { .name = "shuffle", BOOL_TYPE, DEFAULT("true"), .doc = "shuffle the training set every epoch" },
+    END
+};
+
+static const ns_key top_keys[] = {
+    { .name = "name", .type = NS_T_STRING, .imin = 1, .imax = 64,
+      .charset = NAME_CHARS, .charset_doc = "A-Z a-z 0-9 _ . -",
+      DERIVED("the spec file's name without .yaml/.yml", derive_name),
+      .doc = "name of the run (run folder, report titles)" },
+    { .name = "description", .type = NS_T_STRING, DEFAULT(""), .doc = "free text for the report" },
+    { .name = "seed", INT_RANGE(0, 4294967295LL), DEFAULT("1"), .doc = "random seed (weights, shuffling, dropout)" },
+    { .name = "threads", INT_RANGE(0, 256), DEFAULT("0"), .doc = "worker threads; 0 = all online cores" },
+    { .name = "data", MAP_OF(data_keys), REQUIRED, .doc = "the images" },
+    { .name = "network", MAP_OF(network_keys), REQUIRED, .doc = "the model" },
+    { .name = "train", MAP_OF(train_keys), DEFAULT("{}"), .doc = "how to train" },
+    END
+};
+
+const ns_key ns_schema_root = {
+    .name = "", MAP_OF(top_keys), REQUIRED, .doc = "a netrun spec"
+};
+
+/* ---- helpers ---- */
+
+const ns_key *ns_schema_key(const ns_key *keys, const char *name)
+{
+    for (; keys && keys->name; keys++)
+        if (strcmp(keys->name, name) == 0)
+            return keys;
+    return NULL;
+}
+
+const ns_variant *ns_schema_variant(const ns_variant *variants, const char *name)
+{
+    for (; variants && variants->name; variants++)
+        if (strcmp(variants->name, name) == 0)
+            return variants;
+    return NULL;
+}
+
+const char *ns_schema_type_name(ns_type type)
+{
+    switch (type) {
+    case NS_T_INT: return "int";
+    case NS_T_FLOAT: return "float";
+    case NS_T_BOOL: return "bool";
+    case NS_T_STRING: return "string";
+    case NS_T_ENUM: return "enum";
+    case NS_T_PATH: return "path";
+    case NS_T_INT_LIST: return "int-list";
+    case NS_T_MAP: return "map";
+    case NS_T_CHOICE: return "choice";
+    case NS_T_LAYERS: return "layer list";
+    }
+    return "?";
+}
+
+/* Appends to buf at *o, never overflowing. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void put(char *buf, size_t size, size_t *o, const char *fmt, ...)
+{
+    if (*o >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *o, size - *o, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *o = (size_t)n < size - *o ? *o + (size_t)n : size - 1;
+}
+
+static void put_float_range(const ns_key *k, char *buf, size_t size, size_t *o)
+{
+    if (!k->fmin_open && !k->fmax_open)
+        put(buf, size, o, "from %g to %g", k->fmin, k->fmax);
+    else
+        put(buf, size, o, "%s %g and %s %g", k->fmin_open ? ">" : ">=", k->fmin,
+            k->fmax_open ? "<" : "<=", k->fmax);
+}
+
+const char *ns_schema_describe(const ns_key *k, bool article, char *buf, size_t size)
+{
+    size_t o = 0;
+    if (!size)
+        return buf;
+    buf[0] = '\0';
+    switch (k->type) {
+    case NS_T_INT:
+        put(buf, size, &o, "%sinteger from %lld to %lld", article ? "an " : "", k->imin, k->imax);
+        break;
+    case NS_T_FLOAT:
+        put(buf, size, &o, "%snumber ", article ? "a " : "");
+        put_float_range(k, buf, size, &o);
+        break;
+    case NS_T_BOOL:
+        put(buf, size, &o, "true or false");
+        break;
+    case NS_T_STRING:
+        if (k->charset)
+            put(buf, size, &o, "%sname of %lld to %lld characters from %s", article ? "a " : "",
+                k->imin, k->imax, k->charset_doc);
+        else
+            put(buf, size, &o, "%sstring", article ? "a " : "");
+        break;
+    case NS_T_ENUM:
+        put(buf, size, &o, "one of: ");
+        for (const char *const *v = k->values; *v; v++)
+            put(buf, size, &o, "%s%s", v == k->values ? "" : ", ", *v);
+        break;
+    case NS_T_PATH:
+        put(buf, size, &o, "%spath", article ? "a " : "");
+        break;
+    case NS_T_INT_LIST:
+        if (k->min_items == k->max_items)
+            put(buf, size, &o, "%slist of %zu integers", article ? "a " : "", k->min_items);
+        else
+            put(buf, size, &o, "%slist of %zu to %zu integers", article ? "a " : "",
+                k->min_items, k->max_items);
+        put(buf, size, &o, " from %lld to %lld", k->imin, k->imax);
+        break;
+    case NS_T_MAP:
+        put(buf, size, &o, "%smap with keys ", article ? "a " : "");
+        for (const ns_key *c = k->keys; c->name; c++)
+            put(buf, size, &o, "%s%s", c == k->keys ? "" : ", ", c->name);
+        break;
+    case NS_T_CHOICE:
+        put(buf, size, &o, "one of the %ss ", k->noun);
+        for (const ns_variant *v = k->variants; v->name; v++)
+            put(buf, size, &o, "%s%s", v == k->variants ? "" : ", ", v->name);
+        break;
+    case NS_T_LAYERS:
+        put(buf, size, &o, "%slist of %zu to %zu %ss", article ? "a " : "", k->min_items,
+            k->max_items, k->noun);
+        break;
+    }
+    return buf;
+}
