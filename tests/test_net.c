@@ -1,0 +1,403 @@
+/* test_net.c - the executor end to end: numeric gradient checks of whole
+ * networks containing every layer kind (through the net's own memory plan,
+ * loss head and backward order), BLAS vs reference agreement, determinism of
+ * training, weights save/load. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "netrun/graph.h"
+#include "netrun/net.h"
+#include "netrun/netspec.h"
+#include "netrun/train.h"
+#include "netrun/weights.h"
+
+typedef struct fixture {
+    ns_doc *doc;
+    nr_graph *graph;
+    nr_net *net;
+} fixture;
+
+static void fixture_make(fixture *f, const char *input, const char *layers, const char *loss,
+                         nr_backend backend, int max_batch)
+{
+    char text[8192];
+    snprintf(text, sizeof text,
+             "data: {train: /x/Train, test: /x/Test}\n"
+             "network:\n  input: %s\n  layers:\n%s"
+             "train: {loss: %s}\n",
+             input, layers, loss);
+    nr_error err = {0};
+    ck_assert_msg(ns_doc_parse_string(text, strlen(text), "t.yaml", "/tmp", &f->doc, &err) == 0,
+                  "%s", err.message);
+    ck_assert_msg(ns_doc_resolve(f->doc, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_graph_build(f->doc, &f->graph, &err) == 0, "%s", err.message);
+    nr_loss_kind kind = strcmp(loss, "mse") == 0 ? NR_LOSS_MSE : NR_LOSS_CROSS_ENTROPY;
+    ck_assert_msg(nr_net_create(f->graph, max_batch, backend, kind, &f->net, &err) == 0, "%s",
+                  err.message);
+    nr_net_init(f->net, 7);
+}
+
+static void fixture_free(fixture *f)
+{
+    nr_net_free(f->net);
+    nr_graph_free(f->graph);
+    ns_doc_free(f->doc);
+}
+
+static void random_fill(float *x, size_t n, nr_rng *rng, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * (2.0f * nr_rng_uniform(rng) - 1.0f);
+}
+
+/* Loss of one training-mode forward with the dropout stream reset. */
+static double loss_at(nr_net *net, const float *x, const int32_t *labels, int n, nr_rng rng)
+{
+    nr_net_set_dropout_rng(net, rng);
+    nr_net_forward(net, x, n, true);
+    return nr_net_loss(net, labels, n, false, NULL, NULL);
+}
+
+/* Compares analytic parameter gradients with central differences at up to
+ * `samples` parameters spread over the whole vector (always including the
+ * first and last). */
+static void gradcheck(const char *input, const char *layers, const char *loss, int samples)
+{
+    fixture f;
+    fixture_make(&f, input, layers, loss, NR_BACKEND_REFERENCE, 4);
+    const int n = 3;
+    size_t in_size = nr_shape_size(f.graph->input);
+    float *x = malloc(n * in_size * sizeof *x);
+    int32_t labels[3];
+    nr_rng rng;
+    nr_rng_seed(&rng, 11, 99);
+    random_fill(x, n * in_size, &rng, 1.0f);
+    int classes = nr_net_classes(f.net);
+    for (int i = 0; i < n; i++)
+        labels[i] = (int32_t)nr_rng_below(&rng, (uint32_t)classes);
+    nr_rng dropout;
+    nr_rng_seed(&dropout, 5, NR_RNG_STREAM_DROPOUT);
+
+    nr_net_zero_grads(f.net);
+    nr_net_set_dropout_rng(f.net, dropout);
+    nr_net_forward(f.net, x, n, true);
+    nr_net_loss(f.net, labels, n, true, NULL, NULL);
+    nr_net_backward(f.net, x, n);
+
+    size_t count = nr_net_param_count(f.net);
+    ck_assert_uint_eq(count, f.graph->param_count);
+    float *params = nr_net_params(f.net);
+    const float *grads = nr_net_grads(f.net);
+    size_t step = count > (size_t)samples ? count / (size_t)samples : 1;
+    int checked = 0, nonzero = 0;
+    for (size_t i = 0; i < count; i += step) {
+        size_t at = (i + step >= count) ? count - 1 : i;
+        float saved = params[at];
+        const float eps = 1e-2f;
+        params[at] = saved + eps;
+        double plus = loss_at(f.net, x, labels, n, dropout);
+        params[at] = saved - eps;
+        double minus = loss_at(f.net, x, labels, n, dropout);
+        params[at] = saved;
+        double numeric = (plus - minus) / (2.0 * eps);
+        double analytic = grads[at];
+        double tolerance = 2e-3 + 3e-2 * (fabs(numeric) + fabs(analytic));
+        ck_assert_msg(fabs(numeric - analytic) <= tolerance,
+                      "param %zu of %zu: analytic %.6g numeric %.6g (%s)", at, count, analytic,
+                      numeric, layers);
+        checked++;
+        nonzero += fabs(analytic) > 1e-6;
+        if (at == count - 1)
+            break;
+    }
+    ck_assert_int_ge(checked, samples < (int)count ? samples / 2 : (int)count);
+    ck_assert_msg(nonzero > checked / 4, "gradients are mostly zero (%d of %d)", nonzero,
+                  checked);
+    free(x);
+    fixture_free(&f);
+}
+
+START_TEST(test_gradcheck_cnn)
+{
+    gradcheck("[2, 7, 6]",
+              "    - conv: {filters: 3, size: 3, stride: 1, pad: 1}\n"
+              "    - relu\n"
+              "    - maxpool: {size: 2, stride: 2}\n"
+              "    - conv: {filters: 4, size: 2, stride: 1}\n"
+              "    - tanh\n"
+              "    - dense: {units: 5}\n"
+              "    - softmax\n",
+              "cross_entropy", 80);
+}
+END_TEST
+
+START_TEST(test_gradcheck_activations_pools)
+{
+    gradcheck("[1, 8, 8]",
+              "    - conv: {filters: 2, size: 3, stride: 2, pad: 1}\n"
+              "    - leaky_relu: {slope: 0.1}\n"
+              "    - avgpool: {size: 2, stride: 1}\n"
+              "    - sigmoid\n"
+              "    - flatten\n"
+              "    - dense: {units: 6}\n"
+              "    - softmax\n"
+              "    - dense: {units: 4}\n"
+              "    - softmax\n",
+              "cross_entropy", 60);
+}
+END_TEST
+
+START_TEST(test_gradcheck_batchnorm_dropout)
+{
+    gradcheck("[2, 5, 5]",
+              "    - conv: {filters: 3, size: 3, pad: 1}\n"
+              "    - batchnorm\n"
+              "    - relu\n"
+              "    - dropout: {rate: 0.3}\n"
+              "    - dense: {units: 8}\n"
+              "    - batchnorm\n"
+              "    - tanh\n"
+              "    - dense: {units: 3}\n"
+              "    - softmax\n",
+              "cross_entropy", 80);
+}
+END_TEST
+
+START_TEST(test_gradcheck_residual)
+{
+    /* a conv first, so that the residuals' input gradients are exercised */
+    gradcheck("[2, 6, 6]",
+              "    - conv: {filters: 2, size: 1}\n"
+              "    - residual:\n"
+              "        layers:\n"
+              "          - conv: {filters: 2, size: 3, pad: 1}\n"
+              "          - tanh\n"
+              "    - residual:\n"
+              "        layers:\n"
+              "          - conv: {filters: 3, size: 3, stride: 2, pad: 1}\n"
+              "          - relu\n"
+              "    - residual:\n"
+              "        shortcut: projection\n"
+              "        projection_batchnorm: true\n"
+              "        layers:\n"
+              "          - conv: {filters: 3, size: 3, pad: 1}\n"
+              "          - sigmoid\n"
+              "    - dense: {units: 4}\n"
+              "    - softmax\n",
+              "cross_entropy", 120);
+}
+END_TEST
+
+START_TEST(test_gradcheck_mse)
+{
+    gradcheck("[1, 4, 4]",
+              "    - dense: {units: 6}\n    - tanh\n    - dense: {units: 3}\n    - softmax\n",
+              "mse", 60);
+    gradcheck("[1, 4, 4]", "    - dense: {units: 6}\n    - sigmoid\n    - dense: {units: 3}\n",
+              "mse", 60);
+    gradcheck("[1, 4, 4]", "    - dense: {units: 6}\n    - relu\n    - dense: {units: 3}\n",
+              "cross_entropy", 60);
+}
+END_TEST
+
+/* The same network, init and batch on both backends: same logits and grads. */
+START_TEST(test_backends_agree)
+{
+    static const char *const nets[] = {
+        "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2}\n"
+        "    - conv: {filters: 5, size: 3, stride: 2}\n    - relu\n    - avgpool: {size: 1, stride: 1}\n"
+        "    - dense: {units: 7}\n    - softmax\n",
+        "    - residual:\n        layers: [{conv: {filters: 3, size: 3, pad: 1}}, relu]\n"
+        "    - dense: {units: 7}\n    - softmax\n",
+    };
+    for (size_t t = 0; t < sizeof nets / sizeof nets[0]; t++) {
+        fixture a, b;
+        fixture_make(&a, "[2, 9, 9]", nets[t], "cross_entropy", NR_BACKEND_BLAS, 5);
+        fixture_make(&b, "[2, 9, 9]", nets[t], "cross_entropy", NR_BACKEND_REFERENCE, 5);
+        size_t in_size = nr_shape_size(a.graph->input);
+        float x[5 * 162];
+        int32_t labels[5] = {0, 1, 2, 3, 6};
+        nr_rng rng;
+        nr_rng_seed(&rng, 3, 4);
+        random_fill(x, 5 * in_size, &rng, 1.0f);
+        ck_assert_mem_eq(nr_net_params(a.net), nr_net_params(b.net),
+                         nr_net_param_count(a.net) * sizeof(float));
+        nr_net *nets_ab[2] = {a.net, b.net};
+        float loss[2];
+        for (int k = 0; k < 2; k++) {
+            nr_net_zero_grads(nets_ab[k]);
+            nr_net_forward(nets_ab[k], x, 5, true);
+            loss[k] = nr_net_loss(nets_ab[k], labels, 5, true, NULL, NULL);
+            nr_net_backward(nets_ab[k], x, 5);
+        }
+        ck_assert_float_eq_tol(loss[0], loss[1], 1e-5f);
+        const float *ga = nr_net_grads(a.net), *gb = nr_net_grads(b.net);
+        for (size_t i = 0; i < nr_net_param_count(a.net); i++)
+            ck_assert_msg(fabsf(ga[i] - gb[i]) <= 1e-5f + 1e-4f * fabsf(gb[i]),
+                          "net %zu grad %zu: blas %g reference %g", t, i, ga[i], gb[i]);
+        fixture_free(&a);
+        fixture_free(&b);
+    }
+}
+END_TEST
+
+/* A tiny in-memory dataset: class = which quadrant holds the bright square. */
+static nr_dataset *toy_dataset(size_t count, uint64_t seed)
+{
+    static char *names[] = {"a", "b", "c", "d"};
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    ds->root = strdup("toy");
+    ds->count = count;
+    ds->channels = 1;
+    ds->height = ds->width = 8;
+    ds->class_count = 4;
+    ds->class_names = names;
+    ds->pixels = calloc(count * 64, 1);
+    ds->labels = calloc(count, sizeof *ds->labels);
+    nr_rng rng;
+    nr_rng_seed(&rng, seed, 1);
+    for (size_t i = 0; i < count; i++) {
+        int label = (int)nr_rng_below(&rng, 4);
+        ds->labels[i] = (uint16_t)label;
+        uint8_t *img = ds->pixels + i * 64;
+        for (int p = 0; p < 64; p++)
+            img[p] = (uint8_t)nr_rng_below(&rng, 60);
+        int oy = (label / 2) * 4, ox = (label % 2) * 4;
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++)
+                img[(oy + y) * 8 + ox + x] = 200;
+    }
+    return ds;
+}
+
+static void toy_free(nr_dataset *ds)
+{
+    free(ds->root);
+    free(ds->pixels);
+    free(ds->labels);
+    free(ds);
+}
+
+static void train_toy(const char *optimizer, nr_epoch_record *history, float *params_out,
+                      size_t *param_count)
+{
+    fixture f;
+    fixture_make(&f, "[1, 8, 8]",
+                 "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n"
+                 "    - maxpool: {size: 2}\n    - dropout: {rate: 0.1}\n"
+                 "    - dense: {units: 4}\n    - softmax\n",
+                 "cross_entropy", NR_BACKEND_BLAS, 16);
+    nr_error err = {0};
+    char assignment[128];
+    snprintf(assignment, sizeof assignment, "train.optimizer=%s", optimizer);
+    ck_assert(ns_doc_apply_set(f.doc, assignment, &err) == 0);
+    ck_assert(ns_doc_apply_set(f.doc, "train.batch_size=16", &err) == 0);
+    ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
+    ck_assert_msg(ns_doc_resolve(f.doc, &err) == 0, "%s", err.message);
+    nr_train_config cfg;
+    nr_train_config_from_spec(f.doc, &cfg);
+    cfg.threads = 1;
+    if (strcmp(optimizer, "sgd") == 0)
+        cfg.sgd.lr = 0.1f;
+    nr_dataset *train = toy_dataset(400, 1), *test = toy_dataset(100, 2);
+    ck_assert_msg(nr_train(f.net, train, test, &cfg, NULL, history, &err) == 0, "%s",
+                  err.message);
+    *param_count = nr_net_param_count(f.net);
+    memcpy(params_out, nr_net_params(f.net), *param_count * sizeof(float));
+    toy_free(train);
+    toy_free(test);
+    fixture_free(&f);
+}
+
+START_TEST(test_training_learns_and_is_deterministic)
+{
+    static const char *const optimizers[] = {"sgd", "adam", "adamw"};
+    for (size_t o = 0; o < 3; o++) {
+        nr_epoch_record h1[4], h2[4];
+        static float p1[4096], p2[4096];
+        size_t n1, n2;
+        train_toy(optimizers[o], h1, p1, &n1);
+        train_toy(optimizers[o], h2, p2, &n2);
+        ck_assert_uint_eq(n1, n2);
+        ck_assert_mem_eq(p1, p2, n1 * sizeof(float));
+        for (int e = 0; e < 4; e++) {
+            ck_assert(h1[e].train_cost == h2[e].train_cost);
+            ck_assert(h1[e].test_acc == h2[e].test_acc);
+        }
+        ck_assert_msg(h1[3].test_acc >= 0.95, "%s: test accuracy %.3f", optimizers[o],
+                      h1[3].test_acc);
+        ck_assert_msg(h1[3].train_cost < h1[0].train_cost, "%s: cost did not fall",
+                      optimizers[o]);
+    }
+}
+END_TEST
+
+START_TEST(test_weights_round_trip)
+{
+    fixture a, b;
+    const char *layers = "    - conv: {filters: 3, size: 3}\n    - batchnorm\n"
+                         "    - dense: {units: 4}\n    - softmax\n";
+    fixture_make(&a, "[1, 6, 6]", layers, "cross_entropy", NR_BACKEND_BLAS, 2);
+    fixture_make(&b, "[1, 6, 6]", layers, "cross_entropy", NR_BACKEND_BLAS, 2);
+    nr_net_init(b.net, 1234);
+    float *running = nr_net_buffers(a.net);
+    running[0] = 0.5f; /* non-default running mean must survive too */
+    char dir[] = "/tmp/netrun-weights-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/w.bin", dir);
+    nr_error err = {0};
+    uint64_t hash = nr_graph_hash(a.graph);
+    ck_assert_msg(nr_weights_save(path, a.net, hash, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_weights_load(path, b.net, hash, &err) == 0, "%s", err.message);
+    ck_assert_mem_eq(nr_net_params(a.net), nr_net_params(b.net),
+                     nr_net_param_count(a.net) * sizeof(float));
+    ck_assert_mem_eq(nr_net_buffers(a.net), nr_net_buffers(b.net),
+                     nr_net_buffer_count(a.net) * sizeof(float));
+    /* wrong network */
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash ^ 1, &err), -1);
+    ck_assert_int_eq(err.status, 2);
+    ck_assert_ptr_nonnull(strstr(err.message, "another network"));
+    /* corrupt one byte */
+    FILE *fp = fopen(path, "r+b");
+    fseek(fp, 60, SEEK_SET);
+    fputc(0x5a, fp);
+    fclose(fp);
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "corrupt"));
+    /* truncated */
+    ck_assert_int_eq(truncate(path, 50), 0);
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, path));
+    unlink(path);
+    rmdir(dir);
+    fixture_free(&a);
+    fixture_free(&b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("net");
+    TCase *grad = tcase_create("gradcheck");
+    tcase_add_test(grad, test_gradcheck_cnn);
+    tcase_add_test(grad, test_gradcheck_activations_pools);
+    tcase_add_test(grad, test_gradcheck_batchnorm_dropout);
+    tcase_add_test(grad, test_gradcheck_residual);
+    tcase_add_test(grad, test_gradcheck_mse);
+    suite_add_tcase(suite, grad);
+    TCase *exec = tcase_create("exec");
+    tcase_add_test(exec, test_backends_agree);
+    tcase_add_test(exec, test_training_learns_and_is_deterministic);
+    tcase_add_test(exec, test_weights_round_trip);
+    suite_add_tcase(suite, exec);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
