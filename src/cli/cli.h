@@ -21,5 +21,6 @@ typedef struct cli_options {
 int cli_check(const cli_options *opts);
 int cli_train(const cli_options *opts);
 int cli_eval(const cli_options *opts);
+int cli_data(const cli_options *opts);
 
 #endif

@@ -12,6 +12,7 @@ static const char usage_text[] =
     "usage: netrun [OPTIONS] SPEC...          train and evaluate each spec\n"
     "       netrun check [--set K=V]... SPEC...  validate, infer shapes, print the summary\n"
     "       netrun eval SPEC --weights FILE    evaluate saved weights on the spec's test set\n"
+    "       netrun data DIR...                 load a class-folder dataset, show classes and counts\n"
     "       netrun --help | --version\n"
     "\n"
     "netrun reads a YAML network spec (see netspec/REFERENCE.md), builds the layer\n"
@@ -36,6 +37,7 @@ static const struct command {
 } commands[] = {
     {"check", cli_check},
     {"eval", cli_eval},
+    {"data", cli_data},
 };
 
 int main(int argc, char **argv)
