@@ -151,6 +151,120 @@ static const ns_variant optimizer_variants[] = {
     { NULL, NULL, NULL }
 };
 
+/* ---- learning-rate schedules ---- */
+
+static const char *const plateau_monitor_values[] = {
+    "val_cost", "val_acc", "train_cost", "train_acc", NULL
+};
+static const char *const stopping_monitor_values[] = { "val_cost", "val_acc", NULL };
+
+static const ns_key step_params[] = {
+    { .name = "step_size", INT_RANGE(1, 100000), DEFAULT("10"), .doc = "epochs between decays" },
+    { .name = "gamma", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("0.1"), .doc = "factor applied at each decay" },
+    END
+};
+
+static const ns_key multistep_params[] = {
+    { .name = "milestones", .type = NS_T_INT_LIST, .imin = 1, .imax = 100000, .min_items = 1, .max_items = 64,
+      REQUIRED, .doc = "epochs after which the lr is multiplied by gamma" },
+    { .name = "gamma", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("0.1"), .doc = "factor applied at each milestone" },
+    END
+};
+
+static const ns_key exponential_params[] = {
+    { .name = "gamma", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("0.95"), .doc = "factor applied every epoch" },
+    END
+};
+
+static const ns_key cosine_params[] = {
+    { .name = "min_lr", FLOAT_RANGE(0, 10), DEFAULT("0"), .doc = "lr at the end of training" },
+    { .name = "warmup_epochs", INT_RANGE(0, 100000), DEFAULT("0"), .doc = "epochs of linear warmup from lr/10 before the cosine" },
+    END
+};
+
+static const ns_key plateau_params[] = {
+    { .name = "monitor", ENUM_OF(plateau_monitor_values), DEFAULT("val_cost"), .doc = "the per-epoch value watched (val_* needs train.validation)" },
+    { .name = "factor", FLOAT_RANGE(0, 1), OPEN_LOW, OPEN_HIGH, DEFAULT("0.1"), .doc = "factor applied when the value stops improving" },
+    { .name = "patience", INT_RANGE(0, 100000), DEFAULT("2"), .doc = "epochs without improvement tolerated before a decay" },
+    { .name = "min_delta", FLOAT_RANGE(0, 1000000), DEFAULT("0"), .doc = "smallest change that counts as an improvement" },
+    { .name = "min_lr", FLOAT_RANGE(0, 10), DEFAULT("0"), .doc = "the lr never goes below this" },
+    END
+};
+
+static const ns_key one_cycle_params[] = {
+    { .name = "pct_start", FLOAT_RANGE(0, 1), OPEN_LOW, OPEN_HIGH, DEFAULT("0.3"), .doc = "fraction of training spent raising the lr" },
+    { .name = "div_factor", FLOAT_RANGE(1, 1000000), DEFAULT("25"), .doc = "the lr starts at the optimizer's lr / div_factor" },
+    { .name = "final_div_factor", FLOAT_RANGE(1, 1e9), DEFAULT("1e4"), .doc = "the lr ends at the start lr / final_div_factor" },
+    END
+};
+
+static const ns_variant schedule_variants[] = {
+    { "constant", NULL, "the optimizer's lr throughout" },
+    { "step", step_params, "multiply by gamma every step_size epochs" },
+    { "multistep", multistep_params, "multiply by gamma after each milestone epoch" },
+    { "exponential", exponential_params, "multiply by gamma every epoch" },
+    { "cosine", cosine_params, "cosine annealing to min_lr, with optional linear warmup" },
+    { "reduce_on_plateau", plateau_params, "multiply by factor when a monitored value stops improving" },
+    { "one_cycle", one_cycle_params, "one cycle: up to the optimizer's lr, then down (per batch)" },
+    { NULL, NULL, NULL }
+};
+
+/* ---- regularization and augmentation ---- */
+
+static const ns_key early_stopping_keys[] = {
+    { .name = "patience", INT_RANGE(0, 100000), DEFAULT("0"), .doc = "stop after this many epochs without improvement; 0 = never stop early" },
+    { .name = "monitor", ENUM_OF(stopping_monitor_values), DEFAULT("val_cost"), .doc = "the validation value watched (needs train.validation)" },
+    { .name = "min_delta", FLOAT_RANGE(0, 1000000), DEFAULT("0"), .doc = "smallest change that counts as an improvement" },
+    { .name = "restore_best", BOOL_TYPE, DEFAULT("true"), .doc = "end with the weights of the best epoch" },
+    END
+};
+
+static const ns_key validation_keys[] = {
+    { .name = "fraction", FLOAT_RANGE(0, 0.9), DEFAULT("0"), .doc = "share of Train held out (stratified, seeded) for validation; 0 = none" },
+    END
+};
+
+static const ns_key shift_keys[] = {
+    { .name = "pixels", INT_RANGE(0, 64), DEFAULT("0"), .doc = "largest translation per axis; 0 = off" },
+    { .name = "p", FLOAT_RANGE(0, 1), DEFAULT("0.5"), .doc = "probability of applying it to an image" },
+    END
+};
+
+static const ns_key rotate_keys[] = {
+    { .name = "degrees", FLOAT_RANGE(0, 180), DEFAULT("0"), .doc = "largest rotation either way; 0 = off" },
+    { .name = "p", FLOAT_RANGE(0, 1), DEFAULT("0.5"), .doc = "probability of applying it to an image" },
+    END
+};
+
+static const ns_key scale_keys[] = {
+    { .name = "min", FLOAT_RANGE(0.1, 1), DEFAULT("1"), .doc = "smallest zoom factor" },
+    { .name = "max", FLOAT_RANGE(1, 10), DEFAULT("1"), .doc = "largest zoom factor; min = max = 1 is off" },
+    { .name = "p", FLOAT_RANGE(0, 1), DEFAULT("0.5"), .doc = "probability of applying it to an image" },
+    END
+};
+
+static const ns_key elastic_keys[] = {
+    { .name = "alpha", FLOAT_RANGE(0, 1000), DEFAULT("0"), .doc = "displacement strength in pixels; 0 = off" },
+    { .name = "sigma", FLOAT_RANGE(0, 100), OPEN_LOW, DEFAULT("4"), .doc = "smoothness of the displacement field (Gaussian sigma, pixels)" },
+    { .name = "p", FLOAT_RANGE(0, 1), DEFAULT("0.5"), .doc = "probability of applying it to an image" },
+    END
+};
+
+static const ns_key noise_keys[] = {
+    { .name = "std", FLOAT_RANGE(0, 1), DEFAULT("0"), .doc = "standard deviation of Gaussian noise (pixels in 0..1); 0 = off" },
+    { .name = "p", FLOAT_RANGE(0, 1), DEFAULT("0.5"), .doc = "probability of applying it to an image" },
+    END
+};
+
+static const ns_key augment_keys[] = {
+    { .name = "shift", MAP_OF(shift_keys), DEFAULT("{}"), .doc = "random translation" },
+    { .name = "rotate", MAP_OF(rotate_keys), DEFAULT("{}"), .doc = "random rotation about the centre" },
+    { .name = "scale", MAP_OF(scale_keys), DEFAULT("{}"), .doc = "random zoom about the centre" },
+    { .name = "elastic", MAP_OF(elastic_keys), DEFAULT("{}"), .doc = "elastic deformation (Simard et al. 2003)" },
+    { .name = "noise", MAP_OF(noise_keys), DEFAULT("{}"), .doc = "additive Gaussian noise" },
+    END
+};
+
 /* ---- top level ---- */
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
@@ -191,6 +305,11 @@ static const ns_key train_keys[] = {
     { .name = "batch_size", INT_RANGE(1, 65536), DEFAULT("64"), .doc = "images per training step" },
     { .name = "epochs", INT_RANGE(1, 100000), DEFAULT("10"), .doc = "passes over the training set" },
     { .name = "shuffle", BOOL_TYPE, DEFAULT("true"), .doc = "shuffle the training set every epoch" },
+    { .name = "schedule", CHOICE_OF(schedule_variants, "schedule"), DEFAULT("constant"), .doc = "how the learning rate changes during training" },
+    { .name = "label_smoothing", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0"), .doc = "cross-entropy targets (1 - s) one-hot + s / classes" },
+    { .name = "validation", MAP_OF(validation_keys), DEFAULT("{}"), .doc = "a validation split of Train, evaluated every epoch" },
+    { .name = "early_stopping", MAP_OF(early_stopping_keys), DEFAULT("{}"), .doc = "stop when the validation value stops improving" },
+    { .name = "augment", MAP_OF(augment_keys), DEFAULT("{}"), .doc = "random transforms of training images (training only)" },
     END
 };
 

@@ -1310,8 +1310,9 @@ START_TEST(test_reference_documents_schema)
         if (v->params)
             check_documented(ref, v->params, v->name);
     }
-    /* top 7 + data 3 + network 2 + train 5 + sgd 4 + adam 5 + adamw 5 + layers 22 */
-    ck_assert_int_eq(checked_keys, 53);
+    /* top 7 + data 3 + network 2 + train 10 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
+     * validation 1 + early_stopping 4 + augment 5 + 12 + layers 22 */
+    ck_assert_int_eq(checked_keys, 95);
 }
 END_TEST
 
