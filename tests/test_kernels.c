@@ -1134,6 +1134,9 @@ static void loss_forward_cb(void *p)
     case 0: c->loss = nr_softmax_cross_entropy(c->n, c->k, c->x, c->labels, NULL, NULL); break;
     case 1: c->loss = nr_softmax_mse(c->n, c->k, c->x, c->labels, NULL, NULL); break;
     case 2: c->loss = nr_mse_onehot(c->n, c->k, c->x, c->labels, NULL); break;
+    case 4:
+        c->loss = nr_softmax_cross_entropy_smoothed(c->n, c->k, c->x, c->labels, 0.1f, NULL, NULL);
+        break;
     default: nr_softmax_forward(c->n, c->k, c->x, c->probs); break;
     }
 }
@@ -1146,7 +1149,7 @@ static double loss_value_cb(void *p)
 START_TEST(test_loss_gradcheck)
 {
     static const char *names[] = { "softmax_cross_entropy", "softmax_mse", "mse_onehot",
-                                   "softmax_backward" };
+                                   "softmax_backward", "softmax_cross_entropy_smoothed" };
     const int n = 4, k = 5;
     const size_t nk = (size_t)n * k;
     nr_rng r;
@@ -1165,6 +1168,7 @@ START_TEST(test_loss_gradcheck)
     case 0: loss = nr_softmax_cross_entropy(n, k, c.x, labels, c.probs, g.g); break;
     case 1: loss = nr_softmax_mse(n, k, c.x, labels, c.probs, g.g); break;
     case 2: loss = nr_mse_onehot(n, k, c.x, labels, g.g); break;
+    case 4: loss = nr_softmax_cross_entropy_smoothed(n, k, c.x, labels, 0.1f, c.probs, g.g); break;
     default:
         nr_softmax_forward(n, k, c.x, c.probs);
         nr_softmax_backward(n, k, c.probs, proj, g.g);
@@ -1647,7 +1651,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_pool_gradcheck, 0, 4 * N_POOL_CASES);
     tcase_add_loop_test(tc, test_dense_gradcheck, 0, 6);
     tcase_add_loop_test(tc, test_activation_gradcheck, 0, 4);
-    tcase_add_loop_test(tc, test_loss_gradcheck, 0, 4);
+    tcase_add_loop_test(tc, test_loss_gradcheck, 0, 5);
     tcase_add_loop_test(tc, test_batchnorm_gradcheck, 0, 3);
     tcase_add_test(tc, test_dropout_gradcheck);
     suite_add_tcase(s, tc);

@@ -310,6 +310,12 @@ void nr_softmax_backward(int n, int k, const float *probs, const float *dprobs,
 float nr_softmax_cross_entropy(int n, int k, const float *logits,
                                const int32_t *labels, float *probs,
                                float *dlogits);
+/* The same with label smoothing s in [0, 1): the target of row i is
+ * q = (1 - s) onehot(labels[i]) + s / k, loss = mean_i sum_j -q_j log softmax_j,
+ * dlogits += (softmax - q) / n. s = 0 is exactly nr_softmax_cross_entropy. */
+float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
+                                        const int32_t *labels, float smoothing,
+                                        float *probs, float *dlogits);
 
 /* Mean squared error of an output `pred` [n, k] against one-hot targets:
  *   loss = (1/(n*k)) sum_{i,j} (pred[i, j] - onehot(labels[i])[j])^2

@@ -55,8 +55,18 @@ float nr_softmax_cross_entropy(int n, int k, const float *logits,
                                const int32_t *labels, float *probs,
                                float *dlogits)
 {
+    return nr_softmax_cross_entropy_smoothed(n, k, logits, labels, 0.0f, probs, dlogits);
+}
+
+float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
+                                        const int32_t *labels, float smoothing,
+                                        float *probs, float *dlogits)
+{
     assert(n > 0 && k > 0);
+    assert(smoothing >= 0.0f && smoothing < 1.0f);
     const float inv_n = 1.0f / (float)n;
+    const float off_target = smoothing / (float)k;        /* q_j for j != label */
+    const float on_target = 1.0f - smoothing + off_target; /* q_label */
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *x = logits + (size_t)i * k;
@@ -65,7 +75,16 @@ float nr_softmax_cross_entropy(int n, int k, const float *logits,
         const float m = row_max(k, x);
         const float s = row_expsum(k, x, m);
         /* logsumexp(x) - x[label] = (m - x[label]) + log(s), both terms >= 0 */
-        total += (double)(m - x[label]) + log((double)s);
+        double loss = (double)(m - x[label]) + log((double)s);
+        if (smoothing > 0.0f) {
+            /* sum_j q_j (lse - x_j) = (1 - s)(lse - x_label) + s (lse - mean x) */
+            double mean = 0.0;
+            for (int j = 0; j < k; j++)
+                mean += x[j];
+            mean /= k;
+            loss = (1.0 - smoothing) * loss + smoothing * ((m - mean) + log((double)s));
+        }
+        total += loss;
         if (probs || dlogits) {
             const float inv = 1.0f / s;
             float *p = probs ? probs + (size_t)i * k : NULL;
@@ -74,8 +93,11 @@ float nr_softmax_cross_entropy(int n, int k, const float *logits,
                 const float pj = expf(x[j] - m) * inv;
                 if (p)
                     p[j] = pj;
-                if (dl)
-                    dl[j] += (pj - (j == label ? 1.0f : 0.0f)) * inv_n;
+                if (dl) {
+                    const float q = smoothing > 0.0f ? (j == label ? on_target : off_target)
+                                                     : (j == label ? 1.0f : 0.0f);
+                    dl[j] += (pj - q) * inv_n;
+                }
             }
         }
     }
