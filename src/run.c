@@ -13,6 +13,7 @@
 #include "netrun/data.h"
 #include "netrun/fileio.h"
 #include "netrun/graph.h"
+#include "netrun/outputs.h"
 #include "netrun/spec_load.h"
 #include "netrun/weights.h"
 
@@ -29,6 +30,7 @@ typedef struct run_state {
     char dir[4096];
     FILE *batches;             /* batches.csv, appended during training */
     nr_epoch_record *history;
+    double train_seconds;      /* so far */
     char machine[256];
 } run_state;
 
@@ -209,10 +211,12 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
             s->opts->backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
                                                      : "blas (OpenBLAS)");
     if (done)
-        fprintf(out, "\nepochs: %d\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
+        fprintf(out, "\nepochs: %d%s\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
                 "final test cost: %.6f\n",
-                done->epochs, done->train_seconds, done->final_test_acc,
-                done->final_test_cost);
+                done->epochs, done->best_epoch ? " (early stopping)" : "", done->train_seconds,
+                done->final_test_acc, done->final_test_cost);
+    if (done && done->best_epoch)
+        fprintf(out, "best epoch (validation): %d\n", done->best_epoch);
     fclose(out);
     int status = write_in_run(s, "summary.txt", text, len, err);
     free(text);
@@ -226,11 +230,16 @@ static int write_history(run_state *s, int epochs, nr_error *err)
     FILE *out = open_memstream(&text, &len);
     if (!out)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    fprintf(out, "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds\n");
+    bool validation = s->cfg.validation_fraction > 0;
+    fprintf(out, "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds%s\n",
+            validation ? ",val_cost,val_acc" : "");
     for (int i = 0; i < epochs; i++) {
         const nr_epoch_record *r = &s->history[i];
-        fprintf(out, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f\n", r->epoch, r->train_cost,
-                r->train_acc, r->test_cost, r->test_acc, r->lr, r->seconds);
+        fprintf(out, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f", r->epoch, r->train_cost, r->train_acc,
+                r->test_cost, r->test_acc, r->lr, r->seconds);
+        if (validation)
+            fprintf(out, ",%.6f,%.6f", r->val_cost, r->val_acc);
+        fputc('\n', out);
     }
     fclose(out);
     int status = write_in_run(s, "history.csv", text, len, err);
@@ -254,6 +263,13 @@ static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, 
     if (s->batches)
         fflush(s->batches);
     if (write_history(s, epochs_done, err) != 0)
+        return -1;
+    s->train_seconds += history[epochs_done - 1].seconds;
+    char title[256];
+    nr_curves_title(&s->cfg, epochs_done, s->train_seconds, title, sizeof title);
+    char full_title[400];
+    snprintf(full_title, sizeof full_title, "%s\n%s", title, ns_get_str(s->doc->root, "name"));
+    if (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0)
         return -1;
     if (s->opts->hooks.on_epoch)
         s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->cfg.epochs);
@@ -299,10 +315,14 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     int status = -1;
     if (nr_spec_load(opts->spec_path, opts->sets, opts->set_count, &s.doc, &s.graph, err) != 0)
         goto done;
-    nr_train_config_from_spec(s.doc, &s.cfg);
+    if (nr_train_config_from_spec(s.doc, &s.cfg, err) != 0)
+        goto done;
     if (load_data(&s, err) != 0)
         goto done;
     if (nr_net_create(s.graph, s.cfg.batch_size, opts->backend, s.cfg.loss, &s.net, err) != 0)
+        goto done;
+    if (nr_check_data_fits(s.net, s.train, err) != 0 ||
+        nr_check_data_fits(s.net, s.test, err) != 0)
         goto done;
     nr_net_init(s.net, s.cfg.seed);
     s.history = calloc((size_t)s.cfg.epochs, sizeof *s.history);
@@ -318,10 +338,21 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
         open_batches_log(&s, err) != 0)
         goto done;
+    if (nr_augment_active(&s.cfg.augment) &&
+        nr_write_augment_preview(s.dir, s.train, &s.cfg, 20, err) != 0)
+        goto done;
 
     nr_train_callbacks callbacks = {.ctx = &s, .on_batch = on_batch, .on_epoch = on_epoch};
-    if (nr_train(s.net, s.train, s.test, &s.cfg, &callbacks, s.history, err) != 0)
+    nr_train_outcome outcome;
+    if (nr_train(s.net, s.train, s.test, &s.cfg, &callbacks, s.history, &outcome, err) != 0)
         goto done;
+    if (outcome.epochs_done < s.cfg.epochs)
+        say(opts, "early stopping after epoch %d: no improvement of %s since epoch %d",
+            outcome.epochs_done, s.cfg.stop_on_accuracy ? "val_acc" : "val_cost",
+            outcome.best_epoch);
+    if (outcome.restored_best)
+        say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
+            s.cfg.stop_on_accuracy ? "val_acc" : "val_cost");
 
     char *weights = nr_path_join(s.dir, "weights.bin");
     if (!weights) {
@@ -332,11 +363,15 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     free(weights);
     if (saved != 0)
         goto done;
-    result->epochs = s.cfg.epochs;
-    for (int i = 0; i < s.cfg.epochs; i++)
-        result->train_seconds += s.history[i].seconds;
-    result->final_test_acc = s.history[s.cfg.epochs - 1].test_acc;
-    result->final_test_cost = s.history[s.cfg.epochs - 1].test_cost;
+    nr_eval_result final;
+    if (nr_write_test_report(s.dir, s.net, s.test, s.cfg.batch_size,
+                             ns_get_str(s.doc->root, "name"), &final, err) != 0)
+        goto done;
+    result->epochs = outcome.epochs_done;
+    result->best_epoch = outcome.best_epoch;
+    result->train_seconds = s.train_seconds;
+    result->final_test_acc = final.accuracy;
+    result->final_test_cost = final.cost;
     result->param_count = nr_net_param_count(s.net);
     if (write_summary(&s, result, err) != 0)
         goto done;
@@ -358,7 +393,8 @@ int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count
     if (nr_spec_load(spec_path, sets, set_count, &doc, &graph, err) != 0)
         goto done;
     nr_train_config cfg;
-    nr_train_config_from_spec(doc, &cfg);
+    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
+        goto done;
     nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
     if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
         goto done;
@@ -366,7 +402,7 @@ int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count
         goto done;
     if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0)
         goto done;
-    status = nr_evaluate(net, test, cfg.batch_size, result, NULL, NULL, NULL, err);
+    status = nr_evaluate(net, test, NULL, 0, cfg.batch_size, result, NULL, NULL, NULL, err);
 done:
     nr_net_free(net);
     nr_dataset_free(test);

@@ -1,6 +1,8 @@
 /* weights.c - save and load a net's parameters (see netrun/weights.h). */
 #include "netrun/weights.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,36 +42,55 @@ int nr_weights_save(const char *path, nr_net *net, uint64_t shape_hash, nr_error
     return status;
 }
 
+/* Reads and checks the header, so that a file of another network is named as
+ * such whatever its size. */
+static int check_header(const char *path, uint64_t shape_hash, size_t params, size_t buffers,
+                        nr_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot read: %s", path, strerror(errno));
+    weights_header header;
+    size_t got = fread(&header, 1, HEADER_BYTES, fp);
+    fclose(fp);
+    if (got < HEADER_BYTES)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun weights file (too short)",
+                       path);
+    if (memcmp(header.magic, weights_magic, sizeof header.magic) != 0)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun weights file (bad magic)",
+                       path);
+    if (header.version != WEIGHTS_VERSION)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: weights format version %u; this netrun reads %d", path,
+                       header.version, WEIGHTS_VERSION);
+    if (header.shape_hash != shape_hash || header.param_count != params ||
+        header.buffer_count != buffers)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: weights are for another network (%llu parameters, shape hash "
+                       "%016llx); this spec's network has %zu parameters, hash %016llx",
+                       path, (unsigned long long)header.param_count,
+                       (unsigned long long)header.shape_hash, params,
+                       (unsigned long long)shape_hash);
+    return 0;
+}
+
 int nr_weights_load(const char *path, nr_net *net, uint64_t shape_hash, nr_error *err)
 {
     size_t params = nr_net_param_count(net), buffers = nr_net_buffer_count(net);
     size_t expected = HEADER_BYTES + (params + buffers) * sizeof(float) + sizeof(uint64_t);
+    if (check_header(path, shape_hash, params, buffers, err) != 0)
+        return -1;
     char *data;
     size_t len;
-    if (nr_read_file(path, expected + 1, &data, &len, err) != 0)
+    if (nr_read_file(path, expected, &data, &len, err) != 0) {
+        if (err && strstr(err->message, "more than"))
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: weights file is longer than the %zu bytes "
+                    "its header announces (corrupt?)", path, expected);
         return -1;
-    int status = -1;
-    weights_header header;
-    uint64_t checksum;
-    if (len < HEADER_BYTES + sizeof checksum) {
-        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun weights file (too short)", path);
-        goto done;
     }
-    memcpy(&header, data, HEADER_BYTES);
-    if (memcmp(header.magic, weights_magic, sizeof header.magic) != 0) {
-        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun weights file (bad magic)", path);
-    } else if (header.version != WEIGHTS_VERSION) {
-        nr_fail(err, NR_EXIT_INPUT, "%s: error: weights format version %u; this netrun reads %d",
-                path, header.version, WEIGHTS_VERSION);
-    } else if (header.shape_hash != shape_hash || header.param_count != params ||
-               header.buffer_count != buffers) {
-        nr_fail(err, NR_EXIT_INPUT,
-                "%s: error: weights are for another network (%llu parameters, shape hash "
-                "%016llx); this spec's network has %zu parameters, hash %016llx",
-                path, (unsigned long long)header.param_count,
-                (unsigned long long)header.shape_hash, params,
-                (unsigned long long)shape_hash);
-    } else if (len != expected) {
+    int status = -1;
+    uint64_t checksum;
+    if (len != expected) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: weights file is %zu bytes, expected %zu "
                 "(truncated?)", path, len, expected);
     } else {
@@ -83,7 +104,6 @@ int nr_weights_load(const char *path, nr_net *net, uint64_t shape_hash, nr_error
             status = 0;
         }
     }
-done:
     free(data);
     return status;
 }

@@ -299,12 +299,13 @@ static void train_toy(const char *optimizer, nr_epoch_record *history, float *pa
     ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
     ck_assert_msg(ns_doc_resolve(f.doc, &err) == 0, "%s", err.message);
     nr_train_config cfg;
-    nr_train_config_from_spec(f.doc, &cfg);
+    ck_assert_msg(nr_train_config_from_spec(f.doc, &cfg, &err) == 0, "%s", err.message);
     cfg.threads = 1;
     if (strcmp(optimizer, "sgd") == 0)
         cfg.sgd.lr = 0.1f;
     nr_dataset *train = toy_dataset(400, 1), *test = toy_dataset(100, 2);
-    ck_assert_msg(nr_train(f.net, train, test, &cfg, NULL, history, &err) == 0, "%s",
+    nr_train_outcome outcome;
+    ck_assert_msg(nr_train(f.net, train, test, &cfg, NULL, history, &outcome, &err) == 0, "%s",
                   err.message);
     *param_count = nr_net_param_count(f.net);
     memcpy(params_out, nr_net_params(f.net), *param_count * sizeof(float));

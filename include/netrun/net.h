@@ -56,6 +56,7 @@ float *nr_net_grads(nr_net *net);      /* [param_count] */
 size_t nr_net_buffer_count(const nr_net *net);
 float *nr_net_buffers(nr_net *net);    /* [buffer_count] */
 int nr_net_classes(const nr_net *net); /* width of the output / logits */
+nr_shape nr_net_input(const nr_net *net); /* per-example input shape */
 
 /* Sets the dropout PRNG state (a copy is kept; read it back for checkpoints). */
 void nr_net_set_dropout_rng(nr_net *net, nr_rng rng);
@@ -66,6 +67,10 @@ nr_rng nr_net_dropout_rng(const nr_net *net);
  * running statistics. Returns the logits [n, classes] (owned by the net,
  * valid until the next forward). */
 const float *nr_net_forward(nr_net *net, const float *input, int n, bool training);
+
+/* Label smoothing for cross-entropy losses computed with want_grad (the
+ * training objective); evaluation losses stay plain. Default 0. */
+void nr_net_set_label_smoothing(nr_net *net, float smoothing);
 
 /* After a forward of n examples: the mean loss over the batch, the number of
  * correct argmax predictions in *correct (may be NULL), the class

@@ -11,9 +11,13 @@
  *   summary.txt    the layer table, data, machine, threads, backend; at the end
  *                  also the training time and final results
  *   history.csv    epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds
- *                  (rewritten atomically after every epoch)
+ *                  (+ val_cost,val_acc with a validation split; rewritten
+ *                  atomically after every epoch)
+ *   curves.png/.svg, confusion.csv/.png, metrics.csv, misclassified.png/.csv,
+ *   augment_preview.png: see netrun/outputs.h
  *   batches.csv    epoch,batch,cost,acc for every training batch
- *   weights.bin    the trained parameters (netrun/weights.h)
+ *   weights.bin    the trained parameters (netrun/weights.h): the final
+ *                  model (the best epoch's when early stopping restored it)
  * The library prints nothing; hooks receive messages and progress.
  */
 #ifndef NETRUN_RUN_H
@@ -44,7 +48,8 @@ typedef struct nr_run_options {
 
 typedef struct nr_run_result {
     char run_dir[4096];
-    int epochs;
+    int epochs;                /* epochs trained (fewer after early stopping) */
+    int best_epoch;            /* early stopping's best epoch, 0 without */
     double train_seconds;      /* sum of the epochs' training time */
     double final_test_acc, final_test_cost;
     size_t param_count;

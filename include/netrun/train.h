@@ -8,7 +8,15 @@
  * per-epoch lists, the lr and each epoch's training seconds form the history.
  *
  * Pixels stay uint8 in the datasets; each batch is converted to float
- * (value / 255) into a buffer allocated once.
+ * (value / 255) into a buffer allocated once; training images go through the
+ * augmentation (when configured), seeded per epoch and image.
+ *
+ * Regularization and schedules: the lr follows train.schedule batch by batch;
+ * a stratified, seeded validation split of Train (train.validation) is
+ * evaluated after every epoch (history gains val_cost/val_acc); early
+ * stopping watches a validation value and can restore the best epoch's
+ * weights; label smoothing changes the training targets (the reported test
+ * cost is always plain cross-entropy).
  *
  * The library prints nothing: progress reaches the caller through callbacks.
  */
@@ -19,11 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netrun/augment.h"
 #include "netrun/data.h"
 #include "netrun/error.h"
 #include "netrun/kernels.h"
 #include "netrun/net.h"
 #include "netrun/netspec.h"
+#include "netrun/schedule.h"
 
 typedef enum nr_optimizer_kind { NR_OPT_SGD, NR_OPT_ADAM, NR_OPT_ADAMW } nr_optimizer_kind;
 
@@ -37,10 +47,20 @@ typedef struct nr_train_config {
     nr_sgd_params sgd;       /* when optimizer == NR_OPT_SGD */
     nr_adam_params adam;     /* when NR_OPT_ADAM / NR_OPT_ADAMW */
     int threads;             /* BLAS threads; 0 = online cores */
+    nr_schedule schedule;
+    char plateau_monitor[16];  /* reduce_on_plateau: val_cost, val_acc, train_cost, train_acc */
+    float label_smoothing;   /* cross_entropy only */
+    double validation_fraction;  /* 0 = no validation split */
+    int stop_patience;       /* early stopping: 0 = off */
+    bool stop_on_accuracy;   /* monitor val_acc (else val_cost) */
+    double stop_min_delta;
+    bool restore_best;
+    nr_augment_config augment;
 } nr_train_config;
 
-/* Reads the train section (and seed, threads) of a resolved spec. */
-void nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg);
+/* Reads the train section (and seed, threads) of a resolved spec, and checks
+ * what the schema alone cannot (a val_* monitor needs a validation split). */
+int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error *err);
 /* The learning rate the config starts with. */
 float nr_train_config_lr(const nr_train_config *cfg);
 
@@ -48,6 +68,7 @@ typedef struct nr_epoch_record {
     int epoch;               /* 1-based */
     double train_cost, train_acc;   /* means of the per-batch lists */
     double test_cost, test_acc;     /* over the whole test set */
+    double val_cost, val_acc;       /* over the validation split; NaN without one */
     double lr;
     double seconds;          /* training time of this epoch (without the test pass) */
 } nr_epoch_record;
@@ -71,11 +92,29 @@ typedef struct nr_train_callbacks {
                     nr_error *err);
 } nr_train_callbacks;
 
-/* Trains `net` (already initialized) for cfg->epochs epochs. history: caller
- * array of cfg->epochs records, filled as epochs finish. */
+typedef struct nr_train_outcome {
+    int epochs_done;         /* < cfg->epochs when early stopping ended training */
+    int best_epoch;          /* early stopping's best epoch (0 without early stopping) */
+    bool restored_best;      /* the net holds the best epoch's weights */
+} nr_train_outcome;
+
+/* Trains `net` (already initialized) for up to cfg->epochs epochs. history:
+ * caller array of cfg->epochs records, filled as epochs finish. */
 int nr_train(nr_net *net, const nr_dataset *train, const nr_dataset *test,
              const nr_train_config *cfg, const nr_train_callbacks *callbacks,
-             nr_epoch_record *history, nr_error *err);
+             nr_epoch_record *history, nr_train_outcome *outcome, nr_error *err);
+
+/* The stratified validation split: per class, a seeded shuffle (stream
+ * NR_RNG_STREAM_SPLIT) and the first round(fraction * class size) images
+ * held out. train_idx/val_idx: caller arrays of data->count entries; the
+ * counts are returned. Both lists ascend. */
+void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
+                         uint32_t *train_idx, size_t *train_count, uint32_t *val_idx,
+                         size_t *val_count);
+
+/* The data fits the net: images of the net's input shape, as many classes as
+ * outputs. Otherwise an error naming the data folder and the fix. */
+int nr_check_data_fits(const nr_net *net, const nr_dataset *data, nr_error *err);
 
 typedef struct nr_eval_result {
     double cost;             /* mean loss over all examples */
@@ -83,12 +122,13 @@ typedef struct nr_eval_result {
     size_t correct, count;
 } nr_eval_result;
 
-/* Evaluation mode pass over `data` in batches of at most the net's max batch.
- * confusion: [classes, classes] counts (rows = true, cols = predicted),
- * zeroed and filled when non-NULL. predicted/confidence: [data->count] argmax
- * class and its probability, when non-NULL. */
-int nr_evaluate(nr_net *net, const nr_dataset *data, int batch_size,
-                nr_eval_result *result, int64_t *confusion, int32_t *predicted,
-                float *confidence, nr_error *err);
+/* Evaluation mode pass over `data` (or only the images `indices[0..count)`
+ * when indices != NULL) in batches of at most batch_size (<= the net's max
+ * batch). confusion: [classes, classes] counts (rows = true, cols =
+ * predicted), zeroed and filled when non-NULL. predicted/confidence: [number
+ * of images evaluated] argmax class and its probability, when non-NULL. */
+int nr_evaluate(nr_net *net, const nr_dataset *data, const uint32_t *indices, size_t count,
+                int batch_size, nr_eval_result *result, int64_t *confusion,
+                int32_t *predicted, float *confidence, nr_error *err);
 
 #endif

@@ -26,6 +26,7 @@ struct nr_net {
     char *scratch;
     float *workspace;
     nr_rng dropout_rng;
+    float label_smoothing;
     const float *logits;         /* of the last forward */
     float *dlogits;
 };
@@ -234,7 +235,9 @@ float *nr_net_grads(nr_net *net) { return net->grads; }
 size_t nr_net_buffer_count(const nr_net *net) { return net->buffer_count; }
 float *nr_net_buffers(nr_net *net) { return net->buffers; }
 int nr_net_classes(const nr_net *net) { return net->classes; }
+nr_shape nr_net_input(const nr_net *net) { return net->graph->input; }
 void nr_net_set_dropout_rng(nr_net *net, nr_rng rng) { net->dropout_rng = rng; }
+void nr_net_set_label_smoothing(nr_net *net, float smoothing) { net->label_smoothing = smoothing; }
 nr_rng nr_net_dropout_rng(const nr_net *net) { return net->dropout_rng; }
 
 static nr_exec make_exec(nr_net *net, int n, bool training)
@@ -264,7 +267,9 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     }
     float loss;
     if (net->loss == NR_LOSS_CROSS_ENTROPY) {
-        loss = nr_softmax_cross_entropy(n, k, net->logits, labels, probs, dlogits);
+        loss = nr_softmax_cross_entropy_smoothed(n, k, net->logits, labels,
+                                                 want_grad ? net->label_smoothing : 0.0f,
+                                                 probs, dlogits);
     } else if (net->head_softmax) {
         loss = nr_softmax_mse(n, k, net->logits, labels, probs, dlogits);
     } else {
