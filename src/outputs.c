@@ -176,13 +176,15 @@ int nr_write_augment_preview(const char *dir, const nr_dataset *data,
         goto done;
     }
     for (size_t i = 0; i < count; i++) {
+        /* evenly spaced over the (class-sorted) data, so every class shows */
+        size_t at = i * data->count / count;
         nr_rng rng;
-        nr_augment_rng(&rng, cfg->seed, 1, i);
-        nr_augment_image(&cfg->augment, data->pixels + i * size, data->channels, data->height,
+        nr_augment_rng(&rng, cfg->seed, 1, at);
+        nr_augment_image(&cfg->augment, data->pixels + at * size, data->channels, data->height,
                          data->width, image, workspace, &rng);
         for (size_t j = 0; j < size; j++)
             pixels[i * size + j] = (uint8_t)lrintf(image[j] * 255.0f);
-        const char *name = data->class_names[data->labels[i]];
+        const char *name = data->class_names[data->labels[at]];
         items[i] = (nr_gallery_item){.pixels = pixels + i * size, .true_name = name,
                                      .predicted_name = name, .probability = NAN};
     }

@@ -263,8 +263,7 @@ void nr_graph_write_summary(const nr_graph *graph, FILE *out)
     char shape[48], params[32], macs[32];
     fprintf(out, "%-8s %-34s %-12s %12s %14s\n", "#", "layer", "output", "params",
             "MACs/example");
-    fprintf(out, "%-8s %-34s %-12s %12s %14s\n", "-", "input",
-            shape_text(graph->input, shape, sizeof shape), "", "");
+    fprintf(out, "%-8s %-34s %s\n", "-", "input", shape_text(graph->input, shape, sizeof shape));
     write_rows(graph->layers, graph->count, 0, out);
     fprintf(out, "total: %s learnable parameters, %s forward MACs per example\n",
             with_commas(graph->param_count, params, sizeof params),

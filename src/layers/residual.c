@@ -108,7 +108,7 @@ static int residual_setup(nr_layer *layer, const ns_node *params, const nr_layer
 
 static void residual_describe(const nr_layer *layer, char *buf, size_t size)
 {
-    snprintf(buf, size, "%zu layers, %s shortcut", layer->block_count,
+    snprintf(buf, size, "%zu layers + %s", layer->block_count,
              layer->shortcut_count ? "1x1 projection" : "identity");
 }
 
