@@ -186,7 +186,7 @@ int nr_write_augment_preview(const char *dir, const nr_dataset *data,
             pixels[i * size + j] = (uint8_t)lrintf(image[j] * 255.0f);
         const char *name = data->class_names[data->labels[at]];
         items[i] = (nr_gallery_item){.pixels = pixels + i * size, .true_name = name,
-                                     .predicted_name = name, .probability = NAN};
+                                     .predicted_name = NULL, .probability = NAN};
     }
     status = nr_plot_gallery(path, items, count, data->channels, data->height, data->width,
                              "Augmented training images (epoch 1)", err);

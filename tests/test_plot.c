@@ -531,6 +531,19 @@ START_TEST(compare_curves_overlay)
         ck_assert_int_gt(color_near(&im, L.legend.x + L.legend.w / 2,
                                     L.legend.y + L.legend.h / 2, (int)(L.legend.w / 2), c), 10);
     }
+    /* runs of different lengths (one diverged to NaN): x spans the longest */
+    runs[1].epochs = 4;
+    cost[2][7] = NAN;
+    ck_assert_int_eq(nr_plot_compare_curves(path, runs, labels, R, NULL, &err), 0);
+    ck_assert_int_eq(nr_plot_compare_curves_layout(runs, labels, R, NULL, &L, &err), 0);
+    ck_assert(L.accuracy.x_max > 10 && L.accuracy.x_max < 11);
+    free(im.rgb);
+    im = read_png(path);
+    double x, y;
+    nr_plot_panel_to_pixel(&L.accuracy, 4, acc[1][3], &x, &y);
+    ck_assert_int_ge(color_near(&im, x, y, 2, nr_plot_run_color(1)), 4);
+    nr_plot_panel_to_pixel(&L.accuracy, 10, acc[1][9], &x, &y); /* run 1 stops at 4 */
+    ck_assert_int_eq(color_near(&im, x, y, 3, nr_plot_run_color(1)), 0);
     /* distinct colours for distinct runs */
     ck_assert(!close_to(nr_plot_run_color(0), nr_plot_run_color(1), 24));
     ck_assert(!close_to(nr_plot_run_color(1), nr_plot_run_color(2), 24));

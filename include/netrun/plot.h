@@ -16,7 +16,8 @@
  *                        negative count ...) or out of memory.
  *   - Every file is written atomically: drawn/written to "PATH.tmp-<pid>",
  *     then rename()d over PATH. On failure the temporary file is removed and
- *     PATH is left as it was (absent or the previous version).
+ *     PATH is left as it was (absent or the previous version). Two threads
+ *     of one process must not write the same PATH at the same time.
  *   - Picture format follows PATH's suffix: ".svg" (any case) writes SVG,
  *     anything else writes PNG (8-bit RGB).
  *   - Titles may hold several lines separated by '\n': the first line is the
