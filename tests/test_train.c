@@ -1,0 +1,376 @@
+/* test_train.c - the training loop's regularization and schedule features:
+ * learning-rate schedules against hand-computed values (directly and from a
+ * spec), the stratified validation split, early stopping restoring the best
+ * epoch's weights, config errors for val_* monitors without a split, and
+ * dropout/batchnorm behaving differently in training and evaluation. */
+#define _DEFAULT_SOURCE /* M_PI */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netrun/graph.h"
+#include "netrun/net.h"
+#include "netrun/netspec.h"
+#include "netrun/schedule.h"
+#include "netrun/train.h"
+
+#define LR_EQ(got, want) ck_assert_msg(fabs((got) - (want)) <= 1e-9 + 1e-7 * fabs(want), \
+                                       "lr %.10g, expected %.10g", (double)(got), (double)(want))
+
+static nr_schedule schedule(nr_schedule_kind kind, double base, int epochs)
+{
+    nr_schedule s;
+    memset(&s, 0, sizeof s);
+    s.kind = kind;
+    s.base_lr = base;
+    s.epochs = epochs;
+    s.plateau_lr = base;
+    return s;
+}
+
+START_TEST(test_step_multistep_exponential)
+{
+    nr_schedule s = schedule(NR_SCHEDULE_STEP, 0.1, 10);
+    s.step_size = 2;
+    s.gamma = 0.5;
+    const double step[] = {0.1, 0.1, 0.05, 0.05, 0.025};
+    for (int e = 1; e <= 5; e++) {
+        LR_EQ(nr_schedule_lr(&s, e, 0.0), step[e - 1]);
+        LR_EQ(nr_schedule_lr(&s, e, 0.99), step[e - 1]); /* constant within an epoch */
+    }
+    s = schedule(NR_SCHEDULE_MULTISTEP, 0.1, 10);
+    s.milestones[0] = 2;
+    s.milestones[1] = 4;
+    s.milestone_count = 2;
+    s.gamma = 0.1;
+    const double multi[] = {0.1, 0.1, 0.01, 0.01, 0.001};
+    for (int e = 1; e <= 5; e++)
+        LR_EQ(nr_schedule_lr(&s, e, 0.5), multi[e - 1]);
+    s = schedule(NR_SCHEDULE_EXPONENTIAL, 0.1, 10);
+    s.gamma = 0.5;
+    LR_EQ(nr_schedule_lr(&s, 1, 0.0), 0.1);
+    LR_EQ(nr_schedule_lr(&s, 2, 0.3), 0.05);
+    LR_EQ(nr_schedule_lr(&s, 3, 0.0), 0.025);
+    s = schedule(NR_SCHEDULE_CONSTANT, 0.3, 10);
+    LR_EQ(nr_schedule_lr(&s, 7, 0.5), 0.3);
+}
+END_TEST
+
+START_TEST(test_cosine_and_warmup)
+{
+    nr_schedule s = schedule(NR_SCHEDULE_COSINE, 0.1, 4);
+    LR_EQ(nr_schedule_lr(&s, 1, 0.0), 0.1);
+    LR_EQ(nr_schedule_lr(&s, 2, 0.0), 0.1 * (1 + cos(M_PI / 4)) / 2); /* t = 1 of 4 */
+    LR_EQ(nr_schedule_lr(&s, 3, 0.0), 0.05);
+    LR_EQ(nr_schedule_lr(&s, 4, 0.5), 0.1 * (1 + cos(M_PI * 3.5 / 4)) / 2);
+    s.min_lr = 0.01;
+    LR_EQ(nr_schedule_lr(&s, 3, 0.0), 0.01 + 0.09 / 2);
+    s = schedule(NR_SCHEDULE_COSINE, 0.1, 6);
+    s.warmup_epochs = 2;
+    LR_EQ(nr_schedule_lr(&s, 1, 0.0), 0.01);
+    LR_EQ(nr_schedule_lr(&s, 2, 0.0), 0.1 * (0.1 + 0.9 * 0.5));
+    LR_EQ(nr_schedule_lr(&s, 3, 0.0), 0.1);
+    LR_EQ(nr_schedule_lr(&s, 5, 0.0), 0.05);
+}
+END_TEST
+
+START_TEST(test_one_cycle)
+{
+    nr_schedule s = schedule(NR_SCHEDULE_ONE_CYCLE, 0.1, 10);
+    s.pct_start = 0.3;
+    s.div_factor = 25;
+    s.final_div_factor = 1e4;
+    double start = 0.1 / 25, end = start / 1e4;
+    LR_EQ(nr_schedule_lr(&s, 1, 0.0), start);
+    LR_EQ(nr_schedule_lr(&s, 2, 0.5), start + (0.1 - start) * (1 - cos(M_PI * 0.5)) / 2);
+    LR_EQ(nr_schedule_lr(&s, 4, 0.0), 0.1);                 /* t = 3 = peak */
+    LR_EQ(nr_schedule_lr(&s, 7, 0.5), end + (0.1 - end) / 2); /* half way down */
+    ck_assert(nr_schedule_lr(&s, 10, 0.999) < 0.001);
+}
+END_TEST
+
+START_TEST(test_reduce_on_plateau)
+{
+    nr_schedule s = schedule(NR_SCHEDULE_PLATEAU, 0.1, 20);
+    s.factor = 0.5;
+    s.patience = 1;
+    s.min_lr = 0.02;
+    const double costs[] = {1.0, 0.9, 0.95, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85};
+    const double lr_after[] = {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.02};
+    for (int e = 0; e < 10; e++) {
+        nr_schedule_end_epoch(&s, costs[e]);
+        LR_EQ(nr_schedule_lr(&s, e + 2, 0.0), lr_after[e]);
+    }
+    /* accuracy: higher is better */
+    s = schedule(NR_SCHEDULE_PLATEAU, 0.1, 20);
+    s.factor = 0.1;
+    s.patience = 0;
+    s.monitor_higher_is_better = true;
+    nr_schedule_end_epoch(&s, 0.9);
+    nr_schedule_end_epoch(&s, 0.95);
+    LR_EQ(nr_schedule_lr(&s, 3, 0.0), 0.1);
+    nr_schedule_end_epoch(&s, 0.94);
+    LR_EQ(nr_schedule_lr(&s, 4, 0.0), 0.01);
+}
+END_TEST
+
+static ns_doc *spec(const char *train_section)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "data: {train: /x/Train, test: /x/Test}\n"
+             "network: {input: [1, 8, 8], layers: [{dense: {units: 4}}, softmax]}\n"
+             "train:\n%s", train_section);
+    ns_doc *doc;
+    nr_error err = {0};
+    ck_assert_msg(ns_doc_parse_string(text, strlen(text), "t.yaml", "/tmp", &doc, &err) == 0,
+                  "%s", err.message);
+    ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "%s", err.message);
+    return doc;
+}
+
+START_TEST(test_config_from_spec)
+{
+    ns_doc *doc = spec("  optimizer: {sgd: {lr: 0.2}}\n"
+                       "  epochs: 6\n"
+                       "  schedule: {multistep: {milestones: [2, 5], gamma: 0.5}}\n"
+                       "  label_smoothing: 0.1\n"
+                       "  validation: {fraction: 0.2}\n"
+                       "  early_stopping: {patience: 3, monitor: val_acc}\n"
+                       "  augment: {shift: {pixels: 2, p: 1}}\n");
+    nr_train_config cfg;
+    nr_error err = {0};
+    ck_assert_msg(nr_train_config_from_spec(doc, &cfg, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(cfg.schedule.kind, NR_SCHEDULE_MULTISTEP);
+    LR_EQ(nr_schedule_lr(&cfg.schedule, 3, 0.0), 0.1);
+    LR_EQ(nr_schedule_lr(&cfg.schedule, 6, 0.0), 0.05);
+    ck_assert_float_eq_tol(cfg.label_smoothing, 0.1f, 1e-7f);
+    ck_assert(cfg.validation_fraction == 0.2);
+    ck_assert_int_eq(cfg.stop_patience, 3);
+    ck_assert(cfg.stop_on_accuracy);
+    ck_assert(cfg.restore_best);
+    ck_assert_int_eq(cfg.augment.shift_pixels, 2);
+    ck_assert(nr_augment_active(&cfg.augment));
+    ns_doc_free(doc);
+
+    /* a val_* monitor without a split is refused at the key */
+    doc = spec("  early_stopping: {patience: 2}\n");
+    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), -1);
+    ck_assert_int_eq(err.status, 2);
+    ck_assert_msg(strstr(err.message, "t.yaml:") == err.message, "%s", err.message);
+    ck_assert_ptr_nonnull(strstr(err.message, "train.validation.fraction"));
+    ns_doc_free(doc);
+    doc = spec("  schedule: reduce_on_plateau\n");
+    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "reduce_on_plateau.monitor"));
+    ns_doc_free(doc);
+    doc = spec("  schedule: {reduce_on_plateau: {monitor: train_cost}}\n");
+    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), 0);
+    ns_doc_free(doc);
+}
+END_TEST
+
+/* A tiny in-memory dataset: class = which quadrant holds the bright square. */
+static nr_dataset *toy_dataset(size_t count, uint64_t seed)
+{
+    static char *names[] = {"a", "b", "c", "d"};
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    ds->root = strdup("toy");
+    ds->count = count;
+    ds->channels = 1;
+    ds->height = ds->width = 8;
+    ds->class_count = 4;
+    ds->class_names = names;
+    ds->pixels = calloc(count * 64, 1);
+    ds->labels = calloc(count, sizeof *ds->labels);
+    nr_rng rng;
+    nr_rng_seed(&rng, seed, 1);
+    for (size_t i = 0; i < count; i++) {
+        int label = (int)nr_rng_below(&rng, 4);
+        ds->labels[i] = (uint16_t)label;
+        uint8_t *img = ds->pixels + i * 64;
+        for (int p = 0; p < 64; p++)
+            img[p] = (uint8_t)nr_rng_below(&rng, 60);
+        int oy = (label / 2) * 4, ox = (label % 2) * 4;
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++)
+                img[(oy + y) * 8 + ox + x] = 200;
+    }
+    return ds;
+}
+
+static void toy_free(nr_dataset *ds)
+{
+    free(ds->root);
+    free(ds->pixels);
+    free(ds->labels);
+    free(ds);
+}
+
+START_TEST(test_validation_split)
+{
+    nr_dataset *ds = toy_dataset(403, 9);
+    uint32_t *train = malloc(403 * sizeof *train), *val = malloc(403 * sizeof *val);
+    uint32_t *train2 = malloc(403 * sizeof *train2), *val2 = malloc(403 * sizeof *val2);
+    size_t nt, nv, nt2, nv2;
+    nr_validation_split(ds, 0.25, 3, train, &nt, val, &nv);
+    nr_validation_split(ds, 0.25, 3, train2, &nt2, val2, &nv2);
+    ck_assert_uint_eq(nt + nv, 403);
+    ck_assert_uint_eq(nt, nt2);
+    ck_assert_mem_eq(val, val2, nv * sizeof *val); /* same seed, same split */
+    /* stratified: each class holds out round(0.25 * its size) */
+    size_t per_class[4] = {0}, held[4] = {0};
+    for (size_t i = 0; i < 403; i++)
+        per_class[ds->labels[i]]++;
+    for (size_t i = 0; i < nv; i++)
+        held[ds->labels[val[i]]]++;
+    for (int c = 0; c < 4; c++)
+        ck_assert_uint_eq(held[c], (size_t)(0.25 * per_class[c] + 0.5));
+    /* ascending, and every image in exactly one of the two lists */
+    for (size_t i = 1; i < nv; i++)
+        ck_assert_uint_lt(val[i - 1], val[i]);
+    for (size_t i = 1; i < nt; i++)
+        ck_assert_uint_lt(train[i - 1], train[i]);
+    int seen[403] = {0};
+    for (size_t i = 0; i < nt; i++)
+        seen[train[i]]++;
+    for (size_t i = 0; i < nv; i++)
+        seen[val[i]]++;
+    for (size_t i = 0; i < 403; i++)
+        ck_assert_int_eq(seen[i], 1);
+    /* another seed holds out other images */
+    nr_validation_split(ds, 0.25, 4, train2, &nt2, val2, &nv2);
+    ck_assert(nv2 == nv && memcmp(val, val2, nv * sizeof *val) != 0);
+    free(train), free(val), free(train2), free(val2);
+    toy_free(ds);
+}
+END_TEST
+
+typedef struct snapshots {
+    nr_net *net;
+    float params[5][512];
+} snapshots;
+
+static int keep_params(void *ctx, const nr_epoch_record *history, int epochs_done,
+                       nr_error *err)
+{
+    (void)history;
+    (void)err;
+    snapshots *s = ctx;
+    memcpy(s->params[epochs_done - 1], nr_net_params(s->net),
+           nr_net_param_count(s->net) * sizeof(float));
+    return 0;
+}
+
+START_TEST(test_early_stopping_restores_best)
+{
+    ns_doc *doc = spec("  optimizer: {sgd: {lr: 0.1}}\n"
+                       "  epochs: 5\n"
+                       "  batch_size: 16\n"
+                       "  validation: {fraction: 0.25}\n"
+                       /* nothing can beat epoch 1 by 2.0: stop after epoch 2 */
+                       "  early_stopping: {patience: 1, monitor: val_acc, min_delta: 2.0}\n");
+    nr_error err = {0};
+    nr_graph *graph;
+    ck_assert_msg(nr_graph_build(doc, &graph, &err) == 0, "%s", err.message);
+    nr_train_config cfg;
+    ck_assert(nr_train_config_from_spec(doc, &cfg, &err) == 0);
+    cfg.threads = 1;
+    nr_net *net;
+    ck_assert(nr_net_create(graph, cfg.batch_size, NR_BACKEND_BLAS, cfg.loss, &net, &err) == 0);
+    nr_net_init(net, 1);
+    ck_assert_uint_le(nr_net_param_count(net), 512);
+    nr_dataset *train = toy_dataset(200, 1), *test = toy_dataset(40, 2);
+    snapshots snaps = {.net = net};
+    nr_train_callbacks callbacks = {.ctx = &snaps, .on_epoch = keep_params};
+    nr_epoch_record history[5];
+    nr_train_outcome outcome;
+    ck_assert_msg(nr_train(net, train, test, &cfg, &callbacks, history, &outcome, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(outcome.epochs_done, 2);
+    ck_assert_int_eq(outcome.best_epoch, 1);
+    ck_assert(outcome.restored_best);
+    ck_assert(!isnan(history[0].val_acc) && !isnan(history[1].val_cost));
+    ck_assert_mem_eq(nr_net_params(net), snaps.params[0],
+                     nr_net_param_count(net) * sizeof(float));
+    ck_assert(memcmp(snaps.params[0], snaps.params[1],
+                     nr_net_param_count(net) * sizeof(float)) != 0);
+
+    /* restore_best: false keeps the last epoch's weights */
+    cfg.restore_best = false;
+    nr_net_init(net, 1);
+    ck_assert(nr_train(net, train, test, &cfg, &callbacks, history, &outcome, &err) == 0);
+    ck_assert_int_eq(outcome.epochs_done, 2);
+    ck_assert(!outcome.restored_best);
+    ck_assert_mem_eq(nr_net_params(net), snaps.params[1],
+                     nr_net_param_count(net) * sizeof(float));
+    toy_free(train);
+    toy_free(test);
+    nr_net_free(net);
+    nr_graph_free(graph);
+    ns_doc_free(doc);
+}
+END_TEST
+
+/* Dropout: identity in evaluation, inverted scaling in training; batchnorm:
+ * batch statistics in training, running statistics in evaluation. */
+START_TEST(test_dropout_batchnorm_modes)
+{
+    char text[] = "data: {train: /x/Train, test: /x/Test}\n"
+                  "network: {input: [2, 3, 3], layers: [batchnorm, {dropout: {rate: 0.5}}]}\n";
+    ns_doc *doc;
+    nr_error err = {0};
+    ck_assert(ns_doc_parse_string(text, strlen(text), "t.yaml", "/tmp", &doc, &err) == 0);
+    ck_assert(ns_doc_resolve(doc, &err) == 0);
+    nr_graph *graph;
+    ck_assert(nr_graph_build(doc, &graph, &err) == 0);
+    nr_net *net;
+    ck_assert(nr_net_create(graph, 4, NR_BACKEND_BLAS, NR_LOSS_MSE, &net, &err) == 0);
+    nr_net_init(net, 1);
+    float x[4 * 18];
+    for (int i = 0; i < 4 * 18; i++)
+        x[i] = 3.0f + (float)(i % 7);
+    /* evaluation: running mean 0, var 1 -> (x - 0) / sqrt(1 + eps); dropout off */
+    const float *y = nr_net_forward(net, x, 4, false);
+    for (int i = 0; i < 4 * 18; i++)
+        ck_assert_float_eq_tol(y[i], x[i] / sqrtf(1.0f + 1e-5f), 1e-4f);
+    /* training: normalized per channel (mean 0 before dropout), dropout zeroes
+     * or doubles */
+    y = nr_net_forward(net, x, 4, true);
+    int zeros = 0;
+    for (int i = 0; i < 4 * 18; i++)
+        zeros += y[i] == 0.0f;
+    ck_assert_int_gt(zeros, 10);
+    ck_assert_int_lt(zeros, 62);
+    /* the running statistics moved toward the batch statistics */
+    const float *running = nr_net_buffers(net);
+    ck_assert_float_gt(running[0], 0.1f);  /* running mean of channel 0 */
+    nr_net_free(net);
+    nr_graph_free(graph);
+    ns_doc_free(doc);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("train");
+    TCase *tc = tcase_create("schedules");
+    tcase_add_test(tc, test_step_multistep_exponential);
+    tcase_add_test(tc, test_cosine_and_warmup);
+    tcase_add_test(tc, test_one_cycle);
+    tcase_add_test(tc, test_reduce_on_plateau);
+    tcase_add_test(tc, test_config_from_spec);
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("regularization");
+    tcase_add_test(tc, test_validation_split);
+    tcase_add_test(tc, test_early_stopping_restores_best);
+    tcase_add_test(tc, test_dropout_batchnorm_modes);
+    suite_add_tcase(suite, tc);
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
