@@ -287,6 +287,19 @@ static void elastic_field(float *field, float *tmp, int h, int w,
     blur_cols(tmp, field, h, w, k, r, alpha);
 }
 
+void nr_augment_elastic_field(int h, int w, float alpha, float sigma,
+                              float *dx, float *dy, float *workspace,
+                              nr_rng *rng)
+{
+    assert(h > 0 && w > 0 && dx != NULL && dy != NULL && workspace != NULL);
+    assert(nonneg_finite(alpha) && nonneg_finite(sigma));
+    const size_t hw = (size_t)h * (size_t)w;
+    float *tmp = workspace, *kern = workspace + hw;
+    const int r = gauss_kernel(sigma, (h > w ? h : w) - 1, kern);
+    elastic_field(dx, tmp, h, w, kern, r, alpha, rng);
+    elastic_field(dy, tmp, h, w, kern, r, alpha, rng);
+}
+
 /* ------------------------------------------------------------------------
  * noise
  * ------------------------------------------------------------------------ */
@@ -357,10 +370,8 @@ void nr_augment_image(const nr_augment_config *cfg, const uint8_t *in, int c,
         assert(workspace != NULL);
         const size_t hw = (size_t)h * (size_t)w;
         float *field_x = workspace, *field_y = workspace + hw;
-        float *tmp = workspace + 2 * hw, *kern = workspace + 3 * hw;
-        const int r = gauss_kernel(cfg->elastic_sigma, (h > w ? h : w) - 1, kern);
-        elastic_field(field_x, tmp, h, w, kern, r, cfg->elastic_alpha, rng);
-        elastic_field(field_y, tmp, h, w, kern, r, cfg->elastic_alpha, rng);
+        nr_augment_elastic_field(h, w, cfg->elastic_alpha, cfg->elastic_sigma,
+                                 field_x, field_y, workspace + 2 * hw, rng);
         fx = field_x;
         fy = field_y;
     }

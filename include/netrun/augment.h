@@ -122,6 +122,16 @@ void nr_augment_image(const nr_augment_config *cfg, const uint8_t *in, int c,
 void nr_augment_affine(const uint8_t *in, int c, int h, int w, float *out,
                        float dx, float dy, float degrees, float scale);
 
+/* The elastic displacement fields of step 2 alone (the same draws in the
+ * same order as nr_augment_image makes them), e.g. for tests or previews:
+ *   dx, dy: [h, w] overwritten with alpha * G_sigma * U(-1, 1), x field
+ *           first; in pixels; the output pixel p reads the input at p + d(p).
+ *   workspace: [h*w + max(h, w)] floats, clobbered.
+ * alpha, sigma finite and >= 0. */
+void nr_augment_elastic_field(int h, int w, float alpha, float sigma,
+                              float *dx, float *dy, float *workspace,
+                              nr_rng *rng);
+
 /* Seeds *rng for one sample: nr_rng_seed(rng, seed, stream) with stream a
  * bijective mix of NR_RNG_STREAM_AUGMENT, epoch and index, so distinct
  * (epoch, index) pairs get distinct streams (guaranteed for 0 <= epoch < 2^24
