@@ -72,12 +72,13 @@ bool nr_augment_active(const nr_augment_config *cfg)
            (cfg->noise_p > 0.0f && noise_on(cfg));
 }
 
+static size_t field_scratch_floats(int h, int w);
+
 size_t nr_augment_workspace_floats(int c, int h, int w)
 {
     assert(c > 0 && h > 0 && w > 0);
     (void)c;
-    size_t hw = (size_t)h * (size_t)w;
-    return 3 * hw + (size_t)(h > w ? h : w);
+    return 2 * (size_t)h * (size_t)w + field_scratch_floats(h, w);
 }
 
 /* ------------------------------------------------------------------------
@@ -136,11 +137,15 @@ static inline float clamp01(float v)
 /* out[ch, y, x] = bilinear sample of in[ch] / 255 at A^-1((x, y) + d(x, y)),
  * zero outside. ddx/ddy: [h, w] displacement fields, both NULL for none.
  * The 4 weights and offsets are computed once per pixel for all channels. */
-static void resample(const uint8_t *in, int c, int h, int w, float *out,
-                     const affine_inv *a, const float *ddx, const float *ddy)
+static void resample(const uint8_t *restrict in, int c, int h, int w,
+                     float *restrict out, const affine_inv *a,
+                     const float *restrict ddx, const float *restrict ddy)
 {
     const size_t plane = (size_t)h * (size_t)w;
     const float fw = (float)w, fh = (float)h;
+    /* locals: out may alias nothing here, but the compiler cannot know */
+    const float m00 = a->m00, m01 = a->m01, m10 = a->m10, m11 = a->m11;
+    const float ox = a->ox, oy = a->oy, cx = a->cx, cy = a->cy;
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             const size_t i = (size_t)y * (size_t)w + (size_t)x;
@@ -149,9 +154,9 @@ static void resample(const uint8_t *in, int c, int h, int w, float *out,
                 qx += ddx[i];
                 qy += ddy[i];
             }
-            const float u = qx - a->ox, v = qy - a->oy;
-            const float sx = a->m00 * u + a->m01 * v + a->cx;
-            const float sy = a->m10 * u + a->m11 * v + a->cy;
+            const float u = qx - ox, v = qy - oy;
+            const float sx = m00 * u + m01 * v + cx;
+            const float sy = m10 * u + m11 * v + cy;
             if (!(sx > -1.0f && sx < fw && sy > -1.0f && sy < fh)) {
                 for (int ch = 0; ch < c; ch++)
                     out[(size_t)ch * plane + i] = 0.0f;
@@ -177,6 +182,12 @@ static void resample(const uint8_t *in, int c, int h, int w, float *out,
             const size_t o01 = (size_t)ya * (size_t)w + (size_t)xb;
             const size_t o10 = (size_t)yb * (size_t)w + (size_t)xa;
             const size_t o11 = (size_t)yb * (size_t)w + (size_t)xb;
+            if (c == 1) {      /* the common case, without the loop */
+                float s = w00 * (float)in[o00] + w01 * (float)in[o01] +
+                          w10 * (float)in[o10] + w11 * (float)in[o11];
+                out[i] = clamp01(s / 255.0f);
+                continue;
+            }
             for (int ch = 0; ch < c; ch++) {
                 const uint8_t *p = in + (size_t)ch * plane;
                 /* weights (1, 0, 0, 0) reproduce p[o00] / 255 exactly */
@@ -226,65 +237,87 @@ static int gauss_kernel(float sigma, int maxr, float *k)
     return r;
 }
 
-/* dst[y, x] = sum_j k[|j|] * src[y, x + j] (zero outside), row by row.
- * Tap-major loops so the inner loops are contiguous and vectorisable; the
- * accumulation order (j = 0, -1, +1, -2, +2, ...) is fixed. */
-static void blur_rows(const float *restrict src, float *restrict dst, int h,
-                      int w, const float *k, int r, float gain)
+/* The smoothing works on blocks of BLUR_LANES outputs with a fixed-size
+ * inner loop (vectorised by the compiler even at -O2) over zero-padded
+ * buffers, so there are no bounds checks inside:
+ *   row:  [w8 + 2r]          one padded input row
+ *   pad:  [(h + 2r) * w8]    the row-blurred field with r zero rows above
+ *                            and below, row stride w8 = w rounded up to
+ *                            BLUR_LANES
+ * Each output is k0 * c + sum_{j=1..r} k_j * (left_j + right_j), j
+ * ascending: a fixed order, so the result is deterministic. */
+enum { BLUR_LANES = 8 };
+
+static int round_lanes(int w)
 {
-    const int rr = r < w - 1 ? r : w - 1;
-    for (int y = 0; y < h; y++) {
-        const float *restrict s = src + (size_t)y * (size_t)w;
-        float *restrict d = dst + (size_t)y * (size_t)w;
-        const float k0 = k[0] * gain;
-        for (int x = 0; x < w; x++)
-            d[x] = k0 * s[x];
-        for (int j = 1; j <= rr; j++) {
-            const float kj = k[j] * gain;
-            for (int x = j; x < w; x++)
-                d[x] += kj * s[x - j];
-            for (int x = 0; x < w - j; x++)
-                d[x] += kj * s[x + j];
-        }
-    }
+    return (w + BLUR_LANES - 1) / BLUR_LANES * BLUR_LANES;
 }
 
-/* dst[y, x] = gain * sum_j k[|j|] * src[y + j, x] (zero outside). */
-static void blur_cols(const float *restrict src, float *restrict dst, int h,
-                      int w, const float *k, int r, float gain)
+/* scratch of nr_augment_elastic_field: kernel, padded row, padded field,
+ * sized for the largest radius max(h, w) - 1 */
+static size_t field_scratch_floats(int h, int w)
 {
-    const int rr = r < h - 1 ? r : h - 1;
-    for (int y = 0; y < h; y++) {
-        float *restrict d = dst + (size_t)y * (size_t)w;
-        const float *restrict s0 = src + (size_t)y * (size_t)w;
-        const float k0 = k[0] * gain;
-        for (int x = 0; x < w; x++)
-            d[x] = k0 * s0[x];
-        for (int j = 1; j <= rr; j++) {
-            const float kj = k[j] * gain;
-            if (y - j >= 0) {
-                const float *restrict s = src + (size_t)(y - j) * (size_t)w;
-                for (int x = 0; x < w; x++)
-                    d[x] += kj * s[x];
-            }
-            if (y + j < h) {
-                const float *restrict s = src + (size_t)(y + j) * (size_t)w;
-                for (int x = 0; x < w; x++)
-                    d[x] += kj * s[x];
-            }
-        }
-    }
+    const size_t rmax = (size_t)(h > w ? h : w) - 1;
+    const size_t w8 = (size_t)round_lanes(w);
+    return (rmax + 1) + (w8 + 2 * rmax) + ((size_t)h + 2 * rmax) * w8;
 }
 
-/* field: [h, w] <- alpha * G_sigma * U(-1, 1); tmp: [h, w] scratch. */
-static void elastic_field(float *field, float *tmp, int h, int w,
-                          const float *k, int r, float alpha, nr_rng *rng)
+/* field: [h, w] <- alpha * G * U(-1, 1) with the half kernel k[0..r]. */
+static void elastic_field(float *field, int h, int w, const float *k, int r,
+                          float alpha, float *row, float *pad, nr_rng *rng)
 {
     const size_t hw = (size_t)h * (size_t)w;
+    const int w8 = round_lanes(w);
     for (size_t i = 0; i < hw; i++)
         field[i] = 2.0f * nr_rng_uniform(rng) - 1.0f;
-    blur_rows(field, tmp, h, w, k, r, 1.0f);
-    blur_cols(tmp, field, h, w, k, r, alpha);
+
+    /* rows: field -> pad rows r .. r+h-1 (columns w .. w8-1 become 0) */
+    for (int i = 0; i < w8 + 2 * r; i++)
+        row[i] = 0.0f;
+    for (int y = 0; y < h; y++) {
+        const float *src = field + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++)
+            row[r + x] = src[x];
+        float *dst = pad + (size_t)(r + y) * (size_t)w8;
+        for (int xb = 0; xb < w8; xb += BLUR_LANES) {
+            const float *c = row + r + xb;
+            float acc[BLUR_LANES];
+            for (int l = 0; l < BLUR_LANES; l++)
+                acc[l] = k[0] * c[l];
+            for (int j = 1; j <= r; j++) {
+                const float kj = k[j];
+                for (int l = 0; l < BLUR_LANES; l++)
+                    acc[l] += kj * (c[l - j] + c[l + j]);
+            }
+            for (int l = 0; l < BLUR_LANES; l++)
+                dst[xb + l] = acc[l];
+        }
+    }
+
+    /* columns: pad -> field, zero rows outside the image */
+    const size_t stride = (size_t)w8;
+    for (size_t i = 0; i < (size_t)r * stride; i++) {
+        pad[i] = 0.0f;
+        pad[(size_t)(r + h) * stride + i] = 0.0f;
+    }
+    for (int y = 0; y < h; y++) {
+        float *dst = field + (size_t)y * (size_t)w;
+        for (int xb = 0; xb < w8; xb += BLUR_LANES) {
+            const float *c = pad + (size_t)(r + y) * stride + (size_t)xb;
+            float acc[BLUR_LANES];
+            for (int l = 0; l < BLUR_LANES; l++)
+                acc[l] = k[0] * c[l];
+            for (int j = 1; j <= r; j++) {
+                const float kj = k[j];
+                const float *up = c - (size_t)j * stride, *down = c + (size_t)j * stride;
+                for (int l = 0; l < BLUR_LANES; l++)
+                    acc[l] += kj * (up[l] + down[l]);
+            }
+            const int valid = w - xb < BLUR_LANES ? w - xb : BLUR_LANES;
+            for (int l = 0; l < valid; l++)
+                dst[xb + l] = alpha * acc[l];
+        }
+    }
 }
 
 void nr_augment_elastic_field(int h, int w, float alpha, float sigma,
@@ -293,11 +326,19 @@ void nr_augment_elastic_field(int h, int w, float alpha, float sigma,
 {
     assert(h > 0 && w > 0 && dx != NULL && dy != NULL && workspace != NULL);
     assert(nonneg_finite(alpha) && nonneg_finite(sigma));
-    const size_t hw = (size_t)h * (size_t)w;
-    float *tmp = workspace, *kern = workspace + hw;
-    const int r = gauss_kernel(sigma, (h > w ? h : w) - 1, kern);
-    elastic_field(dx, tmp, h, w, kern, r, alpha, rng);
-    elastic_field(dy, tmp, h, w, kern, r, alpha, rng);
+    const int rmax = (h > w ? h : w) - 1;
+    float *kern = workspace;
+    float *row = kern + (size_t)rmax + 1;
+    float *pad = row + (size_t)round_lanes(w) + 2 * (size_t)rmax;
+    const int r = gauss_kernel(sigma, rmax, kern);
+    elastic_field(dx, h, w, kern, r, alpha, row, pad, rng);
+    elastic_field(dy, h, w, kern, r, alpha, row, pad, rng);
+}
+
+size_t nr_augment_elastic_workspace_floats(int h, int w)
+{
+    assert(h > 0 && w > 0);
+    return field_scratch_floats(h, w);
 }
 
 /* ------------------------------------------------------------------------

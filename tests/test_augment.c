@@ -214,8 +214,11 @@ START_TEST(test_config_check)
     c2.scale_min = c2.scale_max = 0.9f;    /* a fixed zoom is a transform */
     ck_assert(nr_augment_active(&c2));
 
-    ck_assert_uint_eq(nr_augment_workspace_floats(1, 28, 28), 3 * 784 + 28);
-    ck_assert_uint_eq(nr_augment_workspace_floats(3, 5, 9), 3 * 45 + 9);
+    ck_assert_uint_eq(nr_augment_elastic_workspace_floats(28, 28), 28 + 86 + 82 * 32);
+    ck_assert_uint_eq(nr_augment_workspace_floats(1, 28, 28), 2 * 784 + 28 + 86 + 82 * 32);
+    ck_assert_uint_eq(nr_augment_workspace_floats(3, 5, 9),
+                      2 * 45 + nr_augment_elastic_workspace_floats(5, 9));
+    ck_assert_uint_eq(nr_augment_elastic_workspace_floats(5, 9), 9 + (16 + 16) + (5 + 16) * 16);
 }
 END_TEST
 
@@ -850,9 +853,10 @@ START_TEST(test_elastic_field_reference)
         const float sigma = cases[t].sigma, alpha = cases[t].alpha;
         const size_t hw = (size_t)h * w;
         const int maxd = h > w ? h : w;
+        const size_t wsn = nr_augment_elastic_workspace_floats(h, w);
         float *dx = falloc(hw), *dy = falloc(hw);
-        float *ws = falloc(hw + maxd + CANARY);
-        for (size_t i = 0; i < hw + maxd + CANARY; i++)
+        float *ws = falloc(wsn + CANARY);
+        for (size_t i = 0; i < wsn + CANARY; i++)
             ws[i] = -12345.0f;
         double *raw = malloc(sizeof(double) * 2 * hw);
         ck_assert_ptr_nonnull(raw);
@@ -862,7 +866,7 @@ START_TEST(test_elastic_field_reference)
         fill_nan(dx, hw);
         fill_nan(dy, hw);
         nr_augment_elastic_field(h, w, alpha, sigma, dx, dy, ws, &r);
-        for (size_t i = hw + maxd; i < hw + maxd + CANARY; i++)
+        for (size_t i = wsn; i < wsn + CANARY; i++)
             ck_assert(ws[i] == -12345.0f);
         for (size_t i = 0; i < 2 * hw; i++)
             raw[i] = 2.0 * nr_rng_uniform(&ref) - 1.0;
@@ -915,7 +919,8 @@ START_TEST(test_elastic_composition)
     const size_t hw = (size_t)h * w;
     uint8_t *in = balloc(2 * hw);
     float *out = falloc(2 * hw);
-    float *fx = falloc(hw), *fy = falloc(hw), *ws = falloc(hw + w);
+    float *fx = falloc(hw), *fy = falloc(hw);
+    float *ws = falloc(nr_augment_elastic_workspace_floats(h, w));
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             in[y * w + x] = (uint8_t)(K * x);

@@ -22,7 +22,8 @@
  * bilinear and inverse-mapped: each output pixel reads the input at the
  * source position its output position comes from; input outside the image is
  * 0 (black). A mapping that lands exactly on pixel centres copies values
- * exactly (integer shifts, multiples of 90 degrees on odd-size images).
+ * exactly (integer shifts; multiples of 90 degrees on square images; zoom
+ * 2 about the centre of an odd-size image hits every other pixel).
  *
  * Pipeline of nr_augment_image, in this fixed order:
  *   1. affine:  one map combining shift, rotation and zoom (each individually
@@ -40,6 +41,10 @@
  *               over that radius, zero padding at the borders; sigma == 0 = no
  *               smoothing) and multiplied by elastic_alpha. The output pixel p
  *               takes the affine-transformed image at p + d(p).
+ *               Typical MNIST setting alpha 34, sigma 4: displacement rms
+ *               ~1.2-1.4 px; it changes local area noticeably (a centred
+ *               blob's mass varies by up to about +-50% per image, 0% on
+ *               average).
  *               Affine and elastic are composed into ONE bilinear resampling
  *               of the input (out(p) = in(A^-1(p + d(p)))), so applying both
  *               does not blur twice.
@@ -97,9 +102,10 @@ const char *nr_augment_config_check(const nr_augment_config *cfg);
  * false, nr_augment_image is exactly in / 255 and the caller may skip it. */
 bool nr_augment_active(const nr_augment_config *cfg);
 
-/* Scratch floats nr_augment_image needs for a c x h x w image
- * (3*h*w + max(h, w): the two displacement fields, a blur buffer and the
- * Gaussian kernel; currently independent of c). */
+/* Scratch floats nr_augment_image needs for a c x h x w image: the two
+ * displacement fields (2*h*w) plus nr_augment_elastic_workspace_floats(h, w)
+ * (about 5*h*w for square images; 4306 floats for 28 x 28). Currently
+ * independent of c. */
 size_t nr_augment_workspace_floats(int c, int h, int w);
 
 /* One training sample, see the pipeline above.
@@ -126,11 +132,17 @@ void nr_augment_affine(const uint8_t *in, int c, int h, int w, float *out,
  * same order as nr_augment_image makes them), e.g. for tests or previews:
  *   dx, dy: [h, w] overwritten with alpha * G_sigma * U(-1, 1), x field
  *           first; in pixels; the output pixel p reads the input at p + d(p).
- *   workspace: [h*w + max(h, w)] floats, clobbered.
+ *   workspace: [nr_augment_elastic_workspace_floats(h, w)] floats, clobbered.
  * alpha, sigma finite and >= 0. */
 void nr_augment_elastic_field(int h, int w, float alpha, float sigma,
                               float *dx, float *dy, float *workspace,
                               nr_rng *rng);
+
+/* Scratch of nr_augment_elastic_field: kernel, one padded row and the
+ * padded row-blurred field, sized for the largest radius max(h, w) - 1:
+ * R + 1 + (w8 + 2R) + (h + 2R) * w8 with R = max(h, w) - 1 and w8 = w
+ * rounded up to a multiple of 8. */
+size_t nr_augment_elastic_workspace_floats(int h, int w);
 
 /* Seeds *rng for one sample: nr_rng_seed(rng, seed, stream) with stream a
  * bijective mix of NR_RNG_STREAM_AUGMENT, epoch and index, so distinct
