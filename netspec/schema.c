@@ -29,6 +29,7 @@ static const char *const init_values[] = {
     "auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", NULL
 };
 static const char *const loss_values[] = { "cross_entropy", "mse", NULL };
+static const char *const backend_values[] = { "blas", "reference", NULL };
 static const char *const shortcut_values[] = { "auto", "identity", "projection", NULL };
 
 /* ---- layers ---- */
@@ -321,6 +322,7 @@ static const ns_key top_keys[] = {
     { .name = "description", .type = NS_T_STRING, DEFAULT(""), .doc = "free text for the report" },
     { .name = "seed", INT_RANGE(0, 4294967295LL), DEFAULT("1"), .doc = "random seed (weights, shuffling, dropout)" },
     { .name = "threads", INT_RANGE(0, 256), DEFAULT("0"), .doc = "worker threads; 0 = all online cores" },
+    { .name = "backend", ENUM_OF(backend_values), DEFAULT("blas"), .doc = "kernels: blas (OpenBLAS) or reference (plain loops, the tests' oracle)" },
     { .name = "data", MAP_OF(data_keys), REQUIRED, .doc = "the images" },
     { .name = "network", MAP_OF(network_keys), REQUIRED, .doc = "the model" },
     { .name = "train", MAP_OF(train_keys), DEFAULT("{}"), .doc = "how to train" },

@@ -25,11 +25,13 @@
 #include "netrun/data.h"
 
 #define NR_PNG_MAX_SIDE 16384
+#define MAX_DEFLATE_RATIO 1032ull   /* the most deflate can compress (258 bytes in 2 bits) */
 
 /* ---------------------------------------------------------------- reading */
 
 typedef struct png_reader {
     FILE *fp;
+    unsigned long long size;   /* bytes in the file */
     int eof;               /* a read came up short: the file is truncated */
     char libmsg[256];      /* libpng's error text */
     jmp_buf jmp;
@@ -161,6 +163,8 @@ static int open_png(const char *path, png_reader *r, nr_error *err)
         return nr_fail(err, NR_EXIT_INPUT,
                        "%s: error: is a folder, not a PNG file", path);
     }
+    r->size = fstat(fileno(r->fp), &st) == 0 && S_ISREG(st.st_mode)
+                  ? (unsigned long long)st.st_size : ULLONG_MAX;
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, r->fp);
     if (got == 0 && ferror(r->fp)) {
@@ -256,6 +260,20 @@ static int png_run(png_job *s, const char *path, int decode, nr_error *err)
         s->failed_check = 1;
         return -1;
     }
+    /* Deflate compresses at most 1032:1, so a file of S bytes holds at most
+     * 1032 * S bytes of scanlines (a filter byte + the packed pixels per row).
+     * A header claiming more is a truncated or forged file: refuse it before
+     * allocating what it claims. */
+    unsigned long long samples = s->lay.color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+    unsigned long long scanline_bytes =
+        (unsigned long long)s->lay.height *
+        (1 + ((unsigned long long)s->lay.width * samples * (unsigned)s->lay.bit_depth + 7) / 8);
+    if (s->r.size != ULLONG_MAX && scanline_bytes / MAX_DEFLATE_RATIO > s->r.size)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: truncated PNG: the header says %lux%lu pixels, which "
+                       "cannot fit in a file of %llu bytes; re-create the file",
+                       path, (unsigned long)s->lay.width, (unsigned long)s->lay.height,
+                       s->r.size);
     if (!decode)
         return 0;
 

@@ -29,8 +29,10 @@ typedef struct run_state {
     nr_train_config cfg;
     char dir[4096];
     FILE *batches;             /* batches.csv, appended during training */
-    nr_epoch_record *history;
+    nr_trainer *trainer;
+    const nr_epoch_record *history;  /* the trainer's */
     double train_seconds;      /* so far */
+    uint64_t spec_hash;        /* pins checkpoints to this resolved spec */
     char machine[256];
 } run_state;
 
@@ -38,12 +40,12 @@ static void run_state_free(run_state *s)
 {
     if (s->batches)
         fclose(s->batches);
+    nr_trainer_free(s->trainer);
     nr_net_free(s->net);
     nr_dataset_free(s->train);
     nr_dataset_free(s->test);
     nr_graph_free(s->graph);
     ns_doc_free(s->doc);
-    free(s->history);
 }
 
 static void say(const nr_run_options *opts, const char *fmt, ...)
@@ -208,7 +210,7 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
     fprintf(out, "threads: %d\n", s->cfg.threads > 0 ? s->cfg.threads
                                                       : (int)sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(out, "backend: %s\n",
-            s->opts->backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
+            s->cfg.backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
                                                      : "blas (OpenBLAS)");
     if (done)
         fprintf(out, "\nepochs: %d%s\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
@@ -247,6 +249,16 @@ static int write_history(run_state *s, int epochs, nr_error *err)
     return status;
 }
 
+static int save_checkpoint(run_state *s, nr_error *err)
+{
+    char *path = nr_path_join(s->dir, "checkpoint.bin");
+    if (!path)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    int status = nr_trainer_save(s->trainer, path, s->spec_hash, err);
+    free(path);
+    return status;
+}
+
 static void on_batch(void *ctx, const nr_batch_record *batch)
 {
     run_state *s = ctx;
@@ -262,14 +274,18 @@ static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, 
     run_state *s = ctx;
     if (s->batches)
         fflush(s->batches);
+    s->history = history;
     if (write_history(s, epochs_done, err) != 0)
         return -1;
-    s->train_seconds += history[epochs_done - 1].seconds;
+    s->train_seconds = 0.0;
+    for (int i = 0; i < epochs_done; i++)
+        s->train_seconds += history[i].seconds;
     char title[256];
     nr_curves_title(&s->cfg, epochs_done, s->train_seconds, title, sizeof title);
     char full_title[400];
     snprintf(full_title, sizeof full_title, "%s\n%s", title, ns_get_str(s->doc->root, "name"));
-    if (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0)
+    if (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0 ||
+        save_checkpoint(s, err) != 0)
         return -1;
     if (s->opts->hooks.on_epoch)
         s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->cfg.epochs);
@@ -293,19 +309,116 @@ static int copy_spec(run_state *s, nr_error *err)
     return status;
 }
 
-static int open_batches_log(run_state *s, nr_error *err)
+/* batches.csv: a new log (keep_rows < 0 never happens; 0 = fresh), or on
+ * resume the header and the first keep_rows rows of the old one (a run killed
+ * mid-write may have left more, or half a line). */
+static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
 {
     char *path = nr_path_join(s->dir, "batches.csv");
     if (!path)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    char *old = NULL;
+    size_t old_len = 0;
+    if (keep_rows > 0 && nr_read_file(path, (size_t)1 << 31, &old, &old_len, err) != 0) {
+        free(path);
+        return -1;
+    }
+    size_t keep_bytes = 0;
+    long lines = 0;
+    for (size_t i = 0; old && i < old_len && lines < keep_rows + 1; i++)
+        if (old[i] == '\n') {
+            lines++;
+            keep_bytes = i + 1;
+        }
+    if (keep_rows > 0 && lines < keep_rows + 1) {
+        free(old);
+        free(path);
+        return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: has %ld rows, the checkpoint "
+                       "needs %ld", s->dir, lines - 1, keep_rows);
+    }
     s->batches = fopen(path, "w");
     int e = errno;
     free(path);
-    if (!s->batches)
+    if (!s->batches) {
+        free(old);
         return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: cannot write: %s", s->dir,
                        strerror(e));
-    fprintf(s->batches, "epoch,batch,cost,acc\n");
+    }
+    if (keep_rows > 0)
+        fwrite(old, 1, keep_bytes, s->batches);
+    else
+        fprintf(s->batches, "epoch,batch,cost,acc\n");
+    free(old);
     return 0;
+}
+
+/* Spec, settings, data, net and trainer: everything checked before a run
+ * folder exists. */
+static int prepare(run_state *s, const char *spec_path, const char *const *sets,
+                   size_t set_count, nr_error *err)
+{
+    if (nr_spec_load(spec_path, sets, set_count, &s->doc, &s->graph, err) != 0 ||
+        nr_train_config_from_spec(s->doc, &s->cfg, err) != 0 || load_data(s, err) != 0 ||
+        nr_net_create(s->graph, s->cfg.batch_size, s->cfg.backend, s->cfg.loss, &s->net,
+                      err) != 0)
+        return -1;
+    nr_net_init(s->net, s->cfg.seed);
+    if (nr_trainer_create(s->net, s->train, s->test, &s->cfg, &s->trainer, err) != 0)
+        return -1;
+    char *resolved;
+    size_t len;
+    if (ns_doc_emit(s->doc, &resolved, &len, err) != 0)
+        return -1;
+    s->spec_hash = nr_fnv1a(nr_graph_hash(s->graph), resolved, len);
+    free(resolved);
+    describe_machine(s->machine, sizeof s->machine);
+    return 0;
+}
+
+/* Trains (from wherever the trainer stands) and writes the final outputs. */
+static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
+{
+    const nr_run_options *opts = s->opts;
+    nr_train_callbacks callbacks = {.ctx = s, .on_batch = on_batch, .on_epoch = on_epoch};
+    nr_train_outcome outcome;
+    if (nr_trainer_run(s->trainer, &callbacks, opts->stop_request, &outcome, err) != 0) {
+        result->epochs = outcome.epochs_done;
+        if (err && err->status == NR_EXIT_INTERRUPTED) {
+            /* the current batch is done: keep everything to continue from here */
+            nr_error save_err = {0};
+            if (s->batches)
+                fflush(s->batches);
+            if (save_checkpoint(s, &save_err) != 0)
+                *err = save_err;
+        }
+        return -1;
+    }
+    if (outcome.epochs_done < s->cfg.epochs)
+        say(opts, "early stopping after epoch %d: no improvement of %s since epoch %d",
+            outcome.epochs_done, s->cfg.stop_on_accuracy ? "val_acc" : "val_cost",
+            outcome.best_epoch);
+    if (outcome.restored_best)
+        say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
+            s->cfg.stop_on_accuracy ? "val_acc" : "val_cost");
+
+    char *weights = nr_path_join(s->dir, "weights.bin");
+    if (!weights)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->graph), err);
+    free(weights);
+    if (saved != 0)
+        return -1;
+    nr_eval_result final;
+    if (nr_write_test_report(s->dir, s->net, s->test, s->cfg.batch_size,
+                             ns_get_str(s->doc->root, "name"), &final, err) != 0)
+        return -1;
+    result->epochs = outcome.epochs_done;
+    result->best_epoch = outcome.best_epoch;
+    result->train_seconds = s->train_seconds;
+    result->final_test_acc = final.accuracy;
+    result->final_test_cost = final.cost;
+    result->param_count = nr_net_param_count(s->net);
+    return write_summary(s, result, err);
 }
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
@@ -313,76 +426,70 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     run_state s = {.opts = opts};
     memset(result, 0, sizeof *result);
     int status = -1;
-    if (nr_spec_load(opts->spec_path, opts->sets, opts->set_count, &s.doc, &s.graph, err) != 0)
+    if (prepare(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0)
         goto done;
-    if (nr_train_config_from_spec(s.doc, &s.cfg, err) != 0)
-        goto done;
-    if (load_data(&s, err) != 0)
-        goto done;
-    if (nr_net_create(s.graph, s.cfg.batch_size, opts->backend, s.cfg.loss, &s.net, err) != 0)
-        goto done;
-    if (nr_check_data_fits(s.net, s.train, err) != 0 ||
-        nr_check_data_fits(s.net, s.test, err) != 0)
-        goto done;
-    nr_net_init(s.net, s.cfg.seed);
-    s.history = calloc((size_t)s.cfg.epochs, sizeof *s.history);
-    if (!s.history) {
-        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-        goto done;
-    }
-    describe_machine(s.machine, sizeof s.machine);
     if (create_run_dir(&s, err) != 0)
         goto done;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", s.dir);
     say(opts, "run folder: %s", s.dir);
     if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
-        open_batches_log(&s, err) != 0)
+        open_batches_log(&s, err, 0) != 0)
         goto done;
     if (nr_augment_active(&s.cfg.augment) &&
         nr_write_augment_preview(s.dir, s.train, &s.cfg, 20, err) != 0)
         goto done;
-
-    nr_train_callbacks callbacks = {.ctx = &s, .on_batch = on_batch, .on_epoch = on_epoch};
-    nr_train_outcome outcome;
-    if (nr_train(s.net, s.train, s.test, &s.cfg, &callbacks, s.history, &outcome, err) != 0)
-        goto done;
-    if (outcome.epochs_done < s.cfg.epochs)
-        say(opts, "early stopping after epoch %d: no improvement of %s since epoch %d",
-            outcome.epochs_done, s.cfg.stop_on_accuracy ? "val_acc" : "val_cost",
-            outcome.best_epoch);
-    if (outcome.restored_best)
-        say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
-            s.cfg.stop_on_accuracy ? "val_acc" : "val_cost");
-
-    char *weights = nr_path_join(s.dir, "weights.bin");
-    if (!weights) {
-        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-        goto done;
-    }
-    int saved = nr_weights_save(weights, s.net, nr_graph_hash(s.graph), err);
-    free(weights);
-    if (saved != 0)
-        goto done;
-    nr_eval_result final;
-    if (nr_write_test_report(s.dir, s.net, s.test, s.cfg.batch_size,
-                             ns_get_str(s.doc->root, "name"), &final, err) != 0)
-        goto done;
-    result->epochs = outcome.epochs_done;
-    result->best_epoch = outcome.best_epoch;
-    result->train_seconds = s.train_seconds;
-    result->final_test_acc = final.accuracy;
-    result->final_test_cost = final.cost;
-    result->param_count = nr_net_param_count(s.net);
-    if (write_summary(&s, result, err) != 0)
-        goto done;
-    status = 0;
+    status = train_and_finish(&s, result, err);
 done:
     run_state_free(&s);
     return status;
 }
 
+int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err)
+{
+    run_state s = {.opts = opts};
+    memset(result, 0, sizeof *result);
+    int status = -1;
+    const char *dir = opts->out_dir;
+    snprintf(s.dir, sizeof s.dir, "%s", dir);
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
+    char *spec = nr_path_join(dir, "resolved.yaml");
+    char *checkpoint = nr_path_join(dir, "checkpoint.bin");
+    if (!spec || !checkpoint) {
+        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        goto done;
+    }
+    struct stat st;
+    if (stat(checkpoint, &st) != 0) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: no checkpoint.bin in this run folder (a run "
+                "writes one after its first epoch); nothing to resume", dir);
+        goto done;
+    }
+    if (prepare(&s, spec, NULL, 0, err) != 0 ||
+        nr_trainer_load(s.trainer, checkpoint, s.spec_hash, err) != 0)
+        goto done;
+    int epochs_done;
+    s.history = nr_trainer_history(s.trainer, &epochs_done);
+    for (int i = 0; i < epochs_done; i++)
+        s.train_seconds += s.history[i].seconds;
+    if (nr_trainer_finished(s.trainer)) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has finished (%d epochs); nothing to "
+                "resume", dir, epochs_done);
+        goto done;
+    }
+    say(opts, "resuming %s after %ld training batches (%d epochs done)", dir,
+        nr_trainer_batches_done(s.trainer), epochs_done);
+    if (open_batches_log(&s, err, nr_trainer_batches_done(s.trainer)) != 0)
+        goto done;
+    status = train_and_finish(&s, result, err);
+done:
+    free(spec);
+    free(checkpoint);
+    run_state_free(&s);
+    return status;
+}
+
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
-                const char *weights_path, nr_backend backend, nr_eval_result *result,
+                const char *weights_path, nr_eval_result *result,
                 nr_error *err)
 {
     ns_doc *doc = NULL;
@@ -398,7 +505,7 @@ int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count
     nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
     if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
         goto done;
-    if (nr_net_create(graph, cfg.batch_size, backend, cfg.loss, &net, err) != 0)
+    if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, err) != 0)
         goto done;
     if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0)
         goto done;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "netrun/data.h"
+#include "netrun/train.h"
 
 static int fill_input_from_data(ns_doc *doc, nr_error *err)
 {
@@ -31,6 +32,12 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
         if (ns_doc_apply_set(doc, sets[i], err) != 0)
             goto fail;
     if (ns_doc_resolve(doc, err) != 0)
+        goto fail;
+    /* what the schema alone cannot check (a val_* monitor needs a validation
+     * split, augmentation ranges), so that `netrun check` refuses every spec
+     * training would refuse */
+    nr_train_config cfg;
+    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
         goto fail;
     if (!ns_path_get(doc->root, "network.input") && fill_input_from_data(doc, err) != 0)
         goto fail;

@@ -1,6 +1,8 @@
 /* train.c - the training loop and evaluation (see netrun/train.h). */
 #include "netrun/train.h"
 
+#include "netrun/fileio.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -53,6 +55,8 @@ int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error 
     memset(cfg, 0, sizeof *cfg);
     cfg->seed = (uint64_t)ns_get_int(root, "seed");
     cfg->threads = (int)ns_get_int(root, "threads");
+    cfg->backend = strcmp(ns_get_str(root, "backend"), "reference") == 0 ? NR_BACKEND_REFERENCE
+                                                                         : NR_BACKEND_BLAS;
     cfg->batch_size = (int)ns_get_int(train, "batch_size");
     cfg->epochs = (int)ns_get_int(train, "epochs");
     cfg->shuffle = ns_get_bool(train, "shuffle");
@@ -106,14 +110,6 @@ int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error 
                        problem);
     }
     return 0;
-}
-
-static void set_lr(nr_train_config *cfg, double lr)
-{
-    if (cfg->optimizer == NR_OPT_SGD)
-        cfg->sgd.lr = (float)lr;
-    else
-        cfg->adam.lr = (float)lr;
 }
 
 float nr_train_config_lr(const nr_train_config *cfg)
@@ -259,65 +255,88 @@ int nr_evaluate(nr_net *net, const nr_dataset *data, const uint32_t *indices, si
     return 0;
 }
 
-/* Optimizer state over the net's one parameter vector. */
-typedef struct optimizer_state {
-    float *m, *v;   /* sgd: m = momentum buffer; adam: first and second moments */
-    long step;
-} optimizer_state;
+/* The resumable part of a training run: plain data, written into checkpoints
+ * as it is (the arrays that go with it are written beside it). */
+typedef struct trainer_state {
+    int epoch;                 /* the epoch in progress or next (1-based) */
+    int batch;                 /* batches of `epoch` done */
+    double cost_sum, acc_sum;  /* over the batches of `epoch` done */
+    int images;
+    double epoch_seconds;      /* training time of `epoch` so far */
+    double epoch_lr;           /* lr of the first batch of `epoch` */
+    long opt_step;             /* optimizer steps taken (Adam's t) */
+    nr_rng shuffle_rng, dropout_rng;
+    nr_schedule schedule;      /* includes reduce_on_plateau's state */
+    double stop_best;          /* early stopping */
+    int stop_best_epoch, stop_bad_epochs;
+    int epochs_done;
+    int finished;              /* 1 once training has ended (all epochs or early stop) */
+} trainer_state;
 
-static void optimizer_step(const nr_train_config *cfg, optimizer_state *opt, nr_net *net)
+struct nr_trainer {
+    nr_net *net;
+    const nr_dataset *train, *test;
+    nr_train_config cfg;       /* its lr follows the schedule */
+    size_t params, buffers, image_size;
+    bool augment, stopping;
+    int batches;
+    float *x;                  /* [batch, C, H, W] */
+    int32_t *labels;           /* [batch] */
+    float *workspace;          /* augmentation */
+    uint32_t *order;           /* [train_count] training images, shuffled per epoch */
+    size_t train_count;
+    uint32_t *val_idx;         /* [val_count] the validation split */
+    size_t val_count;
+    float *m, *v;              /* optimizer moments (sgd: m = momentum buffer) */
+    float *best_params, *best_buffers;  /* early stopping with restore_best */
+    nr_epoch_record *history;  /* [cfg.epochs] */
+    trainer_state state;
+};
+
+static void optimizer_step(nr_trainer *t)
 {
-    size_t count = nr_net_param_count(net);
-    opt->step++;
+    nr_net *net = t->net;
+    const nr_train_config *cfg = &t->cfg;
+    long step = ++t->state.opt_step;
     switch (cfg->optimizer) {
     case NR_OPT_SGD:
-        nr_sgd_step(count, nr_net_params(net), nr_net_grads(net), opt->m, &cfg->sgd, opt->step);
+        nr_sgd_step(t->params, nr_net_params(net), nr_net_grads(net), t->m, &cfg->sgd, step);
         break;
     case NR_OPT_ADAM:
-        nr_adam_step(count, nr_net_params(net), nr_net_grads(net), opt->m, opt->v, &cfg->adam,
-                     opt->step);
+        nr_adam_step(t->params, nr_net_params(net), nr_net_grads(net), t->m, t->v, &cfg->adam,
+                     step);
         break;
     case NR_OPT_ADAMW:
-        nr_adamw_step(count, nr_net_params(net), nr_net_grads(net), opt->m, opt->v, &cfg->adam,
-                      opt->step);
+        nr_adamw_step(t->params, nr_net_params(net), nr_net_grads(net), t->m, t->v, &cfg->adam,
+                      step);
         break;
     }
 }
 
-/* Early stopping: the best epoch so far and, with restore_best, its weights. */
-typedef struct stopping_state {
-    double best;
-    int best_epoch;
-    int bad_epochs;
-    float *best_params, *best_buffers;
-} stopping_state;
-
-/* Returns true when training should stop after this epoch. */
-static bool stopping_update(const nr_train_config *cfg, stopping_state *st, nr_net *net,
-                            const nr_epoch_record *rec)
+/* Early stopping after an epoch; true when training should stop. */
+static bool stopping_update(nr_trainer *t, const nr_epoch_record *rec)
 {
+    trainer_state *st = &t->state;
+    const nr_train_config *cfg = &t->cfg;
     double value = cfg->stop_on_accuracy ? rec->val_acc : rec->val_cost;
-    bool better = st->best_epoch == 0 ||
-                  (cfg->stop_on_accuracy ? value > st->best + cfg->stop_min_delta
-                                         : value < st->best - cfg->stop_min_delta);
+    bool better = st->stop_best_epoch == 0 ||
+                  (cfg->stop_on_accuracy ? value > st->stop_best + cfg->stop_min_delta
+                                         : value < st->stop_best - cfg->stop_min_delta);
     if (better) {
-        st->best = value;
-        st->best_epoch = rec->epoch;
-        st->bad_epochs = 0;
-        if (st->best_params) {
-            memcpy(st->best_params, nr_net_params(net), nr_net_param_count(net) * sizeof(float));
-            memcpy(st->best_buffers, nr_net_buffers(net),
-                   nr_net_buffer_count(net) * sizeof(float));
+        st->stop_best = value;
+        st->stop_best_epoch = rec->epoch;
+        st->stop_bad_epochs = 0;
+        if (t->best_params) {
+            memcpy(t->best_params, nr_net_params(t->net), t->params * sizeof(float));
+            memcpy(t->best_buffers, nr_net_buffers(t->net), t->buffers * sizeof(float));
         }
         return false;
     }
-    return ++st->bad_epochs >= cfg->stop_patience;
+    return ++st->stop_bad_epochs >= cfg->stop_patience;
 }
 
-static double plateau_value(const nr_train_config *cfg, const nr_epoch_record *rec,
-                            const char *monitor)
+static double plateau_value(const char *monitor, const nr_epoch_record *rec)
 {
-    (void)cfg;
     if (strcmp(monitor, "val_acc") == 0)
         return rec->val_acc;
     if (strcmp(monitor, "train_cost") == 0)
@@ -327,173 +346,394 @@ static double plateau_value(const nr_train_config *cfg, const nr_epoch_record *r
     return rec->val_cost;
 }
 
-int nr_train(nr_net *net, const nr_dataset *train, const nr_dataset *test,
-             const nr_train_config *config, const nr_train_callbacks *callbacks,
-             nr_epoch_record *history, nr_train_outcome *outcome, nr_error *err)
+void nr_trainer_free(nr_trainer *t)
 {
-    memset(outcome, 0, sizeof *outcome);
+    if (!t)
+        return;
+    free(t->x);
+    free(t->labels);
+    free(t->workspace);
+    free(t->order);
+    free(t->val_idx);
+    free(t->m);
+    free(t->v);
+    free(t->best_params);
+    free(t->best_buffers);
+    free(t->history);
+    free(t);
+}
+
+static void *alloc_floats(size_t count)
+{
+    return calloc(count ? count : 1, sizeof(float));
+}
+
+int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *test,
+                      const nr_train_config *cfg, nr_trainer **out, nr_error *err)
+{
+    *out = NULL;
     if (nr_check_data_fits(net, train, err) != 0 || nr_check_data_fits(net, test, err) != 0)
         return -1;
-    nr_train_config cfg = *config;   /* its lr follows the schedule */
-    nr_schedule schedule = cfg.schedule;
-    int threads = cfg.threads > 0 ? cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    openblas_set_num_threads(threads > 0 ? threads : 1);
-    nr_net_set_label_smoothing(net, cfg.loss == NR_LOSS_CROSS_ENTROPY ? cfg.label_smoothing
-                                                                      : 0.0f);
-
-    int batch = cfg.batch_size;
-    size_t size = (size_t)train->channels * train->height * train->width;
-    size_t params = nr_net_param_count(net), buffers = nr_net_buffer_count(net);
-    bool augment = nr_augment_active(&cfg.augment);
-    bool stopping = cfg.stop_patience > 0;
-    float *x = malloc((size_t)batch * size * sizeof *x);
-    int32_t *labels = malloc((size_t)batch * sizeof *labels);
-    uint32_t *order = malloc((train->count ? train->count : 1) * sizeof *order);
-    uint32_t *val_idx = malloc((train->count ? train->count : 1) * sizeof *val_idx);
-    float *workspace = augment ? malloc(nr_augment_workspace_floats(train->channels,
-                                                                    train->height,
-                                                                    train->width) *
-                                        sizeof(float))
-                               : NULL;
-    optimizer_state opt = {
-        .m = calloc(params ? params : 1, sizeof(float)),
-        .v = calloc(params ? params : 1, sizeof(float)),
-    };
-    stopping_state stop = {0};
-    if (stopping && cfg.restore_best) {
-        stop.best_params = malloc((params ? params : 1) * sizeof(float));
-        stop.best_buffers = malloc((buffers ? buffers : 1) * sizeof(float));
-    }
-    int status = 0;
-    if (!x || !labels || !order || !val_idx || !opt.m || !opt.v || (augment && !workspace) ||
-        (stopping && cfg.restore_best && (!stop.best_params || !stop.best_buffers))) {
-        status = nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-        goto done;
+    nr_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    t->net = net;
+    t->train = train;
+    t->test = test;
+    t->cfg = *cfg;
+    t->params = nr_net_param_count(net);
+    t->buffers = nr_net_buffer_count(net);
+    t->image_size = (size_t)train->channels * train->height * train->width;
+    t->augment = nr_augment_active(&cfg->augment);
+    t->stopping = cfg->stop_patience > 0;
+    size_t count = train->count ? train->count : 1;
+    t->x = alloc_floats((size_t)cfg->batch_size * t->image_size);
+    t->labels = calloc((size_t)cfg->batch_size, sizeof *t->labels);
+    t->order = calloc(count, sizeof *t->order);
+    t->val_idx = calloc(count, sizeof *t->val_idx);
+    t->m = alloc_floats(t->params);
+    t->v = alloc_floats(t->params);
+    t->best_params = alloc_floats(t->params);
+    t->best_buffers = alloc_floats(t->buffers);
+    t->history = calloc((size_t)cfg->epochs, sizeof *t->history);
+    if (t->augment)
+        t->workspace = alloc_floats(nr_augment_workspace_floats(train->channels, train->height,
+                                                                train->width));
+    if (!t->x || !t->labels || !t->order || !t->val_idx || !t->m || !t->v ||
+        !t->best_params || !t->best_buffers || !t->history || (t->augment && !t->workspace)) {
+        nr_trainer_free(t);
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     }
 
-    size_t train_count = train->count, val_count = 0;
-    if (cfg.validation_fraction > 0)
-        nr_validation_split(train, cfg.validation_fraction, cfg.seed, order, &train_count,
-                            val_idx, &val_count);
+    t->train_count = train->count;
+    if (cfg->validation_fraction > 0)
+        nr_validation_split(train, cfg->validation_fraction, cfg->seed, t->order,
+                            &t->train_count, t->val_idx, &t->val_count);
     else
         for (size_t i = 0; i < train->count; i++)
-            order[i] = (uint32_t)i;
-    if (train_count == 0 || (cfg.validation_fraction > 0 && val_count == 0)) {
-        status = nr_fail(err, NR_EXIT_INPUT, "%s: error: %zu images cannot be split into "
-                         "training and validation at fraction %g", train->root, train->count,
-                         cfg.validation_fraction);
-        goto done;
+            t->order[i] = (uint32_t)i;
+    if (t->train_count == 0 || (cfg->validation_fraction > 0 && t->val_count == 0)) {
+        nr_trainer_free(t);
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: %zu images cannot be split into "
+                       "training and validation at fraction %g", train->root, train->count,
+                       cfg->validation_fraction);
     }
+    t->batches = (int)((t->train_count + (size_t)cfg->batch_size - 1) / (size_t)cfg->batch_size);
 
-    nr_rng shuffle_rng;
-    nr_rng_seed(&shuffle_rng, cfg.seed, NR_RNG_STREAM_SHUFFLE);
-    nr_rng dropout_rng;
-    nr_rng_seed(&dropout_rng, cfg.seed, NR_RNG_STREAM_DROPOUT);
-    nr_net_set_dropout_rng(net, dropout_rng);
+    trainer_state *st = &t->state;
+    memset(st, 0, sizeof *st);  /* padding too: the state is checksummed as bytes */
+    st->epoch = 1;
+    st->schedule = cfg->schedule;
+    nr_rng_seed(&st->shuffle_rng, cfg->seed, NR_RNG_STREAM_SHUFFLE);
+    nr_rng_seed(&st->dropout_rng, cfg->seed, NR_RNG_STREAM_DROPOUT);
+    *out = t;
+    return 0;
+}
 
-    int batches = (int)((train_count + (size_t)batch - 1) / (size_t)batch);
-    for (int epoch = 1; epoch <= cfg.epochs; epoch++) {
-        if (cfg.shuffle)
-            nr_rng_shuffle(&shuffle_rng, order, train_count);
+const nr_epoch_record *nr_trainer_history(const nr_trainer *t, int *epochs_done)
+{
+    *epochs_done = t->state.epochs_done;
+    return t->history;
+}
+
+bool nr_trainer_finished(const nr_trainer *t)
+{
+    return t->state.finished != 0;
+}
+
+long nr_trainer_batches_done(const nr_trainer *t)
+{
+    return (long)t->state.epochs_done * t->batches + (t->state.finished ? 0 : t->state.batch);
+}
+
+/* One training step on batch b of the current epoch; returns the batch cost. */
+static float train_batch(nr_trainer *t, int b, double lr, int *correct)
+{
+    const nr_train_config *cfg = &t->cfg;
+    size_t first = (size_t)b * cfg->batch_size;
+    int n = (int)(t->train_count - first < (size_t)cfg->batch_size ? t->train_count - first
+                                                                   : (size_t)cfg->batch_size);
+    if (t->cfg.optimizer == NR_OPT_SGD)
+        t->cfg.sgd.lr = (float)lr;
+    else
+        t->cfg.adam.lr = (float)lr;
+    if (t->augment)
+        gather_augmented_batch(t->train, t->order + first, n, cfg, t->state.epoch,
+                               t->workspace, t->x, t->labels);
+    else
+        gather_batch(t->train, t->order + first, n, t->x, t->labels);
+    nr_net_zero_grads(t->net);
+    nr_net_forward(t->net, t->x, n, true);
+    float cost = nr_net_loss(t->net, t->labels, n, true, correct, NULL);
+    if (isfinite(cost)) {
+        nr_net_backward(t->net, t->x, n);
+        optimizer_step(t);
+    }
+    *correct = n ? *correct : 0;
+    t->state.images += n;
+    return cost;
+}
+
+/* The end of an epoch: validation and test passes, the history record, the
+ * schedule and early stopping. */
+static int end_epoch(nr_trainer *t, bool *stop, nr_error *err)
+{
+    trainer_state *st = &t->state;
+    nr_epoch_record *rec = &t->history[st->epoch - 1];
+    *rec = (nr_epoch_record){.epoch = st->epoch,
+                             .train_cost = st->cost_sum / t->batches,
+                             .train_acc = st->acc_sum / t->batches,
+                             .val_cost = NAN,
+                             .val_acc = NAN,
+                             .lr = st->epoch_lr,
+                             .seconds = st->epoch_seconds};
+    nr_eval_result result;
+    if (t->val_count) {
+        if (nr_evaluate(t->net, t->train, t->val_idx, t->val_count, t->cfg.batch_size, &result,
+                        NULL, NULL, NULL, err) != 0)
+            return -1;
+        rec->val_cost = result.cost;
+        rec->val_acc = result.accuracy;
+    }
+    if (nr_evaluate(t->net, t->test, NULL, 0, t->cfg.batch_size, &result, NULL, NULL, NULL,
+                    err) != 0)
+        return -1;
+    rec->test_cost = result.cost;
+    rec->test_acc = result.accuracy;
+    if (st->schedule.kind == NR_SCHEDULE_PLATEAU)
+        nr_schedule_end_epoch(&st->schedule, plateau_value(t->cfg.plateau_monitor, rec));
+    *stop = t->stopping && stopping_update(t, rec);
+    st->epochs_done = st->epoch;
+    st->epoch++;
+    st->batch = 0;
+    st->cost_sum = st->acc_sum = 0.0;
+    st->images = 0;
+    st->epoch_seconds = 0.0;
+    if (*stop || st->epochs_done == t->cfg.epochs)
+        st->finished = 1;
+    return 0;
+}
+
+int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
+                   const volatile sig_atomic_t *stop_request, nr_train_outcome *outcome,
+                   nr_error *err)
+{
+    trainer_state *st = &t->state;
+    nr_net *net = t->net;
+    const nr_train_config *cfg = &t->cfg;
+    memset(outcome, 0, sizeof *outcome);
+    int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    openblas_set_num_threads(threads > 0 ? threads : 1);
+    nr_net_set_label_smoothing(net, cfg->loss == NR_LOSS_CROSS_ENTROPY ? cfg->label_smoothing
+                                                                       : 0.0f);
+    nr_net_set_dropout_rng(net, st->dropout_rng);
+    int status = 0;
+    while (!st->finished) {
+        if (st->batch == 0 && cfg->shuffle)
+            nr_rng_shuffle(&st->shuffle_rng, t->order, t->train_count);
         double start = now_seconds();
-        double cost_sum = 0.0, acc_sum = 0.0, epoch_lr = 0.0;
-        int images = 0;
-        for (int b = 0; b < batches; b++) {
-            size_t first = (size_t)b * batch;
-            int n = (int)(train_count - first < (size_t)batch ? train_count - first
-                                                                : (size_t)batch);
-            double lr = nr_schedule_lr(&schedule, epoch, (double)b / batches);
+        for (int b = st->batch; b < t->batches; b++) {
+            double lr = nr_schedule_lr(&st->schedule, st->epoch, (double)b / t->batches);
             if (b == 0)
-                epoch_lr = lr;
-            set_lr(&cfg, lr);
-            if (augment)
-                gather_augmented_batch(train, order + first, n, &cfg, epoch, workspace, x,
-                                       labels);
-            else
-                gather_batch(train, order + first, n, x, labels);
-            nr_net_zero_grads(net);
-            nr_net_forward(net, x, n, true);
-            int correct;
-            float cost = nr_net_loss(net, labels, n, true, &correct, NULL);
+                st->epoch_lr = lr;
+            int correct = 0;
+            int images_before = st->images;
+            float cost = train_batch(t, b, lr, &correct);
+            st->dropout_rng = nr_net_dropout_rng(net);
             if (!isfinite(cost)) {
                 status = nr_fail(err, NR_EXIT_DIVERGED,
                                  "training diverged: the cost of epoch %d, batch %d/%d is %g; "
-                                 "lower the learning rate (now %g)",
-                                 epoch, b + 1, batches, (double)cost, lr);
-                goto done;
+                                 "history and checkpoint keep the last good epoch; lower the "
+                                 "learning rate (now %g)",
+                                 st->epoch, b + 1, t->batches, (double)cost, lr);
+                goto out;
             }
-            nr_net_backward(net, x, n);
-            optimizer_step(&cfg, &opt, net);
-
+            int n = st->images - images_before;
             float acc = (float)correct / (float)n;
-            cost_sum += cost;
-            acc_sum += acc;
-            images += n;
+            st->cost_sum += cost;
+            st->acc_sum += acc;
+            st->batch = b + 1;
+            double elapsed = now_seconds() - start;
             if (callbacks && callbacks->on_batch) {
-                nr_batch_record rec = {.epoch = epoch, .batch = b + 1, .batches = batches,
-                                       .cost = cost, .acc = acc,
-                                       .running_cost = cost_sum / (b + 1),
-                                       .running_acc = acc_sum / (b + 1),
-                                       .epoch_seconds = now_seconds() - start,
-                                       .images = images};
+                nr_batch_record rec = {.epoch = st->epoch, .batch = b + 1,
+                                       .batches = t->batches, .cost = cost, .acc = acc,
+                                       .running_cost = st->cost_sum / (b + 1),
+                                       .running_acc = st->acc_sum / (b + 1),
+                                       .epoch_seconds = st->epoch_seconds + elapsed,
+                                       .images = st->images};
                 callbacks->on_batch(callbacks->ctx, &rec);
             }
-        }
-        double seconds = now_seconds() - start;
-        nr_epoch_record *rec = &history[epoch - 1];
-        *rec = (nr_epoch_record){.epoch = epoch,
-                                 .train_cost = cost_sum / batches,
-                                 .train_acc = acc_sum / batches,
-                                 .val_cost = NAN,
-                                 .val_acc = NAN,
-                                 .lr = epoch_lr,
-                                 .seconds = seconds};
-        nr_eval_result result;
-        if (val_count) {
-            if (nr_evaluate(net, train, val_idx, val_count, batch, &result, NULL, NULL, NULL,
-                            err) != 0) {
-                status = -1;
-                goto done;
+            if (stop_request && *stop_request && b + 1 < t->batches) {
+                st->epoch_seconds += elapsed;
+                status = nr_fail(err, NR_EXIT_INTERRUPTED,
+                                 "interrupted in epoch %d after batch %d/%d", st->epoch, b + 1,
+                                 t->batches);
+                goto out;
             }
-            rec->val_cost = result.cost;
-            rec->val_acc = result.accuracy;
         }
-        if (nr_evaluate(net, test, NULL, 0, batch, &result, NULL, NULL, NULL, err) != 0) {
+        st->epoch_seconds += now_seconds() - start;
+        bool stop = false;
+        if (end_epoch(t, &stop, err) != 0) {
             status = -1;
-            goto done;
+            goto out;
         }
-        rec->test_cost = result.cost;
-        rec->test_acc = result.accuracy;
-        outcome->epochs_done = epoch;
-        if (schedule.kind == NR_SCHEDULE_PLATEAU)
-            nr_schedule_end_epoch(&schedule, plateau_value(&cfg, rec,
-                                                           cfg.plateau_monitor));
-        bool stop_now = stopping && stopping_update(&cfg, &stop, net, rec);
         if (callbacks && callbacks->on_epoch &&
-            callbacks->on_epoch(callbacks->ctx, history, epoch, err) != 0) {
+            callbacks->on_epoch(callbacks->ctx, t->history, st->epochs_done, err) != 0) {
             status = -1;
-            goto done;
+            goto out;
         }
-        if (stop_now)
-            break;
+        if (stop_request && *stop_request && !st->finished) {
+            status = nr_fail(err, NR_EXIT_INTERRUPTED, "interrupted after epoch %d",
+                             st->epochs_done);
+            goto out;
+        }
     }
-    if (stopping) {
-        outcome->best_epoch = stop.best_epoch;
-        if (cfg.restore_best && stop.best_epoch && stop.best_epoch != outcome->epochs_done) {
-            memcpy(nr_net_params(net), stop.best_params, params * sizeof(float));
-            memcpy(nr_net_buffers(net), stop.best_buffers, buffers * sizeof(float));
-            outcome->restored_best = true;
+    if (t->stopping && cfg->restore_best && st->stop_best_epoch &&
+        st->stop_best_epoch != st->epochs_done) {
+        memcpy(nr_net_params(net), t->best_params, t->params * sizeof(float));
+        memcpy(nr_net_buffers(net), t->best_buffers, t->buffers * sizeof(float));
+        outcome->restored_best = true;
+    }
+out:
+    outcome->epochs_done = st->epochs_done;
+    outcome->best_epoch = t->stopping ? st->stop_best_epoch : 0;
+    return status;
+}
+
+/* ---- checkpoints ---- */
+
+static const char checkpoint_magic[8] = {'N', 'R', 'C', 'H', 'K', 'P', 'T', '1'};
+enum { CHECKPOINT_VERSION = 1 };
+
+typedef struct checkpoint_header {
+    char magic[8];
+    uint32_t version, state_bytes;
+    uint64_t spec_hash;
+    uint64_t params, buffers, train_count, epochs;
+} checkpoint_header;
+
+/* The byte ranges of a checkpoint after its header, in file order. */
+typedef struct checkpoint_part {
+    void *data;
+    size_t bytes;
+} checkpoint_part;
+
+static size_t checkpoint_parts(nr_trainer *t, checkpoint_part parts[10])
+{
+    size_t p = t->params * sizeof(float), b = t->buffers * sizeof(float);
+    size_t n = 0;
+    parts[n++] = (checkpoint_part){&t->state, sizeof t->state};
+    parts[n++] = (checkpoint_part){nr_net_params(t->net), p};
+    parts[n++] = (checkpoint_part){nr_net_buffers(t->net), b};
+    parts[n++] = (checkpoint_part){t->m, p};
+    parts[n++] = (checkpoint_part){t->v, p};
+    parts[n++] = (checkpoint_part){t->best_params, p};
+    parts[n++] = (checkpoint_part){t->best_buffers, b};
+    parts[n++] = (checkpoint_part){t->order, t->train_count * sizeof *t->order};
+    parts[n++] = (checkpoint_part){t->history, (size_t)t->cfg.epochs * sizeof *t->history};
+    return n;
+}
+
+static checkpoint_header checkpoint_header_for(const nr_trainer *t, uint64_t spec_hash)
+{
+    checkpoint_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, checkpoint_magic, sizeof h.magic);
+    h.version = CHECKPOINT_VERSION;
+    h.state_bytes = (uint32_t)sizeof t->state;
+    h.spec_hash = spec_hash;
+    h.params = t->params;
+    h.buffers = t->buffers;
+    h.train_count = t->train_count;
+    h.epochs = (uint64_t)t->cfg.epochs;
+    return h;
+}
+
+int nr_trainer_save(nr_trainer *t, const char *path, uint64_t spec_hash, nr_error *err)
+{
+    checkpoint_header h = checkpoint_header_for(t, spec_hash);
+    checkpoint_part parts[10];
+    size_t count = checkpoint_parts(t, parts);
+    nr_atomic_file file;
+    if (nr_atomic_open(&file, path, err) != 0)
+        return -1;
+    uint64_t sum = nr_fnv1a(NR_FNV_OFFSET, &h, sizeof h);
+    bool ok = fwrite(&h, sizeof h, 1, file.fp) == 1;
+    for (size_t i = 0; ok && i < count; i++) {
+        sum = nr_fnv1a(sum, parts[i].data, parts[i].bytes);
+        ok = parts[i].bytes == 0 || fwrite(parts[i].data, parts[i].bytes, 1, file.fp) == 1;
+    }
+    ok = ok && fwrite(&sum, sizeof sum, 1, file.fp) == 1;
+    if (!ok) {
+        nr_atomic_abort(&file);
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot write the checkpoint", path);
+    }
+    return nr_atomic_commit(&file, err);
+}
+
+int nr_trainer_load(nr_trainer *t, const char *path, uint64_t spec_hash, nr_error *err)
+{
+    checkpoint_header want = checkpoint_header_for(t, spec_hash);
+    checkpoint_part parts[10];
+    size_t count = checkpoint_parts(t, parts);
+    size_t expected = sizeof want + sizeof(uint64_t);
+    for (size_t i = 0; i < count; i++)
+        expected += parts[i].bytes;
+    char *data;
+    size_t len;
+    if (nr_read_file(path, expected, &data, &len, err) != 0) {
+        if (err && strstr(err->message, "more than"))
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint does not belong to this run "
+                    "(size)", path);
+        return -1;
+    }
+    int status = -1;
+    checkpoint_header got;
+    if (len < sizeof got) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun checkpoint (too short)", path);
+        goto done;
+    }
+    memcpy(&got, data, sizeof got);
+    if (memcmp(got.magic, checkpoint_magic, sizeof got.magic) != 0) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun checkpoint (bad magic)", path);
+    } else if (got.version != CHECKPOINT_VERSION || got.state_bytes != want.state_bytes) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint format %u is not this netrun's (%d)",
+                path, got.version, CHECKPOINT_VERSION);
+    } else if (memcmp(&got, &want, sizeof got) != 0) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is of another spec or data "
+                "(network, settings or image count differ)", path);
+    } else if (len != expected) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is %zu bytes, expected %zu "
+                "(truncated?)", path, len, expected);
+    } else {
+        uint64_t sum;
+        memcpy(&sum, data + len - sizeof sum, sizeof sum);
+        if (sum != nr_fnv1a(NR_FNV_OFFSET, data, len - sizeof sum)) {
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is corrupt (checksum)", path);
+        } else {
+            const char *at = data + sizeof got;
+            for (size_t i = 0; i < count; i++) {
+                memcpy(parts[i].data, at, parts[i].bytes);
+                at += parts[i].bytes;
+            }
+            status = 0;
         }
     }
 done:
-    free(x);
-    free(labels);
-    free(order);
-    free(val_idx);
-    free(workspace);
-    free(opt.m);
-    free(opt.v);
-    free(stop.best_params);
-    free(stop.best_buffers);
+    free(data);
+    return status;
+}
+
+int nr_train(nr_net *net, const nr_dataset *train, const nr_dataset *test,
+             const nr_train_config *cfg, const nr_train_callbacks *callbacks,
+             nr_epoch_record *history, nr_train_outcome *outcome, nr_error *err)
+{
+    nr_trainer *t;
+    memset(outcome, 0, sizeof *outcome);
+    if (nr_trainer_create(net, train, test, cfg, &t, err) != 0)
+        return -1;
+    int status = nr_trainer_run(t, callbacks, NULL, outcome, err);
+    memcpy(history, t->history, (size_t)outcome->epochs_done * sizeof *history);
+    nr_trainer_free(t);
     return status;
 }

@@ -202,6 +202,31 @@ START_TEST(test_rng_deterministic_and_streams)
 }
 END_TEST
 
+/* Jump-ahead lands where that many draws would. */
+START_TEST(test_rng_advance)
+{
+    static const uint64_t jumps[] = { 0, 1, 2, 3, 7, 64, 1000, 12345 };
+    for (size_t j = 0; j < sizeof jumps / sizeof jumps[0]; j++) {
+        nr_rng a, b;
+        nr_rng_seed(&a, 17, NR_RNG_STREAM_DROPOUT + j);
+        b = a;
+        for (uint64_t i = 0; i < jumps[j]; i++)
+            (void)nr_rng_u32(&a);
+        nr_rng_advance(&b, jumps[j]);
+        ck_assert(a.state == b.state && a.inc == b.inc);
+        ck_assert_uint_eq(nr_rng_u32(&a), nr_rng_u32(&b));
+    }
+    /* a 2^40 jump in two halves equals one jump */
+    nr_rng c, d;
+    nr_rng_seed(&c, 3, 3);
+    d = c;
+    nr_rng_advance(&c, UINT64_C(1) << 40);
+    nr_rng_advance(&d, UINT64_C(1) << 39);
+    nr_rng_advance(&d, UINT64_C(1) << 39);
+    ck_assert(c.state == d.state);
+}
+END_TEST
+
 START_TEST(test_rng_uniform)
 {
     nr_rng r;
@@ -619,6 +644,171 @@ START_TEST(test_conv_blas_vs_ref)
 
     acc_free(&di1); acc_free(&dw1); acc_free(&db1);
     free(di2); free(dw2); free(db2);
+    free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
+}
+END_TEST
+
+/* The batched BLAS path against the reference: random shapes, and shapes
+ * whose column matrices split a batch into several chunks (a last partial
+ * one included). Outputs overwritten (NaN before), gradients accumulated onto
+ * random priors, NaN-filled workspace. */
+START_TEST(test_conv_batched_vs_ref)
+{
+    nr_rng r;
+    nr_rng_seed(&r, 7000 + (uint64_t)_i, 0);
+    nr_conv2d_dims d;
+    d.n = 1 + (int)nr_rng_below(&r, 6);
+    d.c = 1 + (int)nr_rng_below(&r, 5);
+    d.filters = 1 + (int)nr_rng_below(&r, 6);
+    d.size = 1 + (int)nr_rng_below(&r, 5);
+    d.stride = 1 + (int)nr_rng_below(&r, 3);
+    d.pad = (int)nr_rng_below(&r, 3);
+    if (d.pad >= d.size)
+        d.pad = d.size - 1;
+    int minhw = d.size - 2 * d.pad;
+    if (minhw < 1)
+        minhw = 1;
+    d.h = minhw + (int)nr_rng_below(&r, 13);
+    d.w = minhw + (int)nr_rng_below(&r, 13);
+    if (_i == 0) { d.size = 1; d.stride = 1; d.pad = 0; }   /* pointwise */
+    /* chunks of 4, 4, 2 images (K*P = 36*400 floats per image) */
+    if (_i == 1) { d.n = 10; d.c = 4; d.filters = 5; d.h = d.w = 20; d.size = 3; d.stride = 1; d.pad = 1; }
+    /* one image per chunk (K*P = 72*1024) */
+    if (_i == 2) { d.n = 3; d.c = 8; d.filters = 4; d.h = d.w = 32; d.size = 3; d.stride = 1; d.pad = 1; }
+    /* the MNIST shapes of ex2 */
+    if (_i == 3) { d.n = 32; d.c = 1; d.filters = 8; d.h = d.w = 28; d.size = 3; d.stride = 1; d.pad = 1; }
+    if (_i == 4) { d.n = 32; d.c = 8; d.filters = 16; d.h = d.w = 14; d.size = 3; d.stride = 1; d.pad = 1; }
+    if (_i == 5) { d.n = 32; d.c = 16; d.filters = 32; d.h = d.w = 7; d.size = 3; d.stride = 1; d.pad = 1; }
+    /* strided with padding, several chunks */
+    if (_i == 6) { d.n = 9; d.c = 3; d.filters = 6; d.h = 41; d.w = 37; d.size = 5; d.stride = 2; d.pad = 2; }
+    const int with_bias = _i < 7 || nr_rng_below(&r, 3) != 0;
+    const int with_din = _i < 7 || nr_rng_below(&r, 3) != 0;
+
+    const size_t nin = conv_in_n(&d), nw = conv_w_n(&d), nout = conv_out_n(&d);
+    const size_t nws = nr_conv2d_batched_workspace_floats(&d);
+    if (d.size == 1 && d.stride == 1 && d.pad == 0)
+        ck_assert_uint_eq(nws, 0);
+    float *in = falloc(nin), *w = falloc(nw), *b = falloc((size_t)d.filters);
+    float *o1 = falloc(nout), *o2 = falloc(nout), *dout = falloc(nout);
+    float *ws = nws ? falloc(nws) : NULL;
+    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    fill_uniform(&r, w, nw, -1.0f, 1.0f);
+    fill_uniform(&r, b, (size_t)d.filters, -1.0f, 1.0f);
+    fill_uniform(&r, dout, nout, -1.0f, 1.0f);
+    fill_nan(o1, nout);
+    if (ws)
+        fill_nan(ws, nws);
+    nr_conv2d_forward_batched(&d, in, w, with_bias ? b : NULL, o1, ws);
+    nr_ref_conv2d_forward(&d, in, w, with_bias ? b : NULL, o2, NULL);
+    ck_assert_msg(rel_err(o1, o2, nout) < 1e-4,
+                  "batched conv forward n%d c%d %dx%d f%d k%d s%d p%d: rel err %g", d.n,
+                  d.c, d.h, d.w, d.filters, d.size, d.stride, d.pad, rel_err(o1, o2, nout));
+
+    acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
+    float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+    if (ws)
+        fill_nan(ws, nws);
+    nr_conv2d_backward_batched(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
+                               with_bias ? db1.g : NULL, ws);
+    nr_ref_conv2d_backward(&d, in, w, dout, with_din ? di2 : NULL, dw2,
+                           with_bias ? db2 : NULL, NULL);
+    ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-4, "batched conv dweight rel err %g",
+                  rel_err(dw1.g, dw2, nw));
+    ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-4, "batched conv dinput rel err %g",
+                  rel_err(di1.g, di2, nin));
+    ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-4, "batched conv dbias rel err %g",
+                  rel_err(db1.g, db2, (size_t)d.filters));
+    if (!with_din)
+        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
+    if (!with_bias)
+        ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
+
+    /* deterministic: the same call again gives the same bits */
+    float *o3 = falloc(nout);
+    nr_conv2d_forward_batched(&d, in, w, with_bias ? b : NULL, o3, ws);
+    ck_assert_mem_eq(o1, o3, nout * sizeof(float));
+
+    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+    free(di2); free(dw2); free(db2); free(o3);
+    free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
+}
+END_TEST
+
+/* The direct stride-1 "same" kernels against the reference: 3x3 pad 1, 5x5
+ * pad 2 and 1x1, channel and filter counts that are not multiples of 4,
+ * planes from 1x1 up, batches that span several dW chunks. Skipped (with a
+ * note) on CPUs without AVX2/FMA, where the BLAS backend does not use them. */
+START_TEST(test_conv_direct_vs_ref)
+{
+    nr_rng r;
+    nr_rng_seed(&r, 9000 + (uint64_t)_i, 0);
+    nr_conv2d_dims d;
+    static const int kernel_sizes[] = { 3, 3, 5, 1 };
+    d.size = kernel_sizes[_i % 4];
+    d.pad = (d.size - 1) / 2;
+    d.stride = 1;
+    d.n = 1 + (int)nr_rng_below(&r, 5);
+    d.c = 1 + (int)nr_rng_below(&r, 9);
+    d.filters = 1 + (int)nr_rng_below(&r, 11);
+    d.h = 1 + (int)nr_rng_below(&r, 17);
+    d.w = 1 + (int)nr_rng_below(&r, 17);
+    /* the MNIST shapes of ex2, one batch share each */
+    if (_i == 0) { d.n = 32; d.c = 1; d.filters = 8; d.h = d.w = 28; }
+    if (_i == 4) { d.n = 32; d.c = 8; d.filters = 16; d.h = d.w = 14; }
+    if (_i == 8) { d.n = 32; d.c = 16; d.filters = 32; d.h = d.w = 7; }
+    /* many images per dW chunk and a partial last chunk */
+    if (_i == 12) { d.n = 37; d.c = 2; d.filters = 5; d.h = 6; d.w = 9; }
+    if (!nr_conv2d_direct_applies(&d)) {
+        fprintf(stderr, "test_conv_direct_vs_ref: no AVX2/FMA on this CPU, skipped\n");
+        return;
+    }
+    const size_t nin = conv_in_n(&d), nw = conv_w_n(&d), nout = conv_out_n(&d);
+    const size_t nws = nr_conv2d_direct_workspace_floats(&d);
+    ck_assert_uint_le(nws, nr_conv2d_fast_workspace_floats(&d));
+    float *in = falloc(nin), *w = falloc(nw), *b = falloc((size_t)d.filters);
+    float *o1 = falloc(nout), *o2 = falloc(nout), *dout = falloc(nout), *ws = falloc(nws);
+    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    fill_uniform(&r, w, nw, -1.0f, 1.0f);
+    fill_uniform(&r, b, (size_t)d.filters, -1.0f, 1.0f);
+    fill_uniform(&r, dout, nout, -1.0f, 1.0f);
+    const int with_bias = _i % 5 != 3, with_din = _i % 7 != 2;
+    fill_nan(o1, nout);
+    fill_nan(ws, nws);
+    nr_conv2d_forward_direct(&d, in, w, with_bias ? b : NULL, o1, ws);
+    nr_ref_conv2d_forward(&d, in, w, with_bias ? b : NULL, o2, NULL);
+    ck_assert_msg(rel_err(o1, o2, nout) < 1e-5,
+                  "direct conv forward n%d c%d %dx%d f%d k%d: rel err %g", d.n, d.c, d.h, d.w,
+                  d.filters, d.size, rel_err(o1, o2, nout));
+    /* the dispatcher takes the same path */
+    float *o3 = falloc(nout);
+    nr_conv2d_forward_fast(&d, in, w, with_bias ? b : NULL, o3, ws);
+    ck_assert_mem_eq(o1, o3, nout * sizeof(float));
+
+    acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
+    float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+    float *di3 = dup(di1.g, nin), *dw3 = dup(dw1.g, nw);
+    fill_nan(ws, nws);
+    nr_conv2d_backward_direct(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
+                              with_bias ? db1.g : NULL, ws);
+    nr_ref_conv2d_backward(&d, in, w, dout, with_din ? di2 : NULL, dw2,
+                           with_bias ? db2 : NULL, NULL);
+    ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-5, "direct conv dweight rel err %g",
+                  rel_err(dw1.g, dw2, nw));
+    ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-5, "direct conv dinput rel err %g",
+                  rel_err(di1.g, di2, nin));
+    ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-5, "direct conv dbias rel err %g",
+                  rel_err(db1.g, db2, (size_t)d.filters));
+    if (!with_din)
+        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
+    if (!with_bias)
+        ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
+    /* deterministic */
+    nr_conv2d_backward_direct(&d, in, w, dout, with_din ? di3 : NULL, dw3, NULL, ws);
+    ck_assert_mem_eq(dw1.g, dw3, nw * sizeof(float));
+    ck_assert_mem_eq(di1.g, di3, nin * sizeof(float));
+
+    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+    free(di2); free(dw2); free(db2); free(di3); free(dw3); free(o3);
     free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
 }
 END_TEST
@@ -1062,6 +1252,86 @@ START_TEST(test_activation_gradcheck)
     gc_check(&pb, c.in, din.g, n, 1e-2f, names[_i]);
     acc_free(&din);
     free(c.in); free(c.out); free(proj);
+}
+END_TEST
+
+/* The vectorised relu against its scalar definition, bit for bit: every
+ * count remainder, NaN, +-0, and the overwriting backward. */
+START_TEST(test_relu_vector_paths)
+{
+    nr_rng r;
+    nr_rng_seed(&r, 4242, 0);
+    for (size_t count = 0; count < 40; count++) {
+        float *x = falloc(count), *y = falloc(count), *g = falloc(count);
+        float *d1 = falloc(count), *d2 = falloc(count), *d3 = falloc(count);
+        fill_uniform(&r, x, count, -1, 1);
+        fill_uniform(&r, g, count, -1, 1);
+        fill_uniform(&r, d1, count, -1, 1);
+        for (size_t i = 0; i < count; i++) {
+            if (i % 7 == 3) x[i] = NAN;
+            if (i % 11 == 5) x[i] = -0.0f;
+            if (i % 13 == 6) x[i] = 0.0f;
+        }
+        memcpy(d2, d1, count * sizeof *d1);
+        nr_relu_forward(count, x, y);
+        for (size_t i = 0; i < count; i++) {
+            float want = x[i] < 0.0f ? 0.0f : x[i];
+            ck_assert_mem_eq(&y[i], &want, sizeof want);
+        }
+        nr_relu_backward(count, y, g, d1);
+        fill_nan(d3, count);
+        nr_relu_backward_set(count, y, g, d3);
+        for (size_t i = 0; i < count; i++) {
+            float add = y[i] > 0.0f ? g[i] : 0.0f;
+            float want = d2[i] + add;
+            ck_assert_mem_eq(&d1[i], &want, sizeof want);
+            ck_assert_float_eq(d3[i], add);
+        }
+        free(x); free(y); free(g); free(d1); free(d2); free(d3);
+    }
+}
+END_TEST
+
+/* The vectorised 2x2/2 maxpool on wide planes (the MNIST shapes, odd sizes,
+ * ties, NaN) against the reference, and the overwriting backward against
+ * zero + accumulate for every pooling shape. */
+START_TEST(test_maxpool_wide_and_set)
+{
+    static const int shapes[][4] = {   /* h, w, size, stride */
+        { 28, 28, 2, 2 }, { 14, 14, 2, 2 }, { 7, 7, 2, 2 }, { 9, 17, 2, 2 },
+        { 8, 16, 2, 2 }, { 6, 4, 2, 2 }, { 9, 9, 3, 2 }, { 7, 10, 2, 1 }, { 9, 8, 2, 3 },
+    };
+    nr_rng r;
+    nr_rng_seed(&r, 8080, 0);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int variant = 0; variant < 3; variant++) {
+            nr_pool2d_dims d = { 3, 2, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3] };
+            const size_t nin = pool_in_n(&d), nout = pool_out_n(&d);
+            float *in = falloc(nin), *o1 = falloc(nout), *o2 = falloc(nout), *g = falloc(nout);
+            int32_t *a1 = malloc(nout * sizeof *a1), *a2 = malloc(nout * sizeof *a2);
+            ck_assert_ptr_nonnull(a1);
+            ck_assert_ptr_nonnull(a2);
+            fill_uniform(&r, in, nin, -1, 1);
+            if (variant == 1)   /* ties everywhere */
+                for (size_t i = 0; i < nin; i++)
+                    in[i] = roundf(in[i]);
+            if (variant == 2)   /* NaN in some windows, first or not */
+                for (size_t i = 0; i < nin; i += 5)
+                    in[i] = NAN;
+            fill_uniform(&r, g, nout, -1, 1);
+            nr_maxpool_forward(&d, in, o1, a1);
+            nr_ref_maxpool_forward(&d, in, o2, a2);
+            ck_assert_mem_eq(o1, o2, nout * sizeof *o1);
+            ck_assert_mem_eq(a1, a2, nout * sizeof *a1);
+            float *acc = calloc(nin, sizeof *acc), *set = falloc(nin);
+            ck_assert_ptr_nonnull(acc);
+            fill_nan(set, nin);
+            nr_maxpool_backward(&d, g, a1, acc);
+            nr_maxpool_backward_set(&d, g, a1, set);
+            ck_assert_mem_eq(acc, set, nin * sizeof *acc);
+            free(in); free(o1); free(o2); free(g); free(a1); free(a2); free(acc); free(set);
+        }
+    }
 }
 END_TEST
 
@@ -1637,6 +1907,7 @@ static Suite *kernels_suite(void)
 
     tc = tcase_create("rng");
     tcase_add_test(tc, test_rng_deterministic_and_streams);
+    tcase_add_test(tc, test_rng_advance);
     tcase_add_test(tc, test_rng_uniform);
     tcase_add_test(tc, test_rng_below);
     tcase_add_test(tc, test_rng_normal);
@@ -1662,6 +1933,8 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_pool_fast_vs_ref, 0, 24);
     tcase_add_loop_test(tc, test_dense_blas_vs_ref, 0, 15);
     tcase_add_loop_test(tc, test_gemm_blas_vs_ref, 0, 8);
+    tcase_add_loop_test(tc, test_conv_batched_vs_ref, 0, 30);
+    tcase_add_loop_test(tc, test_conv_direct_vs_ref, 0, 40);
     tcase_add_test(tc, test_conv_deterministic);
     suite_add_tcase(s, tc);
 
@@ -1670,6 +1943,8 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_pool_golden);
     tcase_add_test(tc, test_dense_golden);
     tcase_add_test(tc, test_activation_values);
+    tcase_add_test(tc, test_relu_vector_paths);
+    tcase_add_test(tc, test_maxpool_wide_and_set);
     tcase_add_test(tc, test_softmax_ce_golden);
     tcase_add_test(tc, test_softmax_ce_huge_logits);
     tcase_add_test(tc, test_softmax_rows_sum_to_one);

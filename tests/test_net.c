@@ -381,6 +381,228 @@ START_TEST(test_weights_round_trip)
 }
 END_TEST
 
+/* ---- threads: T shares of a batch give the T = 1 results within rounding,
+ * and the same T gives the same bits ---- */
+
+typedef struct pass_result {
+    float loss;
+    float *logits, *grads, *buffers;
+    nr_rng dropout;
+} pass_result;
+
+/* One training step (zero, forward, loss, backward) of n examples on a net
+ * with `threads` threads; copies out what it produced. */
+static void threaded_pass(const char *input, const char *layers, int threads, int max_batch,
+                          int n, pass_result *r)
+{
+    fixture f;
+    fixture_make(&f, input, layers, "cross_entropy", NR_BACKEND_BLAS, max_batch);
+    nr_error err = {0};
+    ck_assert_msg(nr_net_set_threads(f.net, threads, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(nr_net_threads(f.net), threads < max_batch ? threads : max_batch);
+    size_t in_size = nr_shape_size(f.graph->input);
+    float *x = malloc((size_t)n * in_size * sizeof *x);
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    nr_rng rng;
+    nr_rng_seed(&rng, 21, 4);
+    random_fill(x, (size_t)n * in_size, &rng, 1.0f);
+    int classes = nr_net_classes(f.net);
+    for (int i = 0; i < n; i++)
+        labels[i] = (int32_t)nr_rng_below(&rng, (uint32_t)classes);
+    nr_rng dropout;
+    nr_rng_seed(&dropout, 9, NR_RNG_STREAM_DROPOUT);
+    nr_net_set_dropout_rng(f.net, dropout);
+    /* two steps, so the second runs on views already in place and on grads
+     * that the first step left behind (zeroed by the caller) */
+    for (int step = 0; step < 2; step++) {
+        nr_net_zero_grads(f.net);
+        const float *logits = nr_net_forward(f.net, x, n, true);
+        r->loss = nr_net_loss(f.net, labels, n, true, NULL, NULL);
+        nr_net_backward(f.net, x, n);
+        if (step == 0) {
+            /* a smaller batch in between: a different split */
+            nr_net_forward(f.net, x, n > 1 ? n - 1 : 1, false);
+            continue;
+        }
+        size_t k = (size_t)n * classes, p = nr_net_param_count(f.net);
+        size_t b = nr_net_buffer_count(f.net);
+        r->logits = malloc(k * sizeof(float));
+        r->grads = malloc((p ? p : 1) * sizeof(float));
+        r->buffers = malloc((b ? b : 1) * sizeof(float));
+        memcpy(r->logits, logits, k * sizeof(float));
+        memcpy(r->grads, nr_net_grads(f.net), p * sizeof(float));
+        memcpy(r->buffers, nr_net_buffers(f.net), b * sizeof(float));
+        r->dropout = nr_net_dropout_rng(f.net);
+    }
+    free(x);
+    free(labels);
+    fixture_free(&f);
+}
+
+static void pass_free(pass_result *r)
+{
+    free(r->logits);
+    free(r->grads);
+    free(r->buffers);
+}
+
+static const char *const threaded_nets[] = {
+    "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2}\n"
+    "    - conv: {filters: 6, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2}\n"
+    "    - dense: {units: 5}\n    - softmax\n",
+    "    - conv: {filters: 3, size: 3, pad: 1}\n    - batchnorm\n    - relu\n"
+    "    - dropout: {rate: 0.3}\n    - dense: {units: 8}\n    - batchnorm\n    - tanh\n"
+    "    - dropout: {rate: 0.2}\n    - dense: {units: 5}\n    - softmax\n",
+    "    - conv: {filters: 2, size: 1}\n"
+    "    - residual:\n        layers:\n          - conv: {filters: 2, size: 3, pad: 1}\n"
+    "          - batchnorm\n          - relu\n"
+    "    - residual:\n        shortcut: projection\n        projection_batchnorm: true\n"
+    "        layers:\n          - conv: {filters: 3, size: 3, stride: 2, pad: 1}\n"
+    "          - sigmoid\n"
+    "    - avgpool: {size: 2, stride: 1}\n    - flatten\n    - dense: {units: 5}\n    - softmax\n",
+};
+
+START_TEST(test_threads_match_single)
+{
+    const char *layers = threaded_nets[_i % 3];
+    /* batch sizes: even split, uneven split, fewer examples than threads */
+    static const int batch[][2] = {{16, 16}, {13, 16}, {2, 16}};
+    int n = batch[_i / 3][0], max_batch = batch[_i / 3][1];
+    pass_result one, two, three, two_again;
+    threaded_pass("[2, 8, 8]", layers, 1, max_batch, n, &one);
+    threaded_pass("[2, 8, 8]", layers, 2, max_batch, n, &two);
+    threaded_pass("[2, 8, 8]", layers, 3, max_batch, n, &three);
+    threaded_pass("[2, 8, 8]", layers, 2, max_batch, n, &two_again);
+    fixture f;
+    fixture_make(&f, "[2, 8, 8]", layers, "cross_entropy", NR_BACKEND_BLAS, max_batch);
+    size_t p = nr_net_param_count(f.net), b = nr_net_buffer_count(f.net);
+    size_t k = (size_t)n * nr_net_classes(f.net);
+    fixture_free(&f);
+    const pass_result *multi[2] = {&two, &three};
+    for (int m = 0; m < 2; m++) {
+        ck_assert_float_eq_tol(one.loss, multi[m]->loss, 1e-5f);
+        for (size_t i = 0; i < k; i++)
+            ck_assert_float_eq_tol(one.logits[i], multi[m]->logits[i], 1e-5f);
+        for (size_t i = 0; i < p; i++)
+            ck_assert_msg(fabsf(one.grads[i] - multi[m]->grads[i]) <=
+                              1e-5f + 1e-4f * fabsf(one.grads[i]),
+                          "net %d n %d: grad %zu: 1 thread %g, %d threads %g", _i % 3, n, i,
+                          one.grads[i], m + 2, multi[m]->grads[i]);
+        for (size_t i = 0; i < b; i++)
+            ck_assert_float_eq_tol(one.buffers[i], multi[m]->buffers[i], 1e-6f);
+        /* the dropout stream moved on by the same amount */
+        ck_assert(one.dropout.state == multi[m]->dropout.state);
+    }
+    /* the same thread count: the same bits */
+    ck_assert(two.loss == two_again.loss);
+    ck_assert_mem_eq(two.logits, two_again.logits, k * sizeof(float));
+    ck_assert_mem_eq(two.grads, two_again.grads, p * sizeof(float));
+    ck_assert_mem_eq(two.buffers, two_again.buffers, b * sizeof(float));
+    pass_free(&one);
+    pass_free(&two);
+    pass_free(&three);
+    pass_free(&two_again);
+}
+END_TEST
+
+/* Threads can be changed, 0 means the online cores, and the cap holds. */
+START_TEST(test_threads_setting)
+{
+    fixture f;
+    fixture_make(&f, "[1, 4, 4]", "    - dense: {units: 3}\n", "cross_entropy",
+                 NR_BACKEND_BLAS, 4);
+    nr_error err = {0};
+    ck_assert_int_eq(nr_net_threads(f.net), 1);
+    ck_assert_int_eq(nr_net_set_threads(f.net, 8, &err), 0);
+    ck_assert_int_eq(nr_net_threads(f.net), 4); /* capped at max_batch */
+    ck_assert_int_eq(nr_net_set_threads(f.net, 0, &err), 0);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_int_eq(nr_net_threads(f.net), online < 1 ? 1 : online > 4 ? 4 : (int)online);
+    ck_assert_int_eq(nr_net_set_threads(f.net, 1, &err), 0);
+    ck_assert_int_eq(nr_net_threads(f.net), 1);
+    ck_assert_int_eq(nr_net_set_threads(f.net, 2, &err), 0);
+    float x[4 * 16] = {0};
+    int32_t labels[4] = {0, 1, 2, 0};
+    nr_net_zero_grads(f.net);
+    nr_net_forward(f.net, x, 4, true);
+    nr_net_loss(f.net, labels, 4, true, NULL, NULL);
+    nr_net_backward(f.net, x, 4);
+    fixture_free(&f);
+}
+END_TEST
+
+/* The bench hooks: one time per executed layer, filled by a pass. */
+START_TEST(test_timing_hooks)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        fixture f;
+        fixture_make(&f, "[1, 6, 6]",
+                     "    - conv: {filters: 2, size: 3}\n    - relu\n    - dense: {units: 3}\n"
+                     "    - softmax\n",
+                     "cross_entropy", NR_BACKEND_BLAS, 4);
+        nr_error err = {0};
+        ck_assert_int_eq(nr_net_set_threads(f.net, threads, &err), 0);
+        ck_assert_uint_eq(nr_net_timed_layers(f.net), 3);
+        nr_net_set_timing(f.net, true);
+        float x[4 * 36] = {0};
+        int32_t labels[4] = {0, 1, 2, 0};
+        nr_net_zero_grads(f.net);
+        nr_net_forward(f.net, x, 4, true);
+        nr_net_loss(f.net, labels, 4, true, NULL, NULL);
+        nr_net_backward(f.net, x, 4);
+        const nr_layer_times *times = nr_net_layer_times(f.net);
+        for (size_t i = 0; i < 3; i++) {
+            ck_assert(times[i].forward > 0.0 && times[i].backward > 0.0);
+            ck_assert(times[i].forward_cpu >= 0.0 && times[i].backward_cpu >= 0.0);
+        }
+        nr_layer_times reduce = nr_net_reduce_times(f.net);
+        ck_assert(threads == 1 ? reduce.backward == 0.0 : reduce.backward > 0.0);
+        fixture_free(&f);
+    }
+}
+END_TEST
+
+/* Whole training runs with 2 threads: deterministic, and they learn. */
+START_TEST(test_threaded_training_deterministic)
+{
+    nr_epoch_record h[2][4];
+    static float params[2][4096];
+    for (int rep = 0; rep < 2; rep++) {
+        fixture f;
+        fixture_make(&f, "[1, 8, 8]",
+                     "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n"
+                     "    - maxpool: {size: 2}\n    - dropout: {rate: 0.1}\n"
+                     "    - dense: {units: 4}\n    - softmax\n",
+                     "cross_entropy", NR_BACKEND_BLAS, 16);
+        nr_error err = {0};
+        ck_assert(ns_doc_apply_set(f.doc, "train.batch_size=16", &err) == 0);
+        ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
+        ck_assert_msg(ns_doc_resolve(f.doc, &err) == 0, "%s", err.message);
+        nr_train_config cfg;
+        ck_assert_msg(nr_train_config_from_spec(f.doc, &cfg, &err) == 0, "%s", err.message);
+        cfg.threads = 2;
+        cfg.sgd.lr = 0.1f;
+        ck_assert_int_eq(nr_net_set_threads(f.net, 2, &err), 0);
+        nr_dataset *train = toy_dataset(400, 1), *test = toy_dataset(100, 2);
+        nr_train_outcome outcome;
+        ck_assert_msg(nr_train(f.net, train, test, &cfg, NULL, h[rep], &outcome, &err) == 0,
+                      "%s", err.message);
+        ck_assert_uint_le(nr_net_param_count(f.net), 4096);
+        memcpy(params[rep], nr_net_params(f.net), nr_net_param_count(f.net) * sizeof(float));
+        if (rep == 1)
+            ck_assert_mem_eq(params[0], params[1], nr_net_param_count(f.net) * sizeof(float));
+        toy_free(train);
+        toy_free(test);
+        fixture_free(&f);
+    }
+    for (int e = 0; e < 4; e++) {
+        ck_assert(h[0][e].train_cost == h[1][e].train_cost);
+        ck_assert(h[0][e].test_acc == h[1][e].test_acc);
+    }
+    ck_assert_msg(h[0][3].test_acc >= 0.95, "test accuracy %.3f", h[0][3].test_acc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("net");
@@ -396,6 +618,12 @@ int main(void)
     tcase_add_test(exec, test_training_learns_and_is_deterministic);
     tcase_add_test(exec, test_weights_round_trip);
     suite_add_tcase(suite, exec);
+    TCase *threads = tcase_create("threads");
+    tcase_add_loop_test(threads, test_threads_match_single, 0, 9);
+    tcase_add_test(threads, test_threads_setting);
+    tcase_add_test(threads, test_timing_hooks);
+    tcase_add_test(threads, test_threaded_training_deterministic);
+    suite_add_tcase(suite, threads);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);

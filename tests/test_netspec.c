@@ -226,10 +226,10 @@ START_TEST(test_minimal_inline)
     ck_assert_int_eq(ns_get_int(root, "train.epochs"), 10);
     ck_assert_str_eq(ns_get_str(root, "train.loss"), "cross_entropy");
     /* keys in schema order */
-    static const char *const top[] = { "name", "description", "seed", "threads", "data",
-                                       "network", "train" };
-    ck_assert_uint_eq(root->count, 7);
-    for (size_t i = 0; i < 7; i++)
+    static const char *const top[] = { "name", "description", "seed", "threads", "backend",
+                                       "data", "network", "train" };
+    ck_assert_uint_eq(root->count, 8);
+    for (size_t i = 0; i < 8; i++)
         ck_assert_str_eq(root->keys[i], top[i]);
     ns_doc_free(doc);
 }
@@ -649,7 +649,7 @@ START_TEST(test_error_unknown_keys)
     char text[1024];
     snprintf(text, sizeof text, "%snme: x\n", MINIMAL);
     expect_error(text, NAME ":9:1: error: unknown key 'nme' at the top level (did you mean 'name'?)",
-                 "valid keys: name, description, seed, threads, data, network, train");
+                 "valid keys: name, description, seed, threads, backend, data, network, train");
     expect_error("data:\n  train: a\n  test: b\n  cahce: false\nnetwork: {layers: [relu]}\n",
                  NAME ":4:3: error: unknown key 'cahce' in data (did you mean 'cache'?)",
                  "valid keys: train, test, cache");
@@ -1310,9 +1310,9 @@ START_TEST(test_reference_documents_schema)
         if (v->params)
             check_documented(ref, v->params, v->name);
     }
-    /* top 7 + data 3 + network 2 + train 10 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
+    /* top 8 + data 3 + network 2 + train 10 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
      * validation 1 + early_stopping 4 + augment 5 + 12 + layers 22 */
-    ck_assert_int_eq(checked_keys, 95);
+    ck_assert_int_eq(checked_keys, 96);
 }
 END_TEST
 

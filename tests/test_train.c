@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netrun/graph.h"
 #include "netrun/net.h"
@@ -353,6 +354,131 @@ START_TEST(test_dropout_batchnorm_modes)
 }
 END_TEST
 
+/* Interrupt after `stop_after` batches (from the batch callback, as a signal
+ * handler would), checkpoint, continue in a fresh net + trainer from the
+ * checkpoint: the history and the final weights equal an uninterrupted run's. */
+typedef struct interrupter {
+    volatile sig_atomic_t flag;
+    long batches, stop_after;
+} interrupter;
+
+static void count_batch(void *ctx, const nr_batch_record *b)
+{
+    (void)b;
+    interrupter *in = ctx;
+    if (++in->batches == in->stop_after)
+        in->flag = 1;
+}
+
+typedef struct resumable {
+    ns_doc *doc;
+    nr_graph *graph;
+    nr_net *net;
+    nr_trainer *trainer;
+    nr_train_config cfg;
+} resumable;
+
+static void resumable_make(resumable *r, nr_dataset *train, nr_dataset *test)
+{
+    r->doc = spec("  optimizer: {adam: {lr: 0.01}}\n"
+                  "  epochs: 4\n"
+                  "  batch_size: 16\n"
+                  "  schedule: {reduce_on_plateau: {monitor: val_cost, patience: 0, factor: 0.5}}\n"
+                  "  validation: {fraction: 0.2}\n"
+                  "  early_stopping: {patience: 3}\n"
+                  "  augment: {shift: {pixels: 1}, noise: {std: 0.05}}\n");
+    nr_error err = {0};
+    ck_assert(nr_graph_build(r->doc, &r->graph, &err) == 0);
+    ck_assert(nr_train_config_from_spec(r->doc, &r->cfg, &err) == 0);
+    r->cfg.threads = 1;
+    ck_assert(nr_net_create(r->graph, r->cfg.batch_size, NR_BACKEND_BLAS, r->cfg.loss, &r->net,
+                            &err) == 0);
+    nr_net_init(r->net, r->cfg.seed);
+    ck_assert_msg(nr_trainer_create(r->net, train, test, &r->cfg, &r->trainer, &err) == 0, "%s",
+                  err.message);
+}
+
+static void resumable_free(resumable *r)
+{
+    nr_trainer_free(r->trainer);
+    nr_net_free(r->net);
+    nr_graph_free(r->graph);
+    ns_doc_free(r->doc);
+}
+
+static void check_resume_equals_uninterrupted(long stop_after)
+{
+    nr_dataset *train = toy_dataset(200, 1), *test = toy_dataset(40, 2);
+    nr_error err = {0};
+    nr_train_outcome outcome;
+
+    resumable whole;
+    resumable_make(&whole, train, test);
+    ck_assert(nr_trainer_run(whole.trainer, NULL, NULL, &outcome, &err) == 0);
+    int epochs_whole;
+    const nr_epoch_record *h_whole = nr_trainer_history(whole.trainer, &epochs_whole);
+
+    char dir[] = "/tmp/netrun-resume-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+
+    resumable first;
+    resumable_make(&first, train, test);
+    interrupter in = {.stop_after = stop_after};
+    nr_train_callbacks callbacks = {.ctx = &in, .on_batch = count_batch};
+    ck_assert_int_eq(nr_trainer_run(first.trainer, &callbacks, &in.flag, &outcome, &err), -1);
+    ck_assert_int_eq(err.status, NR_EXIT_INTERRUPTED);
+    ck_assert_int_eq(nr_trainer_batches_done(first.trainer), stop_after);
+    ck_assert_msg(nr_trainer_save(first.trainer, path, 42, &err) == 0, "%s", err.message);
+
+    resumable second;
+    resumable_make(&second, train, test);
+    ck_assert_int_eq(nr_trainer_load(second.trainer, path, 43, &err), -1); /* other spec */
+    ck_assert_ptr_nonnull(strstr(err.message, "another spec"));
+    ck_assert_msg(nr_trainer_load(second.trainer, path, 42, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(nr_trainer_batches_done(second.trainer), stop_after);
+    ck_assert(nr_trainer_run(second.trainer, NULL, NULL, &outcome, &err) == 0);
+    int epochs_resumed;
+    const nr_epoch_record *h_resumed = nr_trainer_history(second.trainer, &epochs_resumed);
+    ck_assert_int_eq(epochs_resumed, epochs_whole);
+    for (int e = 0; e < epochs_whole; e++) {
+        ck_assert_msg(h_resumed[e].train_cost == h_whole[e].train_cost,
+                      "epoch %d train cost %.9g vs %.9g", e + 1, h_resumed[e].train_cost,
+                      h_whole[e].train_cost);
+        ck_assert(h_resumed[e].train_acc == h_whole[e].train_acc);
+        ck_assert(h_resumed[e].val_cost == h_whole[e].val_cost);
+        ck_assert(h_resumed[e].test_cost == h_whole[e].test_cost);
+        ck_assert(h_resumed[e].test_acc == h_whole[e].test_acc);
+        ck_assert(h_resumed[e].lr == h_whole[e].lr);
+    }
+    ck_assert_mem_eq(nr_net_params(second.net), nr_net_params(whole.net),
+                     nr_net_param_count(whole.net) * sizeof(float));
+
+    /* a corrupt checkpoint is refused */
+    FILE *fp = fopen(path, "r+b");
+    fseek(fp, 100, SEEK_SET);
+    fputc(0x77, fp);
+    fclose(fp);
+    ck_assert_int_eq(nr_trainer_load(second.trainer, path, 42, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "corrupt"));
+    unlink(path);
+    rmdir(dir);
+    resumable_free(&whole);
+    resumable_free(&first);
+    resumable_free(&second);
+    toy_free(train);
+    toy_free(test);
+}
+
+START_TEST(test_interrupt_and_resume)
+{
+    check_resume_equals_uninterrupted(5);   /* mid-epoch 1 */
+    check_resume_equals_uninterrupted(10);  /* the last batch of epoch 1 */
+    check_resume_equals_uninterrupted(23);  /* mid-epoch 3 */
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("train");
@@ -367,6 +493,9 @@ int main(void)
     tcase_add_test(tc, test_validation_split);
     tcase_add_test(tc, test_early_stopping_restores_best);
     tcase_add_test(tc, test_dropout_batchnorm_modes);
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("resume");
+    tcase_add_test(tc, test_interrupt_and_resume);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

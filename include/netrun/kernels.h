@@ -71,6 +71,10 @@ enum {
 void nr_rng_seed(nr_rng *rng, uint64_t seed, uint64_t stream);
 /* Next 32 random bits. */
 uint32_t nr_rng_u32(nr_rng *rng);
+/* Skips `delta` outputs in O(log delta): afterwards the state is what
+ * `delta` calls of nr_rng_u32 would have left (jump-ahead, so that threads
+ * can each start at their own offset of one stream). */
+void nr_rng_advance(nr_rng *rng, uint64_t delta);
 /* Uniform float in [0, 1): 24 random bits, multiples of 2^-24; never 1.0. */
 float nr_rng_uniform(nr_rng *rng);
 /* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire's
@@ -184,6 +188,54 @@ void nr_ref_conv2d_backward(const nr_conv2d_dims *d, const float *in,
                             const float *weight, const float *dout, float *din,
                             float *dweight, float *dbias, float *workspace);
 
+/* The same convolution, the BLAS path batched: the column matrices of a
+ * chunk of images side by side, so each GEMM multiplies over chunk*P columns
+ * instead of P (the chunk is sized to keep the column matrix in L2). Same
+ * contract as nr_conv2d_forward/backward (out overwritten; din, dweight,
+ * dbias ACCUMULATED), except the workspace:
+ * nr_conv2d_batched_workspace_floats(d) floats, which depends on d->n (call
+ * it with the largest n the kernels will see; fewer images are fine). 0 for
+ * a pointwise convolution (then the per-image path runs). */
+size_t nr_conv2d_batched_workspace_floats(const nr_conv2d_dims *d);
+void nr_conv2d_forward_batched(const nr_conv2d_dims *d, const float *in,
+                               const float *weight, const float *bias, float *out,
+                               float *workspace);
+void nr_conv2d_backward_batched(const nr_conv2d_dims *d, const float *in,
+                                const float *weight, const float *dout, float *din,
+                                float *dweight, float *dbias, float *workspace);
+
+/* Direct convolution (conv_direct.c) for stride 1 and "same" padding
+ * (2 * pad == size - 1, e.g. 3x3 pad 1), with AVX2 + FMA micro-kernels picked
+ * at run time: each image is copied into a zero-bordered plane and the
+ * convolution read from it at constant tap offsets (no im2col); the input
+ * gradient is the same kernel on the zero-bordered output gradient with the
+ * flipped weights. Same contract as nr_conv2d_forward/backward (out
+ * overwritten; din, dweight, dbias ACCUMULATED), workspace
+ * nr_conv2d_direct_workspace_floats(d) floats (depends on d->n: size it for
+ * the largest n; fewer images are fine). Only call the _direct functions
+ * when nr_conv2d_direct_applies(d) (the shape fits and the CPU has AVX2 and
+ * FMA). Results differ from the BLAS path by rounding (fused multiply-adds);
+ * deterministic. */
+int nr_conv2d_direct_applies(const nr_conv2d_dims *d);
+size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d);
+void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in,
+                              const float *weight, const float *bias, float *out,
+                              float *workspace);
+void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in,
+                               const float *weight, const float *dout, float *din,
+                               float *dweight, float *dbias, float *workspace);
+
+/* The BLAS backend's convolution: the direct kernels where they apply,
+ * the batched im2col + BLAS path otherwise; workspace
+ * nr_conv2d_fast_workspace_floats(d) (enough for either). */
+size_t nr_conv2d_fast_workspace_floats(const nr_conv2d_dims *d);
+void nr_conv2d_forward_fast(const nr_conv2d_dims *d, const float *in,
+                            const float *weight, const float *bias, float *out,
+                            float *workspace);
+void nr_conv2d_backward_fast(const nr_conv2d_dims *d, const float *in,
+                             const float *weight, const float *dout, float *din,
+                             float *dweight, float *dbias, float *workspace);
+
 /* ------------------------------------------------------------------------
  * Pooling (pool.c), no padding, any size/stride:
  * out_h = (h - size) / stride + 1 (floor), likewise out_w; precondition
@@ -222,6 +274,11 @@ void nr_ref_maxpool_forward(const nr_pool2d_dims *d, const float *in,
  *         windows add). */
 void nr_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
                          const int32_t *argmax, float *din);
+/* The same with din OVERWRITTEN (every element of din written: the
+ * gradient at argmax positions, 0 elsewhere), for the first writer of a
+ * gradient buffer. Any size/stride (overlapping windows add). */
+void nr_maxpool_backward_set(const nr_pool2d_dims *d, const float *dout,
+                             const int32_t *argmax, float *din);
 void nr_ref_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
                              const int32_t *argmax, float *din);
 
@@ -274,6 +331,9 @@ void nr_ref_dense_backward(const nr_dense_dims *d, const float *x,
 /* relu: out = max(x, 0). f' = 1 where out > 0, else 0 (0 at x == 0, as PyTorch). */
 void nr_relu_forward(size_t count, const float *in, float *out);
 void nr_relu_backward(size_t count, const float *out, const float *dout, float *din);
+/* The same with din OVERWRITTEN (din = out > 0 ? dout : 0), for the first
+ * writer of a gradient buffer: no zeroing pass before it. */
+void nr_relu_backward_set(size_t count, const float *out, const float *dout, float *din);
 /* leaky_relu: out = x > 0 ? x : slope * x, slope >= 0 (so that the sign of
  * out equals the sign of x). f' = 1 where out > 0, else slope. */
 void nr_leaky_relu_forward(size_t count, float slope, const float *in, float *out);

@@ -19,7 +19,8 @@
  * final softmax, the network's outputs are taken as logits.
  *
  * Ownership: the net borrows the graph (keep it alive); everything else is
- * owned by the net. Not thread-safe: one net per thread.
+ * owned by the net. Not thread-safe: call a net from one thread at a time
+ * (it may run its own worker threads inside, see nr_net_set_threads).
  */
 #ifndef NETRUN_NET_H
 #define NETRUN_NET_H
@@ -84,5 +85,46 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad,
  * gradients are ACCUMULATED into grads (call nr_net_zero_grads first). */
 void nr_net_backward(nr_net *net, const float *input, int n);
 void nr_net_zero_grads(nr_net *net);
+
+/* ---- threads ----
+ * A net runs single-threaded until nr_net_set_threads(net, T) with T > 1
+ * (T = 0: the online cores; capped at max_batch and NR_NET_MAX_THREADS).
+ * Then every forward/backward splits its n examples into T contiguous shares
+ * (thread t: examples [t*n/T, (t+1)*n/T)) run by a persistent pool of T
+ * threads (the caller is thread 0; no thread is created per batch), each
+ * with its own kernel workspace and its own parameter-gradient block; the
+ * backward ends by adding the blocks to nr_net_grads() in thread order, so
+ * the result is deterministic for a given T (and within float rounding of
+ * T = 1: the sums are associated differently). Batchnorm layers (batch
+ * statistics) run on one thread over the whole batch; dropout masks are the
+ * same for every T. OpenBLAS is set to 1 thread (a process-wide setting:
+ * openblas_set_num_threads(1)) while T > 1, and forward/backward set it back
+ * to 1 if someone raised it since.
+ * Call it after nr_net_create, before training; it allocates (T - 1) x
+ * (param_count + workspace) floats and may be called again to change T.
+ * Returns 0, or -1 with err set (out of memory, no threads): the net then
+ * stays usable single-threaded. */
+enum { NR_NET_MAX_THREADS = 256 };
+int nr_net_set_threads(nr_net *net, int threads, nr_error *err);
+int nr_net_threads(const nr_net *net);   /* 1 until set */
+
+/* ---- per-layer timing (netrun bench) ----
+ * When on, every forward/backward records, for each top-level executed
+ * layer (a final softmax fused into the loss is not one), its wall time and
+ * the CPU time thread 0 spent in it, in seconds, overwritten per pass. With
+ * several threads a barrier follows each layer, so the wall time is that of
+ * the whole batch through the layer. The CPU time is the robust figure on a
+ * busy machine (it excludes time the thread was descheduled). Off (the
+ * default) costs one branch per layer. */
+typedef struct nr_layer_times {
+    double forward, backward;             /* wall seconds */
+    double forward_cpu, backward_cpu;     /* thread 0's CPU seconds */
+} nr_layer_times;
+void nr_net_set_timing(nr_net *net, bool on);
+size_t nr_net_timed_layers(const nr_net *net);   /* graph->count less a head softmax */
+const nr_layer_times *nr_net_layer_times(const nr_net *net);  /* [nr_net_timed_layers] */
+/* The backward's summing of the threads' gradient blocks (in .backward and
+ * .backward_cpu; zero single-threaded). */
+nr_layer_times nr_net_reduce_times(const nr_net *net);
 
 #endif

@@ -147,4 +147,42 @@ const char *ns_node_where(const ns_doc *doc, const ns_node *node, char *buf, siz
  * against (NULL-terminated, in the order of the reference). */
 extern const char *const ns_layer_kind_names[];
 
+/* ---- Semantic diff (netspec/diff.c) ----
+ * ns_diff() walks two resolved trees (the roots of two resolved docs) side
+ * by side, guided by the schema, and calls `report` once per difference, in
+ * schema order (the order of REFERENCE.md), except that the top-level `name`
+ * and `description` come last:
+ *   path  where, written like the paths of error messages: "train.epochs",
+ *         "train.optimizer", "train.optimizer.sgd.lr", "network.input",
+ *         "network.layers[3]", "network.layers[3].conv.filters";
+ *   a, b  the value on each side (borrowed from the trees), NULL where that
+ *         side has no such key.
+ * Values are compared by meaning, not by text: numbers as numbers (0.05 and
+ * 5e-2, 0 and 0.0 are equal), positions and flags are ignored; compare
+ * resolved trees so that defaults are written out on both sides. The walk
+ * descends maps key by key; a choice with the same variant on both sides
+ * parameter by parameter ("train.optimizer.sgd.lr"); a choice whose variant
+ * changed is one report with both whole choices ("train.optimizer", sgd{..}
+ * vs adam{..}); an int list is one report. Layer lists of the same length
+ * are compared index by index (a layer of another kind is one report of both
+ * layers, one of the same kind descends into its parameters); lists of
+ * different lengths are aligned by their longest common subsequence of equal
+ * layers, and the layers between two aligned ones are paired in order, the
+ * rest reported as removed (b NULL, a's index) or inserted (a NULL, b's
+ * index); a pair at different indices is written "[i->j]". Keys the schema
+ * does not know are compared structurally. `report` may be NULL (count
+ * only). Returns the number of differences (0: the specs mean the same). */
+typedef void (*ns_diff_fn)(void *ctx, const char *path, const ns_node *a, const ns_node *b);
+size_t ns_diff(const ns_node *a, const ns_node *b, ns_diff_fn report, void *ctx);
+
+/* A node as one line of text for diffs and labels: scalars as written (in
+ * double quotes, with C escapes, when empty, with outer spaces, control
+ * characters, '"' or "->", and inside a list or map also with characters of
+ * the flow syntax: ",{}[]#" or ": "), lists "[1, 28, 28]", maps
+ * "{a: 1, b: 2}", a choice with
+ * parameters "sgd{lr: 0.05, momentum: 0.0, nesterov: false, weight_decay: 0}",
+ * a parameterless variant "relu", NULL "(none)". Text that does not fit in
+ * `size` ends with "...". Returns buf. */
+const char *ns_node_format(const ns_node *node, char *buf, size_t size);
+
 #endif

@@ -16,6 +16,8 @@
  *   curves.png/.svg, confusion.csv/.png, metrics.csv, misclassified.png/.csv,
  *   augment_preview.png: see netrun/outputs.h
  *   batches.csv    epoch,batch,cost,acc for every training batch
+ *   checkpoint.bin everything needed to continue (netrun/train.h), after
+ *                  every epoch and at an interrupt
  *   weights.bin    the trained parameters (netrun/weights.h): the final
  *                  model (the best epoch's when early stopping restored it)
  * The library prints nothing; hooks receive messages and progress.
@@ -23,6 +25,7 @@
 #ifndef NETRUN_RUN_H
 #define NETRUN_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "netrun/error.h"
@@ -42,8 +45,11 @@ typedef struct nr_run_options {
     size_t set_count;
     const char *out_dir;       /* NULL: <runs_root>/<name>-<n> */
     const char *runs_root;     /* NULL: "runs" */
-    nr_backend backend;
     nr_run_hooks hooks;
+    /* Set (by a signal handler) to ask for a stop after the current batch;
+     * the run then writes its checkpoint and fails with NR_EXIT_INTERRUPTED.
+     * May be NULL. */
+    const volatile sig_atomic_t *stop_request;
 } nr_run_options;
 
 typedef struct nr_run_result {
@@ -57,10 +63,17 @@ typedef struct nr_run_result {
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
+/* `netrun resume RUN_DIR` (RUN_DIR in opts->out_dir; spec_path and sets are
+ * ignored: the run folder's resolved.yaml is the spec): reloads the
+ * checkpoint written after the last finished epoch or at an interrupt and
+ * continues into the same folder, so the history is the one an
+ * uninterrupted run writes (but for the seconds column). */
+int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err);
+
 /* `netrun eval`: loads the spec's network and data.test, the weights file,
  * and evaluates. */
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
-                const char *weights_path, nr_backend backend, nr_eval_result *result,
+                const char *weights_path, nr_eval_result *result,
                 nr_error *err);
 
 #endif

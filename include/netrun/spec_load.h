@@ -2,7 +2,9 @@
  * the first two stages every command shares.
  *
  * nr_spec_load(): parse PATH, apply the --set assignments in order, resolve;
- * when network.input is absent, read the shape of the first training image
+ * check the training settings (nr_train_config_from_spec: what the schema
+ * alone cannot, e.g. a val_* monitor without a validation split); when
+ * network.input is absent, read the shape of the first training image
  * (nr_dataset_probe) and fill it in (so the resolved spec shows it); then
  * build the graph. On success the caller owns *doc and *graph (free the graph
  * first: it borrows nodes of the doc). On failure both are left NULL.

@@ -23,6 +23,7 @@
 #ifndef NETRUN_TRAIN_H
 #define NETRUN_TRAIN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@ typedef struct nr_train_config {
     nr_sgd_params sgd;       /* when optimizer == NR_OPT_SGD */
     nr_adam_params adam;     /* when NR_OPT_ADAM / NR_OPT_ADAMW */
     int threads;             /* BLAS threads; 0 = online cores */
+    nr_backend backend;      /* the spec's `backend` */
     nr_schedule schedule;
     char plateau_monitor[16];  /* reduce_on_plateau: val_cost, val_acc, train_cost, train_acc */
     float label_smoothing;   /* cross_entropy only */
@@ -99,10 +101,48 @@ typedef struct nr_train_outcome {
 } nr_train_outcome;
 
 /* Trains `net` (already initialized) for up to cfg->epochs epochs. history:
- * caller array of cfg->epochs records, filled as epochs finish. */
+ * caller array of cfg->epochs records, filled as epochs finish. (A trainer
+ * created, run once and freed.) */
 int nr_train(nr_net *net, const nr_dataset *train, const nr_dataset *test,
              const nr_train_config *cfg, const nr_train_callbacks *callbacks,
              nr_epoch_record *history, nr_train_outcome *outcome, nr_error *err);
+
+/* A resumable training run. The trainer borrows net and the datasets (keep
+ * them alive) and owns everything else: the optimizer moments, the shuffled
+ * order, the PRNG states, the schedule and early-stopping state, the history.
+ * Everything a run needs to continue exactly where it stopped is in its
+ * checkpoint, so an interrupted-and-resumed run gives the same history as an
+ * uninterrupted one (except the seconds). */
+typedef struct nr_trainer nr_trainer;
+
+int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *test,
+                      const nr_train_config *cfg, nr_trainer **out, nr_error *err);
+void nr_trainer_free(nr_trainer *trainer);
+
+/* Trains until the last epoch or early stopping. When *stop_request becomes
+ * non-zero (a signal handler sets it), the current batch is finished and the
+ * call returns -1 with status NR_EXIT_INTERRUPTED; the trainer is then ready
+ * to be saved and continued. A NaN/Inf cost stops with NR_EXIT_DIVERGED
+ * before that batch changes any weight. stop_request may be NULL. */
+int nr_trainer_run(nr_trainer *trainer, const nr_train_callbacks *callbacks,
+                   const volatile sig_atomic_t *stop_request, nr_train_outcome *outcome,
+                   nr_error *err);
+
+/* The history so far (epochs_done records; owned by the trainer). */
+const nr_epoch_record *nr_trainer_history(const nr_trainer *trainer, int *epochs_done);
+/* True once training has ended (every epoch, or early stopping). */
+bool nr_trainer_finished(const nr_trainer *trainer);
+/* Training batches done over all epochs (rows batches.csv should have). */
+long nr_trainer_batches_done(const nr_trainer *trainer);
+
+/* Checkpoint: magic "NRCHKPT1", format version, a header that pins the run
+ * (spec_hash = the caller's hash of the resolved spec, parameter, buffer and
+ * image counts, epochs), the trainer state, the net's parameters and buffers,
+ * the optimizer moments, the early-stopping copy, the shuffled order, the
+ * history, and an FNV-1a checksum of everything before it. Written
+ * atomically. Loading refuses another run's or a corrupt checkpoint. */
+int nr_trainer_save(nr_trainer *trainer, const char *path, uint64_t spec_hash, nr_error *err);
+int nr_trainer_load(nr_trainer *trainer, const char *path, uint64_t spec_hash, nr_error *err);
 
 /* The stratified validation split: per class, a seeded shuffle (stream
  * NR_RNG_STREAM_SPLIT) and the first round(fraction * class size) images

@@ -13,6 +13,8 @@ typedef struct cli_options {
     const char *out_dir;     /* --out DIR, or NULL */
     const char *weights;     /* --weights FILE (eval), or NULL */
     nr_backend backend;      /* --backend blas|reference */
+    const char **sweeps;     /* --sweep KEY=V1,V2,... (argv strings, borrowed) */
+    size_t sweep_count;
     const char **specs;      /* positional arguments */
     size_t spec_count;
 } cli_options;
@@ -22,5 +24,25 @@ int cli_check(const cli_options *opts);
 int cli_train(const cli_options *opts);
 int cli_eval(const cli_options *opts);
 int cli_data(const cli_options *opts);
+int cli_resume(const cli_options *opts);
+int cli_compare(const cli_options *opts);
+int cli_diff(const cli_options *opts);
+int cli_report(const cli_options *opts);
+
+/* cmd_compare.c: prints the compare table of run folders dirs[0..count) on
+ * stdout and writes their curves to `picture`; returns the exit status. */
+int cli_compare_print(const char *const *dirs, size_t count, const char *picture);
+
+/* sweep.c: one --sweep KEY=V1,V2,... split at its top-level commas (commas
+ * inside [..], {..} or quotes belong to the value). */
+typedef struct cli_sweep {
+    char *key;               /* "train.optimizer.sgd.lr" */
+    char **values;           /* [count] value texts */
+    size_t count;
+} cli_sweep;
+/* Parses `arg`; on a bad argument prints the one-line error and returns 2. */
+int cli_sweep_parse(const char *arg, cli_sweep *out);
+void cli_sweep_free(cli_sweep *sweep);
+int cli_bench(const cli_options *opts);
 
 #endif

@@ -1,12 +1,41 @@
-/* cli/cmd_train.c - `netrun SPEC...`: train and evaluate; `netrun eval`. */
+/* cli/cmd_train.c - `netrun SPEC...`: train and evaluate, `--sweep` grids
+ * (every point checked before the first trains; several runs end with the
+ * compare table and picture); `netrun eval`. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "netrun/error.h"
+#include "netrun/fileio.h"
 #include "netrun/run.h"
+#include "netrun/spec_load.h"
+
+/* Set by SIGINT/SIGTERM: the one piece of global mutable state, as a signal
+ * handler can reach nothing else. The run finishes its batch, writes its
+ * checkpoint and stops; a second signal kills the process as usual. */
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int signo)
+{
+    stop_requested = 1;
+    signal(signo, SIG_DFL);
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = request_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 typedef struct progress {
     int tty;               /* stderr is a terminal: draw a live bar */
@@ -68,38 +97,301 @@ static void on_epoch(void *ctx, const nr_epoch_record *e, int epochs)
     fflush(stdout);
 }
 
+/* One run of a call: a spec and the assignments of its grid point. */
+typedef struct train_point {
+    const char *spec;
+    const char **sets;       /* --set assignments, then the point's sweep values */
+    size_t set_count;
+    char *what;              /* "train.optimizer.sgd.lr=0.05, ..." or NULL */
+} train_point;
+
+typedef struct train_plan {
+    cli_sweep *sweeps;
+    size_t sweep_count;
+    train_point *points;
+    size_t count;
+    char **assignments;      /* owned "KEY=VALUE" strings */
+    size_t assignment_count;
+} train_plan;
+
+static void plan_free(train_plan *plan)
+{
+    for (size_t i = 0; i < plan->sweep_count; i++)
+        cli_sweep_free(&plan->sweeps[i]);
+    free(plan->sweeps);
+    for (size_t i = 0; i < plan->count; i++) {
+        free(plan->points[i].sets);
+        free(plan->points[i].what);
+    }
+    free(plan->points);
+    for (size_t i = 0; i < plan->assignment_count; i++)
+        free(plan->assignments[i]);
+    free(plan->assignments);
+}
+
+enum { GRID_MAX = 10000 };
+
+/* specs x the cartesian product of the sweeps (the last sweep varies
+ * fastest). Prints its errors; returns the exit status. */
+static int plan_build(const cli_options *opts, train_plan *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->sweeps = calloc(opts->sweep_count ? opts->sweep_count : 1, sizeof *plan->sweeps);
+    if (!plan->sweeps)
+        goto oom;
+    size_t grid = 1, total_values = 0;
+    for (size_t i = 0; i < opts->sweep_count; i++) {
+        int status = cli_sweep_parse(opts->sweeps[i], &plan->sweeps[i]);
+        if (status != 0)
+            return status;
+        plan->sweep_count++;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(plan->sweeps[j].key, plan->sweeps[i].key) == 0) {
+                fprintf(stderr, "netrun: error: --sweep '%s': %s is swept twice; give all its "
+                        "values in one --sweep\n", opts->sweeps[i], plan->sweeps[i].key);
+                return NR_EXIT_INPUT;
+            }
+        grid *= plan->sweeps[i].count;
+        total_values += plan->sweeps[i].count;
+        if (grid * opts->spec_count > GRID_MAX) {
+            fprintf(stderr, "netrun: error: --sweep: more than %d runs; sweep fewer values\n",
+                    GRID_MAX);
+            return NR_EXIT_INPUT;
+        }
+    }
+    /* "KEY=VALUE" once per value */
+    plan->assignments = calloc(total_values ? total_values : 1, sizeof *plan->assignments);
+    if (!plan->assignments)
+        goto oom;
+    size_t *first = calloc(plan->sweep_count ? plan->sweep_count : 1, sizeof *first);
+    if (!first)
+        goto oom;
+    for (size_t i = 0; i < plan->sweep_count; i++) {
+        first[i] = plan->assignment_count;
+        for (size_t v = 0; v < plan->sweeps[i].count; v++) {
+            size_t n = strlen(plan->sweeps[i].key) + strlen(plan->sweeps[i].values[v]) + 2;
+            char *a = malloc(n);
+            if (!a) {
+                free(first);
+                goto oom;
+            }
+            snprintf(a, n, "%s=%s", plan->sweeps[i].key, plan->sweeps[i].values[v]);
+            plan->assignments[plan->assignment_count++] = a;
+        }
+    }
+    plan->points = calloc(opts->spec_count * grid, sizeof *plan->points);
+    if (!plan->points) {
+        free(first);
+        goto oom;
+    }
+    for (size_t s = 0; s < opts->spec_count; s++)
+        for (size_t g = 0; g < grid; g++) {
+            train_point *pt = &plan->points[plan->count++];
+            pt->spec = opts->specs[s];
+            pt->sets = calloc(opts->set_count + plan->sweep_count + 1, sizeof *pt->sets);
+            if (!pt->sets) {
+                free(first);
+                goto oom;
+            }
+            for (size_t i = 0; i < opts->set_count; i++)
+                pt->sets[pt->set_count++] = opts->sets[i];
+            size_t rest = g, what_len = 1;
+            const char **mine = pt->sets + pt->set_count;
+            for (size_t i = plan->sweep_count; i-- > 0;) {
+                size_t v = rest % plan->sweeps[i].count;
+                rest /= plan->sweeps[i].count;
+                mine[i] = plan->assignments[first[i] + v];
+                what_len += strlen(mine[i]) + 2;
+            }
+            pt->set_count += plan->sweep_count;
+            if (plan->sweep_count) {
+                pt->what = malloc(what_len);
+                if (!pt->what) {
+                    free(first);
+                    goto oom;
+                }
+                pt->what[0] = '\0';
+                for (size_t i = 0; i < plan->sweep_count; i++) {
+                    if (i)
+                        strcat(pt->what, ", ");
+                    strcat(pt->what, mine[i]);
+                }
+            }
+        }
+    free(first);
+    return 0;
+oom:
+    fprintf(stderr, "netrun: error: out of memory\n");
+    return NR_EXIT_INTERNAL;
+}
+
+/* Parse, resolve, shape check and training settings of every point before
+ * the first one trains. */
+static int plan_check(const train_plan *plan)
+{
+    for (size_t i = 0; i < plan->count; i++) {
+        const train_point *pt = &plan->points[i];
+        ns_doc *doc;
+        nr_graph *graph;
+        nr_error err = {0};
+        int ok = nr_spec_load(pt->spec, pt->sets, pt->set_count, &doc, &graph, &err) == 0;
+        if (ok) {
+            nr_train_config cfg;
+            ok = nr_train_config_from_spec(doc, &cfg, &err) == 0;
+            nr_graph_free(graph);
+            ns_doc_free(doc);
+        }
+        if (!ok) {
+            fprintf(stderr, "%s\n", err.message);
+            return err.status ? err.status : NR_EXIT_INTERNAL;
+        }
+    }
+    return 0;
+}
+
+static int dir_absent_or_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT;
+    int empty = 1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+/* "PARENT/compare-NAME-N.png", N the first number not taken. */
+static char *compare_picture_path(const char *run_dir, const char *name)
+{
+    const char *slash = strrchr(run_dir, '/');
+    size_t parent = slash ? (size_t)(slash - run_dir) : 0;
+    size_t size = parent + strlen(name) + 48;
+    char *path = malloc(size);
+    if (!path)
+        return NULL;
+    for (int n = 1; n < 100000; n++) {
+        snprintf(path, size, "%.*s%scompare-%s-%d.png", (int)parent, run_dir,
+                 slash ? "/" : "", name, n);
+        if (access(path, F_OK) != 0)
+            return path;
+    }
+    free(path);
+    return NULL;
+}
+
+static void report_failure(progress *bar, const nr_error *err, const nr_run_result *result)
+{
+    clear_bar(bar);
+    fprintf(stderr, "%s\n", err->message);
+    if (!result->run_dir[0])
+        return;
+    if (err->status == NR_EXIT_INTERRUPTED)
+        fprintf(stderr, "netrun: checkpoint written; continue with: netrun resume %s\n",
+                result->run_dir);
+    else
+        fprintf(stderr, "netrun: what finished is kept in %s\n", result->run_dir);
+}
+
+static void report_success(const char *what, const nr_run_result *result)
+{
+    printf("%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; run folder %s\n",
+           what, 100.0 * result->final_test_acc, result->epochs, result->epochs == 1 ? "" : "s",
+           result->train_seconds, result->run_dir);
+}
+
 int cli_train(const cli_options *opts)
 {
-    if (opts->spec_count > 1 && opts->out_dir) {
-        fprintf(stderr, "netrun: error: --out names one run folder; give one spec with it\n");
+    if (opts->spec_count > 1 && opts->out_dir && !opts->sweep_count) {
+        fprintf(stderr, "netrun: error: --out names one run folder; give one spec with it "
+                "(with --sweep it is the folder of all runs)\n");
         return NR_EXIT_INPUT;
     }
+    train_plan plan;
+    int status = plan_build(opts, &plan);
+    bool several = plan.count > 1;
+    const char *runs_root = opts->sweep_count ? opts->out_dir : NULL;
+    if (status == 0 && runs_root && !dir_absent_or_empty(runs_root)) {
+        fprintf(stderr, "%s: error: the sweep folder exists and is not empty; netrun never "
+                "overwrites runs: choose another --out\n", runs_root);
+        status = NR_EXIT_INPUT;
+    }
+    if (status == 0 && several)
+        status = plan_check(&plan);
+    if (status != 0) {
+        plan_free(&plan);
+        return status;
+    }
+    const char **done = calloc(plan.count, sizeof *done);
+    char (*dirs)[4096] = calloc(plan.count, sizeof *dirs);
+    char first_name[128] = "";
+    size_t done_count = 0;
+    if (!done || !dirs) {
+        fprintf(stderr, "netrun: error: out of memory\n");
+        free(done);
+        free(dirs);
+        plan_free(&plan);
+        return NR_EXIT_INTERNAL;
+    }
     progress bar = {.tty = isatty(STDERR_FILENO)};
-    int status = 0;
-    for (size_t i = 0; i < opts->spec_count; i++) {
+    catch_stop_signals();
+    for (size_t i = 0; i < plan.count && !stop_requested; i++) {
+        const train_point *pt = &plan.points[i];
+        if (pt->what)
+            fprintf(stderr, "netrun: sweep point %zu/%zu of %s: %s\n",
+                    i % (plan.count / opts->spec_count) + 1, plan.count / opts->spec_count,
+                    pt->spec, pt->what);
         nr_run_options run = {
-            .spec_path = opts->specs[i],
-            .sets = opts->sets,
-            .set_count = opts->set_count,
-            .out_dir = opts->out_dir,
-            .backend = opts->backend,
+            .spec_path = pt->spec,
+            .sets = pt->sets,
+            .set_count = pt->set_count,
+            .out_dir = runs_root ? NULL : opts->out_dir,
+            .runs_root = runs_root,
             .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
                       .on_epoch = on_epoch},
+            .stop_request = &stop_requested,
         };
         nr_run_result result;
         nr_error err = {0};
         if (nr_run(&run, &result, &err) != 0) {
-            clear_bar(&bar);
-            fprintf(stderr, "%s\n", err.message);
-            if (result.run_dir[0])
-                fprintf(stderr, "netrun: what finished is kept in %s\n", result.run_dir);
+            report_failure(&bar, &err, &result);
             status = err.status ? err.status : NR_EXIT_INTERNAL;
             continue;
         }
-        printf("%s: test accuracy %.2f%% after %d epochs, training time %.1f s; run folder %s\n",
-               opts->specs[i], 100.0 * result.final_test_acc, result.epochs,
-               result.train_seconds, result.run_dir);
+        printf("%s%s%s%s: test accuracy %.2f%% after %d epochs, training time %.1f s; "
+               "run folder %s\n",
+               pt->spec, pt->what ? " [" : "", pt->what ? pt->what : "", pt->what ? "]" : "",
+               100.0 * result.final_test_acc, result.epochs, result.train_seconds,
+               result.run_dir);
+        fflush(stdout);
+        snprintf(dirs[done_count], sizeof dirs[done_count], "%s", result.run_dir);
+        done[done_count] = dirs[done_count];
+        if (!first_name[0]) {
+            /* the run folder is NAME-N: the spec's name */
+            const char *base = strrchr(result.run_dir, '/');
+            base = base ? base + 1 : result.run_dir;
+            const char *dash = strrchr(base, '-');
+            snprintf(first_name, sizeof first_name, "%.*s",
+                     (int)(dash && dash > base ? dash - base : (long)strlen(base)), base);
+        }
+        done_count++;
     }
+    if (several && done_count > 0) {
+        char *picture = runs_root ? nr_path_join(runs_root, "compare.png")
+                                  : compare_picture_path(done[0], first_name);
+        printf("\n");
+        int compared = picture ? cli_compare_print(done, done_count, picture)
+                               : (fprintf(stderr, "netrun: error: out of memory\n"),
+                                  NR_EXIT_INTERNAL);
+        if (status == 0)
+            status = compared;
+        free(picture);
+    }
+    free(done);
+    free(dirs);
+    plan_free(&plan);
     return status;
 }
 
@@ -115,12 +407,36 @@ int cli_eval(const cli_options *opts)
     }
     nr_eval_result result;
     nr_error err = {0};
-    if (nr_run_eval(opts->specs[0], opts->sets, opts->set_count, opts->weights, opts->backend,
+    if (nr_run_eval(opts->specs[0], opts->sets, opts->set_count, opts->weights,
                     &result, &err) != 0) {
         fprintf(stderr, "%s\n", err.message);
         return err.status ? err.status : NR_EXIT_INTERNAL;
     }
     printf("test cost %.6f  test accuracy %.4f (%zu/%zu)\n", result.cost, result.accuracy,
            result.correct, result.count);
+    return 0;
+}
+
+int cli_resume(const cli_options *opts)
+{
+    if (opts->spec_count != 1) {
+        fprintf(stderr, "netrun: error: resume takes one run folder\n");
+        return NR_EXIT_INPUT;
+    }
+    progress bar = {.tty = isatty(STDERR_FILENO)};
+    catch_stop_signals();
+    nr_run_options run = {
+        .out_dir = opts->specs[0],
+        .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
+                  .on_epoch = on_epoch},
+        .stop_request = &stop_requested,
+    };
+    nr_run_result result;
+    nr_error err = {0};
+    if (nr_run_resume(&run, &result, &err) != 0) {
+        report_failure(&bar, &err, &result);
+        return err.status ? err.status : NR_EXIT_INTERNAL;
+    }
+    report_success(opts->specs[0], &result);
     return 0;
 }

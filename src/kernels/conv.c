@@ -61,16 +61,18 @@ static void valid_range(int w, int ow, int stride, int pad, int kx, int *x0, int
     *x1 = b;
 }
 
-/* img: [c, h, w] -> col: [c*size*size, oh*ow], every element written. */
+/* img: [c, h, w] -> col: [c*size*size, oh*ow] with rows ldc floats apart
+ * (ldc >= oh*ow; the other images of a batched column matrix sit beside),
+ * every element of the oh*ow columns written. */
 static void im2col(const float *img, const nr_conv2d_dims *d, int oh, int ow,
-                   float *col)
+                   float *col, size_t ldc)
 {
     const int h = d->h, w = d->w, size = d->size, stride = d->stride, pad = d->pad;
-    float *dst = col;
     for (int ch = 0; ch < d->c; ch++) {
         const float *plane = img + (size_t)ch * h * w;
         for (int ky = 0; ky < size; ky++) {
             for (int kx = 0; kx < size; kx++) {
+                float *dst = col + (size_t)((ch * size + ky) * size + kx) * ldc;
                 int x0, x1;
                 valid_range(w, ow, stride, pad, kx, &x0, &x1);
                 for (int oy = 0; oy < oh; oy++, dst += ow) {
@@ -96,16 +98,17 @@ static void im2col(const float *img, const nr_conv2d_dims *d, int oh, int ow,
     }
 }
 
-/* col: [c*size*size, oh*ow] -> img: [c, h, w], ACCUMULATED. */
-static void col2im_add(const float *col, const nr_conv2d_dims *d, int oh, int ow,
-                       float *img)
+/* col: [c*size*size, oh*ow] (rows ldc floats apart) -> img: [c, h, w],
+ * ACCUMULATED. */
+static void col2im_add(const float *col, size_t ldc, const nr_conv2d_dims *d, int oh,
+                       int ow, float *img)
 {
     const int h = d->h, w = d->w, size = d->size, stride = d->stride, pad = d->pad;
-    const float *src = col;
     for (int ch = 0; ch < d->c; ch++) {
         float *plane = img + (size_t)ch * h * w;
         for (int ky = 0; ky < size; ky++) {
             for (int kx = 0; kx < size; kx++) {
+                const float *src = col + (size_t)((ch * size + ky) * size + kx) * ldc;
                 int x0, x1;
                 valid_range(w, ow, stride, pad, kx, &x0, &x1);
                 for (int oy = 0; oy < oh; oy++, src += ow) {
@@ -144,7 +147,7 @@ void nr_conv2d_forward(const nr_conv2d_dims *d, const float *in,
         float *o = out + (size_t)i * out_step;
         const float *col = img;
         if (!pointwise) {
-            im2col(img, d, oh, ow, workspace);
+            im2col(img, d, oh, ow, workspace, (size_t)P);
             col = workspace;
         }
         float beta = 0.0f;
@@ -177,7 +180,7 @@ void nr_conv2d_backward(const nr_conv2d_dims *d, const float *in,
         const float *g = dout + (size_t)i * out_step;
         const float *col = img;
         if (!pointwise) {
-            im2col(img, d, oh, ow, workspace);
+            im2col(img, d, oh, ow, workspace, (size_t)P);
             col = workspace;
         }
         /* dW[F, K] += g[F, P] x col[K, P]^T */
@@ -196,8 +199,131 @@ void nr_conv2d_backward(const nr_conv2d_dims *d, const float *in,
             } else {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, F, 1.0f,
                             weight, K, g, P, 0.0f, workspace, P);
-                col2im_add(workspace, d, oh, ow, di);
+                col2im_add(workspace, (size_t)P, d, oh, ow, di);
             }
+        }
+    }
+}
+
+/* ---- batched: several images per GEMM ------------------------------------
+ *
+ * The column matrices of `chunk` images side by side, col[K, chunk*P] (image
+ * b's columns at b*P), so one GEMM per chunk has N = chunk*P instead of P:
+ *   forward:  tmp[F, chunk*P] = W x col;  out_b[f, :] = tmp[f, b*P ..] + bias[f]
+ *   backward: G[F, chunk*P] = dout of the chunk side by side
+ *             dW += G x col^T;  dcol = W^T x G (into col);  din_b += col2im(dcol_b)
+ * The chunk keeps col about CONV_CHUNK_FLOATS so it stays in the L2 cache.
+ * Pointwise convolutions (1x1, stride 1, no padding) take the per-image path:
+ * there the image is its own column matrix. */
+
+enum { CONV_CHUNK_FLOATS = 64 * 1024 };
+
+static int batched_chunk(const nr_conv2d_dims *d)
+{
+    size_t per_image = (size_t)d->c * d->size * d->size * (size_t)nr_conv2d_out_h(d) *
+                       (size_t)nr_conv2d_out_w(d);
+    size_t chunk = per_image ? CONV_CHUNK_FLOATS / per_image : 1;
+    if (chunk < 1)
+        chunk = 1;
+    if (chunk > (size_t)d->n)
+        chunk = (size_t)d->n;
+    return (int)chunk;
+}
+
+size_t nr_conv2d_batched_workspace_floats(const nr_conv2d_dims *d)
+{
+    if (is_pointwise(d))
+        return 0;
+    size_t chunk = (size_t)batched_chunk(d);
+    size_t P = (size_t)nr_conv2d_out_h(d) * (size_t)nr_conv2d_out_w(d);
+    size_t K = (size_t)d->c * d->size * d->size;
+    return chunk * P * (K + (size_t)d->filters);
+}
+
+void nr_conv2d_forward_batched(const nr_conv2d_dims *d, const float *in,
+                               const float *weight, const float *bias, float *out,
+                               float *workspace)
+{
+    check_dims(d);
+    if (is_pointwise(d)) {
+        nr_conv2d_forward(d, in, weight, bias, out, workspace);
+        return;
+    }
+    assert(workspace != NULL);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int F = d->filters;
+    const int K = d->c * d->size * d->size;
+    const int P = oh * ow;
+    const size_t in_step = (size_t)d->c * d->h * d->w;
+    const size_t out_step = (size_t)F * P;
+    const int chunk = batched_chunk(d);
+    float *col = workspace;
+    float *tmp = workspace + (size_t)chunk * P * K;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        const int nb = d->n - i0 < chunk ? d->n - i0 : chunk;
+        const int N = nb * P;
+        for (int b = 0; b < nb; b++)
+            im2col(in + (size_t)(i0 + b) * in_step, d, oh, ow, col + (size_t)b * P,
+                   (size_t)N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, N, K, 1.0f, weight, K,
+                    col, N, 0.0f, tmp, N);
+        for (int b = 0; b < nb; b++) {
+            float *o = out + (size_t)(i0 + b) * out_step;
+            for (int f = 0; f < F; f++) {
+                const float *t = tmp + (size_t)f * N + (size_t)b * P;
+                float *dst = o + (size_t)f * P;
+                if (bias)
+                    nr_vcopy_add_scalar(dst, t, bias[f], (size_t)P);
+                else
+                    memcpy(dst, t, (size_t)P * sizeof *dst);
+            }
+        }
+    }
+}
+
+void nr_conv2d_backward_batched(const nr_conv2d_dims *d, const float *in,
+                                const float *weight, const float *dout, float *din,
+                                float *dweight, float *dbias, float *workspace)
+{
+    check_dims(d);
+    if (is_pointwise(d)) {
+        nr_conv2d_backward(d, in, weight, dout, din, dweight, dbias, workspace);
+        return;
+    }
+    assert(workspace != NULL);
+    const int oh = nr_conv2d_out_h(d), ow = nr_conv2d_out_w(d);
+    const int F = d->filters;
+    const int K = d->c * d->size * d->size;
+    const int P = oh * ow;
+    const size_t in_step = (size_t)d->c * d->h * d->w;
+    const size_t out_step = (size_t)F * P;
+    const int chunk = batched_chunk(d);
+    float *col = workspace;
+    float *g = workspace + (size_t)chunk * P * K;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        const int nb = d->n - i0 < chunk ? d->n - i0 : chunk;
+        const int N = nb * P;
+        for (int b = 0; b < nb; b++) {
+            const float *gi = dout + (size_t)(i0 + b) * out_step;
+            for (int f = 0; f < F; f++) {
+                const float *src = gi + (size_t)f * P;
+                memcpy(g + (size_t)f * N + (size_t)b * P, src, (size_t)P * sizeof *g);
+                if (dbias)
+                    dbias[f] += nr_vsum(src, (size_t)P);
+            }
+            im2col(in + (size_t)(i0 + b) * in_step, d, oh, ow, col + (size_t)b * P,
+                   (size_t)N);
+        }
+        /* dW[F, K] += G[F, N] x col[K, N]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, K, N, 1.0f, g, N, col, N,
+                    1.0f, dweight, K);
+        if (din) {
+            /* dcol[K, N] = W[F, K]^T x G[F, N], then scattered back per image */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, F, 1.0f, weight, K, g,
+                        N, 0.0f, col, N);
+            for (int b = 0; b < nb; b++)
+                col2im_add(col + (size_t)b * P, (size_t)N, d, oh, ow,
+                           din + (size_t)(i0 + b) * in_step);
         }
     }
 }

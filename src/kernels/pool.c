@@ -7,6 +7,9 @@
 #include "netrun/kernels.h"
 
 #include <assert.h>
+#include <string.h>
+
+#include "simd.h"
 
 static void check_dims(const nr_pool2d_dims *d)
 {
@@ -16,6 +19,48 @@ static void check_dims(const nr_pool2d_dims *d)
 }
 
 /* ---- fast path ---------------------------------------------------------- */
+
+/* 2x2 stride 2, one output row: 4 outputs at a time from the even/odd
+ * lanes of two input rows, the same comparisons in the same order as the
+ * scalar loop (first maximum wins, NaN only when first). */
+static void maxpool_row_2x2(const float *r0, const float *r1, int W, int oy, int ow,
+                            float *o, int32_t *am)
+{
+    int ox = 0;
+    const int32_t row0 = 2 * oy * W;
+    for (; ox + 4 <= ow; ox += 4) {
+        const int ix = 2 * ox;
+        nr_v4f a0 = nr_v4f_load(r0 + ix), a1 = nr_v4f_load(r0 + ix + 4);
+        nr_v4f b0 = nr_v4f_load(r1 + ix), b1 = nr_v4f_load(r1 + ix + 4);
+        nr_v4f tl = NR_V4_EVEN(a0, a1), tr = NR_V4_ODD(a0, a1);
+        nr_v4f bl = NR_V4_EVEN(b0, b1), br = NR_V4_ODD(b0, b1);
+        nr_v4f m = tl;
+        nr_v4i best = (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4, row0 + ix + 6};
+        nr_v4i c = tr > m;
+        m = nr_v4f_select(c, tr, m);
+        nr_v4i pick = c & 1;
+        c = bl > m;
+        m = nr_v4f_select(c, bl, m);
+        pick = nr_v4i_select(c, (nr_v4i){W, W, W, W}, pick);
+        c = br > m;
+        m = nr_v4f_select(c, br, m);
+        pick = nr_v4i_select(c, (nr_v4i){W + 1, W + 1, W + 1, W + 1}, pick);
+        nr_v4f_store(o + ox, m);
+        if (am)
+            nr_v4i_store(am + ox, best + pick);
+    }
+    for (; ox < ow; ox++) {
+        int ix = 2 * ox;
+        int best = row0 + ix;
+        float m = r0[ix];
+        if (r0[ix + 1] > m) { m = r0[ix + 1]; best = row0 + ix + 1; }
+        if (r1[ix] > m) { m = r1[ix]; best = row0 + W + ix; }
+        if (r1[ix + 1] > m) { m = r1[ix + 1]; best = row0 + W + ix + 1; }
+        o[ox] = m;
+        if (am)
+            am[ox] = best;
+    }
+}
 
 void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
                         int32_t *argmax)
@@ -31,18 +76,8 @@ void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
         if (S == 2 && st == 2) {
             for (int oy = 0; oy < oh; oy++) {
                 const float *r0 = x + (size_t)(2 * oy) * W;
-                const float *r1 = r0 + W;
-                for (int ox = 0; ox < ow; ox++) {
-                    int ix = 2 * ox;
-                    int best = 2 * oy * W + ix;
-                    float m = r0[ix];
-                    if (r0[ix + 1] > m) { m = r0[ix + 1]; best = 2 * oy * W + ix + 1; }
-                    if (r1[ix] > m) { m = r1[ix]; best = (2 * oy + 1) * W + ix; }
-                    if (r1[ix + 1] > m) { m = r1[ix + 1]; best = (2 * oy + 1) * W + ix + 1; }
-                    o[oy * ow + ox] = m;
-                    if (am)
-                        am[oy * ow + ox] = best;
-                }
+                maxpool_row_2x2(r0, r0 + W, W, oy, ow, o + (size_t)oy * ow,
+                                am ? am + (size_t)oy * ow : NULL);
             }
             continue;
         }
@@ -84,6 +119,63 @@ void nr_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
             dx[am[p]] += g[p];
         }
     }
+}
+
+/* 2x2 stride 2 over an even-sized plane: the windows tile the plane, so each
+ * output writes its 2x2 input block (the gradient where the argmax is, 0
+ * elsewhere), 4 windows at a time. */
+static void maxpool_backward_set_2x2(int H, int W, const float *g, const int32_t *am,
+                                     float *dx)
+{
+    const int oh = H / 2, ow = W / 2;
+    const nr_v4f zero = nr_v4f_splat(0.0f);
+    for (int oy = 0; oy < oh; oy++) {
+        float *r0 = dx + (size_t)(2 * oy) * W, *r1 = r0 + W;
+        const float *go = g + (size_t)oy * ow;
+        const int32_t *ao = am + (size_t)oy * ow;
+        const int32_t row0 = 2 * oy * W;
+        int ox = 0;
+        for (; ox + 4 <= ow; ox += 4) {
+            const int ix = 2 * ox;
+            nr_v4f gv = nr_v4f_load(go + ox);
+            nr_v4i off = nr_v4i_load(ao + ox) -
+                         (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4, row0 + ix + 6};
+            nr_v4f tl = nr_v4f_select(off == 0, gv, zero);
+            nr_v4f tr = nr_v4f_select(off == 1, gv, zero);
+            nr_v4f bl = nr_v4f_select(off == W, gv, zero);
+            nr_v4f br = nr_v4f_select(off == W + 1, gv, zero);
+            nr_v4f_store(r0 + ix, NR_V4_INTERLEAVE_LO(tl, tr));
+            nr_v4f_store(r0 + ix + 4, NR_V4_INTERLEAVE_HI(tl, tr));
+            nr_v4f_store(r1 + ix, NR_V4_INTERLEAVE_LO(bl, br));
+            nr_v4f_store(r1 + ix + 4, NR_V4_INTERLEAVE_HI(bl, br));
+        }
+        for (; ox < ow; ox++) {
+            const int ix = 2 * ox;
+            const int32_t off = ao[ox] - (row0 + ix);
+            assert(off == 0 || off == 1 || off == W || off == W + 1);
+            r0[ix] = off == 0 ? go[ox] : 0.0f;
+            r0[ix + 1] = off == 1 ? go[ox] : 0.0f;
+            r1[ix] = off == W ? go[ox] : 0.0f;
+            r1[ix + 1] = off == W + 1 ? go[ox] : 0.0f;
+        }
+    }
+}
+
+void nr_maxpool_backward_set(const nr_pool2d_dims *d, const float *dout,
+                             const int32_t *argmax, float *din)
+{
+    check_dims(d);
+    const size_t in_plane = (size_t)d->h * d->w;
+    const size_t out_plane = (size_t)nr_pool2d_out_h(d) * nr_pool2d_out_w(d);
+    if (d->size == 2 && d->stride == 2 && d->h % 2 == 0 && d->w % 2 == 0) {
+        const size_t planes = (size_t)d->n * d->c;
+        for (size_t pl = 0; pl < planes; pl++)
+            maxpool_backward_set_2x2(d->h, d->w, dout + pl * out_plane, argmax + pl * out_plane,
+                                     din + pl * in_plane);
+        return;
+    }
+    memset(din, 0, (size_t)d->n * d->c * in_plane * sizeof *din);
+    nr_maxpool_backward(d, dout, argmax, din);
 }
 
 void nr_avgpool_forward(const nr_pool2d_dims *d, const float *in, float *out)

@@ -36,6 +36,24 @@ uint32_t nr_rng_u32(nr_rng *rng)
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
+void nr_rng_advance(nr_rng *rng, uint64_t delta)
+{
+    /* Brown, "Random number generation with arbitrary strides" (1994), as in
+     * the PCG reference pcg_advance_lcg_64: O(log delta) steps. */
+    uint64_t cur_mult = UINT64_C(6364136223846793005), cur_plus = rng->inc;
+    uint64_t acc_mult = 1u, acc_plus = 0u;
+    while (delta > 0) {
+        if (delta & 1u) {
+            acc_mult *= cur_mult;
+            acc_plus = acc_plus * cur_mult + cur_plus;
+        }
+        cur_plus = (cur_mult + 1u) * cur_plus;
+        cur_mult *= cur_mult;
+        delta >>= 1;
+    }
+    rng->state = acc_mult * rng->state + acc_plus;
+}
+
 float nr_rng_uniform(nr_rng *rng)
 {
     return (float)(nr_rng_u32(rng) >> 8) * 0x1.0p-24f;

@@ -28,6 +28,21 @@ static inline void nr_vadd(float *restrict d, const float *restrict s, size_t n)
         d[i] += s[i];
 }
 
+/* d[i] = s[i] + v, i < n. d and s must not overlap. */
+static inline void nr_vcopy_add_scalar(float *restrict d, const float *restrict s, float v,
+                                       size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        d[i + 0] = s[i + 0] + v; d[i + 1] = s[i + 1] + v;
+        d[i + 2] = s[i + 2] + v; d[i + 3] = s[i + 3] + v;
+        d[i + 4] = s[i + 4] + v; d[i + 5] = s[i + 5] + v;
+        d[i + 6] = s[i + 6] + v; d[i + 7] = s[i + 7] + v;
+    }
+    for (; i < n; i++)
+        d[i] = s[i] + v;
+}
+
 /* d[i] = v, i < n. */
 static inline void nr_vset(float *restrict d, float v, size_t n)
 {

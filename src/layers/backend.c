@@ -2,10 +2,12 @@
 #include "layers/layer.h"
 
 const nr_kernel_table nr_blas_kernels = {
-    .conv2d_forward = nr_conv2d_forward,
-    .conv2d_backward = nr_conv2d_backward,
+    .conv2d_workspace_floats = nr_conv2d_fast_workspace_floats,
+    .conv2d_forward = nr_conv2d_forward_fast,
+    .conv2d_backward = nr_conv2d_backward_fast,
     .maxpool_forward = nr_maxpool_forward,
     .maxpool_backward = nr_maxpool_backward,
+    .maxpool_backward_set = nr_maxpool_backward_set,
     .avgpool_forward = nr_avgpool_forward,
     .avgpool_backward = nr_avgpool_backward,
     .dense_forward = nr_dense_forward,
@@ -13,6 +15,7 @@ const nr_kernel_table nr_blas_kernels = {
 };
 
 const nr_kernel_table nr_reference_kernels = {
+    .conv2d_workspace_floats = nr_conv2d_workspace_floats,
     .conv2d_forward = nr_ref_conv2d_forward,
     .conv2d_backward = nr_ref_conv2d_backward,
     .maxpool_forward = nr_ref_maxpool_forward,

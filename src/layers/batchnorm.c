@@ -77,4 +77,5 @@ const nr_layer_ops nr_batchnorm_ops = {
     .init = batchnorm_init,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
+    .exec_flags = NR_EXEC_SERIAL,   /* batch statistics */
 };

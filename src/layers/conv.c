@@ -83,10 +83,11 @@ static void conv_init(nr_layer_run *run, nr_rng *rng)
         nr_fill(run->bias, (size_t)filters, 0.0f);
 }
 
-static size_t conv_workspace_floats(const nr_layer *layer)
+static size_t conv_workspace_floats(const nr_layer *layer, const nr_kernel_table *kernels,
+                                    int max_batch)
 {
-    nr_conv2d_dims d = conv_dims(layer, 1);
-    return nr_conv2d_workspace_floats(&d);
+    nr_conv2d_dims d = conv_dims(layer, max_batch);
+    return kernels->conv2d_workspace_floats(&d);
 }
 
 static void conv_forward(const nr_exec *ex, nr_layer_run *run, const float *in)

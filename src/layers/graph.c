@@ -3,9 +3,20 @@
 #include "layers/layer.h"
 #include "netrun/fileio.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Limits that keep a spec from asking for absurd memory or time, and keep
+ * every size the kernels compute with (int dimensions, size_t byte counts
+ * for a whole batch) far from overflowing. Checked while the graph is built,
+ * before anything is allocated for training. */
+#define NR_MAX_LAYERS 100000                      /* after expanding repeat, nested included */
+#define NR_MAX_EXAMPLE_VALUES ((size_t)1 << 30)   /* one layer's output (or the input), per example */
+#define NR_MAX_TOTAL_VALUES ((size_t)1 << 32)     /* all layers' outputs together, per example */
+#define NR_MAX_PARAMS ((size_t)1 << 30)           /* learnable floats (4 GiB) */
+#define NR_MAX_MACS ((size_t)1 << 44)             /* forward multiply-adds per example */
 
 typedef struct layer_list {
     nr_layer *items;
@@ -72,6 +83,22 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
         nr_layer_site layer_site = {.doc = site->doc, .path = path};
         if (nr_layer_registry[kind]->setup(layer, params, &layer_site, err) != 0)
             return -1;
+        if (nr_shape_size(layer->out) > NR_MAX_EXAMPLE_VALUES)
+            return nr_layer_fail(layer, &layer_site, err,
+                                 "output %dx%dx%d has %zu values per example, more than the "
+                                 "limit of %zu; use a smaller input, fewer filters or more "
+                                 "pooling", layer->out.c, layer->out.h, layer->out.w,
+                                 nr_shape_size(layer->out), NR_MAX_EXAMPLE_VALUES);
+        if (layer->param_count > NR_MAX_PARAMS)
+            return nr_layer_fail(layer, &layer_site, err,
+                                 "%zu learnable parameters, more than the limit of %zu; "
+                                 "use fewer units or filters, or pool before it",
+                                 layer->param_count, NR_MAX_PARAMS);
+        if (layer->macs > NR_MAX_MACS)
+            return nr_layer_fail(layer, &layer_site, err,
+                                 "%zu multiply-adds per example, more than the limit of %zu; "
+                                 "use fewer units or filters, or pool before it",
+                                 layer->macs, NR_MAX_MACS);
         *shape = layer->out;
     }
     return 0;
@@ -137,27 +164,98 @@ void nr_layers_free(nr_layer *layers, size_t count)
     free(layers);
 }
 
+/* Layers `list` expands to (repeat multiplied out, residual blocks and their
+ * shortcut counted), saturating just above NR_MAX_LAYERS; computed from the
+ * spec without building anything. *culprit: the item of `list` at which the
+ * count first went over the limit (NULL while it has not). */
+static size_t expanded_count(const ns_node *list, const ns_node **culprit)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const ns_node *item = list->items[i];
+        const char *name = ns_choice_name(item);
+        const ns_node *params = ns_choice_params(item);
+        const ns_node *dummy = NULL;
+        size_t n = 1;
+        if (strcmp(name, "repeat") == 0) {
+            size_t inner = expanded_count(ns_map_get(params, "layers"), &dummy);
+            size_t times = (size_t)ns_get_int(params, "times");
+            n = inner > NR_MAX_LAYERS / times ? NR_MAX_LAYERS + 1 : inner * times;
+        } else if (strcmp(name, "residual") == 0) {
+            n = 3 + expanded_count(ns_map_get(params, "layers"), &dummy);
+        }
+        total += n;
+        if (total > NR_MAX_LAYERS) {
+            *culprit = item;
+            return NR_MAX_LAYERS + 1;
+        }
+    }
+    return total;
+}
+
+/* Sums what the layers (blocks and shortcuts included) need per example. */
+static void sum_layers(const nr_layer *layers, size_t count, size_t *values)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = &layers[i];
+        size_t v = nr_shape_size(layer->out);
+        *values = *values > SIZE_MAX - v ? SIZE_MAX : *values + v;
+        sum_layers(layer->block, layer->block_count, values);
+        sum_layers(layer->shortcut, layer->shortcut_count, values);
+    }
+}
+
 int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
 {
     const ns_node *network = ns_map_get(doc->root, "network");
     const ns_node *input = ns_map_get(network, "input");
+    const ns_node *list = ns_map_get(network, "layers");
+    char where[512];
     if (!input || input->kind != NS_SEQ || input->count != 3)
         return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.input is not known; give "
                        "it in the spec as [channels, height, width]", doc->path);
+    nr_shape in = {(int)ns_int(input->items[0]), (int)ns_int(input->items[1]),
+                   (int)ns_int(input->items[2])};
+    if (nr_shape_size(in) > NR_MAX_EXAMPLE_VALUES)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.input %dx%dx%d has %zu values "
+                       "per image, more than the limit of %zu; use smaller images",
+                       ns_node_where(doc, input, where, sizeof where), in.c, in.h, in.w,
+                       nr_shape_size(in), NR_MAX_EXAMPLE_VALUES);
+    const ns_node *culprit = NULL;
+    if (expanded_count(list, &culprit) > NR_MAX_LAYERS)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.layers: more than %d layers "
+                       "once repeat blocks are expanded; use fewer or smaller repeats",
+                       ns_node_where(doc, culprit ? culprit : list, where, sizeof where),
+                       NR_MAX_LAYERS);
     nr_graph *graph = calloc(1, sizeof *graph);
     if (!graph)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    graph->input = (nr_shape){(int)ns_int(input->items[0]), (int)ns_int(input->items[1]),
-                              (int)ns_int(input->items[2])};
+    graph->input = in;
     nr_layer_site site = {.doc = doc, .path = "network.layers"};
-    if (nr_layers_build(ns_map_get(network, "layers"), graph->input, &site, NULL,
-                        &graph->layers, &graph->count, err) != 0) {
+    if (nr_layers_build(list, graph->input, &site, NULL, &graph->layers, &graph->count,
+                        err) != 0) {
         free(graph);
         return -1;
     }
-    for (size_t i = 0; i < graph->count; i++) {
+    size_t values = nr_shape_size(in);
+    sum_layers(graph->layers, graph->count, &values);
+    bool too_big = values > NR_MAX_TOTAL_VALUES;
+    for (size_t i = 0; i < graph->count && !too_big; i++) {
         graph->param_count += graph->layers[i].param_count;
         graph->macs += graph->layers[i].macs;
+        too_big = graph->param_count > NR_MAX_PARAMS || graph->macs > NR_MAX_MACS;
+    }
+    if (too_big) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: network.layers: the network is too large "
+                "(%s); limits: %zu values per example over all layer outputs, %zu "
+                "learnable parameters, %zu multiply-adds per example",
+                ns_node_where(doc, list, where, sizeof where),
+                values > NR_MAX_TOTAL_VALUES ? "its layer outputs hold too many values per example"
+                : graph->param_count > NR_MAX_PARAMS ? "too many learnable parameters"
+                                                     : "too many multiply-adds per example",
+                NR_MAX_TOTAL_VALUES, NR_MAX_PARAMS, NR_MAX_MACS);
+        nr_graph_free(graph);
+        return -1;
     }
     *out = graph;
     return 0;

@@ -20,12 +20,16 @@ typedef struct nr_layer_site {
 
 /* The kernels of one backend (BLAS or reference); the same signatures. */
 typedef struct nr_kernel_table {
+    size_t (*conv2d_workspace_floats)(const nr_conv2d_dims *);   /* for d->n examples */
     void (*conv2d_forward)(const nr_conv2d_dims *, const float *, const float *,
                            const float *, float *, float *);
     void (*conv2d_backward)(const nr_conv2d_dims *, const float *, const float *,
                             const float *, float *, float *, float *, float *);
     void (*maxpool_forward)(const nr_pool2d_dims *, const float *, float *, int32_t *);
     void (*maxpool_backward)(const nr_pool2d_dims *, const float *, const int32_t *, float *);
+    /* din overwritten; NULL: zero din and use maxpool_backward */
+    void (*maxpool_backward_set)(const nr_pool2d_dims *, const float *, const int32_t *,
+                                 float *);
     void (*avgpool_forward)(const nr_pool2d_dims *, const float *, float *);
     void (*avgpool_backward)(const nr_pool2d_dims *, const float *, float *);
     void (*dense_forward)(const nr_dense_dims *, const float *, const float *, const float *,
@@ -65,17 +69,44 @@ struct nr_layer_run {
     float *out, *dout;
     void *saved;               /* maxpool argmax (int32), dropout mask (uint8),
                                   batchnorm batch mean [c] + invstd [c] (float) */
+    size_t saved_stride;       /* bytes of `saved` per example (set by bind when the
+                                  state is per example, so a thread's share of the
+                                  batch starts at saved + first * saved_stride);
+                                  0 = one state for the whole batch */
     nr_layer_run *block;       /* residual: runs of layer->block / layer->shortcut */
     nr_layer_run *shortcut;
 };
 
-/* Per-call execution context. */
+/* Per-call execution context.
+ *
+ * Threads (see net.c): a batch of batch_n examples is split into contiguous
+ * shares, one per thread; each thread runs every layer on its share, through
+ * its own copy of the runs whose out/dout/saved point at its first example
+ * and whose dweight/dbias point into its own gradient block. A layer thus
+ * sees `n` examples starting at `first`, and only layers whose result
+ * couples examples need to know more:
+ *   - NR_EXEC_SERIAL layers (batchnorm: batch statistics) are run by thread 0
+ *     alone on the whole batch (n = batch_n) between two barriers;
+ *   - dropout draws from one PRNG stream for the whole batch: each thread
+ *     jumps to its share (nr_rng_advance by first * features) and every thread
+ *     advances its copy of the stream by the whole batch, so the masks do not
+ *     depend on the thread count. */
+typedef struct nr_pool nr_pool;
 typedef struct nr_exec {
     const nr_kernel_table *kernels;
-    float *workspace;          /* largest workspace any layer needs */
-    nr_rng *dropout_rng;
+    float *workspace;          /* this thread's: the largest any layer needs */
+    nr_rng *dropout_rng;       /* this thread's copy of the stream at the batch start */
     bool training;
-    int n;                     /* examples in this batch */
+    int n;                     /* examples of this thread's share (0 possible) */
+    int first;                 /* index of its first example in the batch */
+    int batch_n;               /* examples in the whole batch */
+    int thread, threads;       /* this thread, of how many */
+    nr_pool *pool;             /* for barriers; NULL when single-threaded */
+    /* backward only, for layers with NR_EXEC_SETS_DIN: din holds garbage and
+     * must be OVERWRITTEN for this share (this layer is its only writer); when
+     * false, din is ACCUMULATED as usual. Layers without the flag always get
+     * a zeroed din from the executor. */
+    bool din_fresh;
 } nr_exec;
 
 /* Takes `count` floats of params and points the grads slice at the same offset. */
@@ -83,7 +114,11 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad);
 
 /* Sequential execution of a list of runs (the net's top level, residual
  * blocks): forward returns the last output; backward takes the list's input
- * and accumulates into din (may be NULL), with the last run's dout filled. */
+ * and accumulates into din (may be NULL), with the last run's dout filled.
+ * Inside a list, each run's dout is written by the next run alone: the
+ * executor zeroes it just before that run's backward, or lets a
+ * NR_EXEC_SETS_DIN layer overwrite it; no gradient buffer is zeroed as a
+ * whole per batch. */
 const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                              const float *in);
 void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count,
@@ -107,14 +142,29 @@ typedef struct nr_layer_ops {
     void (*bind)(nr_layer_run *run, nr_net_plan *plan);
     /* Initializes params and buffers; NULL when there are none. */
     void (*init)(nr_layer_run *run, nr_rng *rng);
-    /* Kernel workspace floats the layer needs (NULL = none). */
-    size_t (*workspace_floats)(const nr_layer *layer);
+    /* Kernel workspace floats the layer needs for up to max_batch examples
+     * with these kernels (NULL = none). */
+    size_t (*workspace_floats)(const nr_layer *layer, const nr_kernel_table *kernels,
+                               int max_batch);
     /* out = f(in) for ex->n examples. */
     void (*forward)(const nr_exec *ex, nr_layer_run *run, const float *in);
     /* From run->dout (and the forward's in/out/saved state): accumulates the
      * parameter gradients and, when din != NULL, din += dL/din. */
     void (*backward)(const nr_exec *ex, nr_layer_run *run, const float *in, float *din);
+    /* NR_EXEC_* flags: how the executor may split a batch across threads. */
+    unsigned exec_flags;
 } nr_layer_ops;
+
+enum {
+    /* Couples the examples of a batch: run by one thread on the whole batch. */
+    NR_EXEC_SERIAL = 1u << 0,
+    /* Must be called on an empty share too (n = 0): it keeps per-thread state
+     * in step (dropout's stream) or contains layers that synchronise
+     * (residual blocks). Other layers are skipped when n = 0. */
+    NR_EXEC_EMPTY_OK = 1u << 1,
+    /* Its backward can overwrite din when ex->din_fresh (no zeroing pass). */
+    NR_EXEC_SETS_DIN = 1u << 2,
+};
 
 extern const nr_layer_ops nr_conv_ops, nr_maxpool_ops, nr_avgpool_ops, nr_dense_ops,
     nr_flatten_ops, nr_relu_ops, nr_leaky_relu_ops, nr_sigmoid_ops, nr_tanh_ops,

@@ -2,11 +2,14 @@
  * kept for the backward pass). */
 #include "layers/pool.h"
 
+#include <string.h>
+
 static void maxpool_bind(nr_layer_run *run, nr_net_plan *plan)
 {
     run->saved = nr_arena_take(&plan->scratch,
                                (size_t)plan->max_batch * nr_shape_size(run->layer->out),
                                sizeof(int32_t));
+    run->saved_stride = nr_shape_size(run->layer->out) * sizeof(int32_t);
 }
 
 static void maxpool_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
@@ -19,8 +22,15 @@ static void maxpool_backward(const nr_exec *ex, nr_layer_run *run, const float *
 {
     (void)in;
     nr_pool2d_dims d = nr_pool_dims(run->layer, ex->n);
-    if (din)
-        ex->kernels->maxpool_backward(&d, run->dout, run->saved, din);
+    if (!din)
+        return;
+    if (ex->din_fresh && ex->kernels->maxpool_backward_set) {
+        ex->kernels->maxpool_backward_set(&d, run->dout, run->saved, din);
+        return;
+    }
+    if (ex->din_fresh)
+        memset(din, 0, (size_t)ex->n * nr_shape_size(run->layer->in) * sizeof *din);
+    ex->kernels->maxpool_backward(&d, run->dout, run->saved, din);
 }
 
 const nr_layer_ops nr_maxpool_ops = {
@@ -30,4 +40,5 @@ const nr_layer_ops nr_maxpool_ops = {
     .bind = maxpool_bind,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .exec_flags = NR_EXEC_SETS_DIN,
 };

@@ -2,12 +2,29 @@
  * (see netrun/net.h). */
 #include "netrun/net.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "layers/layer.h"
+#include "layers/threads.h"
 
 enum { SCRATCH_ALIGN = 64 };
+
+/* One thread's share of the current batch and what it runs it with. Thread 0
+ * uses the net's own runs, gradients and workspace; threads t > 0 have views
+ * of the runs (out/dout/saved offset to their first example, dweight/dbias in
+ * their own gradient block) that are re-pointed when the split changes. */
+typedef struct thread_state {
+    nr_layer_run *runs;          /* t > 0: views; t == 0: the net's runs */
+    float *grads;                /* t > 0: own block [param_count], zeroed per backward */
+    float *workspace;
+    nr_rng dropout;              /* the dropout stream at the start of the pass */
+    int first, n;                /* share of the current batch */
+    int view_first;              /* the first example the views point at (-1: none yet) */
+} thread_state;
 
 struct nr_net {
     const nr_graph *graph;
@@ -29,6 +46,19 @@ struct nr_net {
     float label_smoothing;
     const float *logits;         /* of the last forward */
     float *dlogits;
+    size_t workspace_floats;
+    /* threads (nr_net_set_threads); threads == 1: no pool, no views */
+    int threads;
+    nr_pool *pool;
+    thread_state *ts;            /* [threads] */
+    /* the current pass, read by every thread */
+    const float *pass_input;
+    int pass_n;
+    bool pass_training;
+    /* per-layer timing (nr_net_set_timing) */
+    bool timing;
+    nr_layer_times *times;       /* [exec_count] */
+    nr_layer_times reduce_times;
 };
 
 void *nr_arena_take(nr_arena *arena, size_t count, size_t elem_size)
@@ -47,12 +77,57 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad)
     return slice;
 }
 
+/* One layer on this thread's share. A serial layer runs on thread 0 over
+ * the whole batch: thread 0's run, input and input gradient all start at
+ * example 0, so they cover the batch. */
+static void run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
+{
+    const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
+    if ((ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1) {
+        nr_pool_barrier(ex->pool);
+        if (ex->thread == 0) {
+            nr_exec whole = *ex;
+            whole.n = ex->batch_n;
+            ops->forward(&whole, run, in);
+        }
+        nr_pool_barrier(ex->pool);
+    } else if (ex->n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK)) {
+        ops->forward(ex, run, in);
+    }
+}
+
+/* din_fresh: din holds garbage (this run is its only writer): zero it, or let
+ * a layer that can overwrite do so. */
+static void run_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din,
+                         bool din_fresh)
+{
+    const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
+    const bool serial = (ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1;
+    if (serial)
+        nr_pool_barrier(ex->pool);
+    if (!serial || ex->thread == 0) {
+        nr_exec lex = *ex;
+        lex.n = serial ? ex->batch_n : ex->n;
+        lex.din_fresh = false;
+        if (din && din_fresh) {
+            if (ops->exec_flags & NR_EXEC_SETS_DIN)
+                lex.din_fresh = true;
+            else
+                memset(din, 0, (size_t)lex.n * nr_shape_size(run->layer->in) * sizeof *din);
+        }
+        if (lex.n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
+            ops->backward(&lex, run, in, din);
+    }
+    if (serial)
+        nr_pool_barrier(ex->pool);
+}
+
 const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                              const float *in)
 {
     const float *x = in;
     for (size_t i = 0; i < count; i++) {
-        nr_layer_registry[runs[i].layer->kind]->forward(ex, &runs[i], x);
+        run_forward(ex, &runs[i], x);
         x = runs[i].out;
     }
     return x;
@@ -64,7 +139,7 @@ void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count, const
     for (size_t i = count; i-- > 0;) {
         const float *x = i ? runs[i - 1].out : in;
         float *dx = i ? runs[i - 1].dout : din;
-        nr_layer_registry[runs[i].layer->kind]->backward(ex, &runs[i], x, dx);
+        run_backward(ex, &runs[i], x, dx, i > 0);
     }
 }
 
@@ -102,6 +177,7 @@ fail:
 }
 
 typedef struct net_arenas {
+    const nr_kernel_table *kernels;
     nr_net_plan plan;
     nr_arena outs, douts;
     size_t workspace_floats;
@@ -120,7 +196,7 @@ static void plan_runs(net_arenas *a, nr_layer_run *runs, size_t count)
         if (ops->bind)
             ops->bind(run, &a->plan);
         if (ops->workspace_floats) {
-            size_t ws = ops->workspace_floats(layer);
+            size_t ws = ops->workspace_floats(layer, a->kernels, a->plan.max_batch);
             if (ws > a->workspace_floats)
                 a->workspace_floats = ws;
         }
@@ -143,6 +219,34 @@ static void init_runs(nr_layer_run *runs, size_t count, nr_rng *rng)
 static void *alloc_bytes(size_t bytes)
 {
     return calloc(1, bytes ? bytes : 1);
+}
+
+static void free_threads(nr_net *net)
+{
+    nr_pool_free(net->pool);
+    net->pool = NULL;
+    if (net->ts) {
+        for (int t = 1; t < net->threads; t++) {
+            free_runs(net->ts[t].runs, net->graph->layers, net->graph->count);
+            free(net->ts[t].grads);
+            free(net->ts[t].workspace);
+        }
+        free(net->ts);
+    }
+    net->ts = NULL;
+    net->threads = 0;
+}
+
+/* Single-threaded state: thread 0 only, on the net's own memory. */
+static int setup_single_thread(nr_net *net)
+{
+    net->ts = calloc(1, sizeof *net->ts);
+    if (!net->ts)
+        return -1;
+    net->threads = 1;
+    net->ts[0] = (thread_state){.runs = net->runs, .grads = net->grads,
+                                .workspace = net->workspace, .view_first = 0};
+    return 0;
 }
 
 int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_loss_kind loss,
@@ -170,11 +274,12 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     if (!net->runs)
         goto oom;
 
-    net_arenas sizing = {.plan = {.max_batch = max_batch}};
+    net_arenas sizing = {.kernels = net->kernels, .plan = {.max_batch = max_batch}};
     plan_runs(&sizing, net->runs, net->exec_count);
     net->param_count = sizing.plan.params.used / sizeof(float);
     net->buffer_count = sizing.plan.buffers.used / sizeof(float);
     net->douts_bytes = sizing.douts.used;
+    net->workspace_floats = sizing.workspace_floats;
     net->params = alloc_bytes(sizing.plan.params.used);
     net->grads = alloc_bytes(sizing.plan.params.used);
     net->buffers = alloc_bytes(sizing.plan.buffers.used);
@@ -182,11 +287,13 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     net->douts = alloc_bytes(sizing.douts.used);
     net->scratch = alloc_bytes(sizing.plan.scratch.used);
     net->workspace = alloc_bytes(sizing.workspace_floats * sizeof(float));
+    net->times = calloc(net->exec_count, sizeof *net->times);
     if (!net->params || !net->grads || !net->buffers || !net->outs || !net->douts ||
-        !net->scratch || !net->workspace)
+        !net->scratch || !net->workspace || !net->times)
         goto oom;
 
     net_arenas binding = {
+        .kernels = net->kernels,
         .plan = {.params = {.base = (char *)net->params},
                  .buffers = {.base = (char *)net->buffers},
                  .scratch = {.base = net->scratch},
@@ -199,6 +306,8 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     plan_runs(&binding, net->runs, net->exec_count);
     net->dlogits = net->runs[net->exec_count - 1].dout;
     nr_rng_seed(&net->dropout_rng, 0, NR_RNG_STREAM_DROPOUT);
+    if (setup_single_thread(net) != 0)
+        goto oom;
     *out = net;
     return 0;
 oom:
@@ -211,6 +320,7 @@ void nr_net_free(nr_net *net)
 {
     if (!net)
         return;
+    free_threads(net);
     free_runs(net->runs, net->graph->layers, net->graph->count);
     free(net->params);
     free(net->grads);
@@ -219,7 +329,126 @@ void nr_net_free(nr_net *net)
     free(net->douts);
     free(net->scratch);
     free(net->workspace);
+    free(net->times);
     free(net);
+}
+
+int nr_net_set_threads(nr_net *net, int threads, nr_error *err)
+{
+    if (threads <= 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (int)online : 1;
+    }
+    if (threads > net->max_batch)
+        threads = net->max_batch;   /* more would only ever get empty shares */
+    if (threads > NR_NET_MAX_THREADS)
+        threads = NR_NET_MAX_THREADS;
+    if (threads == net->threads)
+        return 0;
+    free_threads(net);
+    if (threads == 1) {
+        if (setup_single_thread(net) != 0)
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        return 0;
+    }
+    net->ts = calloc((size_t)threads, sizeof *net->ts);
+    if (!net->ts)
+        goto oom;
+    net->threads = threads;
+    net->ts[0] = (thread_state){.runs = net->runs, .grads = net->grads,
+                                .workspace = net->workspace, .view_first = 0};
+    for (int t = 1; t < threads; t++) {
+        thread_state *ts = &net->ts[t];
+        ts->view_first = -1;
+        ts->runs = create_runs(net->graph->layers, net->graph->count);
+        ts->grads = alloc_bytes(net->param_count * sizeof(float));
+        ts->workspace = alloc_bytes(net->workspace_floats * sizeof(float));
+        if (!ts->runs || !ts->grads || !ts->workspace)
+            goto oom;
+    }
+    if (nr_pool_create(threads, &net->pool) != 0) {
+        free_threads(net);
+        setup_single_thread(net);
+        return nr_fail(err, NR_EXIT_INTERNAL, "cannot start %d threads", threads);
+    }
+    /* each worker calls BLAS on its own share: single-threaded BLAS */
+    openblas_set_num_threads(1);
+    return 0;
+oom:
+    free_threads(net);
+    setup_single_thread(net);
+    return nr_fail(err, NR_EXIT_INTERNAL, "out of memory for %d threads", threads);
+}
+
+int nr_net_threads(const nr_net *net)
+{
+    return net->threads;
+}
+
+/* Points a thread's view of `count` runs at its share starting at example
+ * `first` and at its own gradient block. */
+static void view_runs(const nr_net *net, nr_layer_run *dst, const nr_layer_run *src,
+                      size_t count, size_t first, float *grads)
+{
+    for (size_t i = 0; i < count; i++) {
+        nr_layer_run *block = dst[i].block, *shortcut = dst[i].shortcut;
+        const nr_layer *layer = src[i].layer;
+        size_t out_floats = first * nr_shape_size(layer->out);
+        dst[i] = src[i];
+        dst[i].block = block;
+        dst[i].shortcut = shortcut;
+        dst[i].out = src[i].out ? src[i].out + out_floats : NULL;
+        dst[i].dout = src[i].dout ? src[i].dout + out_floats : NULL;
+        if (src[i].saved && src[i].saved_stride)
+            dst[i].saved = (char *)src[i].saved + first * src[i].saved_stride;
+        dst[i].dweight = src[i].dweight ? grads + (src[i].dweight - net->grads) : NULL;
+        dst[i].dbias = src[i].dbias ? grads + (src[i].dbias - net->grads) : NULL;
+        if (layer->block_count)
+            view_runs(net, block, src[i].block, layer->block_count, first, grads);
+        if (layer->shortcut_count)
+            view_runs(net, shortcut, src[i].shortcut, layer->shortcut_count, first, grads);
+    }
+}
+
+/* Splits a batch of n into contiguous shares and re-points views as needed. */
+static void split_batch(nr_net *net, int n)
+{
+    int T = net->threads;
+    for (int t = 0; t < T; t++) {
+        thread_state *ts = &net->ts[t];
+        int first = (int)((long)n * t / T), last = (int)((long)n * (t + 1) / T);
+        ts->first = first;
+        ts->n = last - first;
+        ts->dropout = net->dropout_rng;
+        if (t > 0 && ts->view_first != first) {
+            view_runs(net, ts->runs, net->runs, net->exec_count, (size_t)first, ts->grads);
+            ts->view_first = first;
+        }
+    }
+}
+
+/* The pool needs single-threaded BLAS inside its workers; a caller may have
+ * raised the BLAS thread count since nr_net_set_threads. */
+static void ensure_single_blas(const nr_net *net)
+{
+    if (net->threads > 1 && openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+}
+
+static double clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct stopwatch {
+    double wall, cpu;
+} stopwatch;
+
+static stopwatch stopwatch_now(void)
+{
+    return (stopwatch){clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_THREAD_CPUTIME_ID)};
 }
 
 void nr_net_init(nr_net *net, uint64_t seed)
@@ -240,19 +469,71 @@ void nr_net_set_dropout_rng(nr_net *net, nr_rng rng) { net->dropout_rng = rng; }
 void nr_net_set_label_smoothing(nr_net *net, float smoothing) { net->label_smoothing = smoothing; }
 nr_rng nr_net_dropout_rng(const nr_net *net) { return net->dropout_rng; }
 
-static nr_exec make_exec(nr_net *net, int n, bool training)
+static nr_exec make_exec(nr_net *net, int t)
 {
+    thread_state *ts = &net->ts[t];
     return (nr_exec){.kernels = net->kernels,
-                     .workspace = net->workspace,
-                     .dropout_rng = &net->dropout_rng,
-                     .training = training,
-                     .n = n};
+                     .workspace = ts->workspace,
+                     .dropout_rng = &ts->dropout,
+                     .training = net->pass_training,
+                     .n = ts->n,
+                     .first = ts->first,
+                     .batch_n = net->pass_n,
+                     .thread = t,
+                     .threads = net->threads,
+                     .pool = net->threads > 1 ? net->pool : NULL};
+}
+
+/* With timing on and several threads, a barrier after each layer makes its
+ * time the wall time of the whole batch through it. */
+static void timing_mark(nr_net *net, int t, double *wall, double *cpu, stopwatch *start)
+{
+    if (net->threads > 1)
+        nr_pool_barrier(net->pool);
+    if (t == 0) {
+        stopwatch now = stopwatch_now();
+        *wall = now.wall - start->wall;
+        *cpu = now.cpu - start->cpu;
+        *start = now;
+    }
+}
+
+static void run_job(nr_net *net, nr_pool_fn job)
+{
+    if (net->threads > 1)
+        nr_pool_run(net->pool, job, net);
+    else
+        job(net, 0);
+}
+
+static void forward_job(void *p, int t)
+{
+    nr_net *net = p;
+    nr_exec ex = make_exec(net, t);
+    nr_layer_run *runs = net->ts[t].runs;
+    const float *x = net->pass_input + (size_t)ex.first * nr_shape_size(net->graph->input);
+    stopwatch start = {0};
+    if (net->timing && t == 0)
+        start = stopwatch_now();
+    for (size_t i = 0; i < net->exec_count; i++) {
+        run_forward(&ex, &runs[i], x);
+        x = runs[i].out;
+        if (net->timing)
+            timing_mark(net, t, &net->times[i].forward, &net->times[i].forward_cpu, &start);
+    }
 }
 
 const float *nr_net_forward(nr_net *net, const float *input, int n, bool training)
 {
-    nr_exec ex = make_exec(net, n, training);
-    net->logits = nr_runs_forward(&ex, net->runs, net->exec_count, input);
+    ensure_single_blas(net);
+    split_batch(net, n);
+    net->pass_input = input;
+    net->pass_n = n;
+    net->pass_training = training;
+    run_job(net, forward_job);
+    /* every thread advanced its copy of the stream alike */
+    net->dropout_rng = net->ts[0].dropout;
+    net->logits = net->runs[net->exec_count - 1].out;
     return net->logits;
 }
 
@@ -262,7 +543,9 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     int k = net->classes;
     float *dlogits = NULL;
     if (want_grad) {
-        memset(net->douts, 0, net->douts_bytes);
+        /* the loss is the only writer of dlogits; every other gradient
+         * buffer is prepared by the backward pass (nr_runs_backward) */
+        memset(net->dlogits, 0, (size_t)n * k * sizeof *net->dlogits);
         dlogits = net->dlogits;
     }
     float loss;
@@ -282,13 +565,83 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     return loss;
 }
 
+/* After the backward of every share: grads += the other threads' blocks, in
+ * thread order for every element (deterministic for a given thread count),
+ * each thread summing its slice of the parameter vector. */
+static void reduce_grads(nr_net *net, int t)
+{
+    size_t count = net->param_count;
+    int T = net->threads;
+    size_t lo = count * (size_t)t / (size_t)T, hi = count * (size_t)(t + 1) / (size_t)T;
+    float *g = net->grads;
+    for (int u = 1; u < T; u++) {
+        const float *gu = net->ts[u].grads;
+        for (size_t i = lo; i < hi; i++)
+            g[i] += gu[i];
+    }
+}
+
+static void backward_job(void *p, int t)
+{
+    nr_net *net = p;
+    nr_exec ex = make_exec(net, t);
+    thread_state *ts = &net->ts[t];
+    nr_layer_run *runs = ts->runs;
+    if (t > 0)
+        memset(ts->grads, 0, net->param_count * sizeof(float));
+    const float *input = net->pass_input + (size_t)ex.first * nr_shape_size(net->graph->input);
+    stopwatch start = {0};
+    if (net->timing && t == 0)
+        start = stopwatch_now();
+    for (size_t i = net->exec_count; i-- > 0;) {
+        const float *x = i ? runs[i - 1].out : input;
+        float *dx = i ? runs[i - 1].dout : NULL;
+        run_backward(&ex, &runs[i], x, dx, true);
+        if (net->timing)
+            timing_mark(net, t, &net->times[i].backward, &net->times[i].backward_cpu, &start);
+    }
+    if (net->threads > 1) {
+        nr_pool_barrier(net->pool);
+        reduce_grads(net, t);
+        if (net->timing)
+            timing_mark(net, t, &net->reduce_times.backward, &net->reduce_times.backward_cpu,
+                        &start);
+    }
+}
+
 void nr_net_backward(nr_net *net, const float *input, int n)
 {
-    nr_exec ex = make_exec(net, n, true);
-    nr_runs_backward(&ex, net->runs, net->exec_count, input, NULL);
+    ensure_single_blas(net);
+    split_batch(net, n);   /* the same split as the forward of these n examples */
+    net->pass_input = input;
+    net->pass_n = n;
+    net->pass_training = true;
+    run_job(net, backward_job);
 }
 
 void nr_net_zero_grads(nr_net *net)
 {
     memset(net->grads, 0, net->param_count * sizeof(float));
+}
+
+void nr_net_set_timing(nr_net *net, bool on)
+{
+    net->timing = on;
+    memset(&net->reduce_times, 0, sizeof net->reduce_times);
+    memset(net->times, 0, net->exec_count * sizeof *net->times);
+}
+
+size_t nr_net_timed_layers(const nr_net *net)
+{
+    return net->exec_count;
+}
+
+const nr_layer_times *nr_net_layer_times(const nr_net *net)
+{
+    return net->times;
+}
+
+nr_layer_times nr_net_reduce_times(const nr_net *net)
+{
+    return net->reduce_times;
 }

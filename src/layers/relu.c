@@ -11,7 +11,9 @@ static void relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
 {
     (void)in;
     size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
-    if (din)
+    if (din && ex->din_fresh)
+        nr_relu_backward_set(count, run->out, run->dout, din);
+    else if (din)
         nr_relu_backward(count, run->out, run->dout, din);
 }
 
@@ -20,4 +22,5 @@ const nr_layer_ops nr_relu_ops = {
     .setup = nr_layer_setup_same_shape,
     .forward = relu_forward,
     .backward = relu_backward,
+    .exec_flags = NR_EXEC_SETS_DIN,
 };

@@ -138,11 +138,17 @@ static void residual_backward(const nr_exec *ex, nr_layer_run *run, const float 
 {
     const nr_layer *layer = run->layer;
     size_t count = (size_t)ex->n * nr_shape_size(layer->out);
-    add_into(run->block[layer->block_count - 1].dout, run->dout, count);
-    nr_runs_backward(ex, run->block, layer->block_count, in, din);
+    /* both paths add into din: start it at 0 when it holds garbage */
+    if (din && ex->din_fresh)
+        memset(din, 0, (size_t)ex->n * nr_shape_size(layer->in) * sizeof *din);
+    nr_exec inner = *ex;
+    inner.din_fresh = false;
+    /* the last run of each path gets dL/dout as its gradient (it has no other writer) */
+    memcpy(run->block[layer->block_count - 1].dout, run->dout, count * sizeof(float));
+    nr_runs_backward(&inner, run->block, layer->block_count, in, din);
     if (layer->shortcut_count) {
-        add_into(run->shortcut[layer->shortcut_count - 1].dout, run->dout, count);
-        nr_runs_backward(ex, run->shortcut, layer->shortcut_count, in, din);
+        memcpy(run->shortcut[layer->shortcut_count - 1].dout, run->dout, count * sizeof(float));
+        nr_runs_backward(&inner, run->shortcut, layer->shortcut_count, in, din);
     } else if (din) {
         add_into(din, run->dout, count);
     }
@@ -154,4 +160,6 @@ const nr_layer_ops nr_residual_ops = {
     .describe = residual_describe,
     .forward = residual_forward,
     .backward = residual_backward,
+    /* its block may hold serial layers (barriers); it prepares din itself */
+    .exec_flags = NR_EXEC_EMPTY_OK | NR_EXEC_SETS_DIN,
 };

@@ -146,7 +146,7 @@ check "batches.csv: batches 1..$per_epoch of each epoch" batches_numbered run1/b
 size=$(stat -c %s run1/weights.bin)
 check "weights.bin: $size bytes, expected $((40 + 4 * params + 8))" test "$size" = $((40 + 4 * params + 8))
 check "weights.bin: magic" test "$(head -c 8 run1/weights.bin)" = NRWEIGHT
-check "run folder: exactly the documented files" test "$(names run1)" = "batches.csv confusion.csv confusion.png curves.png curves.svg history.csv metrics.csv misclassified.csv misclassified.png resolved.yaml spec.yaml summary.txt weights.bin "
+check "run folder: exactly the documented files" test "$(names run1)" = "batches.csv checkpoint.bin confusion.csv confusion.png curves.png curves.svg history.csv metrics.csv misclassified.csv misclassified.png resolved.yaml spec.yaml summary.txt weights.bin "
 
 # --- determinism: same spec, same history but the seconds column
 "$netrun" specs/cnn.yaml --out "$tmp/run2" >/dev/null 2>&1

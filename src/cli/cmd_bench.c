@@ -1,0 +1,325 @@
+/* cli/cmd_bench.c - `netrun bench SPEC [BATCHES]`: the time of each layer's
+ * forward and backward pass per batch (like `caffe time`).
+ *
+ * The spec's network, batch size, thread count and optimizer; the input is
+ * the spec's training images (shuffled with its seed) when they load, random
+ * pixels otherwise. After a warm-up, BATCHES training steps (zero grads,
+ * forward, loss, backward, optimizer step; default 50) are timed, and each
+ * row of the table is the median over the steps. The per-layer times come
+ * from the executor's timing hooks (nr_net_set_timing); with several threads
+ * they add a barrier after every layer, so the "total" row (timed from the
+ * outside with the hooks still on) is slightly above a real training step. */
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netrun/data.h"
+#include "netrun/error.h"
+#include "netrun/spec_load.h"
+#include "netrun/train.h"
+
+enum { WARMUP_BATCHES = 5, DEFAULT_BATCHES = 50, MAX_BATCHES = 100000 };
+
+static double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Smallest value of column `col`: under contention from other processes the
+ * fastest batch is the better estimate of what the work itself costs. */
+static double min_of(const double *samples, size_t count, size_t stride, size_t col)
+{
+    double m = samples[col];
+    for (size_t i = 1; i < count; i++)
+        if (samples[i * stride + col] < m)
+            m = samples[i * stride + col];
+    return m;
+}
+
+/* Median of column `col` of samples [count][stride] (uses scratch [count]). */
+static double median_of(const double *samples, size_t count, size_t stride, size_t col,
+                        double *scratch)
+{
+    for (size_t i = 0; i < count; i++)
+        scratch[i] = samples[i * stride + col];
+    qsort(scratch, count, sizeof *scratch, cmp_double);
+    return count % 2 ? scratch[count / 2]
+                     : 0.5 * (scratch[count / 2 - 1] + scratch[count / 2]);
+}
+
+typedef struct bench_input {
+    const nr_dataset *data;  /* NULL: random pixels */
+    uint32_t *order;
+    size_t next;
+    nr_rng rng;
+} bench_input;
+
+static void next_batch(bench_input *in, size_t size, int n, int classes, float *x,
+                       int32_t *labels)
+{
+    for (int i = 0; i < n; i++) {
+        float *dst = x + (size_t)i * size;
+        if (in->data) {
+            if (in->next == in->data->count) {
+                nr_rng_shuffle(&in->rng, in->order, in->data->count);
+                in->next = 0;
+            }
+            uint32_t k = in->order[in->next++];
+            const uint8_t *src = in->data->pixels + (size_t)k * size;
+            for (size_t j = 0; j < size; j++)
+                dst[j] = src[j] * (1.0f / 255.0f);
+            labels[i] = in->data->labels[k];
+        } else {
+            for (size_t j = 0; j < size; j++)
+                dst[j] = nr_rng_uniform(&in->rng);
+            labels[i] = (int32_t)nr_rng_below(&in->rng, (uint32_t)classes);
+        }
+    }
+}
+
+static void optimizer_step(const nr_train_config *cfg, nr_net *net, float *m, float *v, long t)
+{
+    size_t count = nr_net_param_count(net);
+    if (cfg->optimizer == NR_OPT_SGD)
+        nr_sgd_step(count, nr_net_params(net), nr_net_grads(net), m, &cfg->sgd, t);
+    else if (cfg->optimizer == NR_OPT_ADAM)
+        nr_adam_step(count, nr_net_params(net), nr_net_grads(net), m, v, &cfg->adam, t);
+    else
+        nr_adamw_step(count, nr_net_params(net), nr_net_grads(net), m, v, &cfg->adam, t);
+}
+
+/* Columns of a sample row: per layer forward, backward, forward CPU,
+ * backward CPU (4 * layers), then these. */
+enum { COL_LOSS, COL_REDUCE, COL_REDUCE_CPU, COL_ZERO, COL_STEP, COL_FORWARD, COL_BACKWARD,
+       COL_TOTAL, COL_EXTRA };
+
+static int bench_spec(const char *spec, const cli_options *opts, long batches)
+{
+    nr_error err = {0};
+    ns_doc *doc = NULL;
+    nr_graph *graph = NULL;
+    nr_dataset *train = NULL;
+    nr_net *net = NULL;
+    float *x = NULL, *m = NULL, *v = NULL;
+    int32_t *labels = NULL;
+    double *samples = NULL, *scratch = NULL;
+    bench_input input = {0};
+    int status = NR_EXIT_INTERNAL;
+
+    if (nr_spec_load(spec, opts->sets, opts->set_count, &doc, &graph, &err) != 0)
+        goto fail;
+    nr_train_config cfg;
+    if (nr_train_config_from_spec(doc, &cfg, &err) != 0)
+        goto fail;
+    /* as the trainer: BLAS on the spec's threads, then the net's own threads
+     * (which set BLAS to 1 thread when there are several) */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    openblas_set_num_threads(cfg.threads > 0 ? cfg.threads : online > 0 ? (int)online : 1);
+    if (nr_net_create(graph, cfg.batch_size, opts->backend, cfg.loss, &net, &err) != 0 ||
+        nr_net_set_threads(net, cfg.threads, &err) != 0)
+        goto fail;
+    nr_net_init(net, cfg.seed);
+    nr_net_set_label_smoothing(net, cfg.loss == NR_LOSS_CROSS_ENTROPY ? cfg.label_smoothing
+                                                                      : 0.0f);
+    nr_rng dropout;
+    nr_rng_seed(&dropout, cfg.seed, NR_RNG_STREAM_DROPOUT);
+    nr_net_set_dropout_rng(net, dropout);
+
+    nr_rng_seed(&input.rng, cfg.seed, NR_RNG_STREAM_SHUFFLE);
+    const char *data_note = "random pixels (the training images did not load)";
+    nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
+    nr_error data_err = {0};
+    if (nr_dataset_load(ns_get_str(doc->root, "data.train"), &data_opts, &train,
+                        &data_err) == 0 &&
+        nr_check_data_fits(net, train, &data_err) == 0 && train->count > 0) {
+        input.data = train;
+        input.order = malloc(train->count * sizeof *input.order);
+        if (!input.order)
+            goto oom;
+        for (size_t i = 0; i < train->count; i++)
+            input.order[i] = (uint32_t)i;
+        input.next = train->count;   /* shuffle before the first batch */
+        data_note = "the spec's training images";
+    }
+
+    const int batch = cfg.batch_size;
+    const size_t size = nr_shape_size(nr_net_input(net));
+    const size_t layers = nr_net_timed_layers(net);
+    const size_t stride = 4 * layers + COL_EXTRA;
+    const size_t params = nr_net_param_count(net);
+    x = malloc((size_t)batch * size * sizeof *x);
+    labels = malloc((size_t)batch * sizeof *labels);
+    m = calloc(params ? params : 1, sizeof *m);
+    v = calloc(params ? params : 1, sizeof *v);
+    samples = calloc((size_t)batches * stride, sizeof *samples);
+    scratch = calloc((size_t)batches, sizeof *scratch);
+    if (!x || !labels || !m || !v || !samples || !scratch)
+        goto oom;
+
+    nr_net_set_timing(net, true);
+    long step = 0;
+    for (long b = -WARMUP_BATCHES; b < batches; b++) {
+        next_batch(&input, size, batch, nr_net_classes(net), x, labels);
+        double t0 = bench_now();
+        nr_net_zero_grads(net);
+        double t1 = bench_now();
+        nr_net_forward(net, x, batch, true);
+        double t2 = bench_now();
+        float cost = nr_net_loss(net, labels, batch, true, NULL, NULL);
+        double t3 = bench_now();
+        nr_net_backward(net, x, batch);
+        double t4 = bench_now();
+        optimizer_step(&cfg, net, m, v, ++step);
+        double t5 = bench_now();
+        if (cost != cost) {
+            nr_fail(&err, NR_EXIT_DIVERGED, "%s: the cost became NaN while benchmarking; "
+                    "lower the learning rate", spec);
+            goto fail;
+        }
+        if (b < 0)
+            continue;
+        double *row = samples + (size_t)b * stride;
+        const nr_layer_times *times = nr_net_layer_times(net);
+        for (size_t i = 0; i < layers; i++) {
+            row[4 * i + 0] = times[i].forward;
+            row[4 * i + 1] = times[i].backward;
+            row[4 * i + 2] = times[i].forward_cpu;
+            row[4 * i + 3] = times[i].backward_cpu;
+        }
+        double *extra = row + 4 * layers;
+        nr_layer_times reduce = nr_net_reduce_times(net);
+        extra[COL_LOSS] = t3 - t2;
+        extra[COL_REDUCE] = reduce.backward;
+        extra[COL_REDUCE_CPU] = reduce.backward_cpu;
+        extra[COL_ZERO] = t1 - t0;
+        extra[COL_STEP] = t5 - t4;
+        extra[COL_FORWARD] = t2 - t1;
+        extra[COL_BACKWARD] = t4 - t3;
+        extra[COL_TOTAL] = t5 - t0;
+    }
+
+    const size_t count = (size_t)batches;
+    printf("netrun bench %s: batch %d, %d thread%s, %s backend, median of %ld batches "
+           "after %d warm-up; input: %s\n",
+           spec, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
+           opts->backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
+           WARMUP_BATCHES, data_note);
+    printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
+           "figure on a busy machine)\n");
+    printf("%-4s %-26s %-9s %10s %10s %10s %6s %10s %10s\n", "#", "layer", "output",
+           "fwd ms", "bwd ms", "sum ms", "%", "fwd cpu", "bwd cpu");
+    double total = median_of(samples, count, stride, 4 * layers + COL_TOTAL, scratch);
+    double cpu_fwd = 0.0, cpu_bwd = 0.0;
+    for (size_t i = 0; i < layers; i++) {
+        const nr_layer *layer = &graph->layers[i];
+        char desc[64], shape[32];
+        nr_layer_describe(layer, desc, sizeof desc);
+        snprintf(shape, sizeof shape, "%dx%dx%d", layer->out.c, layer->out.h, layer->out.w);
+        double f = median_of(samples, count, stride, 4 * i + 0, scratch);
+        double g = median_of(samples, count, stride, 4 * i + 1, scratch);
+        double fc = median_of(samples, count, stride, 4 * i + 2, scratch);
+        double gc = median_of(samples, count, stride, 4 * i + 3, scratch);
+        cpu_fwd += fc;
+        cpu_bwd += gc;
+        printf("%-4s %-26.26s %-9s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", layer->label,
+               desc, shape, 1e3 * f, 1e3 * g, 1e3 * (f + g),
+               total > 0 ? 100.0 * (f + g) / total : 0.0, 1e3 * fc, 1e3 * gc);
+    }
+    static const struct {
+        int col, cpu_col;
+        const char *name;
+    } extras[] = {
+        {COL_LOSS, -1, "loss (softmax, loss, dlogits)"},
+        {COL_REDUCE, COL_REDUCE_CPU, "sum of the threads' gradients"},
+        {COL_ZERO, -1, "zero gradients"},
+        {COL_STEP, -1, "optimizer step"},
+    };
+    for (size_t e = 0; e < sizeof extras / sizeof extras[0]; e++) {
+        double t = median_of(samples, count, stride, 4 * layers + (size_t)extras[e].col, scratch);
+        printf("%-4s %-36s %10s %10s %10.3f %6.1f", "", extras[e].name, "", "", 1e3 * t,
+               total > 0 ? 100.0 * t / total : 0.0);
+        if (extras[e].cpu_col >= 0) {
+            double c = median_of(samples, count, stride, 4 * layers + (size_t)extras[e].cpu_col,
+                                 scratch);
+            cpu_bwd += c;
+            printf(" %10s %10.3f", "", 1e3 * c);
+        }
+        printf("\n");
+    }
+    double fwd = median_of(samples, count, stride, 4 * layers + COL_FORWARD, scratch);
+    double bwd = median_of(samples, count, stride, 4 * layers + COL_BACKWARD, scratch);
+    double fastest = min_of(samples, count, stride, 4 * layers + COL_TOTAL);
+    printf("%-4s %-36s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", "", "total per batch",
+           1e3 * fwd, 1e3 * bwd, 1e3 * total, 100.0, 1e3 * cpu_fwd, 1e3 * cpu_bwd);
+    if (total > 0) {
+        printf("%.0f images/s (fastest batch: %.0f)", batch / total, batch / fastest);
+        if (input.data) {
+            double steps = (double)((input.data->count + (size_t)batch - 1) / (size_t)batch);
+            printf("; one epoch of %zu images: ~%.2f s (at the fastest batch: %.2f s)",
+                   input.data->count, steps * total, steps * fastest);
+        }
+        printf("\n");
+    }
+    status = 0;
+    goto done;
+oom:
+    nr_fail(&err, NR_EXIT_INTERNAL, "out of memory");
+fail:
+    fprintf(stderr, "%s\n", err.message);
+    status = err.status ? err.status : NR_EXIT_INTERNAL;
+done:
+    free(x);
+    free(labels);
+    free(m);
+    free(v);
+    free(samples);
+    free(scratch);
+    free(input.order);
+    nr_net_free(net);
+    nr_dataset_free(train);
+    nr_graph_free(graph);
+    ns_doc_free(doc);
+    return status;
+}
+
+int cli_bench(const cli_options *opts)
+{
+    long batches = DEFAULT_BATCHES;
+    size_t spec_count = opts->spec_count;
+    if (spec_count >= 2) {
+        /* a trailing number is the batch count */
+        const char *last = opts->specs[spec_count - 1];
+        char *end;
+        errno = 0;
+        long value = strtol(last, &end, 10);
+        if (end != last && *end == '\0') {
+            if (errno || value < 1 || value > MAX_BATCHES) {
+                fprintf(stderr, "netrun: error: bench: batches '%s' must be 1 to %d\n", last,
+                        MAX_BATCHES);
+                return NR_EXIT_INPUT;
+            }
+            batches = value;
+            spec_count--;
+        }
+    }
+    int status = 0;
+    for (size_t i = 0; i < spec_count; i++) {
+        int s = bench_spec(opts->specs[i], opts, batches);
+        if (s)
+            status = s;
+    }
+    return status;
+}

@@ -1,0 +1,476 @@
+/* conv_direct.c - direct convolution for stride 1 and "same" padding
+ * (2 * pad == size - 1: 3x3 pad 1, 5x5 pad 2, 1x1 pad 0) with AVX2 + FMA
+ * micro-kernels, chosen at run time when the CPU has them (the build has no
+ * -march flags: the kernels are compiled for AVX2 with a target attribute
+ * and only called after __builtin_cpu_supports). Other shapes and CPUs take
+ * the batched im2col + BLAS path. See netrun/kernels.h for the contract.
+ *
+ * The idea: copy an image into a zero-bordered plane of width Wp = w + 2*pad
+ * and compute the output on the same grid, q = y*Wp + x. Then the input
+ * under tap k = (ch, ky, kx) of output q is src[q + off_k] with the constant
+ * off_k = ch*PS + ky*Wp + kx (PS: the padded plane's stride), so the
+ * convolution is a GEMM out[f, q] = sum_k W[f, k] * src[q + off_k] whose
+ * B operand is read straight from the padded image: no im2col. The grid has
+ * Wp - w extra columns per row; their results are computed and dropped.
+ *
+ *   forward:  out_grid[f, q] = sum_k W[f, k] src[q + off_k];  out = valid part + bias
+ *   dW:       dW[f, k] += sum_i sum_q G_i[f, q] src_i[q + off_k]  (G on the grid,
+ *             zero in the extra columns: taken from a zero-bordered copy of dout)
+ *   din:      the forward of the zero-bordered G with the flipped, transposed
+ *             weights W'[ch, (f, ky', kx')] = W[f, ch, size-1-ky', size-1-kx']
+ *             (valid because 2*pad == size - 1).
+ *
+ * Every reduction runs in a fixed order (k ascending per accumulator lane;
+ * dW per lane over q, then a fixed horizontal sum per chunk of images), so
+ * results are deterministic. They differ from the BLAS path by rounding
+ * (fused multiply-adds).
+ */
+#include "netrun/kernels.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "vec.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define NR_HAVE_AVX2_KERNELS 1
+#include <immintrin.h>
+#define NR_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define NR_HAVE_AVX2_KERNELS 0
+#endif
+
+enum {
+    MR = 4,                          /* rows (filters) per micro-tile */
+    SLACK = 32,                      /* zero floats after each padded plane */
+    DW_CHUNK_FLOATS = 48 * 1024      /* padded images + gradients kept per dW chunk */
+};
+
+static size_t round_up(size_t x, size_t m)
+{
+    return (x + m - 1) / m * m;
+}
+
+/* Geometry of the padded planes of one convolution. */
+typedef struct geom {
+    int C, F, H, W, S, pad;
+    int Hp, Wp;          /* padded plane */
+    size_t PS;           /* padded plane stride (floats) */
+    int Q;               /* grid outputs that matter: h * Wp */
+    int Qp;              /* Q rounded up to 8 */
+    int K;               /* taps per filter: C * S * S */
+    int Kg;              /* taps of the din convolution: F * S * S */
+    int Fp, Cp;          /* F, C rounded up to MR */
+} geom;
+
+static geom make_geom(const nr_conv2d_dims *d)
+{
+    geom g;
+    g.C = d->c;
+    g.F = d->filters;
+    g.H = d->h;
+    g.W = d->w;
+    g.S = d->size;
+    g.pad = d->pad;
+    g.Hp = d->h + 2 * d->pad;
+    g.Wp = d->w + 2 * d->pad;
+    g.Q = d->h * g.Wp;
+    g.Qp = (int)round_up((size_t)g.Q, 8);
+    /* reads reach q + off_k < Qp + (S-1)*Wp + S-1 + ch*PS: past Hp*Wp by at
+     * most S + 7, and the din/dW grids read G up to Qp + pad*(Wp+1) */
+    g.PS = round_up((size_t)g.Hp * g.Wp + SLACK + (size_t)g.S, 8);
+    g.K = d->c * d->size * d->size;
+    g.Kg = d->filters * d->size * d->size;
+    g.Fp = (int)round_up((size_t)d->filters, MR);
+    g.Cp = (int)round_up((size_t)d->c, MR);
+    return g;
+}
+
+int nr_conv2d_direct_applies(const nr_conv2d_dims *d)
+{
+    if (d->stride != 1 || 2 * d->pad != d->size - 1)
+        return 0;
+#if NR_HAVE_AVX2_KERNELS
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+/* Images per dW chunk: their padded inputs and gradients stay in L2. */
+static int dw_chunk(const geom *g, int n)
+{
+    size_t per = (size_t)(g->C + g->Fp) * g->PS;
+    size_t chunk = per ? DW_CHUNK_FLOATS / per : 1;
+    if (chunk < 1)
+        chunk = 1;
+    if (chunk > (size_t)n)
+        chunk = (size_t)n;
+    return (int)chunk;
+}
+
+/* Workspace layout, forward: packed W | offsets | padded image | grid.
+ * backward: packed W' | offsets (K) | offsets (Kg) | chunk x (padded image,
+ * padded G) | grid. Offsets are stored as floats' worth of int32. */
+static size_t forward_floats(const geom *g)
+{
+    return (size_t)g->Fp * g->K + (size_t)g->K + (size_t)g->C * g->PS +
+           (size_t)g->Fp * g->Qp + 8;
+}
+
+static size_t backward_floats(const geom *g, int chunk)
+{
+    return (size_t)g->Cp * g->Kg + (size_t)g->K + (size_t)g->Kg +
+           (size_t)chunk * ((size_t)g->C * g->PS + (size_t)g->Fp * g->PS) +
+           (size_t)g->Cp * g->Qp + 8;
+}
+
+size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
+{
+    geom g = make_geom(d);
+    size_t f = forward_floats(&g), b = backward_floats(&g, dw_chunk(&g, d->n));
+    return f > b ? f : b;
+}
+
+/* Tap offsets: off[(ch*S + ky)*S + kx] = ch*PS + ky*Wp + kx. */
+static void tap_offsets(int planes, int S, int Wp, size_t PS, int32_t *off)
+{
+    for (int ch = 0; ch < planes; ch++)
+        for (int ky = 0; ky < S; ky++)
+            for (int kx = 0; kx < S; kx++)
+                off[(ch * S + ky) * S + kx] = (int32_t)((size_t)ch * PS + (size_t)ky * Wp + kx);
+}
+
+/* A [M, K] row-major -> ap [Mp/4][K][4], rows >= M zero. */
+static void pack_rows(const float *a, int M, int K, int Mp, float *ap)
+{
+    for (int mb = 0; mb < Mp / MR; mb++)
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < MR; i++) {
+                int m = mb * MR + i;
+                ap[((size_t)mb * K + k) * MR + i] = m < M ? a[(size_t)m * K + k] : 0.0f;
+            }
+}
+
+/* W' for the din convolution: [C, (f, ky', kx')] = W[f, ch, S-1-ky', S-1-kx'],
+ * packed like pack_rows. */
+static void pack_flipped(const float *w, const geom *g, float *ap)
+{
+    const int S = g->S, S2 = S * S;
+    for (int mb = 0; mb < g->Cp / MR; mb++)
+        for (int f = 0; f < g->F; f++)
+            for (int t = 0; t < S2; t++)
+                for (int i = 0; i < MR; i++) {
+                    int ch = mb * MR + i;
+                    int ky = S - 1 - t / S, kx = S - 1 - t % S;
+                    ap[((size_t)mb * g->Kg + (size_t)f * S2 + t) * MR + i] =
+                        ch < g->C ? w[(((size_t)f * g->C + ch) * S + ky) * S + kx] : 0.0f;
+                }
+}
+
+/* planes x [h, w] -> the interiors of zero-bordered planes (borders and
+ * slack are zeroed once per call by the caller). */
+static void pad_copy(const float *src, int planes, int h, int w, int pad, int Wp, size_t PS,
+                     float *dst)
+{
+    for (int ch = 0; ch < planes; ch++) {
+        const float *s = src + (size_t)ch * h * w;
+        float *t = dst + (size_t)ch * PS + (size_t)pad * Wp + pad;
+        for (int y = 0; y < h; y++)
+            memcpy(t + (size_t)y * Wp, s + (size_t)y * w, (size_t)w * sizeof *t);
+    }
+}
+
+#if NR_HAVE_AVX2_KERNELS
+
+/* out[m, q] = sum_k ap[m, k] * src[q + off[k]] for m < Mp, q < Qp (q step 8);
+ * out rows ldo apart. */
+NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const float *src,
+                              const int32_t *off, float *out, size_t ldo)
+{
+    for (int mb = 0; mb < Mp / MR; mb++) {
+        const float *a = ap + (size_t)mb * K * MR;
+        float *o = out + (size_t)mb * MR * ldo;
+        int q = 0;
+        for (; q + 24 <= Qp; q += 24) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00,
+                   c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+            const float *s = src + q;
+            for (int k = 0; k < K; k++) {
+                const float *p = s + off[k];
+                __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8),
+                       b2 = _mm256_loadu_ps(p + 16);
+                const float *ak = a + (size_t)k * MR;
+                __m256 w = _mm256_broadcast_ss(ak);
+                c00 = _mm256_fmadd_ps(w, b0, c00);
+                c01 = _mm256_fmadd_ps(w, b1, c01);
+                c02 = _mm256_fmadd_ps(w, b2, c02);
+                w = _mm256_broadcast_ss(ak + 1);
+                c10 = _mm256_fmadd_ps(w, b0, c10);
+                c11 = _mm256_fmadd_ps(w, b1, c11);
+                c12 = _mm256_fmadd_ps(w, b2, c12);
+                w = _mm256_broadcast_ss(ak + 2);
+                c20 = _mm256_fmadd_ps(w, b0, c20);
+                c21 = _mm256_fmadd_ps(w, b1, c21);
+                c22 = _mm256_fmadd_ps(w, b2, c22);
+                w = _mm256_broadcast_ss(ak + 3);
+                c30 = _mm256_fmadd_ps(w, b0, c30);
+                c31 = _mm256_fmadd_ps(w, b1, c31);
+                c32 = _mm256_fmadd_ps(w, b2, c32);
+            }
+            float *o0 = o + q, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
+            _mm256_storeu_ps(o0, c00);
+            _mm256_storeu_ps(o0 + 8, c01);
+            _mm256_storeu_ps(o0 + 16, c02);
+            _mm256_storeu_ps(o1, c10);
+            _mm256_storeu_ps(o1 + 8, c11);
+            _mm256_storeu_ps(o1 + 16, c12);
+            _mm256_storeu_ps(o2, c20);
+            _mm256_storeu_ps(o2 + 8, c21);
+            _mm256_storeu_ps(o2 + 16, c22);
+            _mm256_storeu_ps(o3, c30);
+            _mm256_storeu_ps(o3 + 8, c31);
+            _mm256_storeu_ps(o3 + 16, c32);
+        }
+        for (; q < Qp; q += 8) {
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            const float *s = src + q;
+            for (int k = 0; k < K; k++) {
+                __m256 b = _mm256_loadu_ps(s + off[k]);
+                const float *ak = a + (size_t)k * MR;
+                c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak), b, c0);
+                c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 1), b, c1);
+                c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 2), b, c2);
+                c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 3), b, c3);
+            }
+            _mm256_storeu_ps(o + q, c0);
+            _mm256_storeu_ps(o + ldo + q, c1);
+            _mm256_storeu_ps(o + 2 * ldo + q, c2);
+            _mm256_storeu_ps(o + 3 * ldo + q, c3);
+        }
+    }
+}
+
+/* The sum of the 8 lanes in a fixed order: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+NR_AVX2 static float hsum(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                      /* l0+l4, l1+l5, l2+l6, l3+l7 */
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));      /* (l0+l4)+(l2+l6), (l1+l5)+(l3+l7) */
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+/* dW tiles: rows m0..m0+3 (gradient planes g + m*PS), taps k0.. (3 or 1),
+ * summed over `count` images (image i: x + i*xs, g + i*gs):
+ * dw[m, k] += sum_i sum_{q < Qp} G_i[m, q] * X_i[q + off[k]]. Rows >= M
+ * are computed on zero planes and not written. */
+NR_AVX2 static void dw_tile_3(int count, const float *x, const float *g, size_t stride,
+                              size_t PS, int Qp, const int32_t *off, int m0, int M, int k0,
+                              float *dw, int K)
+{
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
+           a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+    const int32_t o0 = off[k0], o1 = off[k0 + 1], o2 = off[k0 + 2];
+    for (int img = 0; img < count; img++) {
+        const float *g0 = g + (size_t)img * stride + (size_t)m0 * PS;
+        const float *g1 = g0 + PS, *g2 = g1 + PS, *g3 = g2 + PS;
+        const float *xi = x + (size_t)img * stride;
+        const float *x0 = xi + o0, *x1 = xi + o1, *x2 = xi + o2;
+        for (int q = 0; q < Qp; q += 8) {
+            __m256 v0 = _mm256_loadu_ps(x0 + q), v1 = _mm256_loadu_ps(x1 + q),
+                   v2 = _mm256_loadu_ps(x2 + q);
+            __m256 gv = _mm256_loadu_ps(g0 + q);
+            a00 = _mm256_fmadd_ps(gv, v0, a00);
+            a01 = _mm256_fmadd_ps(gv, v1, a01);
+            a02 = _mm256_fmadd_ps(gv, v2, a02);
+            gv = _mm256_loadu_ps(g1 + q);
+            a10 = _mm256_fmadd_ps(gv, v0, a10);
+            a11 = _mm256_fmadd_ps(gv, v1, a11);
+            a12 = _mm256_fmadd_ps(gv, v2, a12);
+            gv = _mm256_loadu_ps(g2 + q);
+            a20 = _mm256_fmadd_ps(gv, v0, a20);
+            a21 = _mm256_fmadd_ps(gv, v1, a21);
+            a22 = _mm256_fmadd_ps(gv, v2, a22);
+            gv = _mm256_loadu_ps(g3 + q);
+            a30 = _mm256_fmadd_ps(gv, v0, a30);
+            a31 = _mm256_fmadd_ps(gv, v1, a31);
+            a32 = _mm256_fmadd_ps(gv, v2, a32);
+        }
+    }
+    float *d0 = dw + (size_t)m0 * K + k0;
+    d0[0] += hsum(a00), d0[1] += hsum(a01), d0[2] += hsum(a02);
+    if (m0 + 1 >= M)
+        return;
+    float *d1 = d0 + K;
+    d1[0] += hsum(a10), d1[1] += hsum(a11), d1[2] += hsum(a12);
+    if (m0 + 2 >= M)
+        return;
+    float *d2 = d1 + K;
+    d2[0] += hsum(a20), d2[1] += hsum(a21), d2[2] += hsum(a22);
+    if (m0 + 3 >= M)
+        return;
+    float *d3 = d2 + K;
+    d3[0] += hsum(a30), d3[1] += hsum(a31), d3[2] += hsum(a32);
+}
+
+NR_AVX2 static void dw_tile_1(int count, const float *x, const float *g, size_t stride,
+                              size_t PS, int Qp, const int32_t *off, int m0, int M, int k0,
+                              float *dw, int K)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int img = 0; img < count; img++) {
+        const float *g0 = g + (size_t)img * stride + (size_t)m0 * PS;
+        const float *x0 = x + (size_t)img * stride + off[k0];
+        for (int q = 0; q < Qp; q += 8) {
+            __m256 v = _mm256_loadu_ps(x0 + q);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + q), v, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + PS + q), v, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + 2 * PS + q), v, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + 3 * PS + q), v, a3);
+        }
+    }
+    float *d = dw + (size_t)m0 * K + k0;
+    d[0] += hsum(a0);
+    if (m0 + 1 < M)
+        d[K] += hsum(a1);
+    if (m0 + 2 < M)
+        d[2 * (size_t)K] += hsum(a2);
+    if (m0 + 3 < M)
+        d[3 * (size_t)K] += hsum(a3);
+}
+
+#endif /* NR_HAVE_AVX2_KERNELS */
+
+void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                              const float *bias, float *out, float *workspace)
+{
+#if NR_HAVE_AVX2_KERNELS
+    assert(nr_conv2d_direct_applies(d));
+    assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
+    const geom g = make_geom(d);
+    float *ap = workspace;
+    int32_t *off = (int32_t *)(ap + (size_t)g.Fp * g.K);
+    float *xp = (float *)(off + g.K);
+    float *grid = xp + (size_t)g.C * g.PS;
+    pack_rows(weight, g.F, g.K, g.Fp, ap);
+    tap_offsets(g.C, g.S, g.Wp, g.PS, off);
+    memset(xp, 0, (size_t)g.C * g.PS * sizeof *xp);
+    const size_t in_step = (size_t)g.C * g.H * g.W, out_step = (size_t)g.F * g.H * g.W;
+    for (int i = 0; i < d->n; i++) {
+        pad_copy(in + (size_t)i * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
+        grid_gemm(g.Fp, g.K, g.Qp, ap, xp, off, grid, (size_t)g.Qp);
+        float *o = out + (size_t)i * out_step;
+        for (int f = 0; f < g.F; f++) {
+            const float *r = grid + (size_t)f * g.Qp;
+            float *dst = o + (size_t)f * g.H * g.W;
+            for (int y = 0; y < g.H; y++) {
+                if (bias)
+                    nr_vcopy_add_scalar(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, bias[f],
+                                        (size_t)g.W);
+                else
+                    memcpy(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, (size_t)g.W * sizeof *dst);
+            }
+        }
+    }
+#else
+    (void)d, (void)in, (void)weight, (void)bias, (void)out, (void)workspace;
+    assert(!"nr_conv2d_forward_direct: no AVX2 kernels in this build");
+#endif
+}
+
+void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                               const float *dout, float *din, float *dweight, float *dbias,
+                               float *workspace)
+{
+#if NR_HAVE_AVX2_KERNELS
+    assert(nr_conv2d_direct_applies(d));
+    assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
+    const geom g = make_geom(d);
+    const int chunk = dw_chunk(&g, d->n);
+    float *apf = workspace;                                   /* W' for din */
+    int32_t *off = (int32_t *)(apf + (size_t)g.Cp * g.Kg);    /* taps into the input */
+    int32_t *offg = off + g.K;                                /* taps into G */
+    float *bufs = (float *)(offg + g.Kg);
+    const size_t xs = (size_t)g.C * g.PS + (size_t)g.Fp * g.PS;  /* per image: x then G */
+    float *grid = bufs + (size_t)chunk * xs;
+    tap_offsets(g.C, g.S, g.Wp, g.PS, off);
+    tap_offsets(g.F, g.S, g.Wp, g.PS, offg);
+    if (din)
+        pack_flipped(weight, &g, apf);
+    /* borders, slack and the planes of rows >= F stay zero for the call */
+    memset(bufs, 0, (size_t)chunk * xs * sizeof *bufs);
+    const size_t in_step = (size_t)g.C * g.H * g.W, out_step = (size_t)g.F * g.H * g.W;
+    const size_t plane = (size_t)g.H * g.W;
+    /* G on the output grid: row y, column x of plane f at gp + f*PS + pad*(Wp+1) + q */
+    const size_t gshift = (size_t)g.pad * g.Wp + (size_t)g.pad;
+    for (int i0 = 0; i0 < d->n; i0 += chunk) {
+        const int nb = d->n - i0 < chunk ? d->n - i0 : chunk;
+        for (int b = 0; b < nb; b++) {
+            float *xb = bufs + (size_t)b * xs, *gb = xb + (size_t)g.C * g.PS;
+            const float *gi = dout + (size_t)(i0 + b) * out_step;
+            pad_copy(in + (size_t)(i0 + b) * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xb);
+            pad_copy(gi, g.F, g.H, g.W, g.pad, g.Wp, g.PS, gb);
+            if (dbias)
+                for (int f = 0; f < g.F; f++)
+                    dbias[f] += nr_vsum(gi + (size_t)f * plane, plane);
+        }
+        /* dW[F, K] += sum over the chunk */
+        const float *gq = bufs + (size_t)g.C * g.PS + gshift;
+        for (int m0 = 0; m0 < g.Fp; m0 += MR) {
+            int k0 = 0;
+            for (; k0 + 3 <= g.K; k0 += 3)
+                dw_tile_3(nb, bufs, gq, xs, g.PS, g.Qp, off, m0, g.F, k0, dweight, g.K);
+            for (; k0 < g.K; k0++)
+                dw_tile_1(nb, bufs, gq, xs, g.PS, g.Qp, off, m0, g.F, k0, dweight, g.K);
+        }
+        if (!din)
+            continue;
+        for (int b = 0; b < nb; b++) {
+            const float *gb = bufs + (size_t)b * xs + (size_t)g.C * g.PS;
+            grid_gemm(g.Cp, g.Kg, g.Qp, apf, gb, offg, grid, (size_t)g.Qp);
+            float *di = din + (size_t)(i0 + b) * in_step;
+            for (int ch = 0; ch < g.C; ch++) {
+                const float *r = grid + (size_t)ch * g.Qp;
+                float *dst = di + (size_t)ch * plane;
+                for (int y = 0; y < g.H; y++)
+                    nr_vadd(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, (size_t)g.W);
+            }
+        }
+    }
+#else
+    (void)d, (void)in, (void)weight, (void)dout, (void)din, (void)dweight, (void)dbias,
+        (void)workspace;
+    assert(!"nr_conv2d_backward_direct: no AVX2 kernels in this build");
+#endif
+}
+
+/* ---- the BLAS backend's convolution: direct where it applies ---------- */
+
+size_t nr_conv2d_fast_workspace_floats(const nr_conv2d_dims *d)
+{
+    size_t b = nr_conv2d_batched_workspace_floats(d);
+    if (!nr_conv2d_direct_applies(d))
+        return b;
+    size_t w = nr_conv2d_direct_workspace_floats(d);
+    return w > b ? w : b;
+}
+
+void nr_conv2d_forward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
+                            const float *bias, float *out, float *workspace)
+{
+    if (nr_conv2d_direct_applies(d))
+        nr_conv2d_forward_direct(d, in, weight, bias, out, workspace);
+    else
+        nr_conv2d_forward_batched(d, in, weight, bias, out, workspace);
+}
+
+void nr_conv2d_backward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
+                             const float *dout, float *din, float *dweight, float *dbias,
+                             float *workspace)
+{
+    if (nr_conv2d_direct_applies(d))
+        nr_conv2d_backward_direct(d, in, weight, dout, din, dweight, dbias, workspace);
+    else
+        nr_conv2d_backward_batched(d, in, weight, dout, din, dweight, dbias, workspace);
+}
