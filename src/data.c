@@ -432,9 +432,12 @@ static int list_class(const char *root, int rfd, const char *cls, name_list *fil
         }
         if (!S_ISREG(st.st_mode) || !has_png_suffix(name)) {
             nr_fail(err, NR_EXIT_INPUT,
-                    "%s/%s/%s: error: not a .png file; class folders may contain only "
+                    "%s/%s/%s: error: %s; class folders may contain only "
                     ".png images (names starting with '.' are ignored)",
-                    root, cls, name);
+                    root, cls, name,
+                    S_ISDIR(st.st_mode)    ? "a folder, not a .png file"
+                    : !S_ISREG(st.st_mode) ? "not a regular file (a device, FIFO or socket)"
+                                           : "not a .png file");
             goto fail;
         }
         if (fp) {
