@@ -244,6 +244,8 @@ int nr_run_info_load(const char *dir, nr_run_info *info, nr_error *err)
     }
     for (size_t i = 0; i < info->epochs; i++) {
         double acc = info->test_acc[i];
+        if (isnan(acc))
+            continue;
         if (isnan(info->best_test_acc) || acc > info->best_test_acc) {
             info->best_test_acc = acc;
             info->best_epoch = (int)i + 1;

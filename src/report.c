@@ -212,6 +212,23 @@ static double picture(report *r, const char *dir, const char *name, double max_w
     return used;
 }
 
+/* The height picture() gives a PNG in a box max_w wide and unlimited high;
+ * 0 when it cannot be read. */
+static double natural_height(const char *dir, const char *name, double max_w)
+{
+    char *path = nr_path_join(dir, name);
+    cairo_surface_t *img = path ? cairo_image_surface_create_from_png(path) : NULL;
+    double h = 0;
+    if (img && cairo_surface_status(img) == CAIRO_STATUS_SUCCESS) {
+        double w = cairo_image_surface_get_width(img);
+        h = cairo_image_surface_get_height(img) * fmin(0.75, max_w / w);
+    }
+    if (img)
+        cairo_surface_destroy(img);
+    free(path);
+    return h;
+}
+
 static const char *with_commas(long long value, char *buf, size_t size)
 {
     if (value < 0) {
@@ -441,10 +458,15 @@ static int run_pages(report *r, const nr_run_info *run, const char *label, nr_er
     snprintf(title, sizeof title, "%s: learning curves", run->name);
     heading(r, title);
     picture(r, run->dir, "curves.png", CONTENT_W, 250);
-    double left = PAGE_H - MARGIN - r->y - 2 * 32;
+    /* the two other pictures share what is left, in proportion to their
+     * natural heights */
+    double left = PAGE_H - MARGIN - r->y - 2 * 34;
+    double hc = natural_height(run->dir, "confusion.png", CONTENT_W);
+    double hm = natural_height(run->dir, "misclassified.png", CONTENT_W);
+    double shrink = hc + hm > left && hc + hm > 0 ? left / (hc + hm) : 1.0;
     snprintf(title, sizeof title, "%s: confusion matrix (test set)", run->name);
     heading(r, title);
-    picture(r, run->dir, "confusion.png", CONTENT_W, left * 0.5);
+    picture(r, run->dir, "confusion.png", CONTENT_W, hc > 0 ? hc * shrink : 20);
     snprintf(title, sizeof title, "%s: misclassified test images", run->name);
     heading(r, title);
     picture(r, run->dir, "misclassified.png", CONTENT_W, PAGE_H - MARGIN - r->y);

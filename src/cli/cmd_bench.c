@@ -227,6 +227,10 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
         const nr_layer *layer = &graph->layers[i];
         char desc[64], shape[32];
         nr_layer_describe(layer, desc, sizeof desc);
+        if (nr_net_layer_fused(net, i)) {
+            size_t len = strlen(desc);
+            snprintf(desc + len, sizeof desc - len, " (fused)");
+        }
         snprintf(shape, sizeof shape, "%dx%dx%d", layer->out.c, layer->out.h, layer->out.w);
         double f = median_of(samples, count, stride, 4 * i + 0, scratch);
         double g = median_of(samples, count, stride, 4 * i + 1, scratch);
