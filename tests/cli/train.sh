@@ -147,6 +147,19 @@ size=$(stat -c %s run1/weights.bin)
 check "weights.bin: $size bytes, expected $((40 + 4 * params + 8))" test "$size" = $((40 + 4 * params + 8))
 check "weights.bin: magic" test "$(head -c 8 run1/weights.bin)" = NRWEIGHT
 check "run folder: exactly the documented files" test "$(names run1)" = "batches.csv checkpoint.bin confusion.csv confusion.png curves.png curves.svg history.csv metrics.csv misclassified.csv misclassified.png resolved.yaml spec.yaml summary.txt weights.bin "
+# the confusion matrix counts every test image once; its diagonal is the accuracy
+test_images=60
+total=$(awk -F, 'NR > 1 { for (i = 2; i <= NF; i++) s += $i } END { print s }' run1/confusion.csv)
+diagonal=$(awk -F, 'NR > 1 { s += $(NR) } END { print s }' run1/confusion.csv)
+check "confusion.csv: total $total = $test_images test images" test "$total" = "$test_images"
+check "confusion.csv: diagonal $diagonal / $test_images = test_acc $acc" \
+  within "$(awk -v d="$diagonal" -v n="$test_images" 'BEGIN { print d / n }')" "$acc" 0.00001
+check "metrics.csv: accuracy row = test_acc" \
+  within "$(awk -F, '$1 == "accuracy" { print $2 }' run1/metrics.csv)" "$acc" 0.00001
+check "misclassified.csv: header" test "$(head -1 run1/misclassified.csv)" = "index,file,true,predicted,probability"
+check "misclassified.csv: at most one row per class" \
+  awk -F, 'NR > 1 { if (seen[$3]++) exit 1 }' run1/misclassified.csv
+check "curves.png is a PNG" test "$(head -c 8 run1/curves.png | od -An -c | tr -d ' ')" = '211PNG\r\n032\n'
 
 # --- determinism: same spec, same history but the seconds column
 "$netrun" specs/cnn.yaml --out "$tmp/run2" >/dev/null 2>&1
