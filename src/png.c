@@ -26,6 +26,7 @@
 
 #define NR_PNG_MAX_SIDE 16384
 #define MAX_DEFLATE_RATIO 1032ull   /* the most deflate can compress (258 bytes in 2 bits) */
+#define MAX_CHUNK_MALLOC (8u << 20)  /* libpng's own buffer for one chunk (not IDAT) */
 
 /* ---------------------------------------------------------------- reading */
 
@@ -254,6 +255,23 @@ static int png_run(png_job *s, const char *path, int decode, nr_error *err)
 
     png_set_read_fn(s->png, &s->r, reader_read);
     png_set_sig_bytes(s->png, 8);
+    /* Ancillary chunks that can carry data of any length (text, ICC
+     * profiles, ...) are skipped unread: their length field alone would make
+     * libpng allocate up to 2 GiB. Only tRNS matters here (it is refused). */
+    static const png_byte ignored[] =
+        "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0sCAL\0"
+        "sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+    png_set_keep_unknown_chunks(s->png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+    png_set_keep_unknown_chunks(s->png, PNG_HANDLE_CHUNK_NEVER, ignored,
+                                (int)(sizeof ignored / 5));
+    png_set_chunk_malloc_max(s->png, MAX_CHUNK_MALLOC);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* tests/fuzz: let mutated files past the checksums to the code behind them */
+    png_set_crc_action(s->png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+#ifdef PNG_IGNORE_ADLER32
+    png_set_option(s->png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
+#endif
     /* We apply our own (smaller) limit with a clearer message. */
     png_set_user_limits(s->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     if (read_layout(s->png, s->info, path, &s->lay, err) != 0) {

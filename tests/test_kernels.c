@@ -813,6 +813,85 @@ START_TEST(test_conv_direct_vs_ref)
 }
 END_TEST
 
+/* The fused conv -> relu (-> maxpool 2x2/2) kernels give exactly what the
+ * separate kernels give in sequence, forward and backward. */
+START_TEST(test_conv_fused_matches_separate)
+{
+    static const int shapes[][5] = {   /* n, c, filters, h, w */
+        { 3, 1, 8, 28, 28 }, { 4, 8, 16, 14, 14 }, { 2, 16, 32, 8, 8 }, { 3, 3, 5, 6, 10 },
+        { 5, 2, 3, 2, 2 }, { 2, 5, 7, 12, 4 },
+    };
+    nr_rng r;
+    nr_rng_seed(&r, 5151 + (uint64_t)_i, 0);
+    const int *sh = shapes[_i % 6];
+    nr_conv2d_dims d = { sh[0], sh[1], sh[3], sh[4], sh[2], _i < 6 ? 3 : 5, 1, _i < 6 ? 1 : 2 };
+    if (!nr_conv2d_direct_applies(&d)) {
+        fprintf(stderr, "test_conv_fused_matches_separate: no AVX2/FMA, skipped\n");
+        return;
+    }
+    const size_t nin = conv_in_n(&d), nw = conv_w_n(&d), nout = conv_out_n(&d);
+    const size_t npool = nout / 4;
+    const size_t nws = nr_conv2d_direct_workspace_floats(&d);
+    float *in = falloc(nin), *w = falloc(nw), *b = falloc((size_t)d.filters), *ws = falloc(nws);
+    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    fill_uniform(&r, w, nw, -1.0f, 1.0f);
+    fill_uniform(&r, b, (size_t)d.filters, -1.0f, 1.0f);
+    /* separate: conv, relu, maxpool */
+    float *conv = falloc(nout), *act = falloc(nout), *pool = falloc(npool);
+    int32_t *am = malloc(npool * sizeof *am);
+    ck_assert_ptr_nonnull(am);
+    nr_pool2d_dims pd = { d.n, d.filters, d.h, d.w, 2, 2 };
+    nr_conv2d_forward_direct(&d, in, w, b, conv, ws);
+    nr_relu_forward(nout, conv, act);
+    nr_maxpool_forward(&pd, act, pool, am);
+    /* fused */
+    float *act2 = falloc(nout), *pool2 = falloc(npool);
+    int32_t *am2 = malloc(npool * sizeof *am2);
+    ck_assert_ptr_nonnull(am2);
+    fill_nan(act2, nout);
+    fill_nan(pool2, npool);
+    fill_nan(ws, nws);
+    nr_conv2d_relu_forward_direct(&d, in, w, b, act2, ws);
+    ck_assert_mem_eq(act, act2, nout * sizeof(float));
+    nr_conv2d_relu_maxpool_forward_direct(&d, in, w, b, pool2, am2, ws);
+    ck_assert_mem_eq(pool, pool2, npool * sizeof(float));
+    ck_assert_mem_eq(am, am2, npool * sizeof(int32_t));
+
+    /* backward from d relu out, and from d pooled */
+    float *dact = falloc(nout), *dpool = falloc(npool);
+    fill_uniform(&r, dact, nout, -1.0f, 1.0f);
+    fill_uniform(&r, dpool, npool, -1.0f, 1.0f);
+    float *dconv = falloc(nout), *dact_from_pool = falloc(nout);
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == 0) {
+            nr_relu_backward_set(nout, act, dact, dconv);
+        } else {
+            nr_maxpool_backward_set(&pd, dpool, am, dact_from_pool);
+            nr_relu_backward_set(nout, act, dact_from_pool, dconv);
+        }
+        acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
+        float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+        nr_conv2d_backward_direct(&d, in, w, dconv, di1.g, dw1.g, db1.g, ws);
+        fill_nan(ws, nws);
+        if (mode == 0)
+            nr_conv2d_relu_backward_direct(&d, in, w, act, dact, di2, dw2, db2, ws);
+        else
+            nr_conv2d_relu_maxpool_backward_direct(&d, in, w, pool, am, dpool, di2, dw2, db2, ws);
+        ck_assert_mem_eq(di1.g, di2, nin * sizeof(float));
+        ck_assert_mem_eq(dw1.g, dw2, nw * sizeof(float));
+        if (mode == 0)
+            ck_assert_mem_eq(db1.g, db2, (size_t)d.filters * sizeof(float));
+        else   /* summed over the pooled gradients: the same terms, another order */
+            ck_assert_msg(rel_err(db2, db1.g, (size_t)d.filters) < 1e-6, "dbias rel err %g",
+                          rel_err(db2, db1.g, (size_t)d.filters));
+        acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+        free(di2); free(dw2); free(db2);
+    }
+    free(in); free(w); free(b); free(ws); free(conv); free(act); free(pool); free(am);
+    free(act2); free(pool2); free(am2); free(dact); free(dpool); free(dconv); free(dact_from_pool);
+}
+END_TEST
+
 START_TEST(test_conv_deterministic)
 {
     nr_conv2d_dims d = { 3, 4, 12, 10, 6, 3, 1, 1 };
@@ -1825,6 +1904,49 @@ static void run_sgd(const nr_sgd_params *sp, float out[3][2])
     }
 }
 
+/* The vectorised SGD against the scalar update rule, bit for bit, for every
+ * count remainder and variant (plain, momentum, nesterov + wd, dampening). */
+START_TEST(test_sgd_vector_paths)
+{
+    static const nr_sgd_params variants[] = {
+        { 0.1f, 0.0f, 0.0f, 0.0f, 0 }, { 0.05f, 0.0f, 0.0f, 0.01f, 0 },
+        { 0.1f, 0.9f, 0.0f, 0.0f, 0 }, { 0.1f, 0.9f, 0.0f, 0.01f, 1 },
+        { 0.1f, 0.9f, 0.1f, 0.01f, 0 },
+    };
+    nr_rng r;
+    nr_rng_seed(&r, 31, 0);
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        const nr_sgd_params *p = &variants[v];
+        for (size_t count = 0; count < 14; count++) {
+            float w[14], g[14], b[14], w2[14], b2[14];
+            fill_uniform(&r, w, 14, -1, 1);
+            fill_uniform(&r, b, 14, -1, 1);
+            memcpy(w2, w, sizeof w);
+            memcpy(b2, b, sizeof b);
+            for (long t = 1; t <= 3; t++) {
+                fill_uniform(&r, g, 14, -1, 1);
+                nr_sgd_step(count, w, g, b, p, t);
+                for (size_t i = 0; i < count; i++) {
+                    float gi = g[i];
+                    if (p->weight_decay != 0.0f)
+                        gi += p->weight_decay * w2[i];
+                    if (p->momentum != 0.0f) {
+                        float bi = t == 1 ? gi
+                                          : p->momentum * b2[i] + (1.0f - p->dampening) * gi;
+                        b2[i] = bi;
+                        gi = p->nesterov ? gi + p->momentum * bi : bi;
+                    }
+                    w2[i] -= p->lr * gi;
+                }
+                ck_assert_mem_eq(w, w2, count * sizeof(float));
+                if (p->momentum != 0.0f)
+                    ck_assert_mem_eq(b, b2, count * sizeof(float));
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_sgd_steps)
 {
     float got[3][2];
@@ -1935,6 +2057,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_gemm_blas_vs_ref, 0, 8);
     tcase_add_loop_test(tc, test_conv_batched_vs_ref, 0, 30);
     tcase_add_loop_test(tc, test_conv_direct_vs_ref, 0, 40);
+    tcase_add_loop_test(tc, test_conv_fused_matches_separate, 0, 12);
     tcase_add_test(tc, test_conv_deterministic);
     suite_add_tcase(s, tc);
 
@@ -1956,6 +2079,7 @@ static Suite *kernels_suite(void)
 
     tc = tcase_create("optim");
     tcase_add_test(tc, test_sgd_steps);
+    tcase_add_test(tc, test_sgd_vector_paths);
     tcase_add_test(tc, test_adam_steps);
     suite_add_tcase(s, tc);
     return s;

@@ -211,13 +211,22 @@ START_TEST(test_backends_agree)
         "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2}\n"
         "    - conv: {filters: 5, size: 3, stride: 2}\n    - relu\n    - avgpool: {size: 1, stride: 1}\n"
         "    - dense: {units: 7}\n    - softmax\n",
+        /* fusable on the BLAS backend: conv -> relu -> maxpool 2x2/2 on even planes, and
+         * conv -> relu, inside a residual block too */
+        "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2, stride: 2}\n"
+        "    - conv: {filters: 6, size: 3, pad: 1}\n    - relu\n"
+        "    - residual:\n        layers: [{conv: {filters: 6, size: 3, pad: 1}}, relu,"
+        " {conv: {filters: 6, size: 3, pad: 1}}, relu, {maxpool: {size: 2, stride: 2}}]\n"
+        "    - conv: {filters: 3, size: 5, pad: 2}\n    - relu\n"
+        "    - dense: {units: 7}\n    - softmax\n",
         "    - residual:\n        layers: [{conv: {filters: 3, size: 3, pad: 1}}, relu]\n"
         "    - dense: {units: 7}\n    - softmax\n",
     };
     for (size_t t = 0; t < sizeof nets / sizeof nets[0]; t++) {
         fixture a, b;
-        fixture_make(&a, "[2, 9, 9]", nets[t], "cross_entropy", NR_BACKEND_BLAS, 5);
-        fixture_make(&b, "[2, 9, 9]", nets[t], "cross_entropy", NR_BACKEND_REFERENCE, 5);
+        const char *shape = t == 1 ? "[2, 8, 8]" : "[2, 9, 9]";
+        fixture_make(&a, shape, nets[t], "cross_entropy", NR_BACKEND_BLAS, 5);
+        fixture_make(&b, shape, nets[t], "cross_entropy", NR_BACKEND_REFERENCE, 5);
         size_t in_size = nr_shape_size(a.graph->input);
         float x[5 * 162];
         int32_t labels[5] = {0, 1, 2, 3, 6};
@@ -226,6 +235,16 @@ START_TEST(test_backends_agree)
         random_fill(x, 5 * in_size, &rng, 1.0f);
         ck_assert_mem_eq(nr_net_params(a.net), nr_net_params(b.net),
                          nr_net_param_count(a.net) * sizeof(float));
+        if (t == 1) {
+            /* conv 0 absorbs relu 1 and maxpool 2; conv 3 absorbs relu 4 */
+            nr_conv2d_dims d = {5, 2, 8, 8, 4, 3, 1, 1};
+            bool fused = nr_conv2d_direct_applies(&d);
+            ck_assert(nr_net_layer_fused(a.net, 1) == fused);
+            ck_assert(nr_net_layer_fused(a.net, 2) == fused);
+            ck_assert(nr_net_layer_fused(a.net, 4) == fused);
+            ck_assert(!nr_net_layer_fused(a.net, 0) && !nr_net_layer_fused(a.net, 3));
+            ck_assert(!nr_net_layer_fused(b.net, 1));   /* the reference never fuses */
+        }
         nr_net *nets_ab[2] = {a.net, b.net};
         float loss[2];
         for (int k = 0; k < 2; k++) {

@@ -225,6 +225,35 @@ void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in,
                                const float *weight, const float *dout, float *din,
                                float *dweight, float *dbias, float *workspace);
 
+/* Fused forms for a convolution followed by relu (and 2x2 stride-2 max
+ * pooling), direct path only (nr_conv2d_direct_applies; for the pooling
+ * form also even h and w). They compute exactly what the separate kernels
+ * compute in sequence (the same operations, bit for bit; except dbias of the
+ * pooling form, summed over the pooled gradients: the same terms in another
+ * order), without writing the intermediate full-size tensors:
+ *   relu:     out = relu(conv(in))                              [n, f, h, w]
+ *             backward from the relu output `out` and its gradient `dout`
+ *             (d conv out = out > 0 ? dout : 0);
+ *   relu_maxpool: pooled = maxpool_2x2(relu(conv(in)))           [n, f, h/2, w/2]
+ *             argmax as nr_maxpool_forward writes it (may be NULL when no
+ *             backward follows); backward from pooled, argmax and dpooled.
+ * din, dweight, dbias ACCUMULATED as for nr_conv2d_backward; the workspace
+ * is nr_conv2d_direct_workspace_floats(d). */
+void nr_conv2d_relu_forward_direct(const nr_conv2d_dims *d, const float *in,
+                                   const float *weight, const float *bias, float *out,
+                                   float *workspace);
+void nr_conv2d_relu_backward_direct(const nr_conv2d_dims *d, const float *in,
+                                    const float *weight, const float *out, const float *dout,
+                                    float *din, float *dweight, float *dbias, float *workspace);
+void nr_conv2d_relu_maxpool_forward_direct(const nr_conv2d_dims *d, const float *in,
+                                           const float *weight, const float *bias,
+                                           float *pooled, int32_t *argmax, float *workspace);
+void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float *in,
+                                            const float *weight, const float *pooled,
+                                            const int32_t *argmax, const float *dpooled,
+                                            float *din, float *dweight, float *dbias,
+                                            float *workspace);
+
 /* The BLAS backend's convolution: the direct kernels where they apply,
  * the batched im2col + BLAS path otherwise; workspace
  * nr_conv2d_fast_workspace_floats(d) (enough for either). */

@@ -126,5 +126,9 @@ const nr_layer_times *nr_net_layer_times(const nr_net *net);  /* [nr_net_timed_l
 /* The backward's summing of the threads' gradient blocks (in .backward and
  * .backward_cpu; zero single-threaded). */
 nr_layer_times nr_net_reduce_times(const nr_net *net);
+/* True when top-level executed layer i runs inside the layer before it
+ * (conv -> relu -> maxpool fused on the BLAS backend); its times are ~0 and
+ * that layer's include it. */
+bool nr_net_layer_fused(const nr_net *net, size_t i);
 
 #endif

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "simd.h"
 #include "vec.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -113,17 +114,24 @@ static int dw_chunk(const geom *g, int n)
 /* Workspace layout, forward: packed W | offsets | padded image | grid.
  * backward: packed W' | offsets (K) | offsets (Kg) | chunk x (padded image,
  * padded G) | grid. Offsets are stored as floats' worth of int32. */
+/* ... and after either, a plane of h*w floats and a pooled plane of
+ * (h/2)*(w/2) for the fused epilogues. */
+static size_t plane_floats(const geom *g)
+{
+    return (size_t)g->H * g->W + (size_t)(g->H / 2) * (size_t)(g->W / 2) + 8;
+}
+
 static size_t forward_floats(const geom *g)
 {
     return (size_t)g->Fp * g->K + (size_t)g->K + (size_t)g->C * g->PS +
-           (size_t)g->Fp * g->Qp + 8;
+           (size_t)g->Fp * g->Qp + 8 + plane_floats(g);
 }
 
 static size_t backward_floats(const geom *g, int chunk)
 {
     return (size_t)g->Cp * g->Kg + (size_t)g->K + (size_t)g->Kg +
            (size_t)chunk * ((size_t)g->C * g->PS + (size_t)g->Fp * g->PS) +
-           (size_t)g->Cp * g->Qp + 8;
+           (size_t)g->Cp * g->Qp + 8 + plane_floats(g);
 }
 
 size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
@@ -342,8 +350,141 @@ NR_AVX2 static void dw_tile_1(int count, const float *x, const float *g, size_t 
 
 #endif /* NR_HAVE_AVX2_KERNELS */
 
-void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
-                              const float *bias, float *out, float *workspace)
+/* What follows the convolution in the same pass. */
+typedef enum epilogue { EPI_NONE, EPI_RELU, EPI_RELU_MAXPOOL } epilogue;
+
+/* dst[x] = relu(src[x] + b): the separate layers' operations exactly. */
+static void bias_relu_row(float *dst, const float *src, float b, int n)
+{
+    int x = 0;
+    const nr_v4f vb = nr_v4f_splat(b), zero = nr_v4f_splat(0.0f);
+    for (; x + 4 <= n; x += 4) {
+        nr_v4f v = nr_v4f_load(src + x) + vb;
+        nr_v4f_store(dst + x, nr_v4f_and(v, ~(v < zero)));
+    }
+    for (; x < n; x++) {
+        float v = src[x] + b;
+        dst[x] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* pooled[oy, ox], argmax = maxpool 2x2/2 of relu(grid + b) over an h x w
+ * plane whose rows are Wp apart in the grid: the values relu(src + b) and
+ * the comparisons of nr_maxpool_forward on them, in the same order (first
+ * maximum wins, NaN only when first), 4 outputs at a time. */
+static void relu_maxpool_plane(const float *grid, int Wp, int h, int w, float b, float *pooled,
+                               int32_t *argmax)
+{
+    const int oh = h / 2, ow = w / 2;
+    const nr_v4f vb = nr_v4f_splat(b), zero = nr_v4f_splat(0.0f);
+    for (int oy = 0; oy < oh; oy++) {
+        const float *r0 = grid + (size_t)(2 * oy) * Wp, *r1 = r0 + Wp;
+        float *o = pooled + (size_t)oy * ow;
+        int32_t *am = argmax ? argmax + (size_t)oy * ow : NULL;
+        const int32_t row0 = 2 * oy * w;
+        int ox = 0;
+        /* the last group of 4 may overlap the one before (ow not a multiple
+         * of 4): it recomputes and rewrites the same values */
+        for (int done = ow < 4; !done; ox += 4) {
+            if (ox + 4 >= ow) {
+                ox = ow - 4;
+                done = 1;
+            }
+            const int ix = 2 * ox;
+            nr_v4f a0 = nr_v4f_load(r0 + ix) + vb, a1 = nr_v4f_load(r0 + ix + 4) + vb;
+            nr_v4f b0 = nr_v4f_load(r1 + ix) + vb, b1 = nr_v4f_load(r1 + ix + 4) + vb;
+            a0 = nr_v4f_and(a0, ~(a0 < zero));
+            a1 = nr_v4f_and(a1, ~(a1 < zero));
+            b0 = nr_v4f_and(b0, ~(b0 < zero));
+            b1 = nr_v4f_and(b1, ~(b1 < zero));
+            nr_v4f tl = NR_V4_EVEN(a0, a1), tr = NR_V4_ODD(a0, a1);
+            nr_v4f bl = NR_V4_EVEN(b0, b1), br = NR_V4_ODD(b0, b1);
+            nr_v4f m = tl;
+            nr_v4i c = tr > m;
+            m = nr_v4f_select(c, tr, m);
+            nr_v4i pick = c & 1;
+            c = bl > m;
+            m = nr_v4f_select(c, bl, m);
+            pick = nr_v4i_select(c, (nr_v4i){w, w, w, w}, pick);
+            c = br > m;
+            m = nr_v4f_select(c, br, m);
+            pick = nr_v4i_select(c, (nr_v4i){w + 1, w + 1, w + 1, w + 1}, pick);
+            nr_v4f_store(o + ox, m);
+            if (am)
+                nr_v4i_store(am + ox, (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4,
+                                               row0 + ix + 6} + pick);
+        }
+        if (ow >= 4)
+            continue;
+        for (ox = 0; ox < ow; ox++) {
+            const int ix = 2 * ox;
+            float v[4] = {r0[ix] + b, r0[ix + 1] + b, r1[ix] + b, r1[ix + 1] + b};
+            for (int j = 0; j < 4; j++)
+                v[j] = v[j] < 0.0f ? 0.0f : v[j];
+            int best = row0 + ix;
+            float m = v[0];
+            if (v[1] > m) { m = v[1]; best = row0 + ix + 1; }
+            if (v[2] > m) { m = v[2]; best = row0 + w + ix; }
+            if (v[3] > m) { m = v[3]; best = row0 + w + ix + 1; }
+            o[ox] = m;
+            if (am)
+                am[ox] = best;
+        }
+    }
+}
+
+/* The gradient at the convolution's output under relu + maxpool 2x2/2,
+ * written straight into the interior of a zero-bordered plane (rows Wp
+ * apart; every interior element written): d pooled where the pooled output
+ * is > 0, at its argmax, 0 elsewhere. masked [oh*ow] receives the masked
+ * d pooled (whose sum is the plane's sum). */
+static void relu_maxpool_grad_plane(const float *pooled, const float *dpooled,
+                                    const int32_t *argmax, int h, int w, int Wp, float *dst,
+                                    float *masked)
+{
+    const int oh = h / 2, ow = w / 2;
+    nr_relu_backward_set((size_t)oh * ow, pooled, dpooled, masked);
+    const nr_v4f zero = nr_v4f_splat(0.0f);
+    for (int oy = 0; oy < oh; oy++) {
+        float *r0 = dst + (size_t)(2 * oy) * Wp, *r1 = r0 + Wp;
+        const float *go = masked + (size_t)oy * ow;
+        const int32_t *ao = argmax + (size_t)oy * ow;
+        const int32_t row0 = 2 * oy * w;
+        int ox = 0;
+        for (int done = ow < 4; !done; ox += 4) {   /* overlapping last group, as above */
+            if (ox + 4 >= ow) {
+                ox = ow - 4;
+                done = 1;
+            }
+            const int ix = 2 * ox;
+            nr_v4f gv = nr_v4f_load(go + ox);
+            nr_v4i off = nr_v4i_load(ao + ox) -
+                         (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4, row0 + ix + 6};
+            nr_v4f tl = nr_v4f_select(off == 0, gv, zero);
+            nr_v4f tr = nr_v4f_select(off == 1, gv, zero);
+            nr_v4f bl = nr_v4f_select(off == w, gv, zero);
+            nr_v4f br = nr_v4f_select(off == w + 1, gv, zero);
+            nr_v4f_store(r0 + ix, NR_V4_INTERLEAVE_LO(tl, tr));
+            nr_v4f_store(r0 + ix + 4, NR_V4_INTERLEAVE_HI(tl, tr));
+            nr_v4f_store(r1 + ix, NR_V4_INTERLEAVE_LO(bl, br));
+            nr_v4f_store(r1 + ix + 4, NR_V4_INTERLEAVE_HI(bl, br));
+        }
+        if (ow >= 4)
+            continue;
+        for (ox = 0; ox < ow; ox++) {
+            const int ix = 2 * ox;
+            const int32_t off = ao[ox] - (row0 + ix);
+            r0[ix] = off == 0 ? go[ox] : 0.0f;
+            r0[ix + 1] = off == 1 ? go[ox] : 0.0f;
+            r1[ix] = off == w ? go[ox] : 0.0f;
+            r1[ix + 1] = off == w + 1 ? go[ox] : 0.0f;
+        }
+    }
+}
+
+static void forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                           const float *bias, epilogue epi, float *out, int32_t *argmax,
+                           float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_applies(d));
@@ -356,32 +497,85 @@ void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const fl
     pack_rows(weight, g.F, g.K, g.Fp, ap);
     tap_offsets(g.C, g.S, g.Wp, g.PS, off);
     memset(xp, 0, (size_t)g.C * g.PS * sizeof *xp);
-    const size_t in_step = (size_t)g.C * g.H * g.W, out_step = (size_t)g.F * g.H * g.W;
+    const size_t in_step = (size_t)g.C * g.H * g.W, plane = (size_t)g.H * g.W;
+    const size_t pooled_plane = (size_t)(g.H / 2) * (size_t)(g.W / 2);
     for (int i = 0; i < d->n; i++) {
         pad_copy(in + (size_t)i * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
         grid_gemm(g.Fp, g.K, g.Qp, ap, xp, off, grid, (size_t)g.Qp);
-        float *o = out + (size_t)i * out_step;
         for (int f = 0; f < g.F; f++) {
             const float *r = grid + (size_t)f * g.Qp;
-            float *dst = o + (size_t)f * g.H * g.W;
+            const size_t p = (size_t)i * g.F + (size_t)f;    /* output plane */
+            if (epi == EPI_RELU_MAXPOOL) {
+                relu_maxpool_plane(r, g.Wp, g.H, g.W, bias ? bias[f] : 0.0f,
+                                   out + p * pooled_plane,
+                                   argmax ? argmax + p * pooled_plane : NULL);
+                continue;
+            }
+            float *dst = out + p * plane;
             for (int y = 0; y < g.H; y++) {
-                if (bias)
-                    nr_vcopy_add_scalar(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, bias[f],
-                                        (size_t)g.W);
+                float *row = dst + (size_t)y * g.W;
+                const float *src = r + (size_t)y * g.Wp;
+                if (epi == EPI_RELU)
+                    bias_relu_row(row, src, bias ? bias[f] : 0.0f, g.W);
+                else if (bias)
+                    nr_vcopy_add_scalar(row, src, bias[f], (size_t)g.W);
                 else
-                    memcpy(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, (size_t)g.W * sizeof *dst);
+                    memcpy(row, src, (size_t)g.W * sizeof *row);
             }
         }
     }
 #else
-    (void)d, (void)in, (void)weight, (void)bias, (void)out, (void)workspace;
-    assert(!"nr_conv2d_forward_direct: no AVX2 kernels in this build");
+    (void)d, (void)in, (void)weight, (void)bias, (void)epi, (void)out, (void)argmax,
+        (void)workspace;
+    assert(!"conv2d direct: no AVX2 kernels in this build");
 #endif
 }
 
-void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
-                               const float *dout, float *din, float *dweight, float *dbias,
-                               float *workspace)
+void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                              const float *bias, float *out, float *workspace)
+{
+    forward_direct(d, in, weight, bias, EPI_NONE, out, NULL, workspace);
+}
+
+void nr_conv2d_relu_forward_direct(const nr_conv2d_dims *d, const float *in,
+                                   const float *weight, const float *bias, float *out,
+                                   float *workspace)
+{
+    forward_direct(d, in, weight, bias, EPI_RELU, out, NULL, workspace);
+}
+
+void nr_conv2d_relu_maxpool_forward_direct(const nr_conv2d_dims *d, const float *in,
+                                           const float *weight, const float *bias,
+                                           float *pooled, int32_t *argmax, float *workspace)
+{
+    assert(d->h % 2 == 0 && d->w % 2 == 0);
+    forward_direct(d, in, weight, bias, EPI_RELU_MAXPOOL, pooled, argmax, workspace);
+}
+
+/* Where the gradient w.r.t. the convolution's output comes from. */
+typedef struct grad_source {
+    epilogue epi;
+    const float *dout;       /* EPI_NONE: d conv out; EPI_RELU: d relu out; POOL: d pooled */
+    const float *out;        /* EPI_RELU: relu out; EPI_RELU_MAXPOOL: pooled out */
+    const int32_t *argmax;   /* EPI_RELU_MAXPOOL */
+} grad_source;
+
+/* The gradient w.r.t. the convolution's output for plane p (= image*F + f)
+ * without pooling, as the separate layers would have left it: relu passes
+ * it where the relu output is > 0. Written into tmp [h*w] unless it can be
+ * read in place; returned. */
+static const float *conv_out_grad(const grad_source *src, const geom *g, size_t p, float *tmp)
+{
+    const size_t plane = (size_t)g->H * g->W;
+    if (src->epi == EPI_NONE)
+        return src->dout + p * plane;
+    nr_relu_backward_set(plane, src->out + p * plane, src->dout + p * plane, tmp);
+    return tmp;
+}
+
+static void backward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                            const grad_source *src, float *din, float *dweight, float *dbias,
+                            float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_applies(d));
@@ -394,26 +588,43 @@ void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const f
     float *bufs = (float *)(offg + g.Kg);
     const size_t xs = (size_t)g.C * g.PS + (size_t)g.Fp * g.PS;  /* per image: x then G */
     float *grid = bufs + (size_t)chunk * xs;
+    float *tmp = grid + (size_t)g.Cp * g.Qp + 8;
+    float *small = tmp + (size_t)g.H * g.W;
     tap_offsets(g.C, g.S, g.Wp, g.PS, off);
     tap_offsets(g.F, g.S, g.Wp, g.PS, offg);
     if (din)
         pack_flipped(weight, &g, apf);
     /* borders, slack and the planes of rows >= F stay zero for the call */
     memset(bufs, 0, (size_t)chunk * xs * sizeof *bufs);
-    const size_t in_step = (size_t)g.C * g.H * g.W, out_step = (size_t)g.F * g.H * g.W;
+    const size_t in_step = (size_t)g.C * g.H * g.W;
     const size_t plane = (size_t)g.H * g.W;
-    /* G on the output grid: row y, column x of plane f at gp + f*PS + pad*(Wp+1) + q */
+    /* G on the output grid: row y, column x of plane f at gp + f*PS + pad*(Wp+1) + q;
+     * the same point is the start of the plane's interior */
     const size_t gshift = (size_t)g.pad * g.Wp + (size_t)g.pad;
     for (int i0 = 0; i0 < d->n; i0 += chunk) {
         const int nb = d->n - i0 < chunk ? d->n - i0 : chunk;
         for (int b = 0; b < nb; b++) {
             float *xb = bufs + (size_t)b * xs, *gb = xb + (size_t)g.C * g.PS;
-            const float *gi = dout + (size_t)(i0 + b) * out_step;
             pad_copy(in + (size_t)(i0 + b) * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xb);
-            pad_copy(gi, g.F, g.H, g.W, g.pad, g.Wp, g.PS, gb);
-            if (dbias)
-                for (int f = 0; f < g.F; f++)
-                    dbias[f] += nr_vsum(gi + (size_t)f * plane, plane);
+            for (int f = 0; f < g.F; f++) {
+                const size_t p = (size_t)(i0 + b) * g.F + (size_t)f;
+                float *interior = gb + (size_t)f * g.PS + gshift;
+                if (src->epi == EPI_RELU_MAXPOOL) {
+                    /* dbias: the sum of the masked d pooled (the plane's nonzeros) */
+                    const size_t pooled_plane = plane / 4;
+                    relu_maxpool_grad_plane(src->out + p * pooled_plane,
+                                            src->dout + p * pooled_plane,
+                                            src->argmax + p * pooled_plane, g.H, g.W, g.Wp,
+                                            interior, small);
+                    if (dbias)
+                        dbias[f] += nr_vsum(small, pooled_plane);
+                    continue;
+                }
+                const float *gf = conv_out_grad(src, &g, p, tmp);
+                pad_copy(gf, 1, g.H, g.W, g.pad, g.Wp, g.PS, gb + (size_t)f * g.PS);
+                if (dbias)
+                    dbias[f] += nr_vsum(gf, plane);
+            }
         }
         /* dW[F, K] += sum over the chunk */
         const float *gq = bufs + (size_t)g.C * g.PS + gshift;
@@ -439,10 +650,38 @@ void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const f
         }
     }
 #else
-    (void)d, (void)in, (void)weight, (void)dout, (void)din, (void)dweight, (void)dbias,
+    (void)d, (void)in, (void)weight, (void)src, (void)din, (void)dweight, (void)dbias,
         (void)workspace;
-    assert(!"nr_conv2d_backward_direct: no AVX2 kernels in this build");
+    assert(!"conv2d direct: no AVX2 kernels in this build");
 #endif
+}
+
+void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
+                               const float *dout, float *din, float *dweight, float *dbias,
+                               float *workspace)
+{
+    grad_source src = {.epi = EPI_NONE, .dout = dout};
+    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
+}
+
+void nr_conv2d_relu_backward_direct(const nr_conv2d_dims *d, const float *in,
+                                    const float *weight, const float *out, const float *dout,
+                                    float *din, float *dweight, float *dbias, float *workspace)
+{
+    grad_source src = {.epi = EPI_RELU, .dout = dout, .out = out};
+    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
+}
+
+void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float *in,
+                                            const float *weight, const float *pooled,
+                                            const int32_t *argmax, const float *dpooled,
+                                            float *din, float *dweight, float *dbias,
+                                            float *workspace)
+{
+    assert(d->h % 2 == 0 && d->w % 2 == 0);
+    grad_source src = {.epi = EPI_RELU_MAXPOOL, .dout = dpooled, .out = pooled,
+                       .argmax = argmax};
+    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
 }
 
 /* ---- the BLAS backend's convolution: direct where it applies ---------- */

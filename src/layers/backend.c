@@ -12,6 +12,11 @@ const nr_kernel_table nr_blas_kernels = {
     .avgpool_backward = nr_avgpool_backward,
     .dense_forward = nr_dense_forward,
     .dense_backward = nr_dense_backward,
+    .conv2d_fusable = nr_conv2d_direct_applies,
+    .conv2d_relu_forward = nr_conv2d_relu_forward_direct,
+    .conv2d_relu_backward = nr_conv2d_relu_backward_direct,
+    .conv2d_relu_maxpool_forward = nr_conv2d_relu_maxpool_forward_direct,
+    .conv2d_relu_maxpool_backward = nr_conv2d_relu_maxpool_backward_direct,
 };
 
 const nr_kernel_table nr_reference_kernels = {

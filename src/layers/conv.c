@@ -90,17 +90,45 @@ static size_t conv_workspace_floats(const nr_layer *layer, const nr_kernel_table
     return kernels->conv2d_workspace_floats(&d);
 }
 
+/* With fusion (run->fuse), the relu run after it (run[1]) and the maxpool
+ * run after that (run[2]) are executed here, on their buffers. */
 static void conv_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     nr_conv2d_dims d = conv_dims(run->layer, ex->n);
-    ex->kernels->conv2d_forward(&d, in, run->weight, run->bias, run->out, ex->workspace);
+    const nr_kernel_table *k = ex->kernels;
+    switch (run->fuse) {
+    case NR_FUSE_RELU:
+        k->conv2d_relu_forward(&d, in, run->weight, run->bias, run[1].out, ex->workspace);
+        break;
+    case NR_FUSE_RELU_MAXPOOL:
+        k->conv2d_relu_maxpool_forward(&d, in, run->weight, run->bias, run[2].out,
+                                       ex->training ? run[2].saved : NULL, ex->workspace);
+        break;
+    case NR_FUSE_NONE:
+        k->conv2d_forward(&d, in, run->weight, run->bias, run->out, ex->workspace);
+        break;
+    }
 }
 
 static void conv_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
 {
     nr_conv2d_dims d = conv_dims(run->layer, ex->n);
-    ex->kernels->conv2d_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias,
-                                 ex->workspace);
+    const nr_kernel_table *k = ex->kernels;
+    switch (run->fuse) {
+    case NR_FUSE_RELU:
+        k->conv2d_relu_backward(&d, in, run->weight, run[1].out, run[1].dout, din, run->dweight,
+                                run->dbias, ex->workspace);
+        break;
+    case NR_FUSE_RELU_MAXPOOL:
+        k->conv2d_relu_maxpool_backward(&d, in, run->weight, run[2].out, run[2].saved,
+                                        run[2].dout, din, run->dweight, run->dbias,
+                                        ex->workspace);
+        break;
+    case NR_FUSE_NONE:
+        k->conv2d_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias,
+                           ex->workspace);
+        break;
+    }
 }
 
 const nr_layer_ops nr_conv_ops = {

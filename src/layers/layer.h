@@ -36,6 +36,19 @@ typedef struct nr_kernel_table {
                           float *);
     void (*dense_backward)(const nr_dense_dims *, const float *, const float *, const float *,
                            float *, float *, float *);
+    /* Fused conv -> relu (-> maxpool 2x2/2); NULL when the backend has none.
+     * conv2d_fusable: whether they take a convolution of these dims. */
+    int (*conv2d_fusable)(const nr_conv2d_dims *);
+    void (*conv2d_relu_forward)(const nr_conv2d_dims *, const float *, const float *,
+                                const float *, float *, float *);
+    void (*conv2d_relu_backward)(const nr_conv2d_dims *, const float *, const float *,
+                                 const float *, const float *, float *, float *, float *,
+                                 float *);
+    void (*conv2d_relu_maxpool_forward)(const nr_conv2d_dims *, const float *, const float *,
+                                        const float *, float *, int32_t *, float *);
+    void (*conv2d_relu_maxpool_backward)(const nr_conv2d_dims *, const float *, const float *,
+                                         const float *, const int32_t *, const float *,
+                                         float *, float *, float *, float *);
 } nr_kernel_table;
 
 extern const nr_kernel_table nr_blas_kernels, nr_reference_kernels;
@@ -58,6 +71,18 @@ typedef struct nr_net_plan {
     int max_batch;
 } nr_net_plan;
 
+/* Layer fusion (decided by the net when it is created, see net.c): a conv
+ * run whose next runs are relu (and maxpool 2x2/2) in the same list may
+ * execute them too; those runs are then `absorbed`: the executor skips them,
+ * their out/dout/saved buffers are the ones the conv run reads and writes
+ * (run[1] = the relu, run[2] = the maxpool), and their own forward/backward
+ * never run. */
+typedef enum nr_fuse {
+    NR_FUSE_NONE,
+    NR_FUSE_RELU,           /* conv -> relu */
+    NR_FUSE_RELU_MAXPOOL    /* conv -> relu -> maxpool 2x2/2 */
+} nr_fuse;
+
 /* The runtime of one layer. out/dout ([max_batch, out size]) are bound by
  * the net for every layer; the rest by the kind's bind(). */
 typedef struct nr_layer_run nr_layer_run;
@@ -75,6 +100,8 @@ struct nr_layer_run {
                                   0 = one state for the whole batch */
     nr_layer_run *block;       /* residual: runs of layer->block / layer->shortcut */
     nr_layer_run *shortcut;
+    nr_fuse fuse;              /* conv: the runs after it that it executes */
+    bool absorbed;             /* executed by an earlier run (fusion): skipped */
 };
 
 /* Per-call execution context.

@@ -82,6 +82,8 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad)
  * example 0, so they cover the batch. */
 static void run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
+    if (run->absorbed)
+        return;
     const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
     if ((ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1) {
         nr_pool_barrier(ex->pool);
@@ -101,6 +103,8 @@ static void run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 static void run_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din,
                          bool din_fresh)
 {
+    if (run->absorbed)
+        return;
     const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
     const bool serial = (ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1;
     if (serial)
@@ -205,6 +209,37 @@ static void plan_runs(net_arenas *a, nr_layer_run *runs, size_t count)
     }
 }
 
+/* Fusion: conv -> relu (-> maxpool 2x2/2) in one list, when the backend has
+ * fused kernels for the convolution's shape, runs as one (see layer.h). The
+ * absorbed runs keep their buffers; the conv run's own out/dout go unused. */
+static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count,
+                      int max_batch)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = runs[i].layer;
+        fuse_runs(k, runs[i].block, layer->block_count, max_batch);
+        fuse_runs(k, runs[i].shortcut, layer->shortcut_count, max_batch);
+        if (layer->kind != NR_LAYER_CONV || !k->conv2d_fusable || i + 1 >= count ||
+            runs[i + 1].layer->kind != NR_LAYER_RELU)
+            continue;
+        nr_conv2d_dims d = {.n = max_batch, .c = layer->in.c, .h = layer->in.h,
+                            .w = layer->in.w, .filters = layer->config.conv.filters,
+                            .size = layer->config.conv.size,
+                            .stride = layer->config.conv.stride, .pad = layer->config.conv.pad};
+        if (!k->conv2d_fusable(&d))
+            continue;
+        runs[i].fuse = NR_FUSE_RELU;
+        runs[i + 1].absorbed = true;
+        const nr_layer *next = i + 2 < count ? runs[i + 2].layer : NULL;
+        if (next && next->kind == NR_LAYER_MAXPOOL && next->config.pool.size == 2 &&
+            next->config.pool.stride == 2 && next->in.h % 2 == 0 && next->in.w % 2 == 0) {
+            runs[i].fuse = NR_FUSE_RELU_MAXPOOL;
+            runs[i + 2].absorbed = true;
+        }
+        i += runs[i].fuse == NR_FUSE_RELU_MAXPOOL ? 2 : 1;
+    }
+}
+
 static void init_runs(nr_layer_run *runs, size_t count, nr_rng *rng)
 {
     for (size_t i = 0; i < count; i++) {
@@ -304,6 +339,7 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
         .douts = {.base = (char *)net->douts},
     };
     plan_runs(&binding, net->runs, net->exec_count);
+    fuse_runs(net->kernels, net->runs, net->exec_count, max_batch);
     net->dlogits = net->runs[net->exec_count - 1].dout;
     nr_rng_seed(&net->dropout_rng, 0, NR_RNG_STREAM_DROPOUT);
     if (setup_single_thread(net) != 0)
@@ -644,4 +680,9 @@ const nr_layer_times *nr_net_layer_times(const nr_net *net)
 nr_layer_times nr_net_reduce_times(const nr_net *net)
 {
     return net->reduce_times;
+}
+
+bool nr_net_layer_fused(const nr_net *net, size_t i)
+{
+    return i < net->exec_count && net->runs[i].absorbed;
 }

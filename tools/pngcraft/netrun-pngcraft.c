@@ -26,8 +26,15 @@
  *   16bit         valid 16-bit gray image
  *   gray-alpha    valid 8-bit gray+alpha image
  *   palette-oob   palette image (2 entries) whose pixels use index 5
+ *   huge-chunk    gray image whose tEXt chunk claims 1 GiB; the file ends there
  *   no-plte       palette image without its PLTE chunk
  *   signature     the PNG signature only
+ * and valid images of the other kinds netrun reads (fuzzing seeds):
+ *   palette       8-bit palette image, 4 colours
+ *   palette-gray  8-bit palette image whose entries are all gray
+ *   gray2         2-bit gray image
+ *   interlaced    8-bit gray image, Adam7 interlaced
+ *   trns          8-bit gray image with a tRNS chunk (refused: transparency)
  *
  * Exit status 0, or 2 with one line on stderr for bad arguments.
  */
@@ -40,7 +47,8 @@
 static const char usage_text[] =
     "usage: netrun-pngcraft KIND OUT [WIDTH HEIGHT]\n"
     "KIND: good rgb truncated no-iend bad-crc bad-zlib short-data huge claims-max\n"
-    "      zero-width bad-ihdr 16bit gray-alpha palette-oob no-plte signature\n";
+    "      zero-width bad-ihdr 16bit gray-alpha palette-oob no-plte signature\n"
+    "      palette palette-gray gray2 interlaced trns huge-chunk\n";
 
 /* ---- a growing byte buffer ---- */
 
@@ -126,7 +134,7 @@ static void chunk(buf *out, const char type[4], const unsigned char *data, size_
     put_be32(out, crc + crc_delta);
 }
 
-static void ihdr(buf *out, uint32_t w, uint32_t h, int depth, int color)
+static void ihdr_il(buf *out, uint32_t w, uint32_t h, int depth, int color, int interlace)
 {
     buf d = {0};
     put_be32(&d, w);
@@ -135,9 +143,14 @@ static void ihdr(buf *out, uint32_t w, uint32_t h, int depth, int color)
     put_u8(&d, (unsigned)color);
     put_u8(&d, 0);   /* compression */
     put_u8(&d, 0);   /* filter */
-    put_u8(&d, 0);   /* interlace */
+    put_u8(&d, (unsigned)interlace);
     chunk(out, "IHDR", d.data, d.len, 0);
     free(d.data);
+}
+
+static void ihdr(buf *out, uint32_t w, uint32_t h, int depth, int color)
+{
+    ihdr_il(out, w, h, depth, color, 0);
 }
 
 /* zlib stream of stored deflate blocks holding raw[0..n). */
@@ -160,14 +173,17 @@ static void zlib_stored(buf *out, const unsigned char *raw, size_t n)
 }
 
 /* Scanlines (filter byte 0 + row) of a w x h image with `bpp_bits` bits per
- * pixel; pixel values are a gradient, or palette index `index` when >= 0. */
+ * pixel; pixel values are a gradient (index -1), palette indices 0..3 in
+ * turn (index -2), or palette index `index` when >= 0. */
 static void scanlines(buf *raw, uint32_t w, uint32_t h, unsigned bpp_bits, int index)
 {
     size_t rowbytes = ((size_t)w * bpp_bits + 7) / 8;
     for (uint32_t y = 0; y < h; y++) {
         put_u8(raw, 0);
         for (size_t x = 0; x < rowbytes; x++)
-            put_u8(raw, index >= 0 ? (unsigned)index : (unsigned)((x * 7 + y * 13) & 0xFF));
+            put_u8(raw, index >= 0    ? (unsigned)index
+                        : index == -2 ? (unsigned)((x + y) % 4)
+                                      : (unsigned)((x * 7 + y * 13) & 0xFF));
     }
 }
 
@@ -270,6 +286,45 @@ static int craft(const char *kind, uint32_t w, uint32_t h, buf *out)
         iend(out);
     } else if (strcmp(kind, "signature") == 0) {
         signature(out);
+    } else if (strcmp(kind, "huge-chunk") == 0) {
+        signature(out);
+        ihdr(out, w, h, 8, 0);
+        put_be32(out, 1u << 30);
+        put(out, "tEXt", 4);
+        put(out, "Comment\0", 8);
+    } else if (strcmp(kind, "palette") == 0 || strcmp(kind, "palette-gray") == 0) {
+        static const unsigned char color[12] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 99, 199};
+        static const unsigned char gray[12] = {0, 0, 0, 80, 80, 80, 160, 160, 160, 255, 255, 255};
+        signature(out);
+        ihdr(out, w, h, 8, 3);
+        chunk(out, "PLTE", strcmp(kind, "palette") == 0 ? color : gray, 12, 0);
+        scanlines(&raw, w, h, 8, -2);
+        idat_of(out, &raw, 0);
+        iend(out);
+    } else if (strcmp(kind, "gray2") == 0) {
+        image(out, w, h, 2, 0, 1, 0);
+    } else if (strcmp(kind, "trns") == 0) {
+        static const unsigned char key[2] = {0, 7};
+        signature(out);
+        ihdr(out, w, h, 8, 0);
+        chunk(out, "tRNS", key, 2, 0);
+        scanlines(&raw, w, h, 8, -1);
+        idat_of(out, &raw, 0);
+        iend(out);
+    } else if (strcmp(kind, "interlaced") == 0) {
+        /* Adam7: seven passes, each a reduced image with its own scanlines */
+        static const int x0[7] = {0, 4, 0, 2, 0, 1, 0}, y0[7] = {0, 0, 4, 0, 2, 0, 1};
+        static const int dx[7] = {8, 8, 4, 4, 2, 2, 1}, dy[7] = {8, 8, 8, 4, 4, 2, 2};
+        signature(out);
+        ihdr_il(out, w, h, 8, 0, 1);
+        for (int p = 0; p < 7; p++) {
+            uint32_t pw = (w + (uint32_t)(dx[p] - x0[p] - 1)) / (uint32_t)dx[p];
+            uint32_t ph = (h + (uint32_t)(dy[p] - y0[p] - 1)) / (uint32_t)dy[p];
+            if (pw && ph)
+                scanlines(&raw, pw, ph, 8, -1);
+        }
+        idat_of(out, &raw, 0);
+        iend(out);
     } else {
         return -1;
     }
