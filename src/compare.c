@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netrun/format.h"
 #include "netrun/fileio.h"
 #include "netrun/plot.h"
 
@@ -771,22 +772,14 @@ int nr_comparison_load(const char *const *dirs, size_t count, nr_comparison *out
     return 0;
 }
 
+/* negative = unknown */
 static const char *with_commas(long long value, char *buf, size_t size)
 {
     if (value < 0) {
         snprintf(buf, size, "?");
         return buf;
     }
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%lld", value);
-    size_t j = 0;
-    for (int i = 0; i < n && j + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[j++] = ',';
-        buf[j++] = digits[i];
-    }
-    buf[j] = '\0';
-    return buf;
+    return nr_format_thousands((size_t)value, buf, size);
 }
 
 static const char *percent(double v, char *buf, size_t size)

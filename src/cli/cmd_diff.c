@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "netrun/format.h"
 #include "netrun/error.h"
 #include "netrun/graph.h"
 #include "netrun/netspec.h"
@@ -83,20 +84,6 @@ static int collect_rows(row_list *list, const nr_layer *layers, size_t count, in
     return 0;
 }
 
-static const char *with_commas(size_t value, char *buf, size_t size)
-{
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%zu", value);
-    size_t j = 0;
-    for (int i = 0; i < n && j + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[j++] = ',';
-        buf[j++] = digits[i];
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 /* Same layer: description (without indentation), output shape, parameters. */
 static bool rows_equal(const layer_row *a, const layer_row *b)
 {
@@ -119,7 +106,7 @@ static void print_row(net_print *p, char sign, const layer_row *r)
     }
     char params[32];
     printf("%c %-8s %-34s %-12s %12s\n", sign, r->label, r->desc, r->shape,
-           with_commas(r->params, params, sizeof params));
+           nr_format_thousands(r->params, params, sizeof params));
     p->shown++;
 }
 
@@ -189,9 +176,9 @@ static long print_network_diff(const nr_graph *ga, const nr_graph *gb, const cha
     if (p.shown || ga->param_count != gb->param_count || ga->macs != gb->macs) {
         char pa[32], pb[32], ma[32], mb[32];
         printf("%s  total: %s -> %s learnable parameters, %s -> %s forward MACs per example\n",
-               p.header ? "" : "\n", with_commas(ga->param_count, pa, sizeof pa),
-               with_commas(gb->param_count, pb, sizeof pb), with_commas(ga->macs, ma, sizeof ma),
-               with_commas(gb->macs, mb, sizeof mb));
+               p.header ? "" : "\n", nr_format_thousands(ga->param_count, pa, sizeof pa),
+               nr_format_thousands(gb->param_count, pb, sizeof pb), nr_format_thousands(ga->macs, ma, sizeof ma),
+               nr_format_thousands(gb->macs, mb, sizeof mb));
         p.shown++;
     }
 done:

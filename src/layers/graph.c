@@ -2,6 +2,7 @@
  * every shape before anything else is allocated. */
 #include "layers/layer.h"
 #include "netrun/fileio.h"
+#include "netrun/format.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -307,20 +308,6 @@ const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size)
 }
 
 /* "1,234,567" */
-static const char *with_commas(size_t value, char *buf, size_t size)
-{
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%zu", value);
-    size_t j = 0;
-    for (int i = 0; i < n && j + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[j++] = ',';
-        buf[j++] = digits[i];
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 static const char *shape_text(nr_shape s, char *buf, size_t size)
 {
     if (s.h == 1 && s.w == 1)
@@ -339,8 +326,8 @@ static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *ou
         snprintf(name, sizeof name, "%*s%s", 2 * depth, "", desc);
         fprintf(out, "%-8s %-34s %-12s %12s %14s\n", layer->label, name,
                 shape_text(layer->out, shape, sizeof shape),
-                with_commas(layer->param_count, params, sizeof params),
-                with_commas(layer->macs, macs, sizeof macs));
+                nr_format_thousands(layer->param_count, params, sizeof params),
+                nr_format_thousands(layer->macs, macs, sizeof macs));
         if (layer->block_count) {
             write_rows(layer->block, layer->block_count, depth + 1, out);
             for (size_t s = 0; s < layer->shortcut_count; s++) {
@@ -349,8 +336,8 @@ static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *ou
                 snprintf(name, sizeof name, "%*sshortcut %s", 2 * (depth + 1), "", desc);
                 fprintf(out, "%-8s %-34s %-12s %12s %14s\n", sc->label, name,
                         shape_text(sc->out, shape, sizeof shape),
-                        with_commas(sc->param_count, params, sizeof params),
-                        with_commas(sc->macs, macs, sizeof macs));
+                        nr_format_thousands(sc->param_count, params, sizeof params),
+                        nr_format_thousands(sc->macs, macs, sizeof macs));
             }
         }
     }
@@ -364,6 +351,6 @@ void nr_graph_write_summary(const nr_graph *graph, FILE *out)
     fprintf(out, "%-8s %-34s %s\n", "-", "input", shape_text(graph->input, shape, sizeof shape));
     write_rows(graph->layers, graph->count, 0, out);
     fprintf(out, "total: %s learnable parameters, %s forward MACs per example\n",
-            with_commas(graph->param_count, params, sizeof params),
-            with_commas(graph->macs, macs, sizeof macs));
+            nr_format_thousands(graph->param_count, params, sizeof params),
+            nr_format_thousands(graph->macs, macs, sizeof macs));
 }
