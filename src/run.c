@@ -28,7 +28,9 @@ typedef struct run_state {
     nr_net *net;
     nr_train_config cfg;
     char dir[4096];
-    FILE *batches;             /* batches.csv, appended during training */
+    FILE *batches;             /* the batches.csv rows, in memory (batches_text) */
+    char *batches_text;
+    size_t batches_len;
     nr_trainer *trainer;
     const nr_epoch_record *history;  /* the trainer's */
     double train_seconds;      /* so far */
@@ -40,6 +42,7 @@ static void run_state_free(run_state *s)
 {
     if (s->batches)
         fclose(s->batches);
+    free(s->batches_text);
     nr_trainer_free(s->trainer);
     nr_net_free(s->net);
     nr_dataset_free(s->train);
@@ -269,12 +272,14 @@ static void on_batch(void *ctx, const nr_batch_record *batch)
         s->opts->hooks.on_batch(s->opts->hooks.ctx, batch);
 }
 
+static int write_batches(run_state *s, nr_error *err);
+
 static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, nr_error *err)
 {
     run_state *s = ctx;
-    if (s->batches)
-        fflush(s->batches);
     s->history = history;
+    if (write_batches(s, err) != 0)
+        return -1;
     if (write_history(s, epochs_done, err) != 0)
         return -1;
     s->train_seconds = 0.0;
@@ -309,40 +314,39 @@ static int copy_spec(run_state *s, nr_error *err)
     return status;
 }
 
-/* batches.csv: a new log (keep_rows < 0 never happens; 0 = fresh), or on
- * resume the header and the first keep_rows rows of the old one (a run killed
- * mid-write may have left more, or half a line). */
+/* batches.csv: the rows live in memory and the file is rewritten atomically
+ * after every epoch and at an interrupt (like every file of a run folder, it
+ * is never seen half-written). A fresh log starts with the header; on resume
+ * it starts with the header and the first keep_rows rows of the old file (a
+ * run killed after its last checkpoint may have written more). */
 static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
 {
-    char *path = nr_path_join(s->dir, "batches.csv");
-    if (!path)
-        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     char *old = NULL;
-    size_t old_len = 0;
-    if (keep_rows > 0 && nr_read_file(path, (size_t)1 << 31, &old, &old_len, err) != 0) {
+    size_t old_len = 0, keep_bytes = 0;
+    if (keep_rows > 0) {
+        char *path = nr_path_join(s->dir, "batches.csv");
+        if (!path)
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        int read = nr_read_file(path, (size_t)1 << 31, &old, &old_len, err);
         free(path);
-        return -1;
-    }
-    size_t keep_bytes = 0;
-    long lines = 0;
-    for (size_t i = 0; old && i < old_len && lines < keep_rows + 1; i++)
-        if (old[i] == '\n') {
-            lines++;
-            keep_bytes = i + 1;
+        if (read != 0)
+            return -1;
+        long lines = 0;
+        for (size_t i = 0; i < old_len && lines < keep_rows + 1; i++)
+            if (old[i] == '\n') {
+                lines++;
+                keep_bytes = i + 1;
+            }
+        if (lines < keep_rows + 1) {
+            free(old);
+            return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: has %ld rows, the "
+                           "checkpoint needs %ld", s->dir, lines - 1, keep_rows);
         }
-    if (keep_rows > 0 && lines < keep_rows + 1) {
-        free(old);
-        free(path);
-        return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: has %ld rows, the checkpoint "
-                       "needs %ld", s->dir, lines - 1, keep_rows);
     }
-    s->batches = fopen(path, "w");
-    int e = errno;
-    free(path);
+    s->batches = open_memstream(&s->batches_text, &s->batches_len);
     if (!s->batches) {
         free(old);
-        return nr_fail(err, NR_EXIT_INPUT, "%s/batches.csv: error: cannot write: %s", s->dir,
-                       strerror(e));
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     }
     if (keep_rows > 0)
         fwrite(old, 1, keep_bytes, s->batches);
@@ -350,6 +354,15 @@ static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
         fprintf(s->batches, "epoch,batch,cost,acc\n");
     free(old);
     return 0;
+}
+
+static int write_batches(run_state *s, nr_error *err)
+{
+    if (!s->batches)
+        return 0;
+    if (fflush(s->batches) != 0)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    return write_in_run(s, "batches.csv", s->batches_text, s->batches_len, err);
 }
 
 /* Spec, settings, data, net and trainer: everything checked before a run
@@ -386,9 +399,7 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
         if (err && err->status == NR_EXIT_INTERRUPTED) {
             /* the current batch is done: keep everything to continue from here */
             nr_error save_err = {0};
-            if (s->batches)
-                fflush(s->batches);
-            if (save_checkpoint(s, &save_err) != 0)
+            if (write_batches(s, &save_err) != 0 || save_checkpoint(s, &save_err) != 0)
                 *err = save_err;
         }
         return -1;

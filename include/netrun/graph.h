@@ -110,6 +110,12 @@ void nr_graph_write_summary(const nr_graph *graph, FILE *out);
  * carry it so that they are only loaded into the network they came from. */
 uint64_t nr_graph_hash(const nr_graph *graph);
 
+/* Bytes a net of this graph needs to train with batches of `batch`: every
+ * learnable float five times (parameters, gradients, two optimizer moments,
+ * the early-stopping copy) and every layer's output three times per example
+ * (output, its gradient, saved state). False when the count overflows size_t. */
+bool nr_graph_training_bytes(const nr_graph *graph, int batch, size_t *bytes);
+
 /* A short description of a layer, e.g. "conv 8x3x3 s1 p1", into buf. */
 const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size);
 

@@ -297,6 +297,30 @@ uint64_t nr_graph_hash(const nr_graph *graph)
                        graph->count);
 }
 
+static bool activation_floats(const nr_layer *layers, size_t count, size_t *total)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t size = nr_shape_size(layers[i].out);
+        if (__builtin_add_overflow(*total, size, total) ||
+            !activation_floats(layers[i].block, layers[i].block_count, total) ||
+            !activation_floats(layers[i].shortcut, layers[i].shortcut_count, total))
+            return false;
+    }
+    return true;
+}
+
+bool nr_graph_training_bytes(const nr_graph *graph, int batch, size_t *bytes)
+{
+    size_t per_example = nr_shape_size(graph->input), params, acts;
+    if (!activation_floats(graph->layers, graph->count, &per_example))
+        return false;
+    size_t pf[] = {graph->param_count, 5, sizeof(float)};
+    size_t af[] = {per_example, 3, (size_t)batch, sizeof(float)};
+    if (!nr_size_mul(&params, 3, pf) || !nr_size_mul(&acts, 4, af))
+        return false;
+    return !__builtin_add_overflow(params, acts, bytes);
+}
+
 const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size)
 {
     const nr_layer_ops *ops = nr_layer_registry[layer->kind];

@@ -60,6 +60,15 @@ f=$(mkspec syntax "${good/batch_size: 64/batch_size: [64}")
 expect_error yaml-syntax "$loc" "" -- check "$f"
 f=$(mkspec misfit "${good/input: \[1, 28, 28\]/input: [1, 3, 3]}")
 expect_error shape-misfit "$loc" "does not fit" -- check "$f"
+f=$(mkspec toobig "data: {train: /x/Train, test: /x/Test}
+network:
+  input: [1, 4096, 4096]
+  layers:
+    - conv: {filters: 32, size: 3, pad: 1}
+    - maxpool: {size: 64, stride: 64}
+    - dense: {units: 10}
+train: {batch_size: 64}")
+expect_error too-big-for-memory "^$f:5:5: error: " "needs 396.1 GiB" -- check "$f"
 expect_error missing-file "^$tmp/nope.yaml: error: " "nope.yaml" -- check "$tmp/nope.yaml"
 expect_error bad-set "^--set train.epochs=0:1:[0-9]+: error: " "epochs" -- check --set train.epochs=0 "$src/specs/ex2_cnn.yaml"
 expect_error set-syntax "^netrun: error: --set" "KEY=VALUE" -- check --set train.epochs "$src/specs/ex2_cnn.yaml"
