@@ -4,7 +4,9 @@
  * images and returns 8-bit gray (1 channel) or RGB (3 channels) pixels in CHW
  * order. 16-bit images, images with an alpha channel (gray+alpha, RGBA) and
  * palette or gray/RGB images with tRNS transparency are refused. The header is
- * checked against NR_PNG_MAX_SIDE before any pixel memory is allocated.
+ * checked against NR_PNG_MAX_SIDE and against the file's size (what deflate
+ * can pack into it) before any pixel memory is allocated; ancillary chunks
+ * but tRNS are skipped unread.
  *
  * libpng reports errors with longjmp; every function here keeps the state that
  * must survive a longjmp in a struct (not in non-volatile locals) and never

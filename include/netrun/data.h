@@ -72,7 +72,11 @@ int nr_dataset_probe(const char *root, int *channels, int *height, int *width,
                      nr_error *err);
 
 /* One PNG, decoded to 8-bit gray or RGB. *pixels is malloc'd, CHW, caller frees.
- * Refuses headers claiming more than 16384 x 16384 before allocating. */
+ * Refuses, before allocating, headers claiming more than 16384 x 16384 or
+ * more pixels than the file's size can hold (deflate compresses at most
+ * 1032:1: a larger claim is a truncated or forged file). Ancillary chunks
+ * other than tRNS are skipped unread, and libpng's buffer for one chunk is
+ * limited to 8 MiB, so no length field makes it allocate more. */
 int nr_png_read(const char *path, uint8_t **pixels, int *channels, int *height,
                 int *width, nr_error *err);
 /* Reads only the header of one PNG (same checks and messages as nr_png_read:

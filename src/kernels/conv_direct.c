@@ -241,6 +241,38 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
             _mm256_storeu_ps(o3 + 8, c31);
             _mm256_storeu_ps(o3 + 16, c32);
         }
+        if (q + 16 <= Qp) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
+                   c21 = c00, c30 = c00, c31 = c00;
+            const float *s = src + q;
+            for (int k = 0; k < K; k++) {
+                const float *p = s + off[k];
+                __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8);
+                const float *ak = a + (size_t)k * MR;
+                __m256 w = _mm256_broadcast_ss(ak);
+                c00 = _mm256_fmadd_ps(w, b0, c00);
+                c01 = _mm256_fmadd_ps(w, b1, c01);
+                w = _mm256_broadcast_ss(ak + 1);
+                c10 = _mm256_fmadd_ps(w, b0, c10);
+                c11 = _mm256_fmadd_ps(w, b1, c11);
+                w = _mm256_broadcast_ss(ak + 2);
+                c20 = _mm256_fmadd_ps(w, b0, c20);
+                c21 = _mm256_fmadd_ps(w, b1, c21);
+                w = _mm256_broadcast_ss(ak + 3);
+                c30 = _mm256_fmadd_ps(w, b0, c30);
+                c31 = _mm256_fmadd_ps(w, b1, c31);
+            }
+            float *o0 = o + q, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
+            _mm256_storeu_ps(o0, c00);
+            _mm256_storeu_ps(o0 + 8, c01);
+            _mm256_storeu_ps(o1, c10);
+            _mm256_storeu_ps(o1 + 8, c11);
+            _mm256_storeu_ps(o2, c20);
+            _mm256_storeu_ps(o2 + 8, c21);
+            _mm256_storeu_ps(o3, c30);
+            _mm256_storeu_ps(o3 + 8, c31);
+            q += 16;
+        }
         for (; q < Qp; q += 8) {
             __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
             const float *s = src + q;

@@ -28,7 +28,13 @@ static void maxpool_row_2x2(const float *r0, const float *r1, int W, int oy, int
 {
     int ox = 0;
     const int32_t row0 = 2 * oy * W;
-    for (; ox + 4 <= ow; ox += 4) {
+    /* groups of 4; when ow is not a multiple of 4 the last group overlaps the
+     * one before and rewrites the same values */
+    for (int done = ow < 4; !done; ox += 4) {
+        if (ox + 4 >= ow) {
+            ox = ow - 4;
+            done = 1;
+        }
         const int ix = 2 * ox;
         nr_v4f a0 = nr_v4f_load(r0 + ix), a1 = nr_v4f_load(r0 + ix + 4);
         nr_v4f b0 = nr_v4f_load(r1 + ix), b1 = nr_v4f_load(r1 + ix + 4);
@@ -49,7 +55,9 @@ static void maxpool_row_2x2(const float *r0, const float *r1, int W, int oy, int
         if (am)
             nr_v4i_store(am + ox, best + pick);
     }
-    for (; ox < ow; ox++) {
+    if (ow >= 4)
+        return;
+    for (ox = 0; ox < ow; ox++) {
         int ix = 2 * ox;
         int best = row0 + ix;
         float m = r0[ix];
@@ -135,7 +143,11 @@ static void maxpool_backward_set_2x2(int H, int W, const float *g, const int32_t
         const int32_t *ao = am + (size_t)oy * ow;
         const int32_t row0 = 2 * oy * W;
         int ox = 0;
-        for (; ox + 4 <= ow; ox += 4) {
+        for (int done = ow < 4; !done; ox += 4) {   /* overlapping last group, as above */
+            if (ox + 4 >= ow) {
+                ox = ow - 4;
+                done = 1;
+            }
             const int ix = 2 * ox;
             nr_v4f gv = nr_v4f_load(go + ox);
             nr_v4i off = nr_v4i_load(ao + ox) -
@@ -149,7 +161,9 @@ static void maxpool_backward_set_2x2(int H, int W, const float *g, const int32_t
             nr_v4f_store(r1 + ix, NR_V4_INTERLEAVE_LO(bl, br));
             nr_v4f_store(r1 + ix + 4, NR_V4_INTERLEAVE_HI(bl, br));
         }
-        for (; ox < ow; ox++) {
+        if (ow >= 4)
+            continue;
+        for (ox = 0; ox < ow; ox++) {
             const int ix = 2 * ox;
             const int32_t off = ao[ox] - (row0 + ix);
             assert(off == 0 || off == 1 || off == W || off == W + 1);

@@ -38,7 +38,8 @@ struct nr_net {
     float *params, *grads, *buffers;
     size_t param_count, buffer_count;
     float *outs;                 /* every run's out */
-    float *douts;                /* every run's dout, contiguous: zeroed in one memset */
+    float *douts;                /* every run's dout, contiguous (never zeroed as a whole:
+                                    see nr_runs_backward) */
     size_t douts_bytes;
     char *scratch;
     float *workspace;
