@@ -444,7 +444,7 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     snprintf(result->run_dir, sizeof result->run_dir, "%s", s.dir);
     say(opts, "run folder: %s", s.dir);
     if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
-        open_batches_log(&s, err, 0) != 0)
+        write_history(&s, 0, err) != 0 || open_batches_log(&s, err, 0) != 0)
         goto done;
     if (nr_augment_active(&s.cfg.augment) &&
         nr_write_augment_preview(s.dir, s.train, &s.cfg, 20, err) != 0)

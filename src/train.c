@@ -275,6 +275,7 @@ typedef struct trainer_state {
 
 struct nr_trainer {
     nr_net *net;
+    const nr_graph *graph;     /* for messages; may be NULL */
     const nr_dataset *train, *test;
     nr_train_config cfg;       /* its lr follows the schedule */
     size_t params, buffers, image_size;
@@ -378,6 +379,7 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
     if (!t)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     t->net = net;
+    t->graph = nr_net_graph(net);
     t->train = train;
     t->test = test;
     t->cfg = *cfg;
@@ -474,6 +476,29 @@ static float train_batch(nr_trainer *t, int b, double lr, int *correct)
     return cost;
 }
 
+/* After a non-finite cost: which layer is affected first. Parameters are
+ * laid out layer by layer (netrun/net.h), so the first top-level layer with
+ * a NaN/Inf weight is named; with all weights finite, the activations
+ * overflowed in this batch's forward pass. */
+static void describe_divergence(const nr_trainer *t, const nr_graph *graph, char *buf,
+                                size_t size)
+{
+    const float *params = nr_net_params(t->net);
+    size_t offset = 0;
+    for (size_t i = 0; graph && i < graph->count; i++) {
+        const nr_layer *layer = &graph->layers[i];
+        for (size_t j = 0; j < layer->param_count; j++)
+            if (!isfinite(params[offset + j])) {
+                char desc[128];
+                snprintf(buf, size, "first layer with NaN/Inf weights: %s (%s)", layer->label,
+                         nr_layer_describe(layer, desc, sizeof desc));
+                return;
+            }
+        offset += layer->param_count;
+    }
+    snprintf(buf, size, "all weights are finite: the activations overflowed in this batch");
+}
+
 /* The end of an epoch: validation and test passes, the history record, the
  * schedule and early stopping. */
 static int end_epoch(nr_trainer *t, bool *stop, nr_error *err)
@@ -541,11 +566,13 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
             float cost = train_batch(t, b, lr, &correct);
             st->dropout_rng = nr_net_dropout_rng(net);
             if (!isfinite(cost)) {
+                char affected[256];
+                describe_divergence(t, t->graph, affected, sizeof affected);
                 status = nr_fail(err, NR_EXIT_DIVERGED,
                                  "training diverged: the cost of epoch %d, batch %d/%d is %g; "
-                                 "history and checkpoint keep the last good epoch; lower the "
-                                 "learning rate (now %g)",
-                                 st->epoch, b + 1, t->batches, (double)cost, lr);
+                                 "%s; history and checkpoint keep the last good epoch; lower "
+                                 "the learning rate (now %g)",
+                                 st->epoch, b + 1, t->batches, (double)cost, affected, lr);
                 goto out;
             }
             int n = st->images - images_before;

@@ -479,6 +479,52 @@ START_TEST(test_interrupt_and_resume)
 }
 END_TEST
 
+/* A NaN weight after epoch 1: epoch 2 stops at its first batch with
+ * NR_EXIT_DIVERGED naming the layer, and the history keeps epoch 1. */
+static int poison_weights(void *ctx, const nr_epoch_record *history, int epochs_done,
+                          nr_error *err)
+{
+    (void)history;
+    (void)err;
+    if (epochs_done == 1)
+        nr_net_params(ctx)[3] = NAN;
+    return 0;
+}
+
+START_TEST(test_divergence_stops_and_names_the_layer)
+{
+    ns_doc *doc = spec("  epochs: 3\n  batch_size: 16\n");
+    nr_error err = {0};
+    nr_graph *graph;
+    ck_assert(nr_graph_build(doc, &graph, &err) == 0);
+    nr_train_config cfg;
+    ck_assert(nr_train_config_from_spec(doc, &cfg, &err) == 0);
+    nr_net *net;
+    ck_assert(nr_net_create(graph, cfg.batch_size, NR_BACKEND_BLAS, cfg.loss, &net, &err) == 0);
+    nr_net_init(net, 1);
+    nr_dataset *train = toy_dataset(64, 1), *test = toy_dataset(16, 2);
+    nr_trainer *trainer;
+    ck_assert(nr_trainer_create(net, train, test, &cfg, &trainer, &err) == 0);
+    nr_train_callbacks callbacks = {.ctx = net, .on_epoch = poison_weights};
+    nr_train_outcome outcome;
+    ck_assert_int_eq(nr_trainer_run(trainer, &callbacks, NULL, &outcome, &err), -1);
+    ck_assert_int_eq(err.status, NR_EXIT_DIVERGED);
+    ck_assert_msg(strstr(err.message, "epoch 2, batch 1/4") != NULL, "%s", err.message);
+    ck_assert_msg(strstr(err.message, "first layer with NaN/Inf weights: 1 (dense") != NULL, "%s",
+                  err.message);
+    int epochs_done;
+    const nr_epoch_record *history = nr_trainer_history(trainer, &epochs_done);
+    ck_assert_int_eq(epochs_done, 1);
+    ck_assert(isfinite(history[0].train_cost));
+    nr_trainer_free(trainer);
+    nr_net_free(net);
+    toy_free(train);
+    toy_free(test);
+    nr_graph_free(graph);
+    ns_doc_free(doc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("train");
@@ -496,6 +542,7 @@ int main(void)
     suite_add_tcase(suite, tc);
     tc = tcase_create("resume");
     tcase_add_test(tc, test_interrupt_and_resume);
+    tcase_add_test(tc, test_divergence_stops_and_names_the_layer);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

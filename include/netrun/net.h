@@ -58,6 +58,7 @@ size_t nr_net_buffer_count(const nr_net *net);
 float *nr_net_buffers(nr_net *net);    /* [buffer_count] */
 int nr_net_classes(const nr_net *net); /* width of the output / logits */
 nr_shape nr_net_input(const nr_net *net); /* per-example input shape */
+const nr_graph *nr_net_graph(const nr_net *net); /* the graph it runs (borrowed) */
 
 /* Sets the dropout PRNG state (a copy is kept; read it back for checkpoints). */
 void nr_net_set_dropout_rng(nr_net *net, nr_rng rng);

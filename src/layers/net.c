@@ -502,6 +502,7 @@ size_t nr_net_buffer_count(const nr_net *net) { return net->buffer_count; }
 float *nr_net_buffers(nr_net *net) { return net->buffers; }
 int nr_net_classes(const nr_net *net) { return net->classes; }
 nr_shape nr_net_input(const nr_net *net) { return net->graph->input; }
+const nr_graph *nr_net_graph(const nr_net *net) { return net->graph; }
 void nr_net_set_dropout_rng(nr_net *net, nr_rng rng) { net->dropout_rng = rng; }
 void nr_net_set_label_smoothing(nr_net *net, float smoothing) { net->label_smoothing = smoothing; }
 nr_rng nr_net_dropout_rng(const nr_net *net) { return net->dropout_rng; }

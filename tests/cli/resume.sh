@@ -111,6 +111,31 @@ mkdir nocheckpoint
 "$netrun" resume nocheckpoint >/dev/null 2>none.err; status=$?
 check "no checkpoint exits 2" test "$status" = 2
 
+# --- divergence: exit 3, one line naming epoch and batch, the run folder kept
+cat >diverge.yaml <<'SPEC'
+name: diverge
+data: {train: data/Train, test: data/Test}
+network:
+  layers:
+    - repeat:
+        times: 4
+        layers:
+          - residual: {layers: [{conv: {filters: 8, size: 3, pad: 1}}, relu]}
+    - dense: {units: 4}
+    - softmax
+train:
+  epochs: 2
+  batch_size: 16
+  optimizer: {sgd: {lr: 1.0}}
+SPEC
+"$netrun" diverge.yaml --out diverged >/dev/null 2>diverge.err; status=$?
+check "divergence exits 3 (got $status)" test "$status" = 3
+check "... one line naming the epoch and batch" \
+  test "$(grep -c 'training diverged: the cost of epoch 1, batch' diverge.err)" = 1
+check "... history.csv kept and parseable" test "$(head -1 diverged/history.csv)" = \
+  "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds"
+check "... no weights from a diverged run" test ! -e diverged/weights.bin
+
 echo "cli resume: $passed passed, $failed failed"
 echo "$passed passed, $failed failed"
 ((failed == 0))
