@@ -128,7 +128,7 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
      * (which set BLAS to 1 thread when there are several) */
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     openblas_set_num_threads(cfg.threads > 0 ? cfg.threads : online > 0 ? (int)online : 1);
-    if (nr_net_create(graph, cfg.batch_size, opts->backend, cfg.loss, &net, &err) != 0 ||
+    if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, &err) != 0 ||
         nr_net_set_threads(net, cfg.threads, &err) != 0)
         goto fail;
     nr_net_init(net, cfg.seed);
@@ -215,7 +215,7 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
     printf("netrun bench %s: batch %d, %d thread%s, %s backend, median of %ld batches "
            "after %d warm-up; input: %s\n",
            spec, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
-           opts->backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
+           cfg.backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
            WARMUP_BATCHES, data_note);
     printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
            "figure on a busy machine)\n");
