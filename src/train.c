@@ -34,18 +34,28 @@ static void augment_from_spec(const ns_node *a, nr_augment_config *aug)
     aug->noise_std = (float)ns_get_float(a, "noise.std");
 }
 
-/* A val_* monitor without a validation split is an error at the key. */
+/* A val_* monitor without a validation split is an error at the key (or,
+ * when the key is a default, at the nearest key written in the spec). */
 static int need_validation(const ns_doc *doc, const char *key_path, const char *monitor,
-                           const nr_train_config *cfg, nr_error *err)
+                           const char *other_fix, const nr_train_config *cfg, nr_error *err)
 {
     if (cfg->validation_fraction > 0 || strncmp(monitor, "val_", 4) != 0)
         return 0;
+    char path[128];
+    snprintf(path, sizeof path, "%s", key_path);
+    const ns_node *node = ns_path_get(doc->root, path);
+    while (node && node->line == 0) {
+        char *dot = strrchr(path, '.');
+        if (!dot)
+            break;
+        *dot = '\0';
+        node = ns_path_get(doc->root, path);
+    }
     char where[512];
     return nr_fail(err, NR_EXIT_INPUT,
                    "%s: error: %s is %s, but there is no validation split; set "
-                   "train.validation.fraction (e.g. 0.1) or monitor train_cost",
-                   ns_node_where(doc, ns_path_get(doc->root, key_path), where, sizeof where),
-                   key_path, monitor);
+                   "train.validation.fraction (e.g. 0.1) or %s",
+                   ns_node_where(doc, node, where, sizeof where), key_path, monitor, other_fix);
 }
 
 int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error *err)
@@ -94,12 +104,13 @@ int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error 
 
     if (cfg->stop_patience > 0 &&
         need_validation(doc, "train.early_stopping.monitor",
-                        ns_get_str(train, "early_stopping.monitor"), cfg, err) != 0)
+                        ns_get_str(train, "early_stopping.monitor"),
+                        "turn early stopping off with patience: 0", cfg, err) != 0)
         return -1;
     if (cfg->schedule.kind == NR_SCHEDULE_PLATEAU &&
         need_validation(doc, "train.schedule.reduce_on_plateau.monitor",
                         ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"),
-                        cfg, err) != 0)
+                        "monitor train_cost", cfg, err) != 0)
         return -1;
     const char *problem = nr_augment_config_check(&cfg->augment);
     if (problem) {
