@@ -518,7 +518,8 @@ int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count
         goto done;
     if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, err) != 0)
         goto done;
-    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0)
+    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0 ||
+        nr_net_set_threads(net, cfg.threads, err) != 0)
         goto done;
     status = nr_evaluate(net, test, NULL, 0, cfg.batch_size, result, NULL, NULL, NULL, err);
 done:

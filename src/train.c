@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static double now_seconds(void)
 {
@@ -558,8 +557,11 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
     nr_net *net = t->net;
     const nr_train_config *cfg = &t->cfg;
     memset(outcome, 0, sizeof *outcome);
-    int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    openblas_set_num_threads(threads > 0 ? threads : 1);
+    /* the net splits each batch over cfg->threads workers (0 = online cores),
+     * each with single-threaded BLAS, so the two never oversubscribe the cores */
+    openblas_set_num_threads(1);
+    if (nr_net_set_threads(net, cfg->threads, err) != 0)
+        return -1;
     nr_net_set_label_smoothing(net, cfg->loss == NR_LOSS_CROSS_ENTROPY ? cfg->label_smoothing
                                                                        : 0.0f);
     nr_net_set_dropout_rng(net, st->dropout_rng);

@@ -7,9 +7,10 @@
  * threads (every thread must call it the same number of times). No thread is
  * created or destroyed per job.
  *
- * Waiting spins briefly (the usual wait inside a batch is microseconds) and
- * then sleeps on a condition variable, so an idle pool costs no CPU and an
- * oversubscribed machine is not made worse by spinning.
+ * Waiting spins (up to 20 ms, see SPIN_NS in threads.c: giving the CPU away
+ * between the jobs of a training step is what costs on a shared machine)
+ * and then sleeps on a condition variable, so an idle pool costs no CPU
+ * after that.
  *
  * A pool of 1 thread runs the job inline; its barriers are no-ops.
  */

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# CLI end-to-end for `netrun bench SPEC [BATCHES]`: the per-layer table on
+# tiny synthetic data (tools/synth/netrun-synth), with 1 and 2 threads, the
+# fused rows, random input when the data does not load, and exit status 2
+# for a bad batch count.
+# usage: tests/cli/bench.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
+set -uo pipefail
+netrun=${1:?usage: bench.sh NETRUN}
+bin=${NETRUN_BINARY_DIR:-$(dirname "$netrun")}
+[[ $netrun == */* && $netrun != /* ]] && netrun=$PWD/$netrun
+[[ $bin != /* ]] && bin=$PWD/$bin
+synth=$bin/netrun-synth
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok()   { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+check() { local name=$1; shift; if "$@"; then ok; else fail "$name"; fi; }
+
+if [[ ! -x $synth ]]; then
+  echo "FAIL: $synth not built" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+cd "$tmp" || exit 1
+"$synth" bars --classes 3 --size 12x12 --train 60 --test 20 --seed 7 >/dev/null
+
+spec() {  # spec FILE DATA: conv -> relu -> maxpool (fusable), conv -> relu, dense
+  cat >"$1" <<EOF
+name: benchy
+seed: 3
+data:
+  train: $2/Train
+  test: $2/Test
+network:
+  input: [1, 12, 12]
+  layers:
+    - conv: {filters: 4, size: 3, stride: 1, pad: 1}
+    - relu
+    - maxpool: {size: 2, stride: 2}
+    - conv: {filters: 6, size: 3, stride: 1, pad: 1}
+    - relu
+    - dropout: {rate: 0.2}
+    - dense: {units: 3}
+    - softmax
+train:
+  optimizer: {sgd: {lr: 0.1}}
+  batch_size: 16
+EOF
+}
+spec bench.yaml bars
+
+for threads in 1 2; do
+  out=$("$netrun" bench --set threads=$threads bench.yaml 7 2>"$tmp/err"); status=$?
+  check "bench threads=$threads: exit $status $(cat "$tmp/err")" test "$status" = 0
+  check "bench threads=$threads: header" \
+    grep -q "^netrun bench bench.yaml: batch 16, $threads thread" <<<"$out"
+  check "bench threads=$threads: median of 7 batches" grep -q "median of 7 batches" <<<"$out"
+  check "bench threads=$threads: the training images" grep -q "input: the spec's training images" <<<"$out"
+  for row in "^1 +conv 4x3x3" "^2 +relu" "^3 +maxpool 2x2 s2" "^4 +conv 6x3x3" "^6 +dropout" \
+             "^7 +dense 216 -> 3" "loss \(softmax" "sum of the threads' gradients" \
+             "optimizer step" "total per batch"; do
+    check "bench threads=$threads: row '$row'" grep -Eq "$row" <<<"$out"
+  done
+  check "bench threads=$threads: no softmax row (fused into the loss)" \
+    test -z "$(grep -E '^8 +softmax' <<<"$out")"
+  check "bench threads=$threads: images/s" grep -Eq "^[0-9]+ images/s" <<<"$out"
+  check "bench threads=$threads: epoch estimate" grep -q "one epoch of 180 images" <<<"$out"
+done
+
+# a relu/maxpool row is either fused (AVX2 machines) or timed on its own
+out=$("$netrun" bench bench.yaml 3 2>/dev/null)
+if grep -q "relu (fused)" <<<"$out"; then
+  check "bench: maxpool fused with the relu" grep -q "maxpool 2x2 s2 (fused)" <<<"$out"
+else
+  check "bench: no fusion, no fused rows" test -z "$(grep fused <<<"$out")"
+fi
+
+# no data: random pixels, still a table
+spec nodata.yaml missing
+out=$("$netrun" bench nodata.yaml 3 2>"$tmp/err"); status=$?
+check "bench without data: exit $status $(cat "$tmp/err")" test "$status" = 0
+check "bench without data: random pixels" grep -q "input: random pixels" <<<"$out"
+
+# bad batch counts
+for bad in 0 -3 100001; do
+  "$netrun" bench bench.yaml -- "$bad" >/dev/null 2>"$tmp/err"; status=$?
+  check "bench batches $bad: exit 2" test "$status" = 2
+  check "bench batches $bad: message" grep -q "batches '$bad' must be 1 to" "$tmp/err"
+done
+"$netrun" bench missing.yaml 3 >/dev/null 2>"$tmp/err"; status=$?
+check "bench missing spec: exit 2" test "$status" = 2
+
+echo "cli bench: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
+test "$failed" = 0
