@@ -15,6 +15,8 @@
 #include "netrun/train.h"
 #include "netrun/weights.h"
 
+#include "toy_data.h"
+
 typedef struct fixture {
     ns_doc *doc;
     nr_graph *graph;
@@ -263,43 +265,6 @@ START_TEST(test_backends_agree)
     }
 }
 END_TEST
-
-/* A tiny in-memory dataset: class = which quadrant holds the bright square. */
-static nr_dataset *toy_dataset(size_t count, uint64_t seed)
-{
-    static char *names[] = {"a", "b", "c", "d"};
-    nr_dataset *ds = calloc(1, sizeof *ds);
-    ds->root = strdup("toy");
-    ds->count = count;
-    ds->channels = 1;
-    ds->height = ds->width = 8;
-    ds->class_count = 4;
-    ds->class_names = names;
-    ds->pixels = calloc(count * 64, 1);
-    ds->labels = calloc(count, sizeof *ds->labels);
-    nr_rng rng;
-    nr_rng_seed(&rng, seed, 1);
-    for (size_t i = 0; i < count; i++) {
-        int label = (int)nr_rng_below(&rng, 4);
-        ds->labels[i] = (uint16_t)label;
-        uint8_t *img = ds->pixels + i * 64;
-        for (int p = 0; p < 64; p++)
-            img[p] = (uint8_t)nr_rng_below(&rng, 60);
-        int oy = (label / 2) * 4, ox = (label % 2) * 4;
-        for (int y = 0; y < 3; y++)
-            for (int x = 0; x < 3; x++)
-                img[(oy + y) * 8 + ox + x] = 200;
-    }
-    return ds;
-}
-
-static void toy_free(nr_dataset *ds)
-{
-    free(ds->root);
-    free(ds->pixels);
-    free(ds->labels);
-    free(ds);
-}
 
 static void train_toy(const char *optimizer, nr_epoch_record *history, float *params_out,
                       size_t *param_count)
