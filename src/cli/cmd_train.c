@@ -360,11 +360,11 @@ int cli_train(const cli_options *opts)
             status = err.status ? err.status : NR_EXIT_INTERNAL;
             continue;
         }
-        printf("%s%s%s%s: test accuracy %.2f%% after %d epochs, training time %.1f s; "
+        printf("%s%s%s%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; "
                "run folder %s\n",
                pt->spec, pt->what ? " [" : "", pt->what ? pt->what : "", pt->what ? "]" : "",
-               100.0 * result.final_test_acc, result.epochs, result.train_seconds,
-               result.run_dir);
+               100.0 * result.final_test_acc, result.epochs, result.epochs == 1 ? "" : "s",
+               result.train_seconds, result.run_dir);
         fflush(stdout);
         snprintf(dirs[done_count], sizeof dirs[done_count], "%s", result.run_dir);
         done[done_count] = dirs[done_count];
