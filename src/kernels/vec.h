@@ -3,7 +3,7 @@
  * cost model leaves plain loops of unknown trip count scalar; explicitly
  * unrolled bodies are vectorized by SLP). Every helper computes exactly the
  * operations it spells out, in a fixed order, so results do not depend on
- * alignment or on the compiler: determinism is kept without -ffast-math. */
+ * alignment or on the compiler: determinism is kept without fast-math compiler flags. */
 #ifndef NETRUN_KERNELS_VEC_H
 #define NETRUN_KERNELS_VEC_H
 
