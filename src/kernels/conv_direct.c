@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "pool_plane.h"
 #include "simd.h"
 #include "vec.h"
 
@@ -474,44 +475,8 @@ static void relu_maxpool_grad_plane(const float *pooled, const float *dpooled,
                                     const int32_t *argmax, int h, int w, int Wp, float *dst,
                                     float *masked)
 {
-    const int oh = h / 2, ow = w / 2;
-    nr_relu_backward_set((size_t)oh * ow, pooled, dpooled, masked);
-    const nr_v4f zero = nr_v4f_splat(0.0f);
-    for (int oy = 0; oy < oh; oy++) {
-        float *r0 = dst + (size_t)(2 * oy) * Wp, *r1 = r0 + Wp;
-        const float *go = masked + (size_t)oy * ow;
-        const int32_t *ao = argmax + (size_t)oy * ow;
-        const int32_t row0 = 2 * oy * w;
-        int ox = 0;
-        for (int done = ow < 4; !done; ox += 4) {   /* overlapping last group, as above */
-            if (ox + 4 >= ow) {
-                ox = ow - 4;
-                done = 1;
-            }
-            const int ix = 2 * ox;
-            nr_v4f gv = nr_v4f_load(go + ox);
-            nr_v4i off = nr_v4i_load(ao + ox) -
-                         (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4, row0 + ix + 6};
-            nr_v4f tl = nr_v4f_select(off == 0, gv, zero);
-            nr_v4f tr = nr_v4f_select(off == 1, gv, zero);
-            nr_v4f bl = nr_v4f_select(off == w, gv, zero);
-            nr_v4f br = nr_v4f_select(off == w + 1, gv, zero);
-            nr_v4f_store(r0 + ix, NR_V4_INTERLEAVE_LO(tl, tr));
-            nr_v4f_store(r0 + ix + 4, NR_V4_INTERLEAVE_HI(tl, tr));
-            nr_v4f_store(r1 + ix, NR_V4_INTERLEAVE_LO(bl, br));
-            nr_v4f_store(r1 + ix + 4, NR_V4_INTERLEAVE_HI(bl, br));
-        }
-        if (ow >= 4)
-            continue;
-        for (ox = 0; ox < ow; ox++) {
-            const int ix = 2 * ox;
-            const int32_t off = ao[ox] - (row0 + ix);
-            r0[ix] = off == 0 ? go[ox] : 0.0f;
-            r0[ix + 1] = off == 1 ? go[ox] : 0.0f;
-            r1[ix] = off == w ? go[ox] : 0.0f;
-            r1[ix + 1] = off == w + 1 ? go[ox] : 0.0f;
-        }
-    }
+    nr_relu_backward_set((size_t)(h / 2) * (w / 2), pooled, dpooled, masked);
+    nr_maxpool2x2_backward_set_plane(h, w, masked, argmax, dst, Wp);
 }
 
 static void forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "pool_plane.h"
 #include "simd.h"
 
 static void check_dims(const nr_pool2d_dims *d)
@@ -132,13 +133,13 @@ void nr_maxpool_backward(const nr_pool2d_dims *d, const float *dout,
 /* 2x2 stride 2 over an even-sized plane: the windows tile the plane, so each
  * output writes its 2x2 input block (the gradient where the argmax is, 0
  * elsewhere), 4 windows at a time. */
-static void maxpool_backward_set_2x2(int H, int W, const float *g, const int32_t *am,
-                                     float *dx)
+void nr_maxpool2x2_backward_set_plane(int H, int W, const float *g, const int32_t *am,
+                                      float *dx, int dx_stride)
 {
     const int oh = H / 2, ow = W / 2;
     const nr_v4f zero = nr_v4f_splat(0.0f);
     for (int oy = 0; oy < oh; oy++) {
-        float *r0 = dx + (size_t)(2 * oy) * W, *r1 = r0 + W;
+        float *r0 = dx + (size_t)(2 * oy) * dx_stride, *r1 = r0 + dx_stride;
         const float *go = g + (size_t)oy * ow;
         const int32_t *ao = am + (size_t)oy * ow;
         const int32_t row0 = 2 * oy * W;
@@ -184,8 +185,9 @@ void nr_maxpool_backward_set(const nr_pool2d_dims *d, const float *dout,
     if (d->size == 2 && d->stride == 2 && d->h % 2 == 0 && d->w % 2 == 0) {
         const size_t planes = (size_t)d->n * d->c;
         for (size_t pl = 0; pl < planes; pl++)
-            maxpool_backward_set_2x2(d->h, d->w, dout + pl * out_plane, argmax + pl * out_plane,
-                                     din + pl * in_plane);
+            nr_maxpool2x2_backward_set_plane(d->h, d->w, dout + pl * out_plane,
+                                             argmax + pl * out_plane, din + pl * in_plane,
+                                             d->w);
         return;
     }
     memset(din, 0, (size_t)d->n * d->c * in_plane * sizeof *din);
