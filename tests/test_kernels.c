@@ -18,81 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "float_buf.h"
 #include "netrun/kernels.h"
 
 /* ------------------------------------------------------------------------
  * helpers
  * ------------------------------------------------------------------------ */
-
-static float *falloc(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static void fill_uniform(nr_rng *r, float *x, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * nr_rng_uniform(r);
-}
-
-static void fill_nan(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-}
-
-static float *dup(const float *x, size_t n)
-{
-    float *p = falloc(n);
-    memcpy(p, x, n * sizeof *p);
-    return p;
-}
-
-/* max |a - b| / max(max |b|, 1e-6); NaN anywhere gives +inf */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double md = 0.0, mb = 1e-6;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]) || !isfinite(b[i]))
-            return INFINITY;
-        double dd = fabs((double)a[i] - (double)b[i]);
-        if (dd > md)
-            md = dd;
-        if (fabs((double)b[i]) > mb)
-            mb = fabs((double)b[i]);
-    }
-    return md / mb;
-}
-
-/* An accumulation buffer: g starts as a random prior (kept in p). After the
- * backward pass acc_delta turns g into what the kernel added. */
-typedef struct acc_buf {
-    float *g, *prior;
-    size_t n;
-} acc_buf;
-
-static acc_buf acc_new(nr_rng *r, size_t n)
-{
-    acc_buf a = { falloc(n), falloc(n), n };
-    fill_uniform(r, a.prior, n, -1.0f, 1.0f);
-    memcpy(a.g, a.prior, n * sizeof *a.g);
-    return a;
-}
-
-static void acc_delta(acc_buf *a)
-{
-    for (size_t i = 0; i < a->n; i++)
-        a->g[i] -= a->prior[i];
-}
-
-static void acc_free(acc_buf *a)
-{
-    free(a->g);
-    free(a->prior);
-    a->g = a->prior = NULL;
-}
 
 /* ---- gradient checker -------------------------------------------------- */
 
@@ -624,7 +555,7 @@ START_TEST(test_conv_blas_vs_ref)
                   rel_err(o1, o2, nout));
 
     acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
     if (ws)
         fill_nan(ws, nws);
     nr_conv2d_backward(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
@@ -705,7 +636,7 @@ START_TEST(test_conv_batched_vs_ref)
                   d.c, d.h, d.w, d.filters, d.size, d.stride, d.pad, rel_err(o1, o2, nout));
 
     acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
     if (ws)
         fill_nan(ws, nws);
     nr_conv2d_backward_batched(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
@@ -785,8 +716,8 @@ START_TEST(test_conv_direct_vs_ref)
     ck_assert_mem_eq(o1, o3, nout * sizeof(float));
 
     acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
-    float *di3 = dup(di1.g, nin), *dw3 = dup(dw1.g, nw);
+    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
+    float *di3 = fdup(di1.g, nin), *dw3 = fdup(dw1.g, nw);
     fill_nan(ws, nws);
     nr_conv2d_backward_direct(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
                               with_bias ? db1.g : NULL, ws);
@@ -870,7 +801,7 @@ START_TEST(test_conv_fused_matches_separate)
             nr_relu_backward_set(nout, act, dact_from_pool, dconv);
         }
         acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-        float *di2 = dup(di1.g, nin), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.filters);
+        float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
         nr_conv2d_backward_direct(&d, in, w, dconv, di1.g, dw1.g, db1.g, ws);
         fill_nan(ws, nws);
         if (mode == 0)
@@ -1103,7 +1034,7 @@ START_TEST(test_pool_fast_vs_ref)
     ck_assert_mem_eq(o1, o2, nout * sizeof *o1);
     ck_assert_mem_eq(a1, a2, nout * sizeof *a1);
     acc_buf di1 = acc_new(&r, nin);
-    float *di2 = dup(di1.g, nin);
+    float *di2 = fdup(di1.g, nin);
     nr_maxpool_backward(&d, g, a1, di1.g);
     nr_ref_maxpool_backward(&d, g, a2, di2);
     ck_assert(rel_err(di1.g, di2, nin) < 1e-6);
@@ -1241,7 +1172,7 @@ START_TEST(test_dense_blas_vs_ref)
     nr_ref_dense_forward(&d, x, w, with_bias ? b : NULL, y2);
     ck_assert_msg(rel_err(y1, y2, ny) < 1e-4, "dense forward rel err %g", rel_err(y1, y2, ny));
     acc_buf dx1 = acc_new(&r, nx), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.out);
-    float *dx2 = dup(dx1.g, nx), *dw2 = dup(dw1.g, nw), *db2 = dup(db1.g, (size_t)d.out);
+    float *dx2 = fdup(dx1.g, nx), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.out);
     nr_dense_backward(&d, x, w, dy, dx1.g, dw1.g, db1.g);
     nr_ref_dense_backward(&d, x, w, dy, dx2, dw2, db2);
     ck_assert(rel_err(dx1.g, dx2, nx) < 1e-4);

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "conv_sparse.h"
 #include "pool_plane.h"
 #include "simd.h"
 #include "vec.h"
@@ -139,7 +140,8 @@ size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
 {
     geom g = make_geom(d);
     size_t f = forward_floats(&g), b = backward_floats(&g, dw_chunk(&g, d->n));
-    return f > b ? f : b;
+    size_t s = nr_conv2d_sparse_workspace_floats(d), m = f > b ? f : b;
+    return m > s ? m : s;
 }
 
 /* Tap offsets: off[(ch*S + ky)*S + kx] = ch*PS + ky*Wp + kx. */
@@ -383,8 +385,6 @@ NR_AVX2 static void dw_tile_1(int count, const float *x, const float *g, size_t 
 
 #endif /* NR_HAVE_AVX2_KERNELS */
 
-/* What follows the convolution in the same pass. */
-typedef enum epilogue { EPI_NONE, EPI_RELU, EPI_RELU_MAXPOOL } epilogue;
 
 /* dst[x] = relu(src[x] + b): the separate layers' operations exactly. */
 static void bias_relu_row(float *dst, const float *src, float b, int n)
@@ -480,7 +480,7 @@ static void relu_maxpool_grad_plane(const float *pooled, const float *dpooled,
 }
 
 static void forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
-                           const float *bias, epilogue epi, float *out, int32_t *argmax,
+                           const float *bias, nr_conv_epilogue epi, float *out, int32_t *argmax,
                            float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
@@ -502,7 +502,7 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
         for (int f = 0; f < g.F; f++) {
             const float *r = grid + (size_t)f * g.Qp;
             const size_t p = (size_t)i * g.F + (size_t)f;    /* output plane */
-            if (epi == EPI_RELU_MAXPOOL) {
+            if (epi == NR_EPI_RELU_MAXPOOL) {
                 relu_maxpool_plane(r, g.Wp, g.H, g.W, bias ? bias[f] : 0.0f,
                                    out + p * pooled_plane,
                                    argmax ? argmax + p * pooled_plane : NULL);
@@ -512,7 +512,7 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
             for (int y = 0; y < g.H; y++) {
                 float *row = dst + (size_t)y * g.W;
                 const float *src = r + (size_t)y * g.Wp;
-                if (epi == EPI_RELU)
+                if (epi == NR_EPI_RELU)
                     bias_relu_row(row, src, bias ? bias[f] : 0.0f, g.W);
                 else if (bias)
                     nr_vcopy_add_scalar(row, src, bias[f], (size_t)g.W);
@@ -531,14 +531,14 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
 void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
                               const float *bias, float *out, float *workspace)
 {
-    forward_direct(d, in, weight, bias, EPI_NONE, out, NULL, workspace);
+    forward_direct(d, in, weight, bias, NR_EPI_NONE, out, NULL, workspace);
 }
 
 void nr_conv2d_relu_forward_direct(const nr_conv2d_dims *d, const float *in,
                                    const float *weight, const float *bias, float *out,
                                    float *workspace)
 {
-    forward_direct(d, in, weight, bias, EPI_RELU, out, NULL, workspace);
+    forward_direct(d, in, weight, bias, NR_EPI_RELU, out, NULL, workspace);
 }
 
 void nr_conv2d_relu_maxpool_forward_direct(const nr_conv2d_dims *d, const float *in,
@@ -546,37 +546,35 @@ void nr_conv2d_relu_maxpool_forward_direct(const nr_conv2d_dims *d, const float 
                                            float *pooled, int32_t *argmax, float *workspace)
 {
     assert(d->h % 2 == 0 && d->w % 2 == 0);
-    forward_direct(d, in, weight, bias, EPI_RELU_MAXPOOL, pooled, argmax, workspace);
+    forward_direct(d, in, weight, bias, NR_EPI_RELU_MAXPOOL, pooled, argmax, workspace);
 }
 
-/* Where the gradient w.r.t. the convolution's output comes from. */
-typedef struct grad_source {
-    epilogue epi;
-    const float *dout;       /* EPI_NONE: d conv out; EPI_RELU: d relu out; POOL: d pooled */
-    const float *out;        /* EPI_RELU: relu out; EPI_RELU_MAXPOOL: pooled out */
-    const int32_t *argmax;   /* EPI_RELU_MAXPOOL */
-} grad_source;
 
 /* The gradient w.r.t. the convolution's output for plane p (= image*F + f)
  * without pooling, as the separate layers would have left it: relu passes
  * it where the relu output is > 0. Written into tmp [h*w] unless it can be
  * read in place; returned. */
-static const float *conv_out_grad(const grad_source *src, const geom *g, size_t p, float *tmp)
+static const float *conv_out_grad(const nr_conv_grad_source *src, const geom *g, size_t p,
+                                  float *tmp)
 {
     const size_t plane = (size_t)g->H * g->W;
-    if (src->epi == EPI_NONE)
+    if (src->epi == NR_EPI_NONE)
         return src->dout + p * plane;
     nr_relu_backward_set(plane, src->out + p * plane, src->dout + p * plane, tmp);
     return tmp;
 }
 
 static void backward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
-                            const grad_source *src, float *din, float *dweight, float *dbias,
-                            float *workspace)
+                            const nr_conv_grad_source *src, float *din, float *dweight,
+                            float *dbias, float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_applies(d));
     assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
+    if (nr_conv2d_sparse_pays(d, src)) {
+        nr_conv2d_sparse_backward(d, in, weight, src, din, dweight, dbias, workspace);
+        return;
+    }
     const geom g = make_geom(d);
     const int chunk = dw_chunk(&g, d->n);
     float *apf = workspace;                                   /* W' for din */
@@ -606,7 +604,7 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
             for (int f = 0; f < g.F; f++) {
                 const size_t p = (size_t)(i0 + b) * g.F + (size_t)f;
                 float *interior = gb + (size_t)f * g.PS + gshift;
-                if (src->epi == EPI_RELU_MAXPOOL) {
+                if (src->epi == NR_EPI_RELU_MAXPOOL) {
                     /* dbias: the sum of the masked d pooled (the plane's nonzeros) */
                     const size_t pooled_plane = plane / 4;
                     relu_maxpool_grad_plane(src->out + p * pooled_plane,
@@ -657,7 +655,7 @@ void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const f
                                const float *dout, float *din, float *dweight, float *dbias,
                                float *workspace)
 {
-    grad_source src = {.epi = EPI_NONE, .dout = dout};
+    nr_conv_grad_source src = {.epi = NR_EPI_NONE, .dout = dout};
     backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
 }
 
@@ -665,7 +663,7 @@ void nr_conv2d_relu_backward_direct(const nr_conv2d_dims *d, const float *in,
                                     const float *weight, const float *out, const float *dout,
                                     float *din, float *dweight, float *dbias, float *workspace)
 {
-    grad_source src = {.epi = EPI_RELU, .dout = dout, .out = out};
+    nr_conv_grad_source src = {.epi = NR_EPI_RELU, .dout = dout, .out = out};
     backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
 }
 
@@ -676,7 +674,7 @@ void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float
                                             float *workspace)
 {
     assert(d->h % 2 == 0 && d->w % 2 == 0);
-    grad_source src = {.epi = EPI_RELU_MAXPOOL, .dout = dpooled, .out = pooled,
+    nr_conv_grad_source src = {.epi = NR_EPI_RELU_MAXPOOL, .dout = dpooled, .out = pooled,
                        .argmax = argmax};
     backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
 }

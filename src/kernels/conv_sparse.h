@@ -1,0 +1,61 @@
+/* conv_sparse.h - private to src/kernels: the backward pass of a stride-1
+ * "same" convolution driven by the nonzeros of the output gradient.
+ *
+ * After ReLU, and even more after ReLU + 2x2 max pooling, most of the
+ * gradient at a convolution's output is exactly zero (max pooling passes
+ * one position of each 2x2 window, ReLU only where the output was > 0). The
+ * dense backward (conv_direct.c) multiplies through those zeros; this one
+ * lists the nonzeros of each filter's gradient plane, in raster order, and
+ * for each nonzero g at output position (y, x) does
+ *   dW[f, :, :, :]       += g * the input patch under (y, x)
+ *   din[:, patch (y, x)] += g * W[f, :, :, :]
+ * on channel-last (HWC) copies of the input and of din, so a patch is
+ * S rows of S*C contiguous floats and both updates are runs of 8-float
+ * vector operations. Channels are padded to a multiple of 8 with zeros.
+ *
+ * The nonzero lists are the same, in the same order, whether the gradient
+ * comes through the fused relu / relu + maxpool epilogues or as a plain
+ * dconv plane that the separate layers produced: the fused and unfused
+ * paths give the same bits. Every sum runs in a fixed order (deterministic).
+ */
+#ifndef NETRUN_KERNELS_CONV_SPARSE_H
+#define NETRUN_KERNELS_CONV_SPARSE_H
+
+#include <stdint.h>
+
+#include "netrun/kernels.h"
+
+/* What follows the convolution in the same pass (conv_direct.c fuses). */
+typedef enum nr_conv_epilogue {
+    NR_EPI_NONE,
+    NR_EPI_RELU,
+    NR_EPI_RELU_MAXPOOL
+} nr_conv_epilogue;
+
+/* Where the gradient w.r.t. the convolution's output comes from
+ * (borrowed pointers, batch-major like the layers' buffers). */
+typedef struct nr_conv_grad_source {
+    nr_conv_epilogue epi;
+    const float *dout;       /* NONE: d conv out; RELU: d relu out; POOL: d pooled */
+    const float *out;        /* RELU: relu out; RELU_MAXPOOL: pooled out */
+    const int32_t *argmax;   /* RELU_MAXPOOL: index in the h*w plane */
+} nr_conv_grad_source;
+
+/* Floats of workspace the sparse backward needs for dims d (any n). */
+size_t nr_conv2d_sparse_workspace_floats(const nr_conv2d_dims *d);
+
+/* Whether the sparse backward should run for this call: the shape is a
+ * direct one (nr_conv2d_direct_applies), and the gradient has few enough
+ * nonzeros for the sparse updates to cost less than the dense ones (it
+ * counts them; ReLU + max pooling leaves at most a quarter). */
+int nr_conv2d_sparse_pays(const nr_conv2d_dims *d, const nr_conv_grad_source *src);
+
+/* The backward pass: din (may be NULL), dweight and dbias (may be NULL)
+ * ACCUMULATED, as nr_conv2d_backward; workspace of
+ * nr_conv2d_sparse_workspace_floats(d) floats. Only after
+ * nr_conv2d_direct_applies(d). */
+void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const float *weight,
+                               const nr_conv_grad_source *src, float *din, float *dweight,
+                               float *dbias, float *workspace);
+
+#endif

@@ -1,0 +1,212 @@
+/* test_conv_fast.c - the sparse convolution backward (src/kernels/conv_sparse.c)
+ * against the plain-loop reference, for every gradient source (plain dconv,
+ * through ReLU, through ReLU + 2x2 max pooling), densities from all zeros
+ * to all nonzeros, channel counts that are and are not multiples of 8,
+ * kernel sizes 1, 3 and 5, odd planes; and the choice between the sparse
+ * and the dense paths. Skipped (with a note) on CPUs without AVX2/FMA. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "float_buf.h"
+#include "kernels/conv_sparse.h"
+#include "netrun/kernels.h"
+
+/* n, c, filters, h, w, size */
+static const int shapes[][6] = {
+    { 3, 8, 16, 14, 14, 3 },   /* ex2's second convolution */
+    { 2, 16, 32, 7, 7, 3 },    /* ex2's third */
+    { 2, 5, 7, 6, 10, 3 },     /* channels padded to 8 */
+    { 2, 8, 4, 5, 9, 5 },      /* 5x5, odd plane */
+    { 2, 16, 8, 4, 4, 1 },     /* 1x1 */
+    { 1, 24, 3, 3, 5, 3 },     /* 27 vectors per filter: three chunks */
+    { 2, 1, 3, 8, 8, 3 },      /* one channel */
+    { 1, 8, 1, 1, 1, 3 },      /* one pixel */
+};
+#define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+static const double zero_shares[] = { 0.0, 0.5, 0.9, 1.0 };
+#define N_ZERO ((int)(sizeof zero_shares / sizeof zero_shares[0]))
+
+static nr_conv2d_dims dims_of(const int *sh)
+{
+    nr_conv2d_dims d = { .n = sh[0], .c = sh[1], .filters = sh[2], .h = sh[3], .w = sh[4],
+                         .size = sh[5], .stride = 1, .pad = (sh[5] - 1) / 2 };
+    return d;
+}
+
+static size_t in_count(const nr_conv2d_dims *d) { return (size_t)d->n * d->c * d->h * d->w; }
+static size_t w_count(const nr_conv2d_dims *d)
+{
+    return (size_t)d->filters * d->c * d->size * d->size;
+}
+static size_t out_count(const nr_conv2d_dims *d)
+{
+    return (size_t)d->n * d->filters * d->h * d->w;
+}
+
+/* x[i] = 0 with probability `zeros`. */
+static void sprinkle_zeros(nr_rng *r, float *x, size_t n, double zeros)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nr_rng_uniform(r) < zeros)
+            x[i] = 0.0f;
+}
+
+/* One case: _i = (shape, zero share, gradient source). */
+START_TEST(test_sparse_backward_vs_ref)
+{
+    const int shape = _i % N_SHAPES, zi = (_i / N_SHAPES) % N_ZERO;
+    const nr_conv_epilogue epi = (nr_conv_epilogue)(_i / (N_SHAPES * N_ZERO));
+    nr_conv2d_dims d = dims_of(shapes[shape]);
+    if (!nr_conv2d_direct_applies(&d)) {
+        fprintf(stderr, "test_sparse_backward_vs_ref: no AVX2/FMA on this CPU, skipped\n");
+        return;
+    }
+    if (epi == NR_EPI_RELU_MAXPOOL && (d.h % 2 || d.w % 2))
+        return;   /* the fused pooling takes even planes only */
+    nr_rng r;
+    nr_rng_seed(&r, 4400 + (uint64_t)_i, 0);
+    const size_t nin = in_count(&d), nw = w_count(&d), nout = out_count(&d);
+    const size_t npool = nout / 4;
+    float *in = falloc(nin), *w = falloc(nw), *conv = falloc(nout), *dconv = falloc(nout);
+    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    fill_uniform(&r, w, nw, -1.0f, 1.0f);
+    fill_uniform(&r, conv, nout, -1.0f, 1.0f);   /* stands for the conv output */
+
+    /* the gradient source and the dconv the separate layers would make */
+    nr_conv_grad_source src = { .epi = epi };
+    float *act = falloc(nout), *dsrc = falloc(epi == NR_EPI_RELU_MAXPOOL ? npool : nout);
+    float *pooled = falloc(npool), *dact = falloc(nout);
+    int32_t *argmax = malloc((npool ? npool : 1) * sizeof *argmax);
+    ck_assert_ptr_nonnull(argmax);
+    nr_relu_forward(nout, conv, act);
+    if (epi == NR_EPI_RELU_MAXPOOL) {
+        nr_pool2d_dims pd = { d.n, d.filters, d.h, d.w, 2, 2 };
+        nr_maxpool_forward(&pd, act, pooled, argmax);
+        fill_uniform(&r, dsrc, npool, -1.0f, 1.0f);
+        sprinkle_zeros(&r, dsrc, npool, zero_shares[zi]);
+        nr_maxpool_backward_set(&pd, dsrc, argmax, dact);
+        nr_relu_backward_set(nout, act, dact, dconv);
+        src.out = pooled;
+        src.argmax = argmax;
+    } else {
+        fill_uniform(&r, dsrc, nout, -1.0f, 1.0f);
+        sprinkle_zeros(&r, dsrc, nout, zero_shares[zi]);
+        if (epi == NR_EPI_RELU) {
+            nr_relu_backward_set(nout, act, dsrc, dconv);
+            src.out = act;
+        } else {
+            memcpy(dconv, dsrc, nout * sizeof *dconv);
+        }
+    }
+    src.dout = dsrc;
+
+    const size_t nws = nr_conv2d_sparse_workspace_floats(&d);
+    ck_assert_uint_le(nws, nr_conv2d_direct_workspace_floats(&d));
+    float *ws = falloc(nws);
+    for (int variant = 0; variant < 2; variant++) {
+        /* variant 1: no din, no dbias (the first layer, no bias) */
+        const int full = variant == 0;
+        acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
+        float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
+        fill_nan(ws, nws);
+        nr_conv2d_sparse_backward(&d, in, w, &src, full ? di1.g : NULL, dw1.g,
+                                  full ? db1.g : NULL, ws);
+        nr_ref_conv2d_backward(&d, in, w, dconv, full ? di2 : NULL, dw2, full ? db2 : NULL, NULL);
+        ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-5,
+                      "dweight: shape %d zeros %.1f epi %d: rel err %g", shape, zero_shares[zi],
+                      (int)epi, rel_err(dw1.g, dw2, nw));
+        ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-5, "dinput: shape %d epi %d: rel err %g",
+                      shape, (int)epi, rel_err(di1.g, di2, nin));
+        ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-5,
+                      "dbias: shape %d epi %d: rel err %g", shape, (int)epi,
+                      rel_err(db1.g, db2, (size_t)d.filters));
+        if (!full) {
+            ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
+            ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
+        }
+        if (zero_shares[zi] == 1.0) {   /* nothing to add: every gradient as it was */
+            ck_assert_mem_eq(dw1.g, dw1.prior, nw * sizeof(float));
+            ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
+        }
+        /* deterministic */
+        float *dw3 = fdup(dw1.prior, nw), *di3 = fdup(di1.prior, nin);
+        nr_conv2d_sparse_backward(&d, in, w, &src, full ? di3 : NULL, dw3, NULL, ws);
+        ck_assert_mem_eq(dw1.g, dw3, nw * sizeof(float));
+        ck_assert_mem_eq(di1.g, di3, nin * sizeof(float));
+        acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+        free(di2); free(dw2); free(db2); free(dw3); free(di3);
+    }
+    free(ws); free(in); free(w); free(conv); free(dconv); free(act); free(dsrc);
+    free(pooled); free(dact); free(argmax);
+}
+END_TEST
+
+/* The dense backward kernels hand a sparse enough gradient to the sparse
+ * path (same bits as calling it), and keep a dense one. */
+START_TEST(test_sparse_path_choice)
+{
+    nr_conv2d_dims d = dims_of(shapes[0]);   /* 8 -> 16 channels, 14x14 */
+    if (!nr_conv2d_direct_applies(&d)) {
+        fprintf(stderr, "test_sparse_path_choice: no AVX2/FMA on this CPU, skipped\n");
+        return;
+    }
+    nr_rng r;
+    nr_rng_seed(&r, 4500, 0);
+    const size_t nin = in_count(&d), nw = w_count(&d), nout = out_count(&d);
+    float *in = falloc(nin), *w = falloc(nw), *dout = falloc(nout);
+    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    fill_uniform(&r, w, nw, -1.0f, 1.0f);
+    const size_t nws = nr_conv2d_direct_workspace_floats(&d);
+    float *ws = falloc(nws);
+    for (int sparse = 0; sparse < 2; sparse++) {
+        fill_uniform(&r, dout, nout, -1.0f, 1.0f);
+        if (sparse)
+            sprinkle_zeros(&r, dout, nout, 0.9);
+        nr_conv_grad_source src = { .epi = NR_EPI_NONE, .dout = dout };
+        ck_assert_int_eq(nr_conv2d_sparse_pays(&d, &src), sparse);
+        float *di1 = calloc(nin, sizeof(float)), *dw1 = calloc(nw, sizeof(float));
+        float *di2 = calloc(nin, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
+        ck_assert_ptr_nonnull(di1);
+        ck_assert_ptr_nonnull(dw1);
+        ck_assert_ptr_nonnull(di2);
+        ck_assert_ptr_nonnull(dw2);
+        nr_conv2d_backward_direct(&d, in, w, dout, di1, dw1, NULL, ws);
+        nr_conv2d_sparse_backward(&d, in, w, &src, di2, dw2, NULL, ws);
+        /* the sparse path sums in another order: bit-equal only when taken */
+        ck_assert_int_eq(memcmp(dw1, dw2, nw * sizeof(float)) == 0, sparse);
+        ck_assert_msg(rel_err(dw1, dw2, nw) < 1e-5, "rel err %g", rel_err(dw1, dw2, nw));
+        ck_assert_msg(rel_err(di1, di2, nin) < 1e-5, "rel err %g", rel_err(di1, di2, nin));
+        free(di1); free(dw1); free(di2); free(dw2);
+    }
+    /* relu + max pooling leaves at most a quarter: always sparse with 8
+     * channels; with 1 channel (padded to 8) the dense path stays */
+    nr_conv_grad_source pooled = { .epi = NR_EPI_RELU_MAXPOOL };
+    ck_assert(nr_conv2d_sparse_pays(&d, &pooled));
+    nr_conv2d_dims one = dims_of(shapes[6]);
+    ck_assert(!nr_conv2d_sparse_pays(&one, &pooled));
+    free(in); free(w); free(dout); free(ws);
+}
+END_TEST
+
+static Suite *conv_fast_suite(void)
+{
+    Suite *s = suite_create("conv_fast");
+    TCase *tc = tcase_create("sparse");
+    tcase_add_loop_test(tc, test_sparse_backward_vs_ref, 0, N_SHAPES * N_ZERO * 3);
+    tcase_add_test(tc, test_sparse_path_choice);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(conv_fast_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
