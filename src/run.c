@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ typedef struct run_state {
     const nr_epoch_record *history;  /* the trainer's */
     double train_seconds;      /* so far */
     uint64_t spec_hash;        /* pins checkpoints to this resolved spec */
+    double started_at;         /* nr_run_clock() when the command started */
+    double first_batch_at;     /* nr_run_clock() when the first batch was done; 0 before */
     char machine[256];
 } run_state;
 
@@ -222,6 +225,10 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
                 done->final_test_acc, done->final_test_cost);
     if (done && done->best_epoch)
         fprintf(out, "best epoch (validation): %d\n", done->best_epoch);
+    if (done && done->first_batch_seconds > 0.0)
+        fprintf(out, "startup: %.3f s from the command's start to the first training batch "
+                "(spec, data, network, run folder); first batch done at %.3f s\n",
+                done->startup_seconds, done->first_batch_seconds);
     fclose(out);
     int status = write_in_run(s, "summary.txt", text, len, err);
     free(text);
@@ -262,9 +269,18 @@ static int save_checkpoint(run_state *s, nr_error *err)
     return status;
 }
 
+double nr_run_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void on_batch(void *ctx, const nr_batch_record *batch)
 {
     run_state *s = ctx;
+    if (s->first_batch_at == 0.0)
+        s->first_batch_at = nr_run_clock();
     if (s->batches)
         fprintf(s->batches, "%d,%d,%.6f,%.6f\n", batch->epoch, batch->batch, batch->cost,
                 batch->acc);
@@ -392,6 +408,9 @@ static int prepare(run_state *s, const char *spec_path, const char *const *sets,
 static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
+    const double training_starts = nr_run_clock();
+    say(opts, "ready after %.2f s (spec, data, network, run folder); training",
+        training_starts - s->started_at);
     nr_train_callbacks callbacks = {.ctx = s, .on_batch = on_batch, .on_epoch = on_epoch};
     nr_train_outcome outcome;
     if (nr_trainer_run(s->trainer, &callbacks, opts->stop_request, &outcome, err) != 0) {
@@ -429,12 +448,17 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     result->final_test_acc = final.accuracy;
     result->final_test_cost = final.cost;
     result->param_count = nr_net_param_count(s->net);
+    if (s->first_batch_at > 0.0) {
+        result->startup_seconds = training_starts - s->started_at;
+        result->first_batch_seconds = s->first_batch_at - s->started_at;
+    }
     return write_summary(s, result, err);
 }
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
-    run_state s = {.opts = opts};
+    run_state s = {.opts = opts,
+                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_run_clock()};
     memset(result, 0, sizeof *result);
     int status = -1;
     if (prepare(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0)
@@ -457,7 +481,8 @@ done:
 
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
-    run_state s = {.opts = opts};
+    run_state s = {.opts = opts,
+                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_run_clock()};
     memset(result, 0, sizeof *result);
     int status = -1;
     const char *dir = opts->out_dir;

@@ -9,7 +9,8 @@
  *   spec.yaml      the spec file as given (bytes unchanged)
  *   resolved.yaml  the resolved spec: every default written out, --set applied
  *   summary.txt    the layer table, data, machine, threads, backend; at the end
- *                  also the training time and final results
+ *                  also the training time, final results and the startup
+ *                  time (command start -> first training batch)
  *   history.csv    epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds
  *                  (+ val_cost,val_acc with a validation split; rewritten
  *                  atomically after every epoch)
@@ -50,7 +51,13 @@ typedef struct nr_run_options {
      * the run then writes its checkpoint and fails with NR_EXIT_INTERRUPTED.
      * May be NULL. */
     const volatile sig_atomic_t *stop_request;
+    /* When the command started, on nr_run_clock(): the startup time in the
+     * result and summary.txt counts from here. 0: from nr_run's entry. */
+    double started_at;
 } nr_run_options;
+
+/* Seconds on a monotonic clock (CLOCK_MONOTONIC): for started_at. */
+double nr_run_clock(void);
 
 typedef struct nr_run_result {
     char run_dir[4096];
@@ -59,6 +66,10 @@ typedef struct nr_run_result {
     double train_seconds;      /* sum of the epochs' training time */
     double final_test_acc, final_test_cost;
     size_t param_count;
+    /* From started_at: to the start of training, everything before it done
+     * (spec, data, network, run folder), and to the end of the first
+     * training batch. 0 when no batch ran (resume counts from its entry). */
+    double startup_seconds, first_batch_seconds;
 } nr_run_result;
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);

@@ -352,6 +352,8 @@ int cli_train(const cli_options *opts)
             .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
                       .on_epoch = on_epoch},
             .stop_request = &stop_requested,
+            /* the first run's startup counts from the command's start */
+            .started_at = i == 0 ? opts->started_at : 0.0,
         };
         nr_run_result result;
         nr_error err = {0};
@@ -430,6 +432,7 @@ int cli_resume(const cli_options *opts)
         .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
                   .on_epoch = on_epoch},
         .stop_request = &stop_requested,
+        .started_at = opts->started_at,
     };
     nr_run_result result;
     nr_error err = {0};

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "netrun/error.h"
+#include "netrun/run.h"
 
 static const char usage_text[] =
     "usage: netrun [OPTIONS] SPEC...          train and evaluate each spec\n"
@@ -65,6 +66,7 @@ static const struct command {
 
 int main(int argc, char **argv)
 {
+    const double started_at = nr_run_clock();
     command_fn run = cli_train;
     int first = 1;
     if (argc > 1) {
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "netrun: error: out of memory\n");
         return NR_EXIT_INTERNAL;
     }
-    cli_options opts = {.sets = sets, .sweeps = sweeps};
+    cli_options opts = {.sets = sets, .sweeps = sweeps, .started_at = started_at};
     optind = first;
     opterr = 0;
     int c;

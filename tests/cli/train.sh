@@ -134,6 +134,11 @@ params=$(sed -E 's/^total: ([0-9,]+) learnable.*/\1/; s/,//g' <<<"$total")
 check "check: parameter total '$params'" test "$params" = 711
 check "summary.txt: parameter total" grep -qF "$total" run1/summary.txt
 check "summary.txt: final results" grep -q "final test accuracy: " run1/summary.txt
+# the startup time: a number, below the whole run's wall time, and the first
+# batch done after training started
+startup=$(sed -E -n "s/^startup: ([0-9.]+) s from the command's start to the first training batch .*; first batch done at ([0-9.]+) s$/\1 \2/p" run1/summary.txt)
+check "summary.txt: startup and first batch times" test -n "$startup"
+check "summary.txt: 0 < startup <= first batch < 60 s" awk -v s="${startup% *}" -v f="${startup#* }" 'BEGIN { exit !(s > 0 && s <= f && f < 60) }'
 check "history.csv: header" test "$(head -1 run1/history.csv)" = "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds"
 check "history.csv: one row per epoch" test "$(tail -n +2 run1/history.csv | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 4 "
 check "history.csv: 7 fields per row" awk -F, 'NF != 7 { exit 1 }' run1/history.csv
