@@ -389,15 +389,23 @@ NR_AVX2 static void dw_tile_1(int count, const float *x, const float *g, size_t 
 /* dst[x] = relu(src[x] + b): the separate layers' operations exactly. */
 static void bias_relu_row(float *dst, const float *src, float b, int n)
 {
-    int x = 0;
     const nr_v4f vb = nr_v4f_splat(b), zero = nr_v4f_splat(0.0f);
-    for (; x + 4 <= n; x += 4) {
+    if (n < 4) {
+        for (int x = 0; x < n; x++) {
+            float v = src[x] + b;
+            dst[x] = v < 0.0f ? 0.0f : v;
+        }
+        return;
+    }
+    /* the last group of 4 may overlap the one before (n not a multiple of
+     * 4): it recomputes and rewrites the same values, without a scalar tail */
+    for (int x = 0, done = 0; !done; x += 4) {
+        if (x + 4 >= n) {
+            x = n - 4;
+            done = 1;
+        }
         nr_v4f v = nr_v4f_load(src + x) + vb;
         nr_v4f_store(dst + x, nr_v4f_and(v, ~(v < zero)));
-    }
-    for (; x < n; x++) {
-        float v = src[x] + b;
-        dst[x] = v < 0.0f ? 0.0f : v;
     }
 }
 
