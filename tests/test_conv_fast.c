@@ -162,32 +162,43 @@ START_TEST(test_sparse_path_choice)
     fill_uniform(&r, w, nw, -1.0f, 1.0f);
     const size_t nws = nr_conv2d_direct_workspace_floats(&d);
     float *ws = falloc(nws);
-    for (int sparse = 0; sparse < 2; sparse++) {
+    /* all nonzero: dense; 60% zero: dW sparse, din dense; 90% zero: both */
+    static const double zeros[3] = { 0.0, 0.6, 0.9 };
+    static const int parts[3] = { 0, NR_SPARSE_DW, NR_SPARSE_DW | NR_SPARSE_DIN };
+    for (int c = 0; c < 3; c++) {
         fill_uniform(&r, dout, nout, -1.0f, 1.0f);
-        if (sparse)
-            sprinkle_zeros(&r, dout, nout, 0.9);
+        sprinkle_zeros(&r, dout, nout, zeros[c]);
         nr_conv_grad_source src = { .epi = NR_EPI_NONE, .dout = dout };
-        ck_assert_int_eq(nr_conv2d_sparse_pays(&d, &src), sparse);
-        float *di1 = calloc(nin, sizeof(float)), *dw1 = calloc(nw, sizeof(float));
-        float *di2 = calloc(nin, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
-        ck_assert_ptr_nonnull(di1);
-        ck_assert_ptr_nonnull(dw1);
-        ck_assert_ptr_nonnull(di2);
-        ck_assert_ptr_nonnull(dw2);
-        nr_conv2d_backward_direct(&d, in, w, dout, di1, dw1, NULL, ws);
-        nr_conv2d_sparse_backward(&d, in, w, &src, di2, dw2, NULL, ws);
-        /* the sparse path sums in another order: bit-equal only when taken */
-        ck_assert_int_eq(memcmp(dw1, dw2, nw * sizeof(float)) == 0, sparse);
-        ck_assert_msg(rel_err(dw1, dw2, nw) < 1e-5, "rel err %g", rel_err(dw1, dw2, nw));
-        ck_assert_msg(rel_err(di1, di2, nin) < 1e-5, "rel err %g", rel_err(di1, di2, nin));
-        free(di1); free(dw1); free(di2); free(dw2);
+        ck_assert_int_eq(nr_conv2d_sparse_parts(&d, &src), parts[c]);
+        acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
+        float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
+        float *di3 = fdup(di1.g, nin), *dw3 = fdup(dw1.g, nw);
+        nr_conv2d_backward_direct(&d, in, w, dout, di1.g, dw1.g, db1.g, ws);
+        nr_ref_conv2d_backward(&d, in, w, dout, di2, dw2, db2, NULL);
+        ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-5, "rel err %g", rel_err(dw1.g, dw2, nw));
+        ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-5, "rel err %g", rel_err(di1.g, di2, nin));
+        ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-5, "rel err %g",
+                      rel_err(db1.g, db2, (size_t)d.filters));
+        /* dW went sparse exactly when chosen: its sums run in another order
+         * there (din's run in the same order on both paths: the same bits) */
+        nr_conv2d_sparse_backward(&d, in, w, &src, di3, dw3, NULL, ws);
+        ck_assert_int_eq(memcmp(dw1.g, dw3, nw * sizeof(float)) == 0,
+                         (parts[c] & NR_SPARSE_DW) != 0);
+        ck_assert_mem_eq(di1.g, di3, nin * sizeof(float));
+        acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+        free(di2); free(dw2); free(db2); free(di3); free(dw3);
     }
-    /* relu + max pooling leaves at most a quarter: always sparse with 8
-     * channels; with 1 channel (padded to 8) the dense path stays */
-    nr_conv_grad_source pooled = { .epi = NR_EPI_RELU_MAXPOOL };
-    ck_assert(nr_conv2d_sparse_pays(&d, &pooled));
+    /* relu + max pooling leaves at most a quarter: sparse with 8 channels;
+     * with 1 channel (padded to 8) the dense path stays */
     nr_conv2d_dims one = dims_of(shapes[6]);
-    ck_assert(!nr_conv2d_sparse_pays(&one, &pooled));
+    float *pooled = falloc(nout / 4), *dpooled = falloc(nout / 4);
+    fill_uniform(&r, pooled, nout / 4, 0.5f, 1.0f);
+    fill_uniform(&r, dpooled, nout / 4, -1.0f, 1.0f);
+    nr_conv_grad_source from_pool = { .epi = NR_EPI_RELU_MAXPOOL, .dout = dpooled,
+                                      .out = pooled };
+    ck_assert_int_eq(nr_conv2d_sparse_parts(&d, &from_pool), NR_SPARSE_DW | NR_SPARSE_DIN);
+    ck_assert_int_eq(nr_conv2d_sparse_parts(&one, &from_pool), 0);
+    free(pooled); free(dpooled);
     free(in); free(w); free(dout); free(ws);
 }
 END_TEST

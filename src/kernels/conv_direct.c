@@ -579,9 +579,21 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_applies(d));
     assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
-    if (nr_conv2d_sparse_pays(d, src)) {
-        nr_conv2d_sparse_backward(d, in, weight, src, din, dweight, dbias, workspace);
-        return;
+    /* the parts that pay on the gradient's nonzeros go there (dbias with
+     * dW), the rest stays here */
+    const int sparse = nr_conv2d_sparse_parts(d, src);
+    if (sparse) {
+        float *sparse_din = sparse & NR_SPARSE_DIN ? din : NULL;
+        float *sparse_dw = sparse & NR_SPARSE_DW ? dweight : NULL;
+        if (sparse_din || sparse_dw)
+            nr_conv2d_sparse_backward(d, in, weight, src, sparse_din, sparse_dw,
+                                      sparse_dw ? dbias : NULL, workspace);
+        if (sparse_din)
+            din = NULL;
+        if (sparse_dw)
+            dweight = dbias = NULL;
+        if (!din && !dweight)
+            return;
     }
     const geom g = make_geom(d);
     const int chunk = dw_chunk(&g, d->n);
@@ -608,7 +620,8 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
         const int nb = d->n - i0 < chunk ? d->n - i0 : chunk;
         for (int b = 0; b < nb; b++) {
             float *xb = bufs + (size_t)b * xs, *gb = xb + (size_t)g.C * g.PS;
-            pad_copy(in + (size_t)(i0 + b) * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xb);
+            if (dweight)
+                pad_copy(in + (size_t)(i0 + b) * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xb);
             for (int f = 0; f < g.F; f++) {
                 const size_t p = (size_t)(i0 + b) * g.F + (size_t)f;
                 float *interior = gb + (size_t)f * g.PS + gshift;
@@ -631,7 +644,7 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
         }
         /* dW[F, K] += sum over the chunk */
         const float *gq = bufs + (size_t)g.C * g.PS + gshift;
-        for (int m0 = 0; m0 < g.Fp; m0 += MR) {
+        for (int m0 = 0; dweight && m0 < g.Fp; m0 += MR) {
             int k0 = 0;
             for (; k0 + 3 <= g.K; k0 += 3)
                 dw_tile_3(nb, bufs, gq, xs, g.PS, g.Qp, off, m0, g.F, k0, dweight, g.K);

@@ -35,12 +35,15 @@ enum {
     SAMPLE_IMAGES = 4    /* images whose gradient density decides the path */
 };
 
-/* Sparse pays below this share of nonzeros (nnz * Cv against the dense
- * work F*H*W*C): on ex2's shapes (AMD EPYC, AVX2) a sparse multiply-add
- * costs about three dense ones (the din updates read and write memory, the
- * lists and layout changes cost too): at 25% (max pooling) sparse is ~12%
- * faster on 8 -> 16 channels, at 50% (ReLU alone) ~30% slower on 16 -> 32. */
-#define SPARSE_MAX_DENSITY 0.3
+/* Sparse pays below these shares of nonzeros (scaled by Cv/C: the work of
+ * a nonzero grows with the padded channel count, the dense work with C).
+ * Measured on ex2's shapes (AMD EPYC, AVX2, single thread): with the
+ * gradient of ReLU + max pooling (25% or fewer nonzeros) the sparse
+ * backward of 8 -> 16 channels is ~12% faster than the dense one; with
+ * ReLU alone (~50%) the sparse backward of 16 -> 32 channels is ~30%
+ * slower, and its dW part alone about as fast as the dense one. */
+#define SPARSE_DIN_MAX_DENSITY 0.3
+#define SPARSE_DW_MAX_DENSITY 0.45
 
 typedef struct sgeom {
     int C, Cv, F, H, W, S, pad, Hp, Wp;
@@ -142,23 +145,23 @@ static int list_pooled(const float *masked, const int32_t *argmax, const sgeom *
     return count;
 }
 
-int nr_conv2d_sparse_pays(const nr_conv2d_dims *d, const nr_conv_grad_source *src)
+int nr_conv2d_sparse_parts(const nr_conv2d_dims *d, const nr_conv_grad_source *src)
 {
     if (!nr_conv2d_direct_applies(d))
         return 0;
     const sgeom g = make_sgeom(d);
-    const size_t total = (size_t)d->n * g.F * g.plane;
-    /* the work of a nonzero grows with Cv, the dense work with C */
-    const double limit = SPARSE_MAX_DENSITY * (double)total * g.C / g.Cv;
-    if (src->epi == NR_EPI_RELU_MAXPOOL)
-        return total / 4 <= limit;     /* at most one nonzero per window */
-    /* the density of the first few images stands for the call's */
+    /* the nonzeros of the first few images stand for the call's; each
+     * nonzero of a pooled gradient is one of the convolution's */
     const int sample_images = d->n < SAMPLE_IMAGES ? d->n : SAMPLE_IMAGES;
-    const size_t sampled = (size_t)sample_images * g.F * g.plane;
+    const size_t cells = src->epi == NR_EPI_RELU_MAXPOOL ? g.plane / 4 : g.plane;
+    const size_t sampled = (size_t)sample_images * g.F * cells;
     size_t nnz = 0;
     for (size_t i = 0; i < sampled; i++)
         nnz += (src->dout[i] != 0.0f) & (src->epi == NR_EPI_NONE || src->out[i] > 0.0f);
-    return (double)nnz * d->n / sample_images <= limit;
+    const double density =
+        (double)nnz / ((double)sample_images * g.F * g.plane) * g.Cv / g.C;
+    return (density <= SPARSE_DW_MAX_DENSITY ? NR_SPARSE_DW : 0) |
+           (density <= SPARSE_DIN_MAX_DENSITY ? NR_SPARSE_DIN : 0);
 }
 
 /* w [F][C][S][S] -> wh [F][S][S][Cv] (padded channels zero). */
@@ -411,10 +414,12 @@ void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const f
                 counts[f] = list_dense(gp, &g, fpos, fval);
             }
         }
-        to_hwc(in + (size_t)i * in_step, &g, xh);
-        for (int f = 0; f < g.F; f++)
-            dw_filter(g.NV, counts[f], pos + (size_t)f * g.plane, val + (size_t)f * g.plane,
-                      xh, g.Cv, voff, dwh + (size_t)f * g.NV * 8);
+        if (dweight) {
+            to_hwc(in + (size_t)i * in_step, &g, xh);
+            for (int f = 0; f < g.F; f++)
+                dw_filter(g.NV, counts[f], pos + (size_t)f * g.plane,
+                          val + (size_t)f * g.plane, xh, g.Cv, voff, dwh + (size_t)f * g.NV * 8);
+        }
         if (!din)
             continue;
         memset(dinh, 0, g.hwc * sizeof *dinh);
@@ -423,7 +428,8 @@ void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const f
                        dinh, g.Cv, voff, wh + (size_t)f * g.NV * 8);
         add_from_hwc(dinh, &g, din + (size_t)i * in_step);
     }
-    add_hwc_weights(dwh, &g, dweight);
+    if (dweight)
+        add_hwc_weights(dwh, &g, dweight);
 #else
     (void)d, (void)in, (void)weight, (void)src, (void)din, (void)dweight, (void)dbias,
         (void)workspace;

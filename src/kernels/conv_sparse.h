@@ -44,14 +44,19 @@ typedef struct nr_conv_grad_source {
 /* Floats of workspace the sparse backward needs for dims d (any n). */
 size_t nr_conv2d_sparse_workspace_floats(const nr_conv2d_dims *d);
 
-/* Whether the sparse backward should run for this call: the shape is a
+/* The parts of the backward pass that the sparse kernels should do for
+ * this call (0, or NR_SPARSE_DW and/or NR_SPARSE_DIN): the shape is a
  * direct one (nr_conv2d_direct_applies), and the gradient has few enough
- * nonzeros for the sparse updates to cost less than the dense ones (it
- * counts them; ReLU + max pooling leaves at most a quarter). */
-int nr_conv2d_sparse_pays(const nr_conv2d_dims *d, const nr_conv_grad_source *src);
+ * nonzeros for the sparse updates to cost less than the dense ones. The
+ * nonzeros are counted on the first images of the call, the same way for
+ * every gradient source, so a fused and an unfused layer decide alike.
+ * dW pays at a higher density than din (whose sparse updates read and
+ * write memory). */
+enum { NR_SPARSE_DW = 1, NR_SPARSE_DIN = 2 };
+int nr_conv2d_sparse_parts(const nr_conv2d_dims *d, const nr_conv_grad_source *src);
 
-/* The backward pass: din (may be NULL), dweight and dbias (may be NULL)
- * ACCUMULATED, as nr_conv2d_backward; workspace of
+/* The backward pass: din (may be NULL), dweight (may be NULL) and dbias
+ * (may be NULL) ACCUMULATED, as nr_conv2d_backward; workspace of
  * nr_conv2d_sparse_workspace_floats(d) floats. Only after
  * nr_conv2d_direct_applies(d). */
 void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const float *weight,
