@@ -346,6 +346,52 @@ void nr_dense_backward(const nr_dense_dims *d, const float *x,
 void nr_ref_dense_backward(const nr_dense_dims *d, const float *x,
                            const float *weight, const float *dy, float *dx,
                            float *dweight, float *dbias);
+/* Only the input gradient of nr_dense_backward: dx [n, in] += dy W, or
+ * dx = dy W when overwrite (then dx need not be initialised). BLAS. */
+void nr_dense_backward_input(const nr_dense_dims *d, const float *weight, const float *dy,
+                             float *dx, int overwrite);
+
+/* The fast path (dense_sparse.c): inputs with many exact zeros (pixels,
+ * post-relu activations) skip them, with AVX2 + FMA kernels picked at run
+ * time; dense inputs and other CPUs use OpenBLAS. Results differ from
+ * nr_dense_forward/backward by rounding (fused multiply-adds, other
+ * summation orders) and are deterministic. Skipping a zero input drops its
+ * 0 * w terms: the same for finite weights (NaN inputs are never skipped).
+ *
+ * nr_dense_sparse_available(): the CPU has AVX2 and FMA. When false, the
+ * transposed weights are never read and need not be computed. */
+int nr_dense_sparse_available(void);
+/* Floats of the transposed weights weight_t: [in, out8], out8 = out rounded
+ * up to a multiple of 8 (the extra columns are zero). */
+size_t nr_dense_weight_t_floats(const nr_dense_dims *d);
+/* Writes rows of weight_t = weight^T (weight [out, in]) for part `part` of
+ * `parts` (0 <= part < parts): parts 0..parts-1 together write all of it,
+ * so threads can share the work (then wait for each other before reading). */
+void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, float *weight_t,
+                               int part, int parts);
+/* Scratch floats of nr_dense_forward_fast and nr_dense_backward_weight_part
+ * for d->n images (size it for the largest n). */
+size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d);
+/* Same contract as nr_dense_forward (y overwritten). weight_t: the current
+ * transposed weights (read only when nr_dense_sparse_available()). When at
+ * most ~60% of x is nonzero, y[i] = bias + sum over the nonzero x[i, p] of
+ * x[i, p] * weight_t[p, :] (p ascending, per image: the split of a batch
+ * does not change the result); otherwise nr_dense_forward. */
+void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
+                           const float *weight_t, const float *bias, float *y,
+                           float *workspace);
+/* The parameter gradients of nr_dense_backward for the WHOLE batch of d->n
+ * images, part `part` of `parts`: dweight[:, lo:hi] += dy^T x[:, lo:hi] for
+ * this part's input columns (cut at multiples of 16) and dbias[jlo:jhi] +=
+ * column sums of dy for its slice of outputs. Parts write disjoint elements,
+ * so threads can each compute one part into ONE shared gradient (no copy per
+ * thread, no summing afterwards); images are summed in ascending order, so
+ * the result does not depend on `parts`. Sparse 8-column blocks skip the
+ * images whose 8 inputs are all zero; dense parts use BLAS.
+ * dweight, dbias ACCUMULATED (dbias may be NULL). */
+void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const float *dy,
+                                   float *dweight, float *dbias, int part, int parts,
+                                   float *workspace);
 
 /* ------------------------------------------------------------------------
  * Element-wise activations (activation.c) over `count` floats (any shape).

@@ -85,6 +85,17 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad,
  * through the training-mode forward of the same n examples; parameter
  * gradients are ACCUMULATED into grads (call nr_net_zero_grads first). */
 void nr_net_backward(nr_net *net, const float *input, int n);
+/* The same, then an update of the parameters on the net's threads (an
+ * optimizer step): when the gradients are complete, update(ctx, first,
+ * count) is called once per thread, concurrently, on disjoint ranges
+ * [first, first + count) that together cover [0, param_count) exactly once
+ * (ranges may be empty and are then skipped). It may read the gradients and
+ * write the parameters (and its own per-parameter state) of its range only.
+ * An element-wise update (nr_sgd_step, nr_adam_step, nr_adamw_step on the
+ * sub-range) gives the same bits as one call over the whole vector. */
+typedef void (*nr_net_update_fn)(void *ctx, size_t first, size_t count);
+void nr_net_backward_update(nr_net *net, const float *input, int n, nr_net_update_fn update,
+                            void *ctx);
 void nr_net_zero_grads(nr_net *net);
 
 /* ---- threads ----
@@ -96,7 +107,10 @@ void nr_net_zero_grads(nr_net *net);
  * with its own kernel workspace and its own parameter-gradient block; the
  * backward ends by adding the blocks to nr_net_grads() in thread order, so
  * the result is deterministic for a given T (and within float rounding of
- * T = 1: the sums are associated differently). Batchnorm layers (batch
+ * T = 1: the sums are associated differently). Dense layers on the BLAS
+ * backend instead split their weight gradient by columns among the threads,
+ * each over the whole batch, straight into nr_net_grads() (no block, no
+ * sum; the same bits for every T). Batchnorm layers (batch
  * statistics) run on one thread over the whole batch; dropout masks are the
  * same for every T. OpenBLAS is set to 1 thread (a process-wide setting:
  * openblas_set_num_threads(1)) while T > 1, and forward/backward set it back

@@ -37,15 +37,21 @@ void nr_dense_backward(const nr_dense_dims *d, const float *x,
     /* dW[out, in] += dy[n, out]^T x x[n, in] */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->out, d->in, d->n,
                 1.0f, dy, d->out, x, d->in, 1.0f, dweight, d->in);
-    if (dx) {
-        /* dx[n, in] += dy[n, out] x W[out, in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n, d->in, d->out,
-                    1.0f, dy, d->out, weight, d->in, 1.0f, dx, d->in);
-    }
+    if (dx)
+        nr_dense_backward_input(d, weight, dy, dx, 0);
     if (dbias) {
         for (int i = 0; i < d->n; i++)
             nr_vadd(dbias, dy + (size_t)i * d->out, (size_t)d->out);
     }
+}
+
+void nr_dense_backward_input(const nr_dense_dims *d, const float *weight, const float *dy,
+                             float *dx, int overwrite)
+{
+    check_dims(d);
+    /* dx[n, in] (+)= dy[n, out] x W[out, in] */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n, d->in, d->out,
+                1.0f, dy, d->out, weight, d->in, overwrite ? 0.0f : 1.0f, dx, d->in);
 }
 
 void nr_ref_dense_forward(const nr_dense_dims *d, const float *x,

@@ -1,8 +1,24 @@
 /* layers/dense.c - fully connected: flattens its input (C*H*W features) and
- * maps it to `units` outputs. Weights [units, in features], bias [units]. */
+ * maps it to `units` outputs. Weights [units, in features], bias [units].
+ *
+ * On the BLAS backend the layer runs the fast kernels (kernels.h,
+ * dense_sparse.c) and takes part in the batch as a whole:
+ *   forward:  every thread refreshes its part of the transposed weights
+ *             (run->saved, one copy shared by the threads), a barrier, then
+ *             each thread its share of the images (zero inputs skipped);
+ *   backward: a barrier (every share's dout is written), then each thread
+ *             computes its column part of dW (and slice of db) over the WHOLE
+ *             batch straight into the net's gradient, and dx for its share.
+ * So it is called on every thread, also with an empty share (the barriers),
+ * and its parameter gradients need no per-thread copy: net.c points every
+ * thread's dweight/dbias at the shared gradient (whole_batch_grads there
+ * makes the same backend test as fast_path here). */
 #include "layers/layer.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "layers/threads.h"
 
 static int dense_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *site,
                        nr_error *err)
@@ -35,6 +51,8 @@ static nr_dense_dims dense_dims(const nr_layer *layer, int n)
                            .out = layer->config.dense.units};
 }
 
+/* saved: the transposed weights [in, out8] for the fast forward (one for
+ * the whole batch: saved_stride 0, so every thread's view shares it). */
 static void dense_bind(nr_layer_run *run, nr_net_plan *plan)
 {
     const nr_layer *layer = run->layer;
@@ -42,6 +60,28 @@ static void dense_bind(nr_layer_run *run, nr_net_plan *plan)
     run->weight = nr_plan_params(plan, units * nr_shape_size(layer->in), &run->dweight);
     if (layer->config.dense.bias)
         run->bias = nr_plan_params(plan, units, &run->dbias);
+    nr_dense_dims d = dense_dims(layer, plan->max_batch);
+    run->saved = nr_arena_take(&plan->scratch, nr_dense_weight_t_floats(&d), sizeof(float));
+    run->saved_stride = 0;
+}
+
+static size_t dense_workspace_floats(const nr_layer *layer, const nr_kernel_table *kernels,
+                                     int max_batch)
+{
+    nr_dense_dims d = dense_dims(layer, max_batch);
+    return kernels == &nr_blas_kernels ? nr_dense_fast_workspace_floats(&d) : 0;
+}
+
+/* The fast kernels belong to the BLAS backend (see net.c whole_batch_grads). */
+static bool fast_path(const nr_exec *ex)
+{
+    return ex->kernels == &nr_blas_kernels;
+}
+
+static void barrier(const nr_exec *ex)
+{
+    if (ex->threads > 1)
+        nr_pool_barrier(ex->pool);
 }
 
 /* Weights [units, in]: fan_in = in, fan_out = units; bias 0. */
@@ -58,13 +98,42 @@ static void dense_init(nr_layer_run *run, nr_rng *rng)
 static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     nr_dense_dims d = dense_dims(run->layer, ex->n);
-    ex->kernels->dense_forward(&d, in, run->weight, run->bias, run->out);
+    if (!fast_path(ex)) {
+        if (ex->n > 0)
+            ex->kernels->dense_forward(&d, in, run->weight, run->bias, run->out);
+        return;
+    }
+    float *weight_t = run->saved;
+    if (nr_dense_sparse_available()) {
+        nr_dense_transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
+        barrier(ex);
+    }
+    if (ex->n > 0)
+        nr_dense_forward_fast(&d, in, run->weight, weight_t, run->bias, run->out,
+                              ex->workspace);
 }
 
 static void dense_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
 {
-    nr_dense_dims d = dense_dims(run->layer, ex->n);
-    ex->kernels->dense_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias);
+    const nr_layer *layer = run->layer;
+    nr_dense_dims d = dense_dims(layer, ex->n);
+    if (!fast_path(ex)) {
+        if (din && ex->din_fresh)
+            memset(din, 0, (size_t)ex->n * d.in * sizeof *din);
+        if (ex->n > 0)
+            ex->kernels->dense_backward(&d, in, run->weight, run->dout, din, run->dweight,
+                                        run->dbias);
+        return;
+    }
+    barrier(ex);
+    /* the whole batch starts `first` examples before this share */
+    nr_dense_dims whole = dense_dims(layer, ex->batch_n);
+    const float *x = in - (size_t)ex->first * d.in;
+    const float *dy = run->dout - (size_t)ex->first * d.out;
+    nr_dense_backward_weight_part(&whole, x, dy, run->dweight, run->dbias, ex->thread,
+                                  ex->threads, ex->workspace);
+    if (din && ex->n > 0)
+        nr_dense_backward_input(&d, run->weight, run->dout, din, ex->din_fresh);
 }
 
 const nr_layer_ops nr_dense_ops = {
@@ -75,4 +144,7 @@ const nr_layer_ops nr_dense_ops = {
     .init = dense_init,
     .forward = dense_forward,
     .backward = dense_backward,
+    .workspace_floats = dense_workspace_floats,
+    /* the fast path synchronises the threads (barriers); din is set by dx = dy W */
+    .exec_flags = NR_EXEC_EMPTY_OK | NR_EXEC_SETS_DIN,
 };

@@ -11,7 +11,15 @@
 #include "layers/layer.h"
 #include "layers/threads.h"
 
-enum { SCRATCH_ALIGN = 64 };
+enum {
+    SCRATCH_ALIGN = 64,
+    SLICE_UNIT = 16      /* threads' slices of the parameter vector: whole cache lines */
+};
+
+/* A range [lo, hi) of the parameter vector. */
+typedef struct param_range {
+    size_t lo, hi;
+} param_range;
 
 /* One thread's share of the current batch and what it runs it with. Thread 0
  * uses the net's own runs, gradients and workspace; threads t > 0 have views
@@ -19,7 +27,8 @@ enum { SCRATCH_ALIGN = 64 };
  * their own gradient block) that are re-pointed when the split changes. */
 typedef struct thread_state {
     nr_layer_run *runs;          /* t > 0: views; t == 0: the net's runs */
-    float *grads;                /* t > 0: own block [param_count], zeroed per backward */
+    float *grads;                /* t > 0: own block [param_count]; only the summed
+                                    ranges are used (zeroed per backward) */
     float *workspace;
     nr_rng dropout;              /* the dropout stream at the start of the pass */
     int first, n;                /* share of the current batch */
@@ -52,6 +61,14 @@ struct nr_net {
     int threads;
     nr_pool *pool;
     thread_state *ts;            /* [threads] */
+    /* the parameter ranges whose gradients each thread accumulates in its own
+     * block and the backward sums; the rest belong to whole-batch layers
+     * (whole_batch_grads), which write the shared gradient directly */
+    param_range *summed;
+    size_t summed_count;
+    /* the update of nr_net_backward_update, for the current pass */
+    nr_net_update_fn pass_update;
+    void *pass_update_ctx;
     /* the current pass, read by every thread */
     const float *pass_input;
     int pass_n;
@@ -76,6 +93,16 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad)
     float *slice = nr_arena_take(&plan->params, count, sizeof(float));
     *grad = slice ? plan->grads_base + (slice - plan->params_base) : NULL;
     return slice;
+}
+
+/* Layers whose backward computes the parameter gradients of the WHOLE batch,
+ * split among the threads, straight into the shared gradient (see
+ * layers/dense.c, whose fast_path makes the same backend test): every
+ * thread's view points their dweight/dbias at net->grads, and their ranges
+ * are neither kept per thread nor summed. */
+static bool whole_batch_grads(const nr_kernel_table *kernels, const nr_layer *layer)
+{
+    return layer->kind == NR_LAYER_DENSE && kernels == &nr_blas_kernels;
 }
 
 /* One layer on this thread's share. A serial layer runs on thread 0 over
@@ -252,6 +279,50 @@ static void init_runs(nr_layer_run *runs, size_t count, nr_rng *rng)
     }
 }
 
+/* Appends the parameter ranges of whole-batch layers, in parameter order
+ * (the order plan_runs binds them in), to out (NULL: only counts). */
+static void whole_batch_ranges(const nr_net *net, const nr_layer_run *runs, size_t count,
+                               param_range *out, size_t *n)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = runs[i].layer;
+        if (runs[i].weight && layer->param_count && whole_batch_grads(net->kernels, layer)) {
+            size_t lo = (size_t)(runs[i].weight - net->params);
+            if (out)
+                out[*n] = (param_range){lo, lo + layer->param_count};
+            (*n)++;
+        }
+        whole_batch_ranges(net, runs[i].block, layer->block_count, out, n);
+        whole_batch_ranges(net, runs[i].shortcut, layer->shortcut_count, out, n);
+    }
+}
+
+/* net->summed = [0, param_count) less the whole-batch layers' ranges. */
+static int plan_summed_ranges(nr_net *net)
+{
+    size_t whole = 0;
+    whole_batch_ranges(net, net->runs, net->exec_count, NULL, &whole);
+    param_range *skip = calloc(whole ? whole : 1, sizeof *skip);
+    net->summed = calloc(whole + 1, sizeof *net->summed);
+    if (!skip || !net->summed) {
+        free(skip);
+        return -1;
+    }
+    size_t n = 0;
+    whole_batch_ranges(net, net->runs, net->exec_count, skip, &n);
+    size_t at = 0;
+    net->summed_count = 0;
+    for (size_t k = 0; k <= whole; k++) {
+        size_t end = k < whole ? skip[k].lo : net->param_count;
+        if (end > at)
+            net->summed[net->summed_count++] = (param_range){at, end};
+        if (k < whole)
+            at = skip[k].hi;
+    }
+    free(skip);
+    return 0;
+}
+
 static void *alloc_bytes(size_t bytes)
 {
     return calloc(1, bytes ? bytes : 1);
@@ -341,6 +412,8 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     };
     plan_runs(&binding, net->runs, net->exec_count);
     fuse_runs(net->kernels, net->runs, net->exec_count, max_batch);
+    if (plan_summed_ranges(net) != 0)
+        goto oom;
     net->dlogits = net->runs[net->exec_count - 1].dout;
     nr_rng_seed(&net->dropout_rng, 0, NR_RNG_STREAM_DROPOUT);
     if (setup_single_thread(net) != 0)
@@ -367,6 +440,7 @@ void nr_net_free(nr_net *net)
     free(net->scratch);
     free(net->workspace);
     free(net->times);
+    free(net->summed);
     free(net);
 }
 
@@ -438,8 +512,10 @@ static void view_runs(const nr_net *net, nr_layer_run *dst, const nr_layer_run *
         dst[i].dout = src[i].dout ? src[i].dout + out_floats : NULL;
         if (src[i].saved && src[i].saved_stride)
             dst[i].saved = (char *)src[i].saved + first * src[i].saved_stride;
-        dst[i].dweight = src[i].dweight ? grads + (src[i].dweight - net->grads) : NULL;
-        dst[i].dbias = src[i].dbias ? grads + (src[i].dbias - net->grads) : NULL;
+        if (!whole_batch_grads(net->kernels, layer)) {
+            dst[i].dweight = src[i].dweight ? grads + (src[i].dweight - net->grads) : NULL;
+            dst[i].dbias = src[i].dbias ? grads + (src[i].dbias - net->grads) : NULL;
+        }
         if (layer->block_count)
             view_runs(net, block, src[i].block, layer->block_count, first, grads);
         if (layer->shortcut_count)
@@ -603,19 +679,31 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     return loss;
 }
 
-/* After the backward of every share: grads += the other threads' blocks, in
- * thread order for every element (deterministic for a given thread count),
- * each thread summing its slice of the parameter vector. */
+/* Thread t's slice [lo, hi) of the parameter vector (whole cache lines). */
+static param_range thread_slice(const nr_net *net, int t)
+{
+    size_t units = (net->param_count + SLICE_UNIT - 1) / SLICE_UNIT;
+    size_t T = (size_t)net->threads;
+    size_t lo = units * (size_t)t / T * SLICE_UNIT, hi = units * (size_t)(t + 1) / T * SLICE_UNIT;
+    return (param_range){lo < net->param_count ? lo : net->param_count,
+                         hi < net->param_count ? hi : net->param_count};
+}
+
+/* After the backward of every share: grads += the other threads' blocks over
+ * the summed ranges, in thread order for every element (deterministic for a
+ * given thread count), each thread summing within its slice. */
 static void reduce_grads(nr_net *net, int t)
 {
-    size_t count = net->param_count;
-    int T = net->threads;
-    size_t lo = count * (size_t)t / (size_t)T, hi = count * (size_t)(t + 1) / (size_t)T;
+    param_range slice = thread_slice(net, t);
     float *g = net->grads;
-    for (int u = 1; u < T; u++) {
-        const float *gu = net->ts[u].grads;
-        for (size_t i = lo; i < hi; i++)
-            g[i] += gu[i];
+    for (size_t r = 0; r < net->summed_count; r++) {
+        size_t lo = net->summed[r].lo > slice.lo ? net->summed[r].lo : slice.lo;
+        size_t hi = net->summed[r].hi < slice.hi ? net->summed[r].hi : slice.hi;
+        for (int u = 1; u < net->threads && lo < hi; u++) {
+            const float *gu = net->ts[u].grads;
+            for (size_t i = lo; i < hi; i++)
+                g[i] += gu[i];
+        }
     }
 }
 
@@ -626,7 +714,9 @@ static void backward_job(void *p, int t)
     thread_state *ts = &net->ts[t];
     nr_layer_run *runs = ts->runs;
     if (t > 0)
-        memset(ts->grads, 0, net->param_count * sizeof(float));
+        for (size_t r = 0; r < net->summed_count; r++)
+            memset(ts->grads + net->summed[r].lo, 0,
+                   (net->summed[r].hi - net->summed[r].lo) * sizeof(float));
     const float *input = net->pass_input + (size_t)ex.first * nr_shape_size(net->graph->input);
     stopwatch start = {0};
     if (net->timing && t == 0)
@@ -645,16 +735,32 @@ static void backward_job(void *p, int t)
             timing_mark(net, t, &net->reduce_times.backward, &net->reduce_times.backward_cpu,
                         &start);
     }
+    /* the slice this thread summed is final: update it */
+    if (net->pass_update) {
+        param_range slice = thread_slice(net, t);
+        if (slice.lo < slice.hi)
+            net->pass_update(net->pass_update_ctx, slice.lo, slice.hi - slice.lo);
+    }
 }
 
-void nr_net_backward(nr_net *net, const float *input, int n)
+void nr_net_backward_update(nr_net *net, const float *input, int n, nr_net_update_fn update,
+                            void *ctx)
 {
     ensure_single_blas(net);
     split_batch(net, n);   /* the same split as the forward of these n examples */
     net->pass_input = input;
     net->pass_n = n;
     net->pass_training = true;
+    net->pass_update = update;
+    net->pass_update_ctx = ctx;
     run_job(net, backward_job);
+    net->pass_update = NULL;
+    net->pass_update_ctx = NULL;
+}
+
+void nr_net_backward(nr_net *net, const float *input, int n)
+{
+    nr_net_backward_update(net, input, n, NULL, NULL);
 }
 
 void nr_net_zero_grads(nr_net *net)
