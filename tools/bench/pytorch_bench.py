@@ -8,14 +8,21 @@ prints ONE JSON line:
 
   {"tool": "pytorch", "network": ..., "epoch_seconds": [...],
    "test_seconds": ..., "test_acc": ..., "images_per_second": ...,
-   "peak_rss_mb": ...}
+   "peak_rss_mb": ..., "startup_seconds": ..., "blas_threads": ...,
+   "openblas_num_threads_env": ...}
 
 epoch_seconds: wall time of each training epoch (shuffle + all batches:
 forward, loss, backward, SGD step), data already in memory as [0,1] floats.
 test_seconds: wall time of one forward pass over the test set after the last
 epoch (no_grad, eval mode). images_per_second: training images / median
 epoch time. peak_rss_mb: peak resident set size of this process, from
-getrusage (ru_maxrss, KiB on Linux) / 1024.
+getrusage (ru_maxrss, KiB on Linux) / 1024. startup_seconds: from the
+process's start (its start time in /proc/self/stat, 10 ms ticks: it includes
+the interpreter's start, `import torch`, reading the data, building the
+model) to the first training batch; null where /proc is missing.
+blas_threads: the thread count of the OpenBLAS this process loaded
+(openblas_get_num_threads); openblas_num_threads_env: OPENBLAS_NUM_THREADS as
+OpenBLAS saw it when it was loaded (null: unset, OpenBLAS's default).
 
 Needs Debian's python3-torch (1.13) and numpy; reads the IDX files itself
 (no torchvision). Run it with /usr/bin/python3 (Debian's interpreter, the one
@@ -33,6 +40,20 @@ import statistics
 import sys
 import time
 
+
+def process_age():
+    """Seconds since this process started (fork), from /proc/self/stat's
+    start time (clock ticks since boot) and CLOCK_BOOTTIME; None without
+    /proc."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return age if 0.0 <= age < 86400.0 else None
+
 # OpenBLAS reads its thread count when it is loaded (by numpy or torch), so
 # --blas-threads must be in the environment before those imports.
 if __name__ == "__main__":
@@ -41,6 +62,7 @@ if __name__ == "__main__":
     _blas_threads = _pre.parse_known_args()[0].blas_threads
     if _blas_threads > 0:
         os.environ["OPENBLAS_NUM_THREADS"] = str(_blas_threads)
+OPENBLAS_ENV = os.environ.get("OPENBLAS_NUM_THREADS")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -203,6 +225,7 @@ def main(argv=None):
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.0)
     shuffle = torch.Generator().manual_seed(args.seed)
 
+    startup_seconds = process_age()  # the first training batch starts now
     epoch_seconds = []
     for _ in range(args.epochs):
         t0 = time.perf_counter()
@@ -223,7 +246,9 @@ def main(argv=None):
         "images_per_second": round(x_train.shape[0] / statistics.median(epoch_seconds), 1),
         "peak_rss_mb": round(peak_rss_mb, 1),
         "threads": torch.get_num_threads(),
+        "startup_seconds": None if startup_seconds is None else round(startup_seconds, 3),
         "blas_threads": openblas_threads(),
+        "openblas_num_threads_env": OPENBLAS_ENV,
         "batch": args.batch,
         "lr": args.lr,
         "seed": args.seed,
