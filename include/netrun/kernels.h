@@ -372,11 +372,16 @@ void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, floa
 /* Scratch floats of nr_dense_forward_fast and nr_dense_backward_weight_part
  * for d->n images (size it for the largest n). */
 size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d);
+/* Whether the sparse forward pays for inputs like x [n, in] (a whole
+ * batch): nr_dense_sparse_available() and few nonzeros in a fixed sample of
+ * its images (at most ~30%, ~20% for fewer than 32 outputs). The same x
+ * gives the same answer, so threads sharing a batch agree. */
+int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x);
 /* Same contract as nr_dense_forward (y overwritten). weight_t: the current
- * transposed weights (read only when nr_dense_sparse_available()). When at
- * most ~60% of x is nonzero, y[i] = bias + sum over the nonzero x[i, p] of
- * x[i, p] * weight_t[p, :] (p ascending, per image: the split of a batch
- * does not change the result); otherwise nr_dense_forward. */
+ * transposed weights, or NULL. With weight_t (and nr_dense_sparse_available())
+ * y[i] = bias + sum over the nonzero x[i, p] of x[i, p] * weight_t[p, :]
+ * (p ascending, per image: the split of a batch does not change the
+ * result); without, nr_dense_forward. */
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
                            const float *weight_t, const float *bias, float *y,
                            float *workspace);
@@ -385,9 +390,11 @@ void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *
  * this part's input columns (cut at multiples of 16) and dbias[jlo:jhi] +=
  * column sums of dy for its slice of outputs. Parts write disjoint elements,
  * so threads can each compute one part into ONE shared gradient (no copy per
- * thread, no summing afterwards); images are summed in ascending order, so
- * the result does not depend on `parts`. Sparse 8-column blocks skip the
- * images whose 8 inputs are all zero; dense parts use BLAS.
+ * thread, no summing afterwards). Sparse inputs (decided on a sample of the
+ * whole batch, so every part takes the same path) skip their zeros, summing
+ * the images in ascending order per column: then the result does not depend
+ * on `parts`; dense inputs use BLAS on the part's columns (deterministic for
+ * a given `parts`).
  * dweight, dbias ACCUMULATED (dbias may be NULL). */
 void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const float *dy,
                                    float *dweight, float *dbias, int part, int parts,

@@ -96,6 +96,9 @@ void nr_net_backward(nr_net *net, const float *input, int n);
 typedef void (*nr_net_update_fn)(void *ctx, size_t first, size_t count);
 void nr_net_backward_update(nr_net *net, const float *input, int n, nr_net_update_fn update,
                             void *ctx);
+/* Zeroes the gradients. Deferred: the next forward or backward pass zeroes
+ * them on all its threads (nr_net_grads() zeroes at once if none ran), so
+ * read them through nr_net_grads(), not through a pointer kept from before. */
 void nr_net_zero_grads(nr_net *net);
 
 /* ---- threads ----
@@ -120,6 +123,12 @@ void nr_net_zero_grads(nr_net *net);
  * Returns 0, or -1 with err set (out of memory, no threads): the net then
  * stays usable single-threaded. */
 enum { NR_NET_MAX_THREADS = 256 };
+/* Runs fn(ctx, first, end) on the net's threads for contiguous shares
+ * [first, end) of [0, count) (thread t: [t*count/T, (t+1)*count/T), empty
+ * shares skipped), concurrently, and returns when all are done: for work
+ * around the net, such as assembling a batch. fn must not call the net. */
+typedef void (*nr_net_range_fn)(void *ctx, int first, int end);
+void nr_net_parallel_for(nr_net *net, int count, nr_net_range_fn fn, void *ctx);
 int nr_net_set_threads(nr_net *net, int threads, nr_error *err);
 int nr_net_threads(const nr_net *net);   /* 1 until set */
 

@@ -43,7 +43,8 @@ enum {
     LANES = 8,          /* floats per AVX vector */
     OUT_TILE = 64,      /* outputs per forward register tile (8 vectors) */
     COL_UNIT = 16,      /* dW column parts start at multiples of 16 floats (cache lines) */
-    PREFETCH = 8        /* nonzeros ahead whose weight rows the forward prefetches */
+    PREFETCH = 8,       /* nonzeros ahead whose weight rows the forward prefetches */
+    SAMPLE_FLOATS = 8192  /* inputs counted to choose between sparse and BLAS */
 };
 
 /* The sparse kernels run when at most this share of the inputs is nonzero
@@ -367,19 +368,40 @@ NR_AVX2 static void forward_sparse(const nr_dense_dims *d, const float *x, const
 }
 #endif
 
+/* The share of nonzeros in a sample of the images of x [n, in]: every
+ * step-th image, about SAMPLE_FLOATS inputs (all of them for small batches). */
+static double sampled_density(const nr_dense_dims *d, const float *x)
+{
+    int step = (int)((size_t)d->n * d->in / SAMPLE_FLOATS) + 1;
+    size_t nonzero = 0, count = 0;
+    for (int i = 0; i < d->n; i += step) {
+#if NR_HAVE_AVX2_KERNELS
+        nonzero += count_nonzeros(x + (size_t)i * d->in, (size_t)d->in);
+#else
+        for (int p = 0; p < d->in; p++)
+            nonzero += x[(size_t)i * d->in + p] != 0.0f;
+#endif
+        count += (size_t)d->in;
+    }
+    return (double)nonzero / (double)count;
+}
+
+int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x)
+{
+    assert(d->n > 0 && d->in > 0 && d->out > 0);
+    double max_density = d->out < 32 ? FORWARD_MAX_DENSITY_NARROW : FORWARD_MAX_DENSITY;
+    return nr_dense_sparse_available() && sampled_density(d, x) <= max_density;
+}
+
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
                            const float *weight_t, const float *bias, float *y,
                            float *workspace)
 {
     assert(d->n > 0 && d->in > 0 && d->out > 0);
 #if NR_HAVE_AVX2_KERNELS
-    if (nr_dense_sparse_available()) {
-        size_t count = (size_t)d->n * d->in;
-        double max_density = d->out < 32 ? FORWARD_MAX_DENSITY_NARROW : FORWARD_MAX_DENSITY;
-        if ((double)count_nonzeros(x, count) <= max_density * (double)count) {
-            forward_sparse(d, x, weight_t, bias, y, workspace);
-            return;
-        }
+    if (weight_t && nr_dense_sparse_available()) {
+        forward_sparse(d, x, weight_t, bias, y, workspace);
+        return;
     }
 #endif
     (void)weight_t;
@@ -470,21 +492,11 @@ NR_AVX2 static void add_transposed(const float *t, int rows, float *dweight, siz
 }
 
 /* Columns [lo, hi): per 8-column block, each column's sum over its nonzero
- * images accumulated along the outputs, then added to dW transposed. Returns
- * 0 (nothing done) when the inputs are too dense for it to pay: the caller
- * uses BLAS. */
-NR_AVX2 static int dweight_sparse(const nr_dense_dims *d, const float *x, const float *dy,
-                                  float *dweight, int lo, int hi, float *workspace)
+ * images accumulated along the outputs, then added to dW transposed. */
+NR_AVX2 static void dweight_sparse(const nr_dense_dims *d, const float *x, const float *dy,
+                                   float *dweight, int lo, int hi, float *workspace)
 {
     const int blocks_end = lo + (hi - lo) / LANES * LANES;
-    size_t nonzero = 0;
-    const __m256 zero = _mm256_setzero_ps();
-    for (int i = 0; i < d->n; i++)
-        for (int p = lo; p < blocks_end; p += LANES)
-            nonzero += (size_t)__builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(
-                _mm256_loadu_ps(x + (size_t)i * d->in + p), zero, _CMP_NEQ_UQ)));
-    if ((double)nonzero > DWEIGHT_MAX_DENSITY * (double)d->n * (double)(blocks_end - lo))
-        return 0;
     const size_t lists = (size_t)LANES * (d->n + LANES);
     int32_t *img = (int32_t *)workspace;
     float *val = workspace + lists;
@@ -518,7 +530,6 @@ NR_AVX2 static int dweight_sparse(const nr_dense_dims *d, const float *x, const 
             }
             dweight[(size_t)j * d->in + p] += sum;
         }
-    return 1;
 }
 #endif
 
@@ -533,8 +544,11 @@ void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const
     if (lo < hi) {
         int done = 0;
 #if NR_HAVE_AVX2_KERNELS
-        if (nr_dense_sparse_available())
-            done = dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
+        /* decided on the whole batch: the same path for every part */
+        if (nr_dense_sparse_available() && sampled_density(d, x) <= DWEIGHT_MAX_DENSITY) {
+            dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
+            done = 1;
+        }
 #endif
         (void)workspace;
         if (!done) /* dW[:, lo:hi] += dy[n, out]^T x[n, lo:hi] */

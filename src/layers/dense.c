@@ -3,9 +3,11 @@
  *
  * On the BLAS backend the layer runs the fast kernels (kernels.h,
  * dense_sparse.c) and takes part in the batch as a whole:
- *   forward:  every thread refreshes its part of the transposed weights
- *             (run->saved, one copy shared by the threads), a barrier, then
- *             each thread its share of the images (zero inputs skipped);
+ *   forward:  a barrier (every share of the input is written); when the
+ *             batch is sparse enough, every thread refreshes its
+ *             part of the transposed weights (run->saved, one copy shared by
+ *             the threads), a barrier, then each thread its share of the
+ *             images (zero inputs skipped); else BLAS on each share;
  *   backward: a barrier (every share's dout is written), then each thread
  *             computes its column part of dW (and slice of db) over the WHOLE
  *             batch straight into the net's gradient, and dx for its share.
@@ -103,8 +105,13 @@ static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
             ex->kernels->dense_forward(&d, in, run->weight, run->bias, run->out);
         return;
     }
-    float *weight_t = run->saved;
-    if (nr_dense_sparse_available()) {
+    /* decided on the whole batch, the same answer on every thread: once every
+     * share of the input is written */
+    barrier(ex);
+    nr_dense_dims whole = dense_dims(run->layer, ex->batch_n);
+    float *weight_t = NULL;
+    if (nr_dense_forward_sparse_pays(&whole, in - (size_t)ex->first * d.in)) {
+        weight_t = run->saved;
         nr_dense_transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
         barrier(ex);
     }

@@ -69,6 +69,14 @@ struct nr_net {
     /* the update of nr_net_backward_update, for the current pass */
     nr_net_update_fn pass_update;
     void *pass_update_ctx;
+    /* nr_net_zero_grads is deferred to the next pass, whose threads zero
+     * their slices (pass_zero_grads); nr_net_grads() zeroes at once */
+    bool grads_zero_pending;
+    bool pass_zero_grads;
+    /* nr_net_parallel_for, for the current job */
+    nr_net_range_fn range_fn;
+    void *range_ctx;
+    int range_count;
     /* the current pass, read by every thread */
     const float *pass_input;
     int pass_n;
@@ -571,9 +579,29 @@ void nr_net_init(nr_net *net, uint64_t seed)
     init_runs(net->runs, net->exec_count, &rng);
 }
 
+/* Does a deferred nr_net_zero_grads now (on the calling thread). */
+static void zero_pending_grads(nr_net *net)
+{
+    if (net->grads_zero_pending) {
+        memset(net->grads, 0, net->param_count * sizeof(float));
+        net->grads_zero_pending = false;
+    }
+}
+
+/* Hands a deferred zeroing to the pass about to run. */
+static void take_pending_zero(nr_net *net)
+{
+    net->pass_zero_grads = net->grads_zero_pending;
+    net->grads_zero_pending = false;
+}
+
 size_t nr_net_param_count(const nr_net *net) { return net->param_count; }
 float *nr_net_params(nr_net *net) { return net->params; }
-float *nr_net_grads(nr_net *net) { return net->grads; }
+float *nr_net_grads(nr_net *net)
+{
+    zero_pending_grads(net);
+    return net->grads;
+}
 size_t nr_net_buffer_count(const nr_net *net) { return net->buffer_count; }
 float *nr_net_buffers(nr_net *net) { return net->buffers; }
 int nr_net_classes(const nr_net *net) { return net->classes; }
@@ -620,6 +648,23 @@ static void run_job(nr_net *net, nr_pool_fn job)
         job(net, 0);
 }
 
+/* Thread t's slice [lo, hi) of the parameter vector (whole cache lines). */
+static param_range thread_slice(const nr_net *net, int t)
+{
+    size_t units = (net->param_count + SLICE_UNIT - 1) / SLICE_UNIT;
+    size_t T = (size_t)net->threads;
+    size_t lo = units * (size_t)t / T * SLICE_UNIT, hi = units * (size_t)(t + 1) / T * SLICE_UNIT;
+    return (param_range){lo < net->param_count ? lo : net->param_count,
+                         hi < net->param_count ? hi : net->param_count};
+}
+
+/* A deferred nr_net_zero_grads: each thread zeroes its slice. */
+static void zero_grads_slice(nr_net *net, int t)
+{
+    param_range slice = thread_slice(net, t);
+    memset(net->grads + slice.lo, 0, (slice.hi - slice.lo) * sizeof(float));
+}
+
 static void forward_job(void *p, int t)
 {
     nr_net *net = p;
@@ -635,6 +680,9 @@ static void forward_job(void *p, int t)
         if (net->timing)
             timing_mark(net, t, &net->times[i].forward, &net->times[i].forward_cpu, &start);
     }
+    /* the job's end is a barrier: zeroed before any backward */
+    if (net->pass_zero_grads)
+        zero_grads_slice(net, t);
 }
 
 const float *nr_net_forward(nr_net *net, const float *input, int n, bool training)
@@ -644,7 +692,9 @@ const float *nr_net_forward(nr_net *net, const float *input, int n, bool trainin
     net->pass_input = input;
     net->pass_n = n;
     net->pass_training = training;
+    take_pending_zero(net);
     run_job(net, forward_job);
+    net->pass_zero_grads = false;
     /* every thread advanced its copy of the stream alike */
     net->dropout_rng = net->ts[0].dropout;
     net->logits = net->runs[net->exec_count - 1].out;
@@ -679,16 +729,6 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     return loss;
 }
 
-/* Thread t's slice [lo, hi) of the parameter vector (whole cache lines). */
-static param_range thread_slice(const nr_net *net, int t)
-{
-    size_t units = (net->param_count + SLICE_UNIT - 1) / SLICE_UNIT;
-    size_t T = (size_t)net->threads;
-    size_t lo = units * (size_t)t / T * SLICE_UNIT, hi = units * (size_t)(t + 1) / T * SLICE_UNIT;
-    return (param_range){lo < net->param_count ? lo : net->param_count,
-                         hi < net->param_count ? hi : net->param_count};
-}
-
 /* After the backward of every share: grads += the other threads' blocks over
  * the summed ranges, in thread order for every element (deterministic for a
  * given thread count), each thread summing within its slice. */
@@ -713,6 +753,11 @@ static void backward_job(void *p, int t)
     nr_exec ex = make_exec(net, t);
     thread_state *ts = &net->ts[t];
     nr_layer_run *runs = ts->runs;
+    if (net->pass_zero_grads) {
+        zero_grads_slice(net, t);
+        if (net->threads > 1)
+            nr_pool_barrier(net->pool);
+    }
     if (t > 0)
         for (size_t r = 0; r < net->summed_count; r++)
             memset(ts->grads + net->summed[r].lo, 0,
@@ -753,9 +798,11 @@ void nr_net_backward_update(nr_net *net, const float *input, int n, nr_net_updat
     net->pass_training = true;
     net->pass_update = update;
     net->pass_update_ctx = ctx;
+    take_pending_zero(net);
     run_job(net, backward_job);
     net->pass_update = NULL;
     net->pass_update_ctx = NULL;
+    net->pass_zero_grads = false;
 }
 
 void nr_net_backward(nr_net *net, const float *input, int n)
@@ -763,9 +810,28 @@ void nr_net_backward(nr_net *net, const float *input, int n)
     nr_net_backward_update(net, input, n, NULL, NULL);
 }
 
+static void range_job(void *p, int t)
+{
+    nr_net *net = p;
+    int first = (int)((long)net->range_count * t / net->threads);
+    int end = (int)((long)net->range_count * (t + 1) / net->threads);
+    if (first < end)
+        net->range_fn(net->range_ctx, first, end);
+}
+
+void nr_net_parallel_for(nr_net *net, int count, nr_net_range_fn fn, void *ctx)
+{
+    if (count <= 0)
+        return;
+    net->range_fn = fn;
+    net->range_ctx = ctx;
+    net->range_count = count;
+    run_job(net, range_job);
+}
+
 void nr_net_zero_grads(nr_net *net)
 {
-    memset(net->grads, 0, net->param_count * sizeof(float));
+    net->grads_zero_pending = true;   /* done by the next pass's threads */
 }
 
 void nr_net_set_timing(nr_net *net, bool on)
