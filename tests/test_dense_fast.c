@@ -194,6 +194,22 @@ START_TEST(test_backward_fast_matches_reference)
 }
 END_TEST
 
+/* The sparse/BLAS choice: sparse inputs of wide layers only, when the CPU
+ * has the kernels. */
+START_TEST(test_sparse_choice)
+{
+    static const struct {
+        int shape, density, wide;   /* wide: at least 32 outputs */
+    } cases[] = {{1, 1, 1}, {1, 4, 1}, {8, 0, 1}, {8, 4, 1}, {12, 0, 0}, {7, 0, 0}, {3, 1, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        dense_case c = case_make(cases[k].shape, cases[k].density, 17);
+        int want = cases[k].wide && c.density <= 0.2 && nr_dense_sparse_available();
+        ck_assert_int_eq(!!nr_dense_forward_sparse_pays(&c.d, c.x), want);
+        case_free(&c);
+    }
+}
+END_TEST
+
 /* ---- nets through the thread pool ----------------------------------- */
 
 typedef struct fixture {
@@ -387,6 +403,7 @@ int main(void)
     Suite *suite = suite_create("dense_fast");
     TCase *kernels = tcase_create("kernels");
     tcase_add_test(kernels, test_transpose_weight);
+    tcase_add_test(kernels, test_sparse_choice);
     tcase_add_loop_test(kernels, test_forward_fast_matches_reference, 0,
                         SHAPE_COUNT * DENSITY_COUNT);
     tcase_add_loop_test(kernels, test_backward_fast_matches_reference, 0,

@@ -373,9 +373,9 @@ void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, floa
  * for d->n images (size it for the largest n). */
 size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d);
 /* Whether the sparse forward pays for inputs like x [n, in] (a whole
- * batch): nr_dense_sparse_available() and few nonzeros in a fixed sample of
- * its images (at most ~30%, ~20% for fewer than 32 outputs). The same x
- * gives the same answer, so threads sharing a batch agree. */
+ * batch): nr_dense_sparse_available(), at least 32 outputs, and at most ~30%
+ * nonzeros in a fixed sample of its images. The same x gives the same
+ * answer, so threads sharing a batch agree. */
 int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x);
 /* Same contract as nr_dense_forward (y overwritten). weight_t: the current
  * transposed weights, or NULL. With weight_t (and nr_dense_sparse_available())
@@ -390,8 +390,9 @@ void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *
  * this part's input columns (cut at multiples of 16) and dbias[jlo:jhi] +=
  * column sums of dy for its slice of outputs. Parts write disjoint elements,
  * so threads can each compute one part into ONE shared gradient (no copy per
- * thread, no summing afterwards). Sparse inputs (decided on a sample of the
- * whole batch, so every part takes the same path) skip their zeros, summing
+ * thread, no summing afterwards). Sparse inputs of layers with at least 32
+ * outputs (decided on a sample of the whole batch, so every part takes the
+ * same path) skip their zeros, summing
  * the images in ascending order per column: then the result does not depend
  * on `parts`; dense inputs use BLAS on the part's columns (deterministic for
  * a given `parts`).

@@ -47,14 +47,16 @@ enum {
     SAMPLE_FLOATS = 8192  /* inputs counted to choose between sparse and BLAS */
 };
 
-/* The sparse kernels run when at most this share of the inputs is nonzero
- * (measured on the 2-core test machine, an AMD EPYC (Zen 3), against
- * single-threaded OpenBLAS on uniformly scattered nonzeros: the forward of
- * 784->128 wins by 1.6x at 0.2 and loses at 0.4, narrow layers such as
- * 784->10 win below ~0.2; the weight gradient wins by ~1.3x on MNIST pixels
- * (0.18, clustered) and breaks even at 0.2 scattered). */
+/* The sparse kernels run for layers of at least SPARSE_MIN_OUT outputs when
+ * at most this share of the inputs is nonzero (measured on the 2-core test
+ * machine, an AMD EPYC (Zen 3), against single-threaded OpenBLAS on
+ * uniformly scattered nonzeros: the forward of 784->128 wins by 1.6x at 0.2
+ * and loses at 0.4; the weight gradient wins by ~1.3x on MNIST pixels (0.18,
+ * clustered) and breaks even at 0.2 scattered; for 10 outputs, as in
+ * 1568->10, the forward gains less than the transpose costs and the weight
+ * gradient loses 2x even at 0.1). */
+enum { SPARSE_MIN_OUT = 32 };
 static const double FORWARD_MAX_DENSITY = 0.3;
-static const double FORWARD_MAX_DENSITY_NARROW = 0.2;   /* out < 32 */
 static const double DWEIGHT_MAX_DENSITY = 0.25;
 
 static size_t round_up(size_t x, size_t m)
@@ -389,8 +391,8 @@ static double sampled_density(const nr_dense_dims *d, const float *x)
 int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x)
 {
     assert(d->n > 0 && d->in > 0 && d->out > 0);
-    double max_density = d->out < 32 ? FORWARD_MAX_DENSITY_NARROW : FORWARD_MAX_DENSITY;
-    return nr_dense_sparse_available() && sampled_density(d, x) <= max_density;
+    return d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available() &&
+           sampled_density(d, x) <= FORWARD_MAX_DENSITY;
 }
 
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
@@ -545,7 +547,8 @@ void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const
         int done = 0;
 #if NR_HAVE_AVX2_KERNELS
         /* decided on the whole batch: the same path for every part */
-        if (nr_dense_sparse_available() && sampled_density(d, x) <= DWEIGHT_MAX_DENSITY) {
+        if (d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available() &&
+            sampled_density(d, x) <= DWEIGHT_MAX_DENSITY) {
             dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
             done = 1;
         }

@@ -105,6 +105,8 @@ static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
             ex->kernels->dense_forward(&d, in, run->weight, run->bias, run->out);
         return;
     }
+    if (ex->batch_n <= 0)
+        return;
     /* decided on the whole batch, the same answer on every thread: once every
      * share of the input is written */
     barrier(ex);
@@ -132,6 +134,8 @@ static void dense_backward(const nr_exec *ex, nr_layer_run *run, const float *in
                                         run->dbias);
         return;
     }
+    if (ex->batch_n <= 0)
+        return;
     barrier(ex);
     /* the whole batch starts `first` examples before this share */
     nr_dense_dims whole = dense_dims(layer, ex->batch_n);
