@@ -1650,6 +1650,99 @@ START_TEST(test_batchnorm_gradcheck)
 }
 END_TEST
 
+/* The share pieces (threads each holding part of a batch) against the
+ * whole-batch functions: the batch split into three shares, one empty;
+ * forward (output, saved and running statistics) and backward (din, dgamma,
+ * dbeta) equal within double rounding; and the split does not matter. */
+START_TEST(test_batchnorm_shares_match_whole)
+{
+    static const nr_batchnorm_dims cases[] = { { 7, 3, 5 }, { 5, 4, 1 }, { 1, 2, 9 } };
+    const nr_batchnorm_dims d = cases[_i];
+    const int C = d.c, HW = d.hw, N = d.n;
+    const size_t nx = (size_t)N * C * HW, stride = 2 * (size_t)C;
+    const double M = (double)N * HW;
+    nr_rng r;
+    nr_rng_seed(&r, 4700 + (uint64_t)_i, 0);
+    float *in = falloc(nx), *dout = falloc(nx), *gamma = falloc((size_t)C);
+    float *beta = falloc((size_t)C);
+    fill_uniform(&r, in, nx, -2.0f, 3.0f);
+    fill_uniform(&r, dout, nx, -1.0f, 1.0f);
+    fill_uniform(&r, gamma, (size_t)C, 0.5f, 1.5f);
+    fill_uniform(&r, beta, (size_t)C, -0.5f, 0.5f);
+    /* whole batch */
+    float *out1 = falloc(nx), *mean1 = falloc((size_t)C), *istd1 = falloc((size_t)C);
+    float rm1[4] = { 0.1f, 0.2f, 0.3f, 0.4f }, rv1[4] = { 1.0f, 2.0f, 0.5f, 1.5f };
+    nr_batchnorm_forward_train(&d, in, gamma, beta, out1, mean1, istd1, rm1, rv1, 0.1f, 1e-5f);
+    acc_buf dx1 = acc_new(&r, nx), dg1 = acc_new(&r, (size_t)C), db1 = acc_new(&r, (size_t)C);
+    float *dx2 = fdup(dx1.g, nx), *dg2 = fdup(dg1.g, (size_t)C), *db2 = fdup(db1.g, (size_t)C);
+    nr_batchnorm_backward(&d, in, dout, gamma, mean1, istd1, dx1.g, dg1.g, db1.g);
+
+    /* in shares: [0, a), [a, a) (empty), [a, N) */
+    const int bounds[4] = { 0, N / 2, N / 2, N };
+    double *rows = calloc((size_t)N * stride, sizeof *rows), total[8], mean_d[4];
+    ck_assert_ptr_nonnull(rows);
+    float *out2 = falloc(nx), mean2[4], istd2[4], scale[4], shift[4];
+    float rm2[4] = { 0.1f, 0.2f, 0.3f, 0.4f }, rv2[4] = { 1.0f, 2.0f, 0.5f, 1.5f };
+    for (int s = 0; s < 3; s++) {
+        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
+        size_t at = (size_t)bounds[s] * C * HW;
+        nr_batchnorm_share_sums(&share, in + at, rows + (size_t)bounds[s] * stride, stride);
+    }
+    nr_batchnorm_combine(N, C, rows, stride, total);
+    for (int ch = 0; ch < C; ch++)
+        mean_d[ch] = total[ch] / M;
+    for (int s = 0; s < 3; s++) {
+        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
+        size_t at = (size_t)bounds[s] * C * HW;
+        nr_batchnorm_share_centered(&share, in + at, mean_d, rows + (size_t)bounds[s] * stride + C,
+                                    stride);
+    }
+    nr_batchnorm_combine(N, C, rows + C, stride, total + C);
+    nr_batchnorm_finish_stats(C, M, total, total + C, gamma, beta, 0.1f, 1e-5f, mean2, istd2,
+                              scale, shift, rm2, rv2);
+    for (int s = 0; s < 3; s++) {
+        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
+        size_t at = (size_t)bounds[s] * C * HW;
+        nr_batchnorm_normalize(&share, in + at, scale, shift, out2 + at);
+    }
+    ck_assert_msg(rel_err(out2, out1, nx) < 1e-6, "out rel err %g", rel_err(out2, out1, nx));
+    ck_assert_msg(rel_err(mean2, mean1, (size_t)C) < 1e-6, "mean");
+    ck_assert_msg(rel_err(istd2, istd1, (size_t)C) < 1e-6, "invstd");
+    ck_assert_msg(rel_err(rm2, rm1, (size_t)C) < 1e-6 && rel_err(rv2, rv1, (size_t)C) < 1e-6,
+                  "running statistics");
+    /* backward */
+    for (int s = 0; s < 3; s++) {
+        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
+        size_t at = (size_t)bounds[s] * C * HW;
+        nr_batchnorm_share_grad_sums(&share, in + at, dout + at, mean1, istd1,
+                                     rows + (size_t)bounds[s] * stride, stride);
+    }
+    nr_batchnorm_combine(N, 2 * C, rows, stride, total);
+    for (int ch = 0; ch < C; ch++) {
+        db2[ch] += (float)total[ch];
+        dg2[ch] += (float)total[C + ch];
+    }
+    for (int s = 0; s < 3; s++) {
+        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
+        size_t at = (size_t)bounds[s] * C * HW;
+        nr_batchnorm_share_input_grad(&share, in + at, dout + at, gamma, mean1, istd1, total,
+                                      total + C, M, dx2 + at);
+    }
+    ck_assert_msg(rel_err(dx2, dx1.g, nx) < 1e-6, "din rel err %g", rel_err(dx2, dx1.g, nx));
+    ck_assert_msg(rel_err(dg2, dg1.g, (size_t)C) < 1e-6, "dgamma");
+    ck_assert_msg(rel_err(db2, db1.g, (size_t)C) < 1e-6, "dbeta");
+    /* a share's rows do not depend on where the split falls */
+    double *rows2 = calloc((size_t)N * stride, sizeof *rows2);
+    ck_assert_ptr_nonnull(rows2);
+    nr_batchnorm_share_grad_sums(&d, in, dout, mean1, istd1, rows2, stride);
+    ck_assert_mem_eq(rows, rows2, (size_t)N * stride * sizeof *rows);
+    free(rows2);
+    acc_free(&dx1); acc_free(&dg1); acc_free(&db1);
+    free(in); free(dout); free(gamma); free(beta); free(out1); free(mean1); free(istd1);
+    free(rows); free(out2); free(dx2); free(dg2); free(db2);
+}
+END_TEST
+
 START_TEST(test_batchnorm_statistics)
 {
     /* n = 2, c = 2, hw = 2. channel 0 values {1, 2, 3, 6}: mean 3, biased var
@@ -2006,6 +2099,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_mse_golden);
     tcase_add_test(tc, test_argmax_accuracy);
     tcase_add_test(tc, test_batchnorm_statistics);
+    tcase_add_loop_test(tc, test_batchnorm_shares_match_whole, 0, 3);
     tcase_add_test(tc, test_dropout_behaviour);
     suite_add_tcase(s, tc);
 

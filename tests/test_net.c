@@ -489,6 +489,32 @@ START_TEST(test_threads_match_single)
 }
 END_TEST
 
+/* Batchnorm combines per-image sums in image order: its statistics are the
+ * same bits for any thread count (uneven splits and an empty share
+ * included), not just within rounding. On the input, its running
+ * statistics depend on nothing else. */
+START_TEST(test_batchnorm_threads_same_bits)
+{
+    const char *layers = "    - batchnorm\n    - relu\n    - dense: {units: 5}\n"
+                         "    - softmax\n";
+    static const int batch[] = {16, 13, 2};
+    const int n = batch[_i];
+    pass_result one, other;
+    threaded_pass("[2, 6, 6]", layers, 1, 16, n, &one);
+    fixture f;
+    fixture_make(&f, "[2, 6, 6]", layers, "cross_entropy", NR_BACKEND_BLAS, 16);
+    size_t b = nr_net_buffer_count(f.net);
+    fixture_free(&f);
+    ck_assert_uint_eq(b, 4);   /* running mean and variance of 2 channels */
+    for (int threads = 2; threads <= 3; threads++) {
+        threaded_pass("[2, 6, 6]", layers, threads, 16, n, &other);
+        ck_assert_mem_eq(one.buffers, other.buffers, b * sizeof(float));
+        pass_free(&other);
+    }
+    pass_free(&one);
+}
+END_TEST
+
 /* Threads can be changed, 0 means the online cores, and the cap holds. */
 START_TEST(test_threads_setting)
 {
@@ -604,6 +630,7 @@ int main(void)
     suite_add_tcase(suite, exec);
     TCase *threads = tcase_create("threads");
     tcase_add_loop_test(threads, test_threads_match_single, 0, 9);
+    tcase_add_loop_test(threads, test_batchnorm_threads_same_bits, 0, 3);
     tcase_add_test(threads, test_threads_setting);
     tcase_add_test(threads, test_timing_hooks);
     tcase_add_test(threads, test_threaded_training_deterministic);

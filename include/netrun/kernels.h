@@ -525,6 +525,44 @@ void nr_batchnorm_backward(const nr_batchnorm_dims *d, const float *in,
                            const float *mean, const float *invstd, float *din,
                            float *dgamma, float *dbeta);
 
+/* The same computations in pieces, for threads that each hold a share of
+ * the batch: every share writes per-image partial sums (double) into rows
+ * of a table shared by all, and after a barrier every thread adds ALL the
+ * rows in image order (nr_batchnorm_combine): the statistics are the same
+ * bits whatever the split, and equal the whole-batch functions' above
+ * within double rounding. d describes the share (d->n images, may be 0);
+ * a row is `stride` doubles (image i of the share: rows + i * stride).
+ *   share_sums:      row[ch]       = sum over (y, x) of in
+ *   share_centered:  row[ch]       = sum of (in - mean[ch])^2
+ *   share_grad_sums: row[ch]       = sum of dout
+ *                    row[c + ch]   = sum of dout * xhat, xhat = (in - mean) * invstd
+ * combine: total[j] = sum over rows i < n of rows[i * stride + j], j < width. */
+void nr_batchnorm_share_sums(const nr_batchnorm_dims *d, const float *in, double *rows,
+                             size_t stride);
+void nr_batchnorm_share_centered(const nr_batchnorm_dims *d, const float *in, const double *mean,
+                                 double *rows, size_t stride);
+void nr_batchnorm_share_grad_sums(const nr_batchnorm_dims *d, const float *in, const float *dout,
+                                  const float *mean, const float *invstd, double *rows,
+                                  size_t stride);
+void nr_batchnorm_combine(int n, int width, const double *rows, size_t stride, double *total);
+/* From the combined sums of M = (batch images) * hw values per channel:
+ * mean and invstd (as nr_batchnorm_forward_train saves them; NULL: not
+ * wanted), scale = gamma * invstd and shift = beta - mean * scale for
+ * nr_batchnorm_normalize, and the running statistics when non-NULL. */
+void nr_batchnorm_finish_stats(int c, double M, const double *sum, const double *sq,
+                               const float *gamma, const float *beta, float momentum, float eps,
+                               float *mean, float *invstd, float *scale, float *shift,
+                               float *running_mean, float *running_var);
+/* out = in * scale[ch] + shift[ch] over the share; out == in allowed. */
+void nr_batchnorm_normalize(const nr_batchnorm_dims *d, const float *in, const float *scale,
+                            const float *shift, float *out);
+/* din += gamma * invstd * (dout - sum_g / M - xhat * sum_gx / M) over the
+ * share, from the combined sums of the whole batch (M values per channel). */
+void nr_batchnorm_share_input_grad(const nr_batchnorm_dims *d, const float *in, const float *dout,
+                                   const float *gamma, const float *mean, const float *invstd,
+                                   const double *sum_g, const double *sum_gx, double M,
+                                   float *din);
+
 /* ------------------------------------------------------------------------
  * Inverted dropout (dropout.c), training only; at evaluation the layer is
  * the identity and none of this is called.

@@ -2,7 +2,10 @@
  * a learned scale and shift per channel; shape unchanged. */
 #include "layers/layer.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "layers/threads.h"
 
 static int batchnorm_setup(nr_layer *layer, const ns_node *params,
                            const nr_layer_site *site, nr_error *err)
@@ -20,13 +23,47 @@ static void batchnorm_describe(const nr_layer *layer, char *buf, size_t size)
     snprintf(buf, size, "%d ch", layer->in.c);
 }
 
+/* Memory. Shared by the threads (scratch, one block per net):
+ *   header  mean [c], invstd [c] floats: the batch statistics, written by
+ *           thread 0 in the forward pass, read by every thread's backward
+ *   rows    per image of the batch, 2c doubles of partial sums (rows of
+ *           the kernels' share_* functions)
+ * run->saved points at the rows with saved_stride = one row, so a thread's
+ * view starts at its first image; rows_of() and stats_of() go back to the
+ * batch's row 0 and to the header.
+ * Per thread (workspace): the combined sums (2c doubles), the mean in
+ * double (c), scale and shift (c floats each). */
+static size_t row_doubles(const nr_layer *layer)
+{
+    return 2 * (size_t)layer->in.c;
+}
+
+static size_t header_bytes(const nr_layer *layer)
+{
+    return (2 * (size_t)layer->in.c * sizeof(float) + sizeof(double) - 1) / sizeof(double) *
+           sizeof(double);
+}
+
 static void batchnorm_bind(nr_layer_run *run, nr_net_plan *plan)
 {
     size_t c = (size_t)run->layer->in.c;
     run->weight = nr_plan_params(plan, c, &run->dweight); /* gamma */
     run->bias = nr_plan_params(plan, c, &run->dbias);     /* beta */
     run->running = nr_arena_take(&plan->buffers, 2 * c, sizeof(float));
-    run->saved = nr_arena_take(&plan->scratch, 2 * c, sizeof(float));
+    size_t head = header_bytes(run->layer) / sizeof(double);
+    double *block = nr_arena_take(&plan->scratch, head + (size_t)plan->max_batch *
+                                                            row_doubles(run->layer),
+                                  sizeof(double));
+    run->saved = block ? block + head : NULL;
+    run->saved_stride = row_doubles(run->layer) * sizeof(double);
+}
+
+static size_t batchnorm_workspace_floats(const nr_layer *layer, const nr_kernel_table *kernels,
+                                         int max_batch)
+{
+    (void)kernels, (void)max_batch;
+    /* totals 2c doubles + mean c doubles + scale, shift c floats each */
+    return 8 * (size_t)layer->in.c + 2;
 }
 
 static void batchnorm_init(nr_layer_run *run, nr_rng *rng)
@@ -39,34 +76,81 @@ static void batchnorm_init(nr_layer_run *run, nr_rng *rng)
     nr_fill(run->running + c, c, 1.0f);
 }
 
-static nr_batchnorm_dims batchnorm_dims(const nr_exec *ex, const nr_layer *layer)
+/* Row 0 of the batch (this thread's view starts at row ex->first). */
+static double *rows_of(const nr_exec *ex, const nr_layer_run *run)
 {
-    return (nr_batchnorm_dims){.n = ex->n, .c = layer->in.c, .hw = layer->in.h * layer->in.w};
+    return (double *)((char *)run->saved - (size_t)ex->first * run->saved_stride);
+}
+
+/* The header: mean [c], invstd [c]. */
+static float *stats_of(const nr_exec *ex, const nr_layer_run *run)
+{
+    return (float *)((char *)rows_of(ex, run) - header_bytes(run->layer));
+}
+
+static void barrier(const nr_exec *ex)
+{
+    if (ex->pool)
+        nr_pool_barrier(ex->pool);
 }
 
 static void batchnorm_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     const nr_layer *layer = run->layer;
-    nr_batchnorm_dims d = batchnorm_dims(ex, layer);
-    size_t c = (size_t)layer->in.c;
-    float *stats = run->saved;
-    if (ex->training)
-        nr_batchnorm_forward_train(&d, in, run->weight, run->bias, run->out, stats, stats + c,
-                                   run->running, run->running + c,
-                                   layer->config.batchnorm.momentum,
-                                   layer->config.batchnorm.eps);
-    else
-        nr_batchnorm_forward_eval(&d, in, run->weight, run->bias, run->running,
-                                  run->running + c, layer->config.batchnorm.eps, run->out);
+    const int c = layer->in.c;
+    const nr_batchnorm_dims share = {.n = ex->n, .c = c, .hw = layer->in.h * layer->in.w};
+    const float eps = layer->config.batchnorm.eps;
+    if (!ex->training) {
+        if (ex->n > 0)
+            nr_batchnorm_forward_eval(&share, in, run->weight, run->bias, run->running,
+                                      run->running + c, eps, run->out);
+        return;
+    }
+    /* batch statistics: every thread sums its images, then all combine the
+     * whole batch's rows in image order (the same bits for any split) */
+    const size_t stride = row_doubles(layer);
+    double *rows = rows_of(ex, run), *mine = run->saved;
+    double *total = (double *)ex->workspace, *mean = total + 2 * c;
+    float *scale = (float *)(mean + c), *shift = scale + c;
+    const double M = (double)ex->batch_n * share.hw;
+    nr_batchnorm_share_sums(&share, in, mine, stride);
+    barrier(ex);
+    nr_batchnorm_combine(ex->batch_n, c, rows, stride, total);
+    for (int ch = 0; ch < c; ch++)
+        mean[ch] = total[ch] / M;
+    nr_batchnorm_share_centered(&share, in, mean, mine + c, stride);
+    barrier(ex);
+    nr_batchnorm_combine(ex->batch_n, c, rows + c, stride, total + c);
+    /* thread 0 alone keeps the statistics and moves the running ones */
+    const bool keeper = ex->thread == 0;
+    float *stats = stats_of(ex, run);
+    nr_batchnorm_finish_stats(c, M, total, total + c, run->weight, run->bias,
+                              layer->config.batchnorm.momentum, eps, keeper ? stats : NULL,
+                              keeper ? stats + c : NULL, scale, shift,
+                              keeper ? run->running : NULL, keeper ? run->running + c : NULL);
+    nr_batchnorm_normalize(&share, in, scale, shift, run->out);
 }
 
 static void batchnorm_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
                                float *din)
 {
-    nr_batchnorm_dims d = batchnorm_dims(ex, run->layer);
-    const float *stats = run->saved;
-    nr_batchnorm_backward(&d, in, run->dout, run->weight, stats, stats + run->layer->in.c, din,
-                          run->dweight, run->dbias);
+    const nr_layer *layer = run->layer;
+    const int c = layer->in.c;
+    const nr_batchnorm_dims share = {.n = ex->n, .c = c, .hw = layer->in.h * layer->in.w};
+    const size_t stride = row_doubles(layer);
+    const float *stats = stats_of(ex, run);
+    double *total = (double *)ex->workspace;
+    nr_batchnorm_share_grad_sums(&share, in, run->dout, stats, stats + c, run->saved, stride);
+    barrier(ex);
+    nr_batchnorm_combine(ex->batch_n, 2 * c, rows_of(ex, run), stride, total);
+    if (ex->thread == 0)   /* the whole batch's gradient, once */
+        for (int ch = 0; ch < c; ch++) {
+            run->dbias[ch] += (float)total[ch];
+            run->dweight[ch] += (float)total[c + ch];
+        }
+    if (din)
+        nr_batchnorm_share_input_grad(&share, in, run->dout, run->weight, stats, stats + c,
+                                      total, total + c, (double)ex->batch_n * share.hw, din);
 }
 
 const nr_layer_ops nr_batchnorm_ops = {
@@ -74,8 +158,10 @@ const nr_layer_ops nr_batchnorm_ops = {
     .setup = batchnorm_setup,
     .describe = batchnorm_describe,
     .bind = batchnorm_bind,
+    .workspace_floats = batchnorm_workspace_floats,
     .init = batchnorm_init,
     .forward = batchnorm_forward,
     .backward = batchnorm_backward,
-    .exec_flags = NR_EXEC_SERIAL,   /* batch statistics */
+    /* every thread takes part in the barriers, with or without images */
+    .exec_flags = NR_EXEC_EMPTY_OK,
 };
