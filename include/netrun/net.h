@@ -113,9 +113,10 @@ void nr_net_zero_grads(nr_net *net);
  * T = 1: the sums are associated differently). Dense layers on the BLAS
  * backend instead split their weight gradient by columns among the threads,
  * each over the whole batch, straight into nr_net_grads() (no block, no
- * sum; the same bits for every T). Batchnorm layers (batch
- * statistics) run on one thread over the whole batch; dropout masks are the
- * same for every T. OpenBLAS is set to 1 thread (a process-wide setting:
+ * sum; the same bits for every T). Batchnorm layers combine per-image
+ * partial sums of the whole batch in image order on every thread (batch
+ * statistics: the same bits for every T); dropout masks are the same for
+ * every T. OpenBLAS is set to 1 thread (a process-wide setting:
  * openblas_set_num_threads(1)) while T > 1, and forward/backward set it back
  * to 1 if someone raised it since.
  * Call it after nr_net_create, before training; it allocates (T - 1) x

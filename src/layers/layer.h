@@ -93,7 +93,8 @@ struct nr_layer_run {
     float *running;            /* batchnorm: running mean [c], running var [c] */
     float *out, *dout;
     void *saved;               /* maxpool argmax (int32), dropout mask (uint8),
-                                  batchnorm batch mean [c] + invstd [c] (float) */
+                                  batchnorm per-image partial sums (double; see
+                                  layers/batchnorm.c) */
     size_t saved_stride;       /* bytes of `saved` per example (set by bind when the
                                   state is per example, so a thread's share of the
                                   batch starts at saved + first * saved_stride);
@@ -112,8 +113,10 @@ struct nr_layer_run {
  * and whose dweight/dbias point into its own gradient block. A layer thus
  * sees `n` examples starting at `first`, and only layers whose result
  * couples examples need to know more:
- *   - NR_EXEC_SERIAL layers (batchnorm: batch statistics) are run by thread 0
- *     alone on the whole batch (n = batch_n) between two barriers;
+ *   - NR_EXEC_SERIAL layers are run by thread 0 alone on the whole batch
+ *     (n = batch_n) between two barriers (none today: batchnorm, whose
+ *     statistics couple the examples, synchronises its threads itself with
+ *     ex->pool barriers, see layers/batchnorm.c);
  *   - dropout draws from one PRNG stream for the whole batch: each thread
  *     jumps to its share (nr_rng_advance by first * features) and every thread
  *     advances its copy of the stream by the whole batch, so the masks do not
