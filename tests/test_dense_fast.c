@@ -49,7 +49,7 @@ static const int shapes[][3] = {
     /* n, in, out */
     {1, 1, 1},     {1, 784, 128}, {3, 7, 5},     {5, 8, 8},     {4, 9, 17},
     {7, 16, 64},   {6, 33, 65},   {2, 17, 10},   {13, 130, 70}, {9, 100, 3},
-    {16, 64, 129}, {11, 31, 16},  {64, 200, 10},
+    {16, 64, 129}, {11, 31, 16},  {64, 200, 10}, {9, 260, 70},  {3, 300, 33},
 };
 enum { SHAPE_COUNT = sizeof shapes / sizeof shapes[0] };
 static const double densities[] = {0.0, 0.1, 0.2, 0.5, 1.0};
@@ -200,7 +200,8 @@ START_TEST(test_sparse_choice)
 {
     static const struct {
         int shape, density, wide;   /* wide: at least 32 outputs */
-    } cases[] = {{1, 1, 1}, {1, 4, 1}, {8, 0, 1}, {8, 4, 1}, {12, 0, 0}, {7, 0, 0}, {3, 1, 0}};
+    } cases[] = {{1, 1, 1}, {1, 4, 1}, {8, 0, 1}, {8, 4, 1}, {13, 2, 1},
+                 {14, 3, 1}, {12, 0, 0}, {7, 0, 0}, {3, 1, 0}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         dense_case c = case_make(cases[k].shape, cases[k].density, 17);
         int want = cases[k].wide && c.density <= 0.2 && nr_dense_sparse_available();
