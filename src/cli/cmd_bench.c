@@ -90,15 +90,32 @@ static void next_batch(bench_input *in, size_t size, int n, int classes, float *
     }
 }
 
-static void optimizer_step(const nr_train_config *cfg, nr_net *net, float *m, float *v, long t)
+/* The optimizer step as training takes it: on the net's threads, each on
+ * its slice of the parameters, at the end of the backward pass
+ * (nr_net_backward_update). The slice that starts at parameter 0 times
+ * itself: the step's wall time, the slices running side by side. */
+typedef struct bench_step {
+    const nr_train_config *cfg;
+    nr_net *net;
+    float *m, *v;
+    long t;
+    double seconds;
+} bench_step;
+
+static void optimizer_slice(void *p, size_t first, size_t count)
 {
-    size_t count = nr_net_param_count(net);
-    if (cfg->optimizer == NR_OPT_SGD)
-        nr_sgd_step(count, nr_net_params(net), nr_net_grads(net), m, &cfg->sgd, t);
-    else if (cfg->optimizer == NR_OPT_ADAM)
-        nr_adam_step(count, nr_net_params(net), nr_net_grads(net), m, v, &cfg->adam, t);
+    bench_step *st = p;
+    const double start = first == 0 ? bench_now() : 0.0;
+    float *param = nr_net_params(st->net) + first, *m = st->m + first, *v = st->v + first;
+    const float *grad = nr_net_grads(st->net) + first;
+    if (st->cfg->optimizer == NR_OPT_SGD)
+        nr_sgd_step(count, param, grad, m, &st->cfg->sgd, st->t);
+    else if (st->cfg->optimizer == NR_OPT_ADAM)
+        nr_adam_step(count, param, grad, m, v, &st->cfg->adam, st->t);
     else
-        nr_adamw_step(count, nr_net_params(net), nr_net_grads(net), m, v, &cfg->adam, t);
+        nr_adamw_step(count, param, grad, m, v, &st->cfg->adam, st->t);
+    if (first == 0)
+        st->seconds = bench_now() - start;
 }
 
 /* Columns of a sample row: per layer forward, backward, forward CPU,
@@ -180,10 +197,9 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
         double t2 = bench_now();
         float cost = nr_net_loss(net, labels, batch, true, NULL, NULL);
         double t3 = bench_now();
-        nr_net_backward(net, x, batch);
-        double t4 = bench_now();
-        optimizer_step(&cfg, net, m, v, ++step);
-        double t5 = bench_now();
+        bench_step st = {.cfg = &cfg, .net = net, .m = m, .v = v, .t = ++step};
+        nr_net_backward_update(net, x, batch, optimizer_slice, &st);
+        double t5 = bench_now(), t4 = t5 - st.seconds;   /* backward ends, the step starts */
         if (cost != cost) {
             nr_fail(&err, NR_EXIT_DIVERGED, "%s: the cost became NaN while benchmarking; "
                     "lower the learning rate", spec);
