@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <png.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,19 @@
 #include "netrun/data.h"
 
 static char g_base[512]; /* the fixture's temporary folder */
+
+/* snprintf for the test's paths: a path that does not fit fails the test
+ * (rather than a truncated path silently naming another file). */
+static void tpath(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tpath(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n >= 0 && (size_t)n < size, "test path too long: %s", buf);
+}
 
 /* ------------------------------------------------------------ file helpers */
 
@@ -38,7 +52,7 @@ static void remove_tree(const char *path)
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                     continue;
                 char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+                tpath(sub, sizeof sub, "%s/%s", path, de->d_name);
                 remove_tree(sub);
             }
             closedir(d);
@@ -52,7 +66,7 @@ static void remove_tree(const char *path)
 static void setup(void)
 {
     const char *tmp = getenv("TMPDIR");
-    snprintf(g_base, sizeof g_base, "%s/netrun-test-data-XXXXXX",
+    tpath(g_base, sizeof g_base, "%s/netrun-test-data-XXXXXX",
              tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(g_base)) {
         perror("mkdtemp");
@@ -68,7 +82,7 @@ static void teardown(void)
 /* g_base/NAME, created empty; returns a static-lifetime copy per call slot */
 static const char *fresh_dir(const char *name, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/%s", g_base, name);
+    tpath(buf, n, "%s/%s", g_base, name);
     remove_tree(buf);
     ck_assert_msg(mkdir(buf, 0755) == 0, "mkdir %s: %s", buf, strerror(errno));
     return buf;
@@ -77,7 +91,7 @@ static const char *fresh_dir(const char *name, char *buf, size_t n)
 static void mkdir_in(const char *root, const char *sub)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", root, sub);
+    tpath(p, sizeof p, "%s/%s", root, sub);
     ck_assert_msg(mkdir(p, 0755) == 0, "mkdir %s: %s", p, strerror(errno));
 }
 
@@ -144,7 +158,7 @@ static uint8_t *make_image(int seed, int c, int h, int w)
 static void put_png(const char *root, const char *rel, int seed, int c, int h, int w)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
+    tpath(p, sizeof p, "%s/%s", root, rel);
     uint8_t *px = make_image(seed, c, h, w);
     nr_error err = {0};
     ck_assert_msg(nr_png_write(p, px, c, h, w, &err) == 0, "%s", err.message);
@@ -257,9 +271,9 @@ static const char *make_gray_set(const char *name, char *buf, size_t n)
     put_png(root, "dog/y.png", 4, 1, 5, 4);
     put_png(root, "dog/x.png", 3, 1, 5, 4);
     char p[4096];
-    snprintf(p, sizeof p, "%s/cat/.DS_Store", root);
+    tpath(p, sizeof p, "%s/cat/.DS_Store", root);
     write_bytes(p, "junk", 4);
-    snprintf(p, sizeof p, "%s/.hidden-class/notes.txt", root);
+    tpath(p, sizeof p, "%s/.hidden-class/notes.txt", root);
     write_bytes(p, "junk", 4);
     return root;
 }
@@ -301,7 +315,7 @@ START_TEST(gray_dataset_loads)
     ck_assert_uint_eq(ds->count, 6);
     nr_dataset_free(ds);
     char p[4096];
-    snprintf(p, sizeof p, "%s/.netrun-cache", root);
+    tpath(p, sizeof p, "%s/.netrun-cache", root);
     ck_assert_msg(exists(p), "default options should write the cache");
     nr_dataset_free(NULL);
 }
@@ -315,7 +329,7 @@ START_TEST(thread_counts_agree)
     mkdir_in(root, "b");
     for (int i = 0; i < 37; i++) {
         char rel[64];
-        snprintf(rel, sizeof rel, "%s/%03d.png", i % 3 ? "a" : "b", i);
+        tpath(rel, sizeof rel, "%s/%03d.png", i % 3 ? "a" : "b", i);
         put_png(root, rel, i, 1, 3, 7);
     }
     nr_dataset *one, *many, *dflt;
@@ -349,7 +363,7 @@ START_TEST(rgb_dataset_is_chw)
                      .bit_depth = 8, .rows = rows, .rowbytes = (size_t)w * 3,
                      .interlace = img == 1};
         char p[4096];
-        snprintf(p, sizeof p, "%s/%s/img.png", root, img == 0 ? "blue" : "red");
+        tpath(p, sizeof p, "%s/%s/img.png", root, img == 0 ? "blue" : "red");
         ck_assert_int_eq(raw_png_write(p, &r), 0);
     }
     nr_dataset *ds;
@@ -391,7 +405,7 @@ START_TEST(palette_and_low_bit_depth_convert)
     raw_png r = {.width = 3, .height = 2, .color_type = PNG_COLOR_TYPE_PALETTE,
                  .bit_depth = 8, .rows = idx, .rowbytes = 3, .palette = pal,
                  .palette_count = 3};
-    snprintf(p, sizeof p, "%s/pal.png", dir);
+    tpath(p, sizeof p, "%s/pal.png", dir);
     ck_assert_int_eq(raw_png_write(p, &r), 0);
     ck_assert_msg(nr_png_read(p, &px, &c, &h, &w, &err) == 0, "%s", err.message);
     ck_assert_int_eq(c, 3);
@@ -410,7 +424,7 @@ START_TEST(palette_and_low_bit_depth_convert)
     raw_png g = {.width = 4, .height = 2, .color_type = PNG_COLOR_TYPE_PALETTE,
                  .bit_depth = 2, .rows = packed, .rowbytes = 1, .palette = gpal,
                  .palette_count = 4};
-    snprintf(p, sizeof p, "%s/gpal.png", dir);
+    tpath(p, sizeof p, "%s/gpal.png", dir);
     ck_assert_int_eq(raw_png_write(p, &g), 0);
     ck_assert_msg(nr_png_read(p, &px, &c, &h, &w, &err) == 0, "%s", err.message);
     ck_assert_int_eq(c, 1);
@@ -422,7 +436,7 @@ START_TEST(palette_and_low_bit_depth_convert)
     unsigned char bits[2] = {0xA0, 0x50}; /* row0: 1 0 1 0, row1: 0 1 0 1 */
     raw_png b = {.width = 4, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY,
                  .bit_depth = 1, .rows = bits, .rowbytes = 1};
-    snprintf(p, sizeof p, "%s/bits.png", dir);
+    tpath(p, sizeof p, "%s/bits.png", dir);
     ck_assert_int_eq(raw_png_write(p, &b), 0);
     ck_assert_msg(nr_png_read(p, &px, &c, &h, &w, &err) == 0, "%s", err.message);
     ck_assert_int_eq(c, 1);
@@ -434,7 +448,7 @@ START_TEST(palette_and_low_bit_depth_convert)
     char rbuf[4096];
     const char *root = fresh_dir("palette-set", rbuf, sizeof rbuf);
     mkdir_in(root, "only");
-    snprintf(p, sizeof p, "%s/only/p.png", root);
+    tpath(p, sizeof p, "%s/only/p.png", root);
     ck_assert_int_eq(raw_png_write(p, &r), 0);
     nr_dataset *ds;
     load_ok(root, 0, 1, &ds);
@@ -479,25 +493,25 @@ START_TEST(refuses_16bit_alpha_and_transparency)
 
     raw_png g16 = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY,
                    .bit_depth = 16, .rows = rows, .rowbytes = 4};
-    snprintf(p, sizeof p, "%s/k/g16.png", root);
+    tpath(p, sizeof p, "%s/k/g16.png", root);
     ck_assert_int_eq(raw_png_write(p, &g16), 0);
     refused(p, "16-bit");
 
     raw_png rgb16 = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_RGB,
                      .bit_depth = 16, .rows = rows, .rowbytes = 12};
-    snprintf(p, sizeof p, "%s/k/rgb16.png", root);
+    tpath(p, sizeof p, "%s/k/rgb16.png", root);
     ck_assert_int_eq(raw_png_write(p, &rgb16), 0);
     refused(p, "16-bit");
 
     raw_png rgba = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_RGB_ALPHA,
                     .bit_depth = 8, .rows = rows, .rowbytes = 8};
-    snprintf(p, sizeof p, "%s/k/rgba.png", root);
+    tpath(p, sizeof p, "%s/k/rgba.png", root);
     ck_assert_int_eq(raw_png_write(p, &rgba), 0);
     refused(p, "alpha");
 
     raw_png ga = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY_ALPHA,
                   .bit_depth = 8, .rows = rows, .rowbytes = 4};
-    snprintf(p, sizeof p, "%s/k/ga.png", root);
+    tpath(p, sizeof p, "%s/k/ga.png", root);
     ck_assert_int_eq(raw_png_write(p, &ga), 0);
     refused(p, "alpha");
 
@@ -506,20 +520,20 @@ START_TEST(refuses_16bit_alpha_and_transparency)
     raw_png pt = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_PALETTE,
                   .bit_depth = 8, .rows = rows, .rowbytes = 2, .palette = pal,
                   .palette_count = 2, .trns = alpha, .trns_count = 1};
-    snprintf(p, sizeof p, "%s/k/ptrns.png", root);
+    tpath(p, sizeof p, "%s/k/ptrns.png", root);
     ck_assert_int_eq(raw_png_write(p, &pt), 0);
     refused(p, "transparency");
 
     raw_png gt = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY,
                   .bit_depth = 8, .rows = rows, .rowbytes = 2, .gray_trns = 1};
-    snprintf(p, sizeof p, "%s/k/gtrns.png", root);
+    tpath(p, sizeof p, "%s/k/gtrns.png", root);
     ck_assert_int_eq(raw_png_write(p, &gt), 0);
     refused(p, "transparency");
 
     /* through a dataset load: the first refused file (sorted) is named */
     nr_error err;
     load_fails(root, &err);
-    snprintf(p, sizeof p, "%s/k/g16.png", root);
+    tpath(p, sizeof p, "%s/k/g16.png", root);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     ASSERT_HAS(err.message, "16-bit");
 }
@@ -538,18 +552,18 @@ START_TEST(odd_size_names_file_and_both_sizes)
     nr_error err;
     load_fails(root, &err);
     char p[4096];
-    snprintf(p, sizeof p, "%s/b/0.png", root);
+    tpath(p, sizeof p, "%s/b/0.png", root);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     ASSERT_HAS(err.message, "1x6x4");
     ASSERT_HAS(err.message, "1x5x4");
-    snprintf(p, sizeof p, "%s/a/0.png", root);
+    tpath(p, sizeof p, "%s/a/0.png", root);
     ASSERT_HAS(err.message, p);
 
     /* channels differ */
-    snprintf(p, sizeof p, "%s/b/0.png", root);
+    tpath(p, sizeof p, "%s/b/0.png", root);
     unlink(p);
     load_fails(root, &err);
-    snprintf(p, sizeof p, "%s/b/1.png", root);
+    tpath(p, sizeof p, "%s/b/1.png", root);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     ASSERT_HAS(err.message, "3x5x4");
     ASSERT_HAS(err.message, "1x5x4");
@@ -563,16 +577,16 @@ START_TEST(lowest_failing_index_wins)
     mkdir_in(root, "c");
     for (int i = 0; i < 40; i++) {
         char rel[64];
-        snprintf(rel, sizeof rel, "c/%02d.png", i);
+        tpath(rel, sizeof rel, "c/%02d.png", i);
         put_png(root, rel, i, 1, 4, 4);
     }
     char p[4096];
     static const int bad[3] = {33, 17, 38};
     for (int k = 0; k < 3; k++) {
-        snprintf(p, sizeof p, "%s/c/%02d.png", root, bad[k]);
+        tpath(p, sizeof p, "%s/c/%02d.png", root, bad[k]);
         write_bytes(p, "garbage garbage", 15);
     }
-    snprintf(p, sizeof p, "%s/c/17.png", root);
+    tpath(p, sizeof p, "%s/c/17.png", root);
     for (int t = 1; t <= 8; t++) {
         nr_data_options o = {.use_cache = 0, .threads = t};
         nr_dataset *ds;
@@ -591,24 +605,24 @@ START_TEST(corrupt_pngs_name_the_file)
     mkdir_in(root, "k");
     put_png(root, "k/good.png", 0, 1, 16, 16);
     char p[4096], good[4096];
-    snprintf(good, sizeof good, "%s/k/good.png", root);
+    tpath(good, sizeof good, "%s/k/good.png", root);
     size_t n;
     unsigned char *bytes = read_bytes(good, &n);
     ck_assert_uint_gt(n, 60);
 
-    snprintf(p, sizeof p, "%s/k/garbage.png", root);
+    tpath(p, sizeof p, "%s/k/garbage.png", root);
     write_bytes(p, "this is not a png at all, just some bytes", 41);
     refused(p, "not a PNG");
 
-    snprintf(p, sizeof p, "%s/k/truncated.png", root);
+    tpath(p, sizeof p, "%s/k/truncated.png", root);
     write_bytes(p, bytes, n / 2);
     refused_at(p, "truncated", 0);
 
-    snprintf(p, sizeof p, "%s/k/short.png", root);
+    tpath(p, sizeof p, "%s/k/short.png", root);
     write_bytes(p, bytes, 5); /* shorter than the signature */
     refused(p, "truncated");
 
-    snprintf(p, sizeof p, "%s/k/empty.png", root);
+    tpath(p, sizeof p, "%s/k/empty.png", root);
     write_bytes(p, "", 0);
     refused(p, "empty");
 
@@ -616,7 +630,7 @@ START_TEST(corrupt_pngs_name_the_file)
     unsigned char *bad = malloc(n);
     memcpy(bad, bytes, n);
     bad[18] ^= 0x40;
-    snprintf(p, sizeof p, "%s/k/crc.png", root);
+    tpath(p, sizeof p, "%s/k/crc.png", root);
     write_bytes(p, bad, n);
     refused(p, "corrupt");
 
@@ -624,18 +638,18 @@ START_TEST(corrupt_pngs_name_the_file)
     memcpy(bad, bytes, n);
     for (size_t i = 45; i < n - 20; i++)
         bad[i] = (unsigned char)(i * 31);
-    snprintf(p, sizeof p, "%s/k/zlib.png", root);
+    tpath(p, sizeof p, "%s/k/zlib.png", root);
     write_bytes(p, bad, n);
     refused_at(p, "corrupt PNG", 0);
     free(bad);
 
-    snprintf(p, sizeof p, "%s/k/missing.png", root);
+    tpath(p, sizeof p, "%s/k/missing.png", root);
     refused(p, "cannot open");
 
     /* through a dataset: the first file in sorted order (crc.png) is named */
     nr_error err;
     load_fails(root, &err);
-    snprintf(p, sizeof p, "%s/k/crc.png", root);
+    tpath(p, sizeof p, "%s/k/crc.png", root);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     free(bytes);
 }
@@ -703,15 +717,15 @@ START_TEST(huge_header_refused_before_allocating)
     /* 100000 x 100000 would need 10 GB; the message must be the limit check
      * (an attempted allocation would give "out of memory" or, with
      * overcommit, a data error from the tiny IDAT instead) */
-    snprintf(p, sizeof p, "%s/k/huge.png", root);
+    tpath(p, sizeof p, "%s/k/huge.png", root);
     write_fake_header(p, 100000, 100000);
     refused(p, "100000x100000");
     refused(p, "16384x16384 limit");
-    snprintf(p, sizeof p, "%s/k/wide.png", root);
+    tpath(p, sizeof p, "%s/k/wide.png", root);
     write_fake_header(p, 16385, 1);
     refused(p, "limit");
     /* the limit itself is allowed by the header check (probe reads only it) */
-    snprintf(p, sizeof p, "%s/k/edge.png", root);
+    tpath(p, sizeof p, "%s/k/edge.png", root);
     write_fake_header(p, 16384, 2);
     int c, h, w;
     nr_error err = {0};
@@ -722,9 +736,9 @@ START_TEST(huge_header_refused_before_allocating)
      * first decoded file is edge.png, whose data is missing -> corrupt */
     ck_assert_msg(nr_dataset_probe(root, &c, &h, &w, &err) == 0, "%s", err.message);
     ck_assert_int_eq(c, 1);
-    snprintf(p, sizeof p, "%s/k/edge.png", root);
+    tpath(p, sizeof p, "%s/k/edge.png", root);
     unlink(p);
-    snprintf(p, sizeof p, "%s/k/huge.png", root);
+    tpath(p, sizeof p, "%s/k/huge.png", root);
     ck_assert_int_eq(nr_dataset_probe(root, &c, &h, &w, &err), -1);
     ASSERT_HAS(err.message, p);
     ASSERT_HAS(err.message, "limit");
@@ -742,16 +756,16 @@ START_TEST(folder_errors)
     /* empty class folder */
     const char *root = make_gray_set("emptyclass", buf, sizeof buf);
     mkdir_in(root, "eel");
-    snprintf(p, sizeof p, "%s/eel/.keep", root); /* hidden: still empty */
+    tpath(p, sizeof p, "%s/eel/.keep", root); /* hidden: still empty */
     write_bytes(p, "", 0);
     load_fails(root, &err);
-    snprintf(p, sizeof p, "%s/eel:", root);
+    tpath(p, sizeof p, "%s/eel:", root);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     ASSERT_HAS(err.message, "no images");
 
     /* non-png file in a class folder */
     root = make_gray_set("nonpng", buf, sizeof buf);
-    snprintf(p, sizeof p, "%s/dog/notes.txt", root);
+    tpath(p, sizeof p, "%s/dog/notes.txt", root);
     write_bytes(p, "hello", 5);
     load_fails(root, &err);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
@@ -761,12 +775,12 @@ START_TEST(folder_errors)
     root = make_gray_set("subdir", buf, sizeof buf);
     mkdir_in(root, "cat/deeper.png");
     load_fails(root, &err);
-    snprintf(p, sizeof p, "%s/cat/deeper.png", root);
+    tpath(p, sizeof p, "%s/cat/deeper.png", root);
     ASSERT_HAS(err.message, p);
 
     /* a file at class level */
     root = make_gray_set("rootfile", buf, sizeof buf);
-    snprintf(p, sizeof p, "%s/README", root);
+    tpath(p, sizeof p, "%s/README", root);
     write_bytes(p, "x", 1);
     load_fails(root, &err);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
@@ -779,29 +793,29 @@ START_TEST(folder_errors)
     ASSERT_HAS(err.message, "no class folders");
 
     /* missing root: generic hint */
-    snprintf(p, sizeof p, "%s/does-not-exist", g_base);
+    tpath(p, sizeof p, "%s/does-not-exist", g_base);
     load_fails(p, &err);
     ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
     ASSERT_HAS(err.message, "not found");
     ASSERT_HAS(err.message, "<class>/<image>.png");
 
     /* missing data/mnist/{Train,Test}: fetch hint (trailing slash tolerated) */
-    snprintf(p, sizeof p, "%s/data/mnist/Train/", g_base);
+    tpath(p, sizeof p, "%s/data/mnist/Train/", g_base);
     load_fails(p, &err);
     ASSERT_HAS(err.message, "run tools/fetch-mnist first");
-    snprintf(p, sizeof p, "%s/data/mnist/Test", g_base);
+    tpath(p, sizeof p, "%s/data/mnist/Test", g_base);
     load_fails(p, &err);
     ASSERT_HAS(err.message, "run tools/fetch-mnist first");
     int c, h, w;
     ck_assert_int_eq(nr_dataset_probe(p, &c, &h, &w, &err), -1);
     ASSERT_HAS(err.message, "run tools/fetch-mnist first");
     /* ...but not for a name that merely ends the same way */
-    snprintf(p, sizeof p, "%s/data/xmnist/Train", g_base);
+    tpath(p, sizeof p, "%s/data/xmnist/Train", g_base);
     load_fails(p, &err);
     ck_assert_msg(strstr(err.message, "fetch-mnist") == NULL, "%s", err.message);
 
     /* root is a file */
-    snprintf(p, sizeof p, "%s/plainfile", g_base);
+    tpath(p, sizeof p, "%s/plainfile", g_base);
     write_bytes(p, "x", 1);
     load_fails(p, &err);
     ASSERT_HAS(err.message, "not a folder");
@@ -820,7 +834,7 @@ START_TEST(check_pair_classes_and_shape)
         mkdir_in(train, tr[i]);
         mkdir_in(test, tr[i]);
         mkdir_in(rgb, tr[i]);
-        snprintf(rel, sizeof rel, "%s/0.png", tr[i]);
+        tpath(rel, sizeof rel, "%s/0.png", tr[i]);
         put_png(train, rel, i, 1, 4, 4);
         put_png(test, rel, i + 9, 1, 4, 4);
         put_png(rgb, rel, i, 3, 4, 4);
@@ -842,9 +856,9 @@ START_TEST(check_pair_classes_and_shape)
 
     /* Test lacks zebra, has yak instead */
     char p[4096];
-    snprintf(p, sizeof p, "%s/zebra/0.png", test);
+    tpath(p, sizeof p, "%s/zebra/0.png", test);
     unlink(p);
-    snprintf(p, sizeof p, "%s/zebra", test);
+    tpath(p, sizeof p, "%s/zebra", test);
     rmdir(p);
     mkdir_in(test, "yak");
     put_png(test, "yak/0.png", 1, 1, 4, 4);
@@ -859,9 +873,9 @@ START_TEST(check_pair_classes_and_shape)
     nr_dataset_free(b);
 
     /* Test has fewer classes */
-    snprintf(p, sizeof p, "%s/yak/0.png", test);
+    tpath(p, sizeof p, "%s/yak/0.png", test);
     unlink(p);
-    snprintf(p, sizeof p, "%s/yak", test);
+    tpath(p, sizeof p, "%s/yak", test);
     rmdir(p);
     load_ok(test, 0, 1, &b);
     ck_assert_int_eq(nr_dataset_check_pair(a, b, &err), -1);
@@ -878,7 +892,7 @@ START_TEST(probe_reads_first_header)
     const char *root = make_gray_set("probe", buf, sizeof buf);
     /* a later file is corrupt: probe does not look at it */
     char p[4096];
-    snprintf(p, sizeof p, "%s/zebra/z2.png", root);
+    tpath(p, sizeof p, "%s/zebra/z2.png", root);
     write_bytes(p, "nonsense", 8);
     int c = 0, h = 0, w = 0;
     nr_error err = {0};
@@ -889,7 +903,7 @@ START_TEST(probe_reads_first_header)
     /* probe of an empty first class names it */
     mkdir_in(root, "aardvark");
     ck_assert_int_eq(nr_dataset_probe(root, &c, &h, &w, &err), -1);
-    snprintf(p, sizeof p, "%s/aardvark", root);
+    tpath(p, sizeof p, "%s/aardvark", root);
     ASSERT_HAS(err.message, p);
 }
 END_TEST
@@ -909,7 +923,7 @@ START_TEST(cache_hit_and_invalidation)
 {
     char buf[4096], p[4096], cache[4096];
     const char *root = make_gray_set("cache", buf, sizeof buf);
-    snprintf(cache, sizeof cache, "%s/.netrun-cache", root);
+    tpath(cache, sizeof cache, "%s/.netrun-cache", root);
 
     /* use_cache 0 neither reads nor writes it */
     nr_dataset *plain;
@@ -933,7 +947,7 @@ START_TEST(cache_hit_and_invalidation)
     ck_assert_int_eq(entries, 0);
 
     /* touching a file (new mtime, same content) invalidates */
-    snprintf(p, sizeof p, "%s/dog/x.png", root);
+    tpath(p, sizeof p, "%s/dog/x.png", root);
     set_mtime(p, 1000000000, 123);
     a = load_cached(root, 0);
     assert_same(plain, a);
@@ -966,7 +980,7 @@ START_TEST(cache_hit_and_invalidation)
     nr_dataset_free(a);
 
     /* a file removed */
-    snprintf(p, sizeof p, "%s/cat/b.png", root);
+    tpath(p, sizeof p, "%s/cat/b.png", root);
     ck_assert_int_eq(unlink(p), 0);
     a = load_cached(root, 0);
     ck_assert_uint_eq(a->count, 6);
@@ -976,8 +990,8 @@ START_TEST(cache_hit_and_invalidation)
 
     /* a file renamed (same size and mtime) */
     char q[4096];
-    snprintf(p, sizeof p, "%s/cat/c.png", root);
-    snprintf(q, sizeof q, "%s/cat/d.png", root);
+    tpath(p, sizeof p, "%s/cat/c.png", root);
+    tpath(q, sizeof q, "%s/cat/d.png", root);
     ck_assert_int_eq(rename(p, q), 0);
     a = load_cached(root, 0);
     ck_assert_str_eq(a->files[1], "cat/d.png");
@@ -990,7 +1004,7 @@ START_TEST(corrupt_cache_is_rebuilt)
 {
     char buf[4096], cache[4096];
     const char *root = make_gray_set("cache-corrupt", buf, sizeof buf);
-    snprintf(cache, sizeof cache, "%s/.netrun-cache", root);
+    tpath(cache, sizeof cache, "%s/.netrun-cache", root);
     nr_dataset *ref;
     load_ok(root, 0, 1, &ref);
     nr_dataset *a = load_cached(root, 0);
@@ -1044,7 +1058,7 @@ START_TEST(corrupt_cache_is_rebuilt)
     put_png(other, "cat/a.png", 99, 1, 5, 4);
     a = load_cached(other, 0);
     nr_dataset_free(a);
-    snprintf(other_cache, sizeof other_cache, "%s/.netrun-cache", other);
+    tpath(other_cache, sizeof other_cache, "%s/.netrun-cache", other);
     size_t n2;
     unsigned char *oc = read_bytes(other_cache, &n2);
     write_bytes(cache, oc, n2);
@@ -1063,7 +1077,7 @@ START_TEST(unwritable_cache_is_not_an_error)
 {
     char buf[4096], cache[4096];
     const char *root = make_gray_set("cache-ro", buf, sizeof buf);
-    snprintf(cache, sizeof cache, "%s/.netrun-cache", root);
+    tpath(cache, sizeof cache, "%s/.netrun-cache", root);
     /* a folder where the cache file should be: neither readable nor
      * replaceable, works even as root (who ignores permission bits) */
     ck_assert_int_eq(mkdir(cache, 0755), 0);
@@ -1101,7 +1115,7 @@ START_TEST(png_round_trip)
         int c = shapes[s][0], h = shapes[s][1], w = shapes[s][2];
         uint8_t *px = make_image((int)s + 3, c, h, w);
         char p[4096];
-        snprintf(p, sizeof p, "%s/img%zu.png", dir, s);
+        tpath(p, sizeof p, "%s/img%zu.png", dir, s);
         nr_error err = {0};
         ck_assert_msg(nr_png_write(p, px, c, h, w, &err) == 0, "%s", err.message);
         uint8_t *back = NULL;
@@ -1140,7 +1154,7 @@ START_TEST(png_round_trip)
 
     /* unwritable destination: error naming the path */
     char p[4096];
-    snprintf(p, sizeof p, "%s/no/such/folder/x.png", dir);
+    tpath(p, sizeof p, "%s/no/such/folder/x.png", dir);
     uint8_t one = 7;
     nr_error err = {0};
     ck_assert_int_eq(nr_png_write(p, &one, 1, 1, 1, &err), -1);
