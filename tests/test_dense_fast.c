@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "float_buf.h"
+#include "net_fixture.h"
 #include "netrun/graph.h"
 #include "netrun/kernels.h"
 #include "netrun/net.h"
@@ -213,38 +214,6 @@ END_TEST
 
 /* ---- nets through the thread pool ----------------------------------- */
 
-typedef struct fixture {
-    ns_doc *doc;
-    nr_graph *graph;
-    nr_net *net;
-} fixture;
-
-static void fixture_make(fixture *f, const char *input, const char *layers, nr_backend backend,
-                         int max_batch)
-{
-    char text[4096];
-    snprintf(text, sizeof text,
-             "data: {train: /x/Train, test: /x/Test}\n"
-             "network:\n  input: %s\n  layers:\n%s"
-             "train: {loss: cross_entropy}\n",
-             input, layers);
-    nr_error err = {0};
-    ck_assert_msg(ns_doc_parse_string(text, strlen(text), "t.yaml", "/tmp", &f->doc, &err) == 0,
-                  "%s", err.message);
-    ck_assert_msg(ns_doc_resolve(f->doc, &err) == 0, "%s", err.message);
-    ck_assert_msg(nr_graph_build(f->doc, &f->graph, &err) == 0, "%s", err.message);
-    ck_assert_msg(nr_net_create(f->graph, max_batch, backend, NR_LOSS_CROSS_ENTROPY, &f->net,
-                                &err) == 0,
-                  "%s", err.message);
-    nr_net_init(f->net, 7);
-}
-
-static void fixture_free(fixture *f)
-{
-    nr_net_free(f->net);
-    nr_graph_free(f->graph);
-    ns_doc_free(f->doc);
-}
 
 static const char *const nets[] = {
     /* the ex1 shape, small */
@@ -299,7 +268,7 @@ static void train_steps(int net_index, nr_backend backend, int threads, int n, d
     enum { MAX_BATCH = 16 };
     fixture f;
     const char *input = net_index == 2 ? "[2, 6, 6]" : "[1, 9, 11]";
-    fixture_make(&f, input, nets[net_index], backend, MAX_BATCH);
+    fixture_make(&f, input, nets[net_index], "cross_entropy", backend, MAX_BATCH);
     nr_error err = {0};
     ck_assert_msg(nr_net_set_threads(f.net, threads, &err) == 0, "%s", err.message);
     size_t in_size = nr_shape_size(nr_net_input(f.net));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net_fixture.h"
 #include "netrun/graph.h"
 #include "netrun/net.h"
 #include "netrun/netspec.h"
@@ -17,38 +18,6 @@
 
 #include "toy_data.h"
 
-typedef struct fixture {
-    ns_doc *doc;
-    nr_graph *graph;
-    nr_net *net;
-} fixture;
-
-static void fixture_make(fixture *f, const char *input, const char *layers, const char *loss,
-                         nr_backend backend, int max_batch)
-{
-    char text[8192];
-    snprintf(text, sizeof text,
-             "data: {train: /x/Train, test: /x/Test}\n"
-             "network:\n  input: %s\n  layers:\n%s"
-             "train: {loss: %s}\n",
-             input, layers, loss);
-    nr_error err = {0};
-    ck_assert_msg(ns_doc_parse_string(text, strlen(text), "t.yaml", "/tmp", &f->doc, &err) == 0,
-                  "%s", err.message);
-    ck_assert_msg(ns_doc_resolve(f->doc, &err) == 0, "%s", err.message);
-    ck_assert_msg(nr_graph_build(f->doc, &f->graph, &err) == 0, "%s", err.message);
-    nr_loss_kind kind = strcmp(loss, "mse") == 0 ? NR_LOSS_MSE : NR_LOSS_CROSS_ENTROPY;
-    ck_assert_msg(nr_net_create(f->graph, max_batch, backend, kind, &f->net, &err) == 0, "%s",
-                  err.message);
-    nr_net_init(f->net, 7);
-}
-
-static void fixture_free(fixture *f)
-{
-    nr_net_free(f->net);
-    nr_graph_free(f->graph);
-    ns_doc_free(f->doc);
-}
 
 static void random_fill(float *x, size_t n, nr_rng *rng, float scale)
 {
