@@ -113,10 +113,8 @@ struct nr_layer_run {
  * and whose dweight/dbias point into its own gradient block. A layer thus
  * sees `n` examples starting at `first`, and only layers whose result
  * couples examples need to know more:
- *   - NR_EXEC_SERIAL layers are run by thread 0 alone on the whole batch
- *     (n = batch_n) between two barriers (none today: batchnorm, whose
- *     statistics couple the examples, synchronises its threads itself with
- *     ex->pool barriers, see layers/batchnorm.c);
+ *   - batchnorm, whose statistics couple the examples, synchronises its
+ *     threads itself with ex->pool barriers (see layers/batchnorm.c);
  *   - dropout draws from one PRNG stream for the whole batch: each thread
  *     jumps to its share (nr_rng_advance by first * features) and every thread
  *     advances its copy of the stream by the whole batch, so the masks do not
@@ -186,11 +184,10 @@ typedef struct nr_layer_ops {
 } nr_layer_ops;
 
 enum {
-    /* Couples the examples of a batch: run by one thread on the whole batch. */
-    NR_EXEC_SERIAL = 1u << 0,
     /* Must be called on an empty share too (n = 0): it keeps per-thread state
-     * in step (dropout's stream) or contains layers that synchronise
-     * (residual blocks). Other layers are skipped when n = 0. */
+     * in step (dropout's stream), synchronises its threads (batchnorm's
+     * barriers) or contains layers that do (residual blocks). Other layers
+     * are skipped when n = 0. */
     NR_EXEC_EMPTY_OK = 1u << 1,
     /* Its backward can overwrite din when ex->din_fresh (no zeroing pass). */
     NR_EXEC_SETS_DIN = 1u << 2,

@@ -113,25 +113,15 @@ static bool whole_batch_grads(const nr_kernel_table *kernels, const nr_layer *la
     return layer->kind == NR_LAYER_DENSE && kernels == &nr_blas_kernels;
 }
 
-/* One layer on this thread's share. A serial layer runs on thread 0 over
- * the whole batch: thread 0's run, input and input gradient all start at
- * example 0, so they cover the batch. */
+/* One layer on this thread's share (layers whose result couples the
+ * examples, batchnorm, synchronise their threads themselves). */
 static void run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     if (run->absorbed)
         return;
     const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
-    if ((ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1) {
-        nr_pool_barrier(ex->pool);
-        if (ex->thread == 0) {
-            nr_exec whole = *ex;
-            whole.n = ex->batch_n;
-            ops->forward(&whole, run, in);
-        }
-        nr_pool_barrier(ex->pool);
-    } else if (ex->n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK)) {
+    if (ex->n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
         ops->forward(ex, run, in);
-    }
 }
 
 /* din_fresh: din holds garbage (this run is its only writer): zero it, or let
@@ -142,24 +132,16 @@ static void run_backward(const nr_exec *ex, nr_layer_run *run, const float *in, 
     if (run->absorbed)
         return;
     const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
-    const bool serial = (ops->exec_flags & NR_EXEC_SERIAL) && ex->threads > 1;
-    if (serial)
-        nr_pool_barrier(ex->pool);
-    if (!serial || ex->thread == 0) {
-        nr_exec lex = *ex;
-        lex.n = serial ? ex->batch_n : ex->n;
-        lex.din_fresh = false;
-        if (din && din_fresh) {
-            if (ops->exec_flags & NR_EXEC_SETS_DIN)
-                lex.din_fresh = true;
-            else
-                memset(din, 0, (size_t)lex.n * nr_shape_size(run->layer->in) * sizeof *din);
-        }
-        if (lex.n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
-            ops->backward(&lex, run, in, din);
+    nr_exec lex = *ex;
+    lex.din_fresh = false;
+    if (din && din_fresh) {
+        if (ops->exec_flags & NR_EXEC_SETS_DIN)
+            lex.din_fresh = true;
+        else
+            memset(din, 0, (size_t)lex.n * nr_shape_size(run->layer->in) * sizeof *din);
     }
-    if (serial)
-        nr_pool_barrier(ex->pool);
+    if (lex.n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
+        ops->backward(&lex, run, in, din);
 }
 
 const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,

@@ -160,6 +160,6 @@ const nr_layer_ops nr_residual_ops = {
     .describe = residual_describe,
     .forward = residual_forward,
     .backward = residual_backward,
-    /* its block may hold serial layers (barriers); it prepares din itself */
+    /* its block may hold layers with barriers (batchnorm); it prepares din itself */
     .exec_flags = NR_EXEC_EMPTY_OK | NR_EXEC_SETS_DIN,
 };
