@@ -5,13 +5,18 @@
  * and only called after __builtin_cpu_supports). Other shapes and CPUs take
  * the batched im2col + BLAS path. See netrun/kernels.h for the contract.
  *
- * The idea: copy an image into a zero-bordered plane of width Wp = w + 2*pad
+ * The idea: copy an image into a zero-bordered plane of width Wp = w + pad
  * and compute the output on the same grid, q = y*Wp + x. Then the input
  * under tap k = (ch, ky, kx) of output q is src[q + off_k] with the constant
  * off_k = ch*PS + ky*Wp + kx (PS: the padded plane's stride), so the
  * convolution is a GEMM out[f, q] = sum_k W[f, k] * src[q + off_k] whose
- * B operand is read straight from the padded image: no im2col. The grid has
- * Wp - w extra columns per row; their results are computed and dropped.
+ * B operand is read straight from the padded image: no im2col. A row of the
+ * plane is `pad` zeros then the image row: those zeros are the left border
+ * of the row and the right border of the row above (the rows are
+ * contiguous), so the grid has only `pad` extra columns per row (7x7 planes:
+ * 56 grid outputs for 49, not 63); their results are computed and dropped.
+ * pad zero rows above and below, and the slack after the plane, finish the
+ * border.
  *
  *   forward:  out_grid[f, q] = sum_k W[f, k] src[q + off_k];  out = valid part + bias
  *   dW:       dW[f, k] += sum_i sum_q G_i[f, q] src_i[q + off_k]  (G on the grid,
@@ -77,7 +82,7 @@ static geom make_geom(const nr_conv2d_dims *d)
     g.S = d->size;
     g.pad = d->pad;
     g.Hp = d->h + 2 * d->pad;
-    g.Wp = d->w + 2 * d->pad;
+    g.Wp = d->w + d->pad;   /* one border of `pad` zeros between two rows */
     g.Q = d->h * g.Wp;
     g.Qp = (int)round_up((size_t)g.Q, 8);
     /* reads reach q + off_k < Qp + (S-1)*Wp + S-1 + ch*PS: past Hp*Wp by at
@@ -204,7 +209,9 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
         const float *a = ap + (size_t)mb * K * MR;
         float *o = out + (size_t)mb * MR * ldo;
         int q = 0;
-        for (; q + 24 <= Qp; q += 24) {
+        /* 24 columns at a time, but 32 left go as 16 + 16 (the 8-wide tail
+         * does 4 FMAs per load of B): 56 = 24 + 16 + 16 */
+        for (; q + 24 <= Qp && Qp - q != 32; q += 24) {
             __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00,
                    c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
             const float *s = src + q;
@@ -244,7 +251,7 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
             _mm256_storeu_ps(o3 + 8, c31);
             _mm256_storeu_ps(o3 + 16, c32);
         }
-        if (q + 16 <= Qp) {
+        for (; q + 16 <= Qp; q += 16) {
             __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
                    c21 = c00, c30 = c00, c31 = c00;
             const float *s = src + q;
@@ -274,7 +281,6 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
             _mm256_storeu_ps(o2 + 8, c21);
             _mm256_storeu_ps(o3, c30);
             _mm256_storeu_ps(o3 + 8, c31);
-            q += 16;
         }
         for (; q < Qp; q += 8) {
             __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
