@@ -772,25 +772,6 @@ int nr_comparison_load(const char *const *dirs, size_t count, nr_comparison *out
     return 0;
 }
 
-/* negative = unknown */
-static const char *with_commas(long long value, char *buf, size_t size)
-{
-    if (value < 0) {
-        snprintf(buf, size, "?");
-        return buf;
-    }
-    return nr_format_thousands((size_t)value, buf, size);
-}
-
-static const char *percent(double v, char *buf, size_t size)
-{
-    if (isnan(v))
-        snprintf(buf, size, "-");
-    else
-        snprintf(buf, size, "%.2f%%", 100.0 * v);
-    return buf;
-}
-
 /* Display width of UTF-8 text (code points). */
 static size_t text_width(const char *s)
 {
@@ -815,8 +796,8 @@ int nr_comparison_table(const nr_comparison *cmp, char **text, nr_error *err)
     for (size_t i = 0; i < cmp->count; i++) {
         const nr_run_info *r = &cmp->runs[i];
         char final[32], best[32], best_col[48], params[32], time[32];
-        percent(r->final_test_acc, final, sizeof final);
-        percent(r->best_test_acc, best, sizeof best);
+        nr_format_percent(r->final_test_acc, "", final, sizeof final);
+        nr_format_percent(r->best_test_acc, "", best, sizeof best);
         if (r->best_epoch)
             snprintf(best_col, sizeof best_col, "%s (%d)", best, r->best_epoch);
         else
@@ -825,7 +806,7 @@ int nr_comparison_table(const nr_comparison *cmp, char **text, nr_error *err)
             nr_format_duration(r->train_seconds, time, sizeof time);
         else
             snprintf(time, sizeof time, "-");
-        with_commas(r->param_count, params, sizeof params);
+        nr_format_count(r->param_count, "?", params, sizeof params);
         size_t pad = label_w - text_width(cmp->labels[i]);
         tb_printf(&t, "%s%*s  %10s  %17s  %10s  %13s  %s\n", cmp->labels[i], (int)pad, "",
                   final, best_col, params, time, r->dir);

@@ -1,6 +1,7 @@
 /* format.c - number formatting (see netrun/format.h). */
 #include "netrun/format.h"
 
+#include <math.h>
 #include <stdio.h>
 
 const char *nr_format_thousands(size_t value, char *buf, size_t size)
@@ -16,5 +17,23 @@ const char *nr_format_thousands(size_t value, char *buf, size_t size)
         buf[j++] = digits[i];
     }
     buf[j] = '\0';
+    return buf;
+}
+
+const char *nr_format_count(long long value, const char *unknown, char *buf, size_t size)
+{
+    if (value < 0) {
+        snprintf(buf, size, "%s", unknown);
+        return buf;
+    }
+    return nr_format_thousands((size_t)value, buf, size);
+}
+
+const char *nr_format_percent(double fraction, const char *sep, char *buf, size_t size)
+{
+    if (isnan(fraction))
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%.2f%s%%", 100.0 * fraction, sep);
     return buf;
 }

@@ -230,25 +230,6 @@ static double natural_height(const char *dir, const char *name, double max_w)
     return h;
 }
 
-/* negative = unknown */
-static const char *with_commas(long long value, char *buf, size_t size)
-{
-    if (value < 0) {
-        snprintf(buf, size, "unknown");
-        return buf;
-    }
-    return nr_format_thousands((size_t)value, buf, size);
-}
-
-static const char *percent(double v, char *buf, size_t size)
-{
-    if (isnan(v))
-        snprintf(buf, size, "-");
-    else
-        snprintf(buf, size, "%.2f %%", 100.0 * v);
-    return buf;
-}
-
 /* Lines of `text` wrapped at `per_line` characters (continuations indented
  * by the line's own indentation + 2); each line is (start, bytes). */
 typedef struct span {
@@ -402,11 +383,11 @@ static int run_pages(report *r, const nr_run_info *run, const char *label, nr_er
 
     heading(r, "Results");
     char final[32], best[64], cost[32], val[32], epochs[64], time[96], params[32], dur[32];
-    percent(run->final_test_acc, final, sizeof final);
+    nr_format_percent(run->final_test_acc, " ", final, sizeof final);
     if (run->best_epoch) {
         char b[32];
-        snprintf(best, sizeof best, "%s (epoch %d)", percent(run->best_test_acc, b, sizeof b),
-                 run->best_epoch);
+        snprintf(best, sizeof best, "%s (epoch %d)",
+                 nr_format_percent(run->best_test_acc, " ", b, sizeof b), run->best_epoch);
     } else {
         snprintf(best, sizeof best, "-");
     }
@@ -428,13 +409,13 @@ static int run_pages(report *r, const nr_run_info *run, const char *label, nr_er
     keys[n] = "best test accuracy", values[n++] = best;
     keys[n] = "final test cost", values[n++] = cost;
     if (run->val_acc && run->epochs) {
-        percent(run->val_acc[run->epochs - 1], val, sizeof val);
+        nr_format_percent(run->val_acc[run->epochs - 1], " ", val, sizeof val);
         keys[n] = "final validation accuracy", values[n++] = val;
     }
     keys[n] = "epochs", values[n++] = epochs;
     keys[n] = "training time", values[n++] = time;
-    keys[n] = "learnable parameters", values[n++] = with_commas(run->param_count, params,
-                                                                 sizeof params);
+    keys[n] = "learnable parameters",
+    values[n++] = nr_format_count(run->param_count, "unknown", params, sizeof params);
     keys[n] = "machine", values[n++] = run->machine[0] ? run->machine : "unknown";
     keys[n] = "backend", values[n++] = run->backend[0] ? run->backend : "unknown";
     keys[n] = "run folder", values[n++] = run->dir;
