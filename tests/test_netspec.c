@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "netrun/netspec.h"
+#include "spec_docs.h"
 #include "schema.h"
 
 #define NAME "specs/a.yaml"
@@ -28,12 +29,6 @@ static const char *const MINIMAL =
     "    - flatten\n"
     "    - dense: {units: 10}\n"
     "    - softmax\n";
-
-static const char *source_dir(void)
-{
-    const char *d = getenv("NETRUN_SOURCE_DIR");
-    return d && *d ? d : ".";
-}
 
 static ns_doc *parse_ok(const char *text)
 {

@@ -9,35 +9,8 @@
 #include <string.h>
 
 #include "netrun/netspec.h"
+#include "spec_docs.h"
 
-#define DIR "/base/specs"
-
-static const char *source_dir(void)
-{
-    const char *d = getenv("NETRUN_SOURCE_DIR");
-    return d && *d ? d : ".";
-}
-
-static ns_doc *resolve_text(const char *text)
-{
-    ns_doc *doc = NULL;
-    nr_error err = {0};
-    ck_assert_msg(ns_doc_parse_string(text, strlen(text), "a.yaml", DIR, &doc, &err) == 0,
-                  "parse failed: %s", err.message);
-    ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "resolve failed: %s", err.message);
-    return doc;
-}
-
-static ns_doc *resolve_file(const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/specs/%s", source_dir(), name);
-    ns_doc *doc = NULL;
-    nr_error err = {0};
-    ck_assert_msg(ns_doc_parse_file(path, &doc, &err) == 0, "parse failed: %s", err.message);
-    ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "resolve failed: %s", err.message);
-    return doc;
-}
 
 /* The differences as text, one "PATH: A -> B\n" line each. */
 typedef struct collected {
