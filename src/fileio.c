@@ -1,6 +1,7 @@
 /* fileio.c - atomic writes, whole-file reads, FNV-1a (see netrun/fileio.h). */
 #include "netrun/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,6 +17,20 @@ uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len)
         hash *= UINT64_C(0x100000001b3);
     }
     return hash;
+}
+
+int nr_dir_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int empty = 1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            empty = 0;
+    closedir(d);
+    return empty;
 }
 
 char *nr_path_join(const char *dir, const char *name)

@@ -1,7 +1,6 @@
 /* run.c - one complete run of a spec (see netrun/run.h). */
 #include "netrun/run.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -136,20 +135,6 @@ static int make_parents(const char *path, nr_error *err)
     return 0;
 }
 
-static int dir_is_empty(const char *path)
-{
-    int empty = 1;
-    DIR *d = opendir(path);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            empty = 0;
-    closedir(d);
-    return empty;
-}
-
 static int create_run_dir(run_state *s, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
@@ -161,7 +146,7 @@ static int create_run_dir(run_state *s, nr_error *err)
             if (errno != EEXIST)
                 return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
                                s->dir, strerror(errno));
-            if (!dir_is_empty(s->dir))
+            if (nr_dir_empty(s->dir) != 1)
                 return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run folder exists and is not "
                                "empty; netrun never overwrites a run: choose another --out",
                                s->dir);

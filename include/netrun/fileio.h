@@ -37,6 +37,10 @@ int nr_read_file(const char *path, size_t max_bytes, char **data, size_t *len, n
 #define NR_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len);
 
+/* 1 when the folder has no entries but . and .., 0 when it has some, -1
+ * when it cannot be opened (errno says why: ENOENT when absent). */
+int nr_dir_empty(const char *path);
+
 /* "DIR/NAME" into a malloc'd string (NULL on out of memory). */
 char *nr_path_join(const char *dir, const char *name);
 

@@ -119,6 +119,9 @@ bool nr_graph_training_bytes(const nr_graph *graph, int batch, size_t *bytes);
 /* A short description of a layer, e.g. "conv 8x3x3 s1 p1", into buf. */
 const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size);
 
+/* A shape as "CxHxW", or "C" when h = w = 1, into buf. */
+const char *nr_shape_text(nr_shape s, char *buf, size_t size);
+
 /* The registered name of a kind ("conv", "maxpool", ...). */
 const char *nr_layer_kind_name(nr_layer_kind kind);
 

@@ -39,15 +39,6 @@ typedef struct row_list {
     size_t count, cap;
 } row_list;
 
-static const char *shape_text(nr_shape s, char *buf, size_t size)
-{
-    if (s.h == 1 && s.w == 1)
-        snprintf(buf, size, "%d", s.c);
-    else
-        snprintf(buf, size, "%dx%dx%d", s.c, s.h, s.w);
-    return buf;
-}
-
 static int add_row(row_list *list, const nr_layer *layer, int depth, const char *prefix)
 {
     if (list->count == list->cap) {
@@ -63,7 +54,7 @@ static int add_row(row_list *list, const nr_layer *layer, int depth, const char 
     nr_layer_describe(layer, desc, sizeof desc);
     snprintf(r->label, sizeof r->label, "%s", layer->label);
     snprintf(r->desc, sizeof r->desc, "%*s%s%s", 2 * depth, "", prefix, desc);
-    shape_text(layer->out, r->shape, sizeof r->shape);
+    nr_shape_text(layer->out, r->shape, sizeof r->shape);
     r->params = layer->param_count;
     return 0;
 }
@@ -140,8 +131,8 @@ static long print_network_diff(const nr_graph *ga, const nr_graph *gb, const cha
         goto done;
     p.shown = 0;
     layer_row in_a = {.label = "-", .desc = "input"}, in_b = {.label = "-", .desc = "input"};
-    shape_text(ga->input, in_a.shape, sizeof in_a.shape);
-    shape_text(gb->input, in_b.shape, sizeof in_b.shape);
+    nr_shape_text(ga->input, in_a.shape, sizeof in_a.shape);
+    nr_shape_text(gb->input, in_b.shape, sizeof in_b.shape);
     print_run(&p, &in_a, 1, &in_b, 1);
     size_t na = ra.count, nb = rb.count, w = nb + 1;
     if (na == nb) {

@@ -1,7 +1,6 @@
 /* cli/cmd_train.c - `netrun SPEC...`: train and evaluate, `--sweep` grids
  * (every point checked before the first trains; several runs end with the
  * compare table and picture); `netrun eval`. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -251,16 +250,8 @@ static int plan_check(const train_plan *plan)
 
 static int dir_absent_or_empty(const char *path)
 {
-    DIR *d = opendir(path);
-    if (!d)
-        return errno == ENOENT;
-    int empty = 1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            empty = 0;
-    closedir(d);
-    return empty;
+    int empty = nr_dir_empty(path);
+    return empty < 0 ? errno == ENOENT : empty;
 }
 
 /* "PARENT/compare-NAME-N.png", N the first number not taken. */

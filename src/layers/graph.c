@@ -331,8 +331,7 @@ const char *nr_layer_describe(const nr_layer *layer, char *buf, size_t size)
     return buf;
 }
 
-/* "1,234,567" */
-static const char *shape_text(nr_shape s, char *buf, size_t size)
+const char *nr_shape_text(nr_shape s, char *buf, size_t size)
 {
     if (s.h == 1 && s.w == 1)
         snprintf(buf, size, "%d", s.c);
@@ -349,7 +348,7 @@ static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *ou
         nr_layer_describe(layer, desc, sizeof desc);
         snprintf(name, sizeof name, "%*s%s", 2 * depth, "", desc);
         fprintf(out, "%-8s %-34s %-12s %12s %14s\n", layer->label, name,
-                shape_text(layer->out, shape, sizeof shape),
+                nr_shape_text(layer->out, shape, sizeof shape),
                 nr_format_thousands(layer->param_count, params, sizeof params),
                 nr_format_thousands(layer->macs, macs, sizeof macs));
         if (layer->block_count) {
@@ -359,7 +358,7 @@ static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *ou
                 nr_layer_describe(sc, desc, sizeof desc);
                 snprintf(name, sizeof name, "%*sshortcut %s", 2 * (depth + 1), "", desc);
                 fprintf(out, "%-8s %-34s %-12s %12s %14s\n", sc->label, name,
-                        shape_text(sc->out, shape, sizeof shape),
+                        nr_shape_text(sc->out, shape, sizeof shape),
                         nr_format_thousands(sc->param_count, params, sizeof params),
                         nr_format_thousands(sc->macs, macs, sizeof macs));
             }
@@ -372,7 +371,7 @@ void nr_graph_write_summary(const nr_graph *graph, FILE *out)
     char shape[48], params[32], macs[32];
     fprintf(out, "%-8s %-34s %-12s %12s %14s\n", "#", "layer", "output", "params",
             "MACs/example");
-    fprintf(out, "%-8s %-34s %s\n", "-", "input", shape_text(graph->input, shape, sizeof shape));
+    fprintf(out, "%-8s %-34s %s\n", "-", "input", nr_shape_text(graph->input, shape, sizeof shape));
     write_rows(graph->layers, graph->count, 0, out);
     fprintf(out, "total: %s learnable parameters, %s forward MACs per example\n",
             nr_format_thousands(graph->param_count, params, sizeof params),
