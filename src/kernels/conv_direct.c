@@ -446,17 +446,8 @@ static void relu_maxpool_plane(const float *grid, int Wp, int h, int w, float b,
             b1 = nr_v4f_and(b1, ~(b1 < zero));
             nr_v4f tl = NR_V4_EVEN(a0, a1), tr = NR_V4_ODD(a0, a1);
             nr_v4f bl = NR_V4_EVEN(b0, b1), br = NR_V4_ODD(b0, b1);
-            nr_v4f m = tl;
-            nr_v4i c = tr > m;
-            m = nr_v4f_select(c, tr, m);
-            nr_v4i pick = c & 1;
-            c = bl > m;
-            m = nr_v4f_select(c, bl, m);
-            pick = nr_v4i_select(c, (nr_v4i){w, w, w, w}, pick);
-            c = br > m;
-            m = nr_v4f_select(c, br, m);
-            pick = nr_v4i_select(c, (nr_v4i){w + 1, w + 1, w + 1, w + 1}, pick);
-            nr_v4f_store(o + ox, m);
+            nr_v4i pick;
+            nr_v4f_store(o + ox, nr_v4_max2x2(tl, tr, bl, br, w, &pick));
             if (am)
                 nr_v4i_store(am + ox, (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4,
                                                row0 + ix + 6} + pick);

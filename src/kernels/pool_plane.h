@@ -1,10 +1,31 @@
-/* kernels/pool_plane.h - the 2x2/2 max-pooling backward of one plane, shared
- * by the pooling kernels and the fused conv -> relu -> maxpool kernel
- * (internal). */
+/* kernels/pool_plane.h - the 2x2/2 max pooling of one plane, shared by the
+ * pooling kernels and the fused conv -> relu -> maxpool kernel (internal). */
 #ifndef NETRUN_KERNELS_POOL_PLANE_H
 #define NETRUN_KERNELS_POOL_PLANE_H
 
 #include <stdint.h>
+
+#include "simd.h"
+
+/* The maxima of four 2x2 windows, given their top-left, top-right,
+ * bottom-left and bottom-right values, compared in that order (the first
+ * maximum wins; NaN only when first); *pick = the winner's offset from the
+ * top-left in a plane W wide (0, 1, W or W + 1). */
+static inline nr_v4f nr_v4_max2x2(nr_v4f tl, nr_v4f tr, nr_v4f bl, nr_v4f br, int32_t W,
+                                  nr_v4i *pick)
+{
+    nr_v4f m = tl;
+    nr_v4i c = tr > m;
+    m = nr_v4f_select(c, tr, m);
+    nr_v4i p = c & 1;
+    c = bl > m;
+    m = nr_v4f_select(c, bl, m);
+    p = nr_v4i_select(c, (nr_v4i){W, W, W, W}, p);
+    c = br > m;
+    m = nr_v4f_select(c, br, m);
+    *pick = nr_v4i_select(c, (nr_v4i){W + 1, W + 1, W + 1, W + 1}, p);
+    return m;
+}
 
 /* g, am: [H/2, W/2] gradient of the pooled plane and its argmax (iy * W + ix);
  * dx: the H x W input-gradient plane with rows dx_stride floats apart
