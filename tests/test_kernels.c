@@ -511,6 +511,46 @@ START_TEST(test_conv_golden)
 }
 END_TEST
 
+/* A convolution backward pass against the reference on random prior
+ * gradients (din, dweight, dbias are ACCUMULATED): relative error below
+ * tol, din and dbias untouched when not asked for; with `repeat`, a second
+ * call from the same priors gives the same dweight and din bits. */
+typedef void (*conv_backward_fn)(const nr_conv2d_dims *, const float *, const float *,
+                                 const float *, float *, float *, float *, float *);
+
+static void check_conv_backward(const char *what, conv_backward_fn backward,
+                                const nr_conv2d_dims *d, nr_rng *r, const float *in,
+                                const float *w, const float *dout, int with_din, int with_bias,
+                                float *ws, size_t nws, double tol, int repeat)
+{
+    const size_t nin = conv_in_n(d), nw = conv_w_n(d), nf = (size_t)d->filters;
+    acc_buf di1 = acc_new(r, nin), dw1 = acc_new(r, nw), db1 = acc_new(r, nf);
+    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, nf);
+    float *di3 = fdup(di1.g, nin), *dw3 = fdup(dw1.g, nw);
+    if (ws)
+        fill_nan(ws, nws);
+    backward(d, in, w, dout, with_din ? di1.g : NULL, dw1.g, with_bias ? db1.g : NULL, ws);
+    nr_ref_conv2d_backward(d, in, w, dout, with_din ? di2 : NULL, dw2, with_bias ? db2 : NULL,
+                           NULL);
+    ck_assert_msg(rel_err(dw1.g, dw2, nw) < tol, "%s dweight rel err %g", what,
+                  rel_err(dw1.g, dw2, nw));
+    ck_assert_msg(rel_err(di1.g, di2, nin) < tol, "%s dinput rel err %g", what,
+                  rel_err(di1.g, di2, nin));
+    ck_assert_msg(rel_err(db1.g, db2, nf) < tol, "%s dbias rel err %g", what,
+                  rel_err(db1.g, db2, nf));
+    if (!with_din)
+        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
+    if (!with_bias)
+        ck_assert_mem_eq(db1.g, db1.prior, nf * sizeof(float));
+    if (repeat) {
+        backward(d, in, w, dout, with_din ? di3 : NULL, dw3, NULL, ws);
+        ck_assert_mem_eq(dw1.g, dw3, nw * sizeof(float));
+        ck_assert_mem_eq(di1.g, di3, nin * sizeof(float));
+    }
+    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
+    free(di2); free(dw2); free(db2); free(di3); free(dw3);
+}
+
 START_TEST(test_conv_blas_vs_ref)
 {
     nr_rng r;
@@ -554,27 +594,8 @@ START_TEST(test_conv_blas_vs_ref)
                   d.c, d.h, d.w, d.filters, d.size, d.stride, d.pad,
                   rel_err(o1, o2, nout));
 
-    acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
-    if (ws)
-        fill_nan(ws, nws);
-    nr_conv2d_backward(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
-                       with_bias ? db1.g : NULL, ws);
-    nr_ref_conv2d_backward(&d, in, w, dout, with_din ? di2 : NULL, dw2,
-                           with_bias ? db2 : NULL, NULL);
-    ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-4, "conv dweight rel err %g",
-                  rel_err(dw1.g, dw2, nw));
-    ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-4, "conv dinput rel err %g",
-                  rel_err(di1.g, di2, nin));
-    ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-4, "conv dbias rel err %g",
-                  rel_err(db1.g, db2, (size_t)d.filters));
-    if (!with_din)
-        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
-    if (!with_bias)
-        ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
-
-    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
-    free(di2); free(dw2); free(db2);
+    check_conv_backward("conv", nr_conv2d_backward, &d, &r, in, w, dout, with_din, with_bias,
+                        ws, nws, 1e-4, 0);
     free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
 }
 END_TEST
@@ -635,32 +656,14 @@ START_TEST(test_conv_batched_vs_ref)
                   "batched conv forward n%d c%d %dx%d f%d k%d s%d p%d: rel err %g", d.n,
                   d.c, d.h, d.w, d.filters, d.size, d.stride, d.pad, rel_err(o1, o2, nout));
 
-    acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
-    if (ws)
-        fill_nan(ws, nws);
-    nr_conv2d_backward_batched(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
-                               with_bias ? db1.g : NULL, ws);
-    nr_ref_conv2d_backward(&d, in, w, dout, with_din ? di2 : NULL, dw2,
-                           with_bias ? db2 : NULL, NULL);
-    ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-4, "batched conv dweight rel err %g",
-                  rel_err(dw1.g, dw2, nw));
-    ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-4, "batched conv dinput rel err %g",
-                  rel_err(di1.g, di2, nin));
-    ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-4, "batched conv dbias rel err %g",
-                  rel_err(db1.g, db2, (size_t)d.filters));
-    if (!with_din)
-        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
-    if (!with_bias)
-        ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
+    check_conv_backward("batched conv", nr_conv2d_backward_batched, &d, &r, in, w, dout,
+                        with_din, with_bias, ws, nws, 1e-4, 0);
 
     /* deterministic: the same call again gives the same bits */
     float *o3 = falloc(nout);
     nr_conv2d_forward_batched(&d, in, w, with_bias ? b : NULL, o3, ws);
     ck_assert_mem_eq(o1, o3, nout * sizeof(float));
-
-    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
-    free(di2); free(dw2); free(db2); free(o3);
+    free(o3);
     free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
 }
 END_TEST
@@ -715,31 +718,10 @@ START_TEST(test_conv_direct_vs_ref)
     nr_conv2d_forward_fast(&d, in, w, with_bias ? b : NULL, o3, ws);
     ck_assert_mem_eq(o1, o3, nout * sizeof(float));
 
-    acc_buf di1 = acc_new(&r, nin), dw1 = acc_new(&r, nw), db1 = acc_new(&r, (size_t)d.filters);
-    float *di2 = fdup(di1.g, nin), *dw2 = fdup(dw1.g, nw), *db2 = fdup(db1.g, (size_t)d.filters);
-    float *di3 = fdup(di1.g, nin), *dw3 = fdup(dw1.g, nw);
-    fill_nan(ws, nws);
-    nr_conv2d_backward_direct(&d, in, w, dout, with_din ? di1.g : NULL, dw1.g,
-                              with_bias ? db1.g : NULL, ws);
-    nr_ref_conv2d_backward(&d, in, w, dout, with_din ? di2 : NULL, dw2,
-                           with_bias ? db2 : NULL, NULL);
-    ck_assert_msg(rel_err(dw1.g, dw2, nw) < 1e-5, "direct conv dweight rel err %g",
-                  rel_err(dw1.g, dw2, nw));
-    ck_assert_msg(rel_err(di1.g, di2, nin) < 1e-5, "direct conv dinput rel err %g",
-                  rel_err(di1.g, di2, nin));
-    ck_assert_msg(rel_err(db1.g, db2, (size_t)d.filters) < 1e-5, "direct conv dbias rel err %g",
-                  rel_err(db1.g, db2, (size_t)d.filters));
-    if (!with_din)
-        ck_assert_mem_eq(di1.g, di1.prior, nin * sizeof(float));
-    if (!with_bias)
-        ck_assert_mem_eq(db1.g, db1.prior, (size_t)d.filters * sizeof(float));
-    /* deterministic */
-    nr_conv2d_backward_direct(&d, in, w, dout, with_din ? di3 : NULL, dw3, NULL, ws);
-    ck_assert_mem_eq(dw1.g, dw3, nw * sizeof(float));
-    ck_assert_mem_eq(di1.g, di3, nin * sizeof(float));
-
-    acc_free(&di1); acc_free(&dw1); acc_free(&db1);
-    free(di2); free(dw2); free(db2); free(di3); free(dw3); free(o3);
+    /* and deterministic */
+    check_conv_backward("direct conv", nr_conv2d_backward_direct, &d, &r, in, w, dout,
+                        with_din, with_bias, ws, nws, 1e-5, 1);
+    free(o3);
     free(in); free(w); free(b); free(o1); free(o2); free(dout); free(ws);
 }
 END_TEST
