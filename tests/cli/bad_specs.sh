@@ -7,30 +7,10 @@
 # >= 128 is a signal: a crash or a sanitizer abort).
 # usage: tests/cli/bad_specs.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
 set -uo pipefail
-netrun=${1:?usage: bad_specs.sh NETRUN}
-src=${NETRUN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${NETRUN_BINARY_DIR:-$(dirname "$netrun")}
-# absolute paths: the cases run in a scratch folder
-[[ $netrun == */* && $netrun != /* ]] && netrun=$PWD/$netrun
-[[ $bin != /* ]] && bin=$PWD/$bin
-[[ $src != /* ]] && src=$PWD/$src
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init bad_specs "${1:-}"
 corpus=$src/tests/bad_specs
-synth=$bin/netrun-synth
-pngcraft=$bin/netrun-pngcraft
-tmp=$(mktemp -d)
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-for tool in "$synth" "$pngcraft"; do
-  if [[ ! -x $tool ]]; then
-    echo "FAIL: $tool not built" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
+need_tools "$synth" "$pngcraft"
 
 # An AddressSanitizer build cannot run under `ulimit -v` (its shadow memory
 # is terabytes of address space); there, an allocation above 256 MiB aborts
@@ -267,6 +247,4 @@ EOF
 done <<<"$png_cases"
 
 echo "cli bad_specs: $cases spec cases, $png_count PNG kinds ($((2 * png_count)) runs)$( ((asan)) && echo ', ASan build' || echo ", ulimit -v $vlimit_kb")"
-echo "cli bad_specs: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+cli_finish

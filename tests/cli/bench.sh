@@ -5,23 +5,9 @@
 # for a bad batch count.
 # usage: tests/cli/bench.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
 set -uo pipefail
-netrun=${1:?usage: bench.sh NETRUN}
-bin=${NETRUN_BINARY_DIR:-$(dirname "$netrun")}
-[[ $netrun == */* && $netrun != /* ]] && netrun=$PWD/$netrun
-[[ $bin != /* ]] && bin=$PWD/$bin
-synth=$bin/netrun-synth
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() { local name=$1; shift; if "$@"; then ok; else fail "$name"; fi; }
-
-if [[ ! -x $synth ]]; then
-  echo "FAIL: $synth not built" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init bench "${1:-}"
+need_tools "$synth"
 cd "$tmp" || exit 1
 "$synth" bars --classes 3 --size 12x12 --train 60 --test 20 --seed 7 >/dev/null
 
@@ -91,6 +77,4 @@ done
 "$netrun" bench missing.yaml 3 >/dev/null 2>"$tmp/err"; status=$?
 check "bench missing spec: exit 2" test "$status" = 2
 
-echo "cli bench: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-test "$failed" = 0
+cli_finish

@@ -3,14 +3,8 @@
 # FILE:LINE:COL errors with exit status 2 for each class of bad spec.
 # usage: tests/cli/check.sh PATH/TO/netrun
 set -uo pipefail
-netrun=${1:?usage: check.sh NETRUN}
-src=${NETRUN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init check "${1:-}"
 
 # expect_error NAME EXPECTED_PREFIX_REGEX WORDS -- ARGS...: exit 2, exactly one
 # stderr line matching the prefix and containing WORDS, nothing on stdout.
@@ -74,6 +68,4 @@ expect_error bad-set "^--set train.epochs=0:1:[0-9]+: error: " "epochs" -- check
 expect_error set-syntax "^netrun: error: --set" "KEY=VALUE" -- check --set train.epochs "$src/specs/ex2_cnn.yaml"
 expect_error unknown-option "^netrun: error: unknown option" "--bogus" -- check --bogus "$src/specs/ex2_cnn.yaml"
 
-echo "cli check: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+cli_finish

@@ -7,26 +7,9 @@
 # expected pages). Tiny synthetic data, a few epochs.
 # usage: tests/cli/compare.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
 set -uo pipefail
-netrun=${1:?usage: compare.sh NETRUN}
-bin=${NETRUN_BINARY_DIR:-$(dirname "$netrun")}
-src=${NETRUN_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-[[ $netrun == */* && $netrun != /* ]] && netrun=$PWD/$netrun
-[[ $bin != /* ]] && bin=$PWD/$bin
-[[ $src != /* ]] && src=$PWD/$src
-synth=$bin/netrun-synth
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() { local name=$1; shift; if "$@"; then ok; else fail "$name"; fi; }
-
-if [[ ! -x $synth ]]; then
-  echo "FAIL: $synth not built" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init compare "${1:-}"
+need_tools "$synth"
 
 # expect_error NAME STATUS WORDS -- ARGS...: `netrun ARGS` exits STATUS with
 # exactly one error line on stderr containing WORDS (other stderr lines may
@@ -257,6 +240,4 @@ check "--help mentions diff" grep -q 'netrun diff A.yaml B.yaml' <<<"$help"
 check "--help mentions report" grep -q 'netrun report RUN_DIR' <<<"$help"
 check "--help mentions --sweep" grep -q -- '--sweep KEY=V1,V2' <<<"$help"
 
-echo "cli compare: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+cli_finish

@@ -5,26 +5,9 @@
 # line for bad data and output folders.
 # usage: tests/cli/train.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
 set -uo pipefail
-netrun=${1:?usage: train.sh NETRUN}
-bin=${NETRUN_BINARY_DIR:-$(dirname "$netrun")}
-# absolute paths: the tests below change the current folder
-[[ $netrun == */* && $netrun != /* ]] && netrun=$PWD/$netrun
-[[ $bin != /* ]] && bin=$PWD/$bin
-synth=$bin/netrun-synth
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-# check NAME COMMAND...: one assertion from a command's status
-check() { local name=$1; shift; if "$@"; then ok; else fail "$name"; fi; }
-
-if [[ ! -x $synth ]]; then
-  echo "FAIL: $synth not built" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init train "${1:-}"
+need_tools "$synth"
 
 # expect_error NAME WORDS -- ARGS...: `netrun ARGS` exits 2, its stderr has
 # exactly one error line and it contains WORDS; every other stderr line is a
@@ -268,6 +251,4 @@ help=$("$netrun" --help)
 check "--help mentions eval" grep -q 'netrun eval' <<<"$help"
 check "--help mentions --backend" grep -q -- '--backend' <<<"$help"
 
-echo "cli train: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+cli_finish
