@@ -12,9 +12,9 @@
  *             computes its column part of dW (and slice of db) over the WHOLE
  *             batch straight into the net's gradient, and dx for its share.
  * So it is called on every thread, also with an empty share (the barriers),
- * and its parameter gradients need no per-thread copy: net.c points every
- * thread's dweight/dbias at the shared gradient (whole_batch_grads there
- * makes the same backend test as fast_path here). */
+ * and its parameter gradients need no per-thread copy: its ops say so
+ * (whole_batch_grads) and net.c points every thread's dweight/dbias at the
+ * shared gradient. */
 #include "layers/layer.h"
 
 #include <stdio.h>
@@ -74,10 +74,16 @@ static size_t dense_workspace_floats(const nr_layer *layer, const nr_kernel_tabl
     return kernels == &nr_blas_kernels ? nr_dense_fast_workspace_floats(&d) : 0;
 }
 
-/* The fast kernels belong to the BLAS backend (see net.c whole_batch_grads). */
+/* The fast kernels belong to the BLAS backend; they write the whole
+ * batch's parameter gradients. */
+static bool dense_whole_batch_grads(const nr_kernel_table *kernels)
+{
+    return kernels == &nr_blas_kernels;
+}
+
 static bool fast_path(const nr_exec *ex)
 {
-    return ex->kernels == &nr_blas_kernels;
+    return dense_whole_batch_grads(ex->kernels);
 }
 
 static void barrier(const nr_exec *ex)
@@ -158,4 +164,5 @@ const nr_layer_ops nr_dense_ops = {
     .workspace_floats = dense_workspace_floats,
     /* the fast path synchronises the threads (barriers); din is set by dx = dy W */
     .exec_flags = NR_EXEC_EMPTY_OK | NR_EXEC_SETS_DIN,
+    .whole_batch_grads = dense_whole_batch_grads,
 };

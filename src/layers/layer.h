@@ -181,6 +181,11 @@ typedef struct nr_layer_ops {
     void (*backward)(const nr_exec *ex, nr_layer_run *run, const float *in, float *din);
     /* NR_EXEC_* flags: how the executor may split a batch across threads. */
     unsigned exec_flags;
+    /* With these kernels, the backward computes the parameter gradients of
+     * the WHOLE batch, split among the threads, straight into the shared
+     * gradient: the executor points every thread's dweight/dbias at it and
+     * neither keeps those ranges per thread nor sums them. NULL: never. */
+    bool (*whole_batch_grads)(const nr_kernel_table *kernels);
 } nr_layer_ops;
 
 enum {

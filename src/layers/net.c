@@ -103,14 +103,13 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad)
     return slice;
 }
 
-/* Layers whose backward computes the parameter gradients of the WHOLE batch,
- * split among the threads, straight into the shared gradient (see
- * layers/dense.c, whose fast_path makes the same backend test): every
- * thread's view points their dweight/dbias at net->grads, and their ranges
- * are neither kept per thread nor summed. */
+/* The layer's ops->whole_batch_grads (see layer.h): every thread's view
+ * points its dweight/dbias at net->grads, and their ranges are neither kept
+ * per thread nor summed. */
 static bool whole_batch_grads(const nr_kernel_table *kernels, const nr_layer *layer)
 {
-    return layer->kind == NR_LAYER_DENSE && kernels == &nr_blas_kernels;
+    const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+    return ops->whole_batch_grads && ops->whole_batch_grads(kernels);
 }
 
 /* One layer on this thread's share (layers whose result couples the
