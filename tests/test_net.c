@@ -235,15 +235,18 @@ START_TEST(test_backends_agree)
 }
 END_TEST
 
+/* A small CNN for the toy dataset (tests/support/toy_data.h), trained
+ * whole by the tests below. */
+#define TOY_CNN                                                                 \
+    "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n"                  \
+    "    - maxpool: {size: 2}\n    - dropout: {rate: 0.1}\n"                   \
+    "    - dense: {units: 4}\n    - softmax\n"
+
 static void train_toy(const char *optimizer, nr_epoch_record *history, float *params_out,
                       size_t *param_count)
 {
     fixture f;
-    fixture_make(&f, "[1, 8, 8]",
-                 "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n"
-                 "    - maxpool: {size: 2}\n    - dropout: {rate: 0.1}\n"
-                 "    - dense: {units: 4}\n    - softmax\n",
-                 "cross_entropy", NR_BACKEND_BLAS, 16);
+    fixture_make(&f, "[1, 8, 8]", TOY_CNN, "cross_entropy", NR_BACKEND_BLAS, 16);
     nr_error err = {0};
     char assignment[128];
     snprintf(assignment, sizeof assignment, "train.optimizer=%s", optimizer);
@@ -548,11 +551,7 @@ START_TEST(test_threaded_training_deterministic)
     static float params[2][4096];
     for (int rep = 0; rep < 2; rep++) {
         fixture f;
-        fixture_make(&f, "[1, 8, 8]",
-                     "    - conv: {filters: 4, size: 3, pad: 1}\n    - relu\n"
-                     "    - maxpool: {size: 2}\n    - dropout: {rate: 0.1}\n"
-                     "    - dense: {units: 4}\n    - softmax\n",
-                     "cross_entropy", NR_BACKEND_BLAS, 16);
+        fixture_make(&f, "[1, 8, 8]", TOY_CNN, "cross_entropy", NR_BACKEND_BLAS, 16);
         nr_error err = {0};
         ck_assert(ns_doc_apply_set(f.doc, "train.batch_size=16", &err) == 0);
         ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
