@@ -1,5 +1,11 @@
 /* netspec/set.c - "--set dotted.path=value" overrides.
  *
+ * The path is written as in messages and `netrun diff`: keys joined by dots,
+ * list indices either as "[N]" after the list (network.layers[0].conv) or as
+ * a dotted number (network.layers.0.conv); both forms mix freely. A "[N]"
+ * always means a list index, a dotted number means one when it lands on a
+ * list (otherwise it is a map key, as it always was).
+ *
  * The path is walked twice: first without touching the tree (so that a bad
  * assignment leaves the doc exactly as it was), then for real. The walk
  * follows the schema alongside the tree so that it knows when a segment is a
@@ -18,7 +24,11 @@
 
 typedef struct seg {
     char *text;     /* NUL-terminated, inside setctx.path_copy */
+    size_t len;     /* bytes of text (the NUL goes there after the parse) */
     int col;        /* 1-based character column in the assignment */
+    int bcol;       /* bracket: column of its '[' */
+    bool bracket;   /* written "[N]": must be an index into a list */
+    bool as_index;  /* walked as a list index (messages print it "[N]") */
 } seg;
 
 typedef enum { S_NONE, S_MAP, S_CHOICE, S_LIST } skind;
@@ -94,13 +104,16 @@ static sstate next_state(sstate st, const char *segment)
     return none;
 }
 
-/* "train.optimizer" for the segments before i, or "the top level" */
+/* "train.optimizer" for the segments before i, or "the top level"; list
+ * indices as "[N]" like every other message */
 static const char *path_before(const setctx *s, size_t i, char *buf, size_t size)
 {
     size_t o = 0;
     buf[0] = '\0';
     for (size_t j = 0; j < i && o + 1 < size; j++) {
-        int n = snprintf(buf + o, size - o, "%s%s", j ? "." : "", s->segs[j].text);
+        const seg *g = &s->segs[j];
+        int n = g->as_index ? snprintf(buf + o, size - o, "[%s]", g->text)
+                            : snprintf(buf + o, size - o, "%s%s", j ? "." : "", g->text);
         if (n < 0)
             break;
         o += (size_t)n;
@@ -110,13 +123,42 @@ static const char *path_before(const setctx *s, size_t i, char *buf, size_t size
     return buf;
 }
 
-static bool parse_index(const char *text, size_t *out)
+static bool all_digits(const char *text)
 {
     size_t n = strlen(text);
-    if (n == 0 || n > 9 || strspn(text, "0123456789") != n)
+    return n > 0 && strspn(text, "0123456789") == n;
+}
+
+/* digits (leading zeros allowed) of a value below 10^9 -> *out */
+static bool parse_index(const char *text, size_t *out)
+{
+    if (!all_digits(text) || strlen(text + strspn(text, "0")) > 9)
         return false;
     *out = (size_t)strtoul(text, NULL, 10);
     return true;
+}
+
+/* "[N]" at segment i where there is no list (cur: the node there, NULL =
+ * not in the spec; st: what the schema says it is) */
+static int fail_not_list(const setctx *s, size_t i, const ns_node *cur, sstate st)
+{
+    const seg *g = &s->segs[i];
+    char where[800], shown[NS_SHOW_MAX * 4 + 8];
+    const char *path = path_before(s, i, where, sizeof where);
+    if (!cur)
+        return fail(s, g->bcol, "cannot use the index [%s]: %s is not in the spec, and only "
+                    "items of an existing list can be set", g->text, path);
+    if (cur->kind == NS_SCALAR && ns_is_null(cur))
+        return fail(s, g->bcol, "cannot use the index [%s]: %s is empty, not a list", g->text,
+                    path);
+    if (cur->kind == NS_SCALAR)
+        return fail(s, g->bcol, "cannot use the index [%s]: %s is the value '%s', not a list",
+                    g->text, path, ns_show(cur->scalar, shown, sizeof shown));
+    const char *what = "a map";
+    if (st.kind == S_CHOICE)
+        what = st.choice && st.choice->type == NS_T_LAYERS ? "a layer" : "a choice";
+    return fail(s, g->bcol, "cannot use the index [%s]: %s is %s, not a list", g->text, path,
+                what);
 }
 
 /* The node that goes at segment i: the value for the last segment, else an
@@ -156,11 +198,14 @@ static int walk(setctx *s, bool apply)
     sstate st = { S_MAP, ns_schema_root.keys, NULL };
     char where[800];
     for (size_t i = 0; i < s->nseg; i++) {
-        const seg *g = &s->segs[i];
+        seg *g = &s->segs[i];
         bool last = i + 1 == s->nseg;
         sstate next = next_state(st, g->text);
 
-        if (st.kind == S_CHOICE) {
+        if (g->bracket && (!cur || cur->kind != NS_SEQ))
+            return fail_not_list(s, i, cur, st);
+
+        if (st.kind == S_CHOICE && !g->bracket) {
             const char *current = NULL;
             if (cur && cur->kind == NS_SCALAR && !ns_is_null(cur))
                 current = cur->scalar;
@@ -210,6 +255,16 @@ static int walk(setctx *s, bool apply)
             size_t index;
             if (!parse_index(g->text, &index)) {
                 char shown[NS_SHOW_MAX * 4 + 8];
+                if (all_digits(g->text)) {      /* more than 9 digits */
+                    if (cur->count == 0)
+                        return fail(s, g->col, "index %s is out of range: %s is an empty list",
+                                    ns_show(g->text, shown, sizeof shown),
+                                    path_before(s, i, where, sizeof where));
+                    return fail(s, g->col, "index %s is out of range: %s has %zu items "
+                                "(0 to %zu)", ns_show(g->text, shown, sizeof shown),
+                                path_before(s, i, where, sizeof where), cur->count,
+                                cur->count - 1);
+                }
                 if (cur->count == 0)
                     return fail(s, g->col, "%s is an empty list; cannot set '%s' in it",
                                 path_before(s, i, where, sizeof where),
@@ -226,6 +281,7 @@ static int walk(setctx *s, bool apply)
                             index, path_before(s, i, where, sizeof where), cur->count,
                             cur->count - 1);
             }
+            g->as_index = true;
             slot = &cur->items[index];
             if (last) {
                 if (apply) {
@@ -288,6 +344,96 @@ static int char_count(const char *text, size_t n)
     return c;
 }
 
+/* Splits the path (path_copy[0..plen), a copy of assignment[0..plen)) into
+ * s->segs: KEY, then any number of [N], then ".KEY..." again; the first key
+ * may be left out ("[0]" - the top level is then not a list). Only the
+ * syntax is checked here; whether a list is there is the walk's business. */
+static int parse_path(setctx *s, const char *assignment, char *path_copy, size_t plen)
+{
+    static const char digits[] = "0123456789";
+    size_t p = 0;
+    for (;;) {
+        size_t start = p;
+        while (p < plen && path_copy[p] != '.' && path_copy[p] != '[' && path_copy[p] != ']')
+            p++;
+        int col = char_count(assignment, start) + 1;
+        char at = p < plen ? path_copy[p] : '\0';
+        if (p == start) {
+            if (at == ']')
+                return fail(s, col, "']' without a '[' in the path; a list index is written "
+                            "[N], e.g. network.layers[0]");
+            if (at == '[' && start > 0)
+                return fail(s, col, "a key is missing before '['; an index follows its list "
+                            "directly, e.g. network.layers[0] (or network.layers.0)");
+            if (at != '[')
+                return fail(s, col, "empty key in the path '%.*s' (two dots, or a dot at an "
+                            "end)", (int)plen, assignment);
+        } else {
+            if (at == ']')
+                return fail(s, char_count(assignment, p) + 1, "']' without a '[' in the path; "
+                            "a list index is written [N], e.g. network.layers[0]");
+            if (s->nseg == NS_MAX_DEPTH - 1)
+                return fail(s, col, "the path has more than %d keys", NS_MAX_DEPTH - 2);
+            seg *g = &s->segs[s->nseg++];
+            memset(g, 0, sizeof *g);
+            g->text = path_copy + start;
+            g->len = p - start;
+            g->col = col;
+        }
+        while (p < plen && path_copy[p] == '[') {
+            size_t open = p, first = p + 1, close = first;
+            while (close < plen && path_copy[close] != ']' && path_copy[close] != '[')
+                close++;
+            int bcol = char_count(assignment, open) + 1, ccol = bcol + 1;
+            if (close == plen || path_copy[close] != ']')
+                return fail(s, bcol, "'[' is not closed; a list index is written [N], e.g. "
+                            "network.layers[0]");
+            const char *c = path_copy + first;
+            int n = (int)(close - first);
+            size_t d = strspn(c, digits);   /* stops at ']' at the latest */
+            if (n == 0)
+                return fail(s, ccol, "empty index []; expected a list index, a number from 0");
+            if ((int)d != n) {
+                size_t d2 = c[d] == '-' && c[d + 1] == '>' ? strspn(c + d + 2, digits) : 0;
+                if (d > 0 && d2 > 0 && (int)(d + 2 + d2) == n)
+                    return fail(s, ccol, "[%.*s] is how netrun diff names a layer at index "
+                                "%.*s in the first spec and %.*s in the second; give one "
+                                "index: [%.*s] or [%.*s]", n, c, (int)d, c, (int)d2,
+                                c + d + 2, (int)d, c, (int)d2, c + d + 2);
+                if (c[0] == '-' && n > 1 && (int)strspn(c + 1, digits) == n - 1)
+                    return fail(s, ccol, "negative index [%.*s]; list indices count from 0 "
+                                "(there is no counting from the end)", n, c);
+                char shown[NS_SHOW_MAX * 4 + 8];
+                path_copy[close] = '\0';
+                return fail(s, ccol, "expected a list index (a number from 0) in [...], got "
+                            "'%s'", ns_show(c, shown, sizeof shown));
+            }
+            if (s->nseg == NS_MAX_DEPTH - 1)
+                return fail(s, bcol, "the path has more than %d keys", NS_MAX_DEPTH - 2);
+            seg *g = &s->segs[s->nseg++];
+            memset(g, 0, sizeof *g);
+            g->text = path_copy + first;
+            g->len = close - first;
+            g->col = ccol;
+            g->bcol = bcol;
+            g->bracket = true;
+            p = close + 1;
+        }
+        if (p == plen)
+            break;
+        if (path_copy[p] == ']')
+            return fail(s, char_count(assignment, p) + 1, "']' without a '[' in the path; "
+                        "a list index is written [N], e.g. network.layers[0]");
+        if (path_copy[p] != '.')
+            return fail(s, char_count(assignment, p) + 1, "expected '.' or '[' after ']'; "
+                        "what follows an index is '.KEY', another '[N]' or '='");
+        p++;
+    }
+    for (size_t i = 0; i < s->nseg; i++)
+        s->segs[i].text[s->segs[i].len] = '\0';
+    return 0;
+}
+
 int ns_doc_apply_set(ns_doc *doc, const char *assignment, nr_error *err)
 {
     size_t alen = strlen(assignment);
@@ -348,28 +494,8 @@ int ns_doc_apply_set(ns_doc *doc, const char *assignment, nr_error *err)
     }
     memcpy(path_copy, assignment, plen);
     path_copy[plen] = '\0';
-    for (size_t start = 0;;) {
-        size_t end = start;
-        while (end < plen && path_copy[end] != '.')
-            end++;
-        int col = char_count(assignment, start) + 1;
-        if (end == start) {
-            fail(&s, col, "empty key in the path '%.*s' (two dots, or a dot at an end)",
-                 (int)plen, assignment);
-            goto done;
-        }
-        if (s.nseg == NS_MAX_DEPTH - 1) {
-            fail(&s, col, "the path has more than %d keys", NS_MAX_DEPTH - 2);
-            goto done;
-        }
-        path_copy[end] = '\0';
-        s.segs[s.nseg].text = path_copy + start;
-        s.segs[s.nseg].col = col;
-        s.nseg++;
-        if (end == plen)
-            break;
-        start = end + 1;
-    }
+    if (parse_path(&s, assignment, path_copy, plen) != 0)
+        goto done;
 
     /* the value, as YAML, with positions inside the assignment */
     {

@@ -939,11 +939,12 @@ START_TEST(test_set_variant_switch)
 }
 END_TEST
 
-/* Applies `assignment` to MINIMAL (+ extra); it or the resolve after it must
+/* Applies `assignment` to the spec `text`; it or the resolve after it must
  * fail with a message starting with `prefix` and containing `word`. */
-static void expect_set_error(const char *assignment, const char *prefix, const char *word)
+static void expect_set_error_on(const char *text, const char *assignment, const char *prefix,
+                                const char *word)
 {
-    ns_doc *doc = parse_ok(MINIMAL);
+    ns_doc *doc = parse_ok(text);
     char *before = emit_ok(doc);
     nr_error err = {0};
     int rc = ns_doc_apply_set(doc, assignment, &err);
@@ -964,6 +965,13 @@ static void expect_set_error(const char *assignment, const char *prefix, const c
                   "message '%s' does not start with '%s'", err.message, prefix);
     if (word)
         ck_assert_msg(strstr(err.message, word), "message '%s' lacks '%s'", err.message, word);
+    ck_assert_msg(!strchr(err.message, '\n'), "message has a newline: %s", err.message);
+}
+
+/* The same on MINIMAL. */
+static void expect_set_error(const char *assignment, const char *prefix, const char *word)
+{
+    expect_set_error_on(MINIMAL, assignment, prefix, word);
 }
 
 START_TEST(test_set_errors)
@@ -1031,6 +1039,258 @@ START_TEST(test_set_after_resolve)
     free(cwd);
     /* the data.test path from the file is unchanged */
     ck_assert_str_eq(ns_get_str(doc->root, "data.test"), "/base/data/Test");
+    ns_doc_free(doc);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* --set paths: "[N]" list indices, as messages and netrun diff print them */
+
+/* A layer list with a residual block and a repeat (items indented by 4). */
+static const char *const NESTED_LAYERS =
+    "    - conv: {filters: 4, pad: 1}\n"
+    "    - residual:\n"
+    "        layers:\n"
+    "          - conv: {filters: 4, pad: 1}\n"
+    "          - batchnorm\n"
+    "          - relu: {}\n"
+    "        shortcut: identity\n"
+    "    - repeat:\n"
+    "        times: 2\n"
+    "        layers: [dropout, {leaky_relu: {slope: 0.2}}]\n"
+    "    - avgpool\n";
+
+/* `text` with the assignments a[0..n) and, separately, with b[0..n): both
+ * resolve to the same tree and the same emitted YAML. Returns the b doc. */
+static ns_doc *same_after_sets(const char *text, const char *const *a, const char *const *b,
+                               size_t n)
+{
+    ns_doc *da = parse_ok(text), *db = parse_ok(text);
+    for (size_t i = 0; i < n; i++) {
+        set_ok(da, a[i]);
+        set_ok(db, b[i]);
+    }
+    nr_error err = {0};
+    ck_assert_msg(ns_doc_resolve(da, &err) == 0, "%s", err.message);
+    ck_assert_msg(ns_doc_resolve(db, &err) == 0, "%s", err.message);
+    ck_assert(ns_node_equal(da->root, db->root));
+    char *ya = emit_ok(da), *yb = emit_ok(db);
+    ck_assert_str_eq(ya, yb);
+    free(ya);
+    free(yb);
+    ns_doc_free(da);
+    return db;
+}
+
+START_TEST(test_set_bracket_equals_dotted)
+{
+    static const char *const dotted[] = {
+        "network.input=[1,8,8]",
+        "network.input.2=6",
+        "network.layers.0.conv.filters=6",
+        "network.layers.3=relu",
+        "network.layers.2.repeat.times=3",
+    };
+    static const char *const bracket[] = {
+        "network.input=[1,8,8]",
+        "network.input[2]=6",
+        "network.layers[0].conv.filters=6",
+        "network.layers[3]=relu",
+        "network.layers[2].repeat.times=3",
+    };
+    ns_doc *doc = same_after_sets(with_layers(NESTED_LAYERS), dotted, bracket, 5);
+    const ns_node *root = doc->root;
+    ck_assert_int_eq(ns_get_int(root, "network.input.2"), 6);
+    ck_assert_int_eq(ns_get_int(root, "network.layers.0.conv.filters"), 6);
+    ck_assert_int_eq(ns_get_int(root, "network.layers.0.conv.pad"), 1);   /* kept */
+    ck_assert_str_eq(ns_str(ns_path_get(root, "network.layers.3")), "relu");
+    ck_assert_int_eq(ns_get_int(root, "network.layers.2.repeat.times"), 3);
+    ck_assert_str_eq(doc->sets[2], "network.layers[0].conv.filters=6");   /* as given */
+    ns_doc_free(doc);
+
+    /* a value's position is inside the assignment: '=' is after the ']' */
+    doc = parse_ok(with_layers(NESTED_LAYERS));
+    set_ok(doc, "network.layers[0].conv.filters=7");
+    const ns_node *filters = ns_path_get(doc->root, "network.layers.0.conv.filters");
+    ck_assert_int_eq(filters->col, 32);
+    ck_assert_uint_eq(filters->origin, 1);
+    ns_doc_free(doc);
+}
+END_TEST
+
+START_TEST(test_set_bracket_nested_and_mixed)
+{
+    static const char *const dotted[] = {
+        "network.layers.1.residual.layers.0.conv.filters=8",
+        "network.layers.1.residual.layers.2=tanh",
+        "network.layers.2.repeat.layers.1.leaky_relu.slope=0.3",
+        "network.layers.2.repeat.layers.0.dropout.rate=0.25",
+    };
+    static const char *const bracket[] = {
+        "network.layers[1].residual.layers[0].conv.filters=8",
+        "network.layers[1].residual.layers[2]=tanh",
+        "network.layers[2].repeat.layers[1].leaky_relu.slope=0.3",
+        "network.layers[2].repeat.layers[0].dropout.rate=0.25",
+    };
+    static const char *const mixed[] = {
+        "network.layers[1].residual.layers.0.conv.filters=8",
+        "network.layers.1.residual.layers[2]=tanh",
+        "network.layers.2.repeat.layers[1].leaky_relu.slope=0.3",
+        "network.layers[2].repeat.layers.0.dropout.rate=0.25",
+    };
+    ns_doc *doc = same_after_sets(with_layers(NESTED_LAYERS), dotted, bracket, 4);
+    const ns_node *root = doc->root;
+    ck_assert_int_eq(ns_get_int(root, "network.layers.1.residual.layers.0.conv.filters"), 8);
+    ck_assert_str_eq(ns_str(ns_path_get(root, "network.layers.1.residual.layers.2")), "tanh");
+    ck_assert_double_eq_tol(
+        ns_get_float(root, "network.layers.2.repeat.layers.1.leaky_relu.slope"), 0.3, 1e-15);
+    ck_assert_double_eq_tol(ns_get_float(root, "network.layers.2.repeat.layers.0.dropout.rate"),
+                            0.25, 1e-15);
+    ns_doc_free(doc);
+    ns_doc_free(same_after_sets(with_layers(NESTED_LAYERS), dotted, mixed, 4));
+}
+END_TEST
+
+START_TEST(test_set_bracket_errors)
+{
+    /* "network.layers" is 14 characters: its '[' is column 15, the index 16 */
+    expect_set_error("network.layers[x]=relu",
+                     "--set network.layers[x]=relu:1:16: error: expected a list index (a number "
+                     "from 0) in [...], got 'x'", NULL);
+    expect_set_error("network.layers[-1]=relu",
+                     "--set network.layers[-1]=relu:1:16: error: negative index [-1]", "from 0");
+    expect_set_error("network.layers[=relu",
+                     "--set network.layers[=relu:1:15: error: '[' is not closed", NULL);
+    expect_set_error("network.layers[1.dense.units=3",
+                     "--set network.layers[1.dense.units=3:1:15: error: '[' is not closed", NULL);
+    expect_set_error("network.layers[1[2]=relu",
+                     "--set network.layers[1[2]=relu:1:15: error: '[' is not closed", NULL);
+    expect_set_error("network.layers[]=relu",
+                     "--set network.layers[]=relu:1:16: error: empty index []", NULL);
+    expect_set_error("network.layers[3]=relu",
+                     "--set network.layers[3]=relu:1:16: error: index 3 is out of range: "
+                     "network.layers has 3 items (0 to 2)", NULL);
+    expect_set_error("network.layers[12345678901]=relu",
+                     "--set network.layers[12345678901]=relu:1:16: error: index 12345678901 is "
+                     "out of range: network.layers has 3 items (0 to 2)", NULL);
+    expect_set_error("network.layers[0->1]=relu",
+                     "--set network.layers[0->1]=relu:1:16: error: [0->1] is how netrun diff "
+                     "names a layer", "give one index: [0] or [1]");
+    /* an index where there is no list: on a map, a layer, a value, nothing */
+    expect_set_error("data[0]=x",
+                     "--set data[0]=x:1:5: error: cannot use the index [0]: data is a map, not a "
+                     "list", NULL);
+    expect_set_error("[0]=x",
+                     "--set [0]=x:1:1: error: cannot use the index [0]: the top level is a map, "
+                     "not a list", NULL);
+    expect_set_error("network.layers[1][0]=3",
+                     "--set network.layers[1][0]=3:1:18: error: cannot use the index [0]: "
+                     "network.layers[1] is a layer, not a list", NULL);
+    expect_set_error("network.layers.1.dense[0]=3",
+                     "--set network.layers.1.dense[0]=3:1:23: error: cannot use the index [0]: "
+                     "network.layers[1].dense is a map, not a list", NULL);
+    expect_set_error("network.layers[1].dense.units[0]=3",
+                     "--set network.layers[1].dense.units[0]=3:1:30: error: cannot use the index "
+                     "[0]: network.layers[1].dense.units is the value '10', not a list", NULL);
+    expect_set_error("train[0].epochs=3",
+                     "--set train[0].epochs=3:1:6: error: cannot use the index [0]: train is not "
+                     "in the spec", NULL);
+    expect_set_error("network.input[0]=3",
+                     "--set network.input[0]=3:1:14: error: cannot use the index [0]: "
+                     "network.input is not in the spec", NULL);
+    /* brackets out of place */
+    expect_set_error("network.layers]0=relu",
+                     "--set network.layers]0=relu:1:15: error: ']' without a '['", NULL);
+    expect_set_error("network.layers[0]]=relu",
+                     "--set network.layers[0]]=relu:1:18: error: ']' without a '['", NULL);
+    expect_set_error("network.layers[0]x=1",
+                     "--set network.layers[0]x=1:1:18: error: expected '.' or '[' after ']'",
+                     NULL);
+    expect_set_error("network.layers.[0]=relu",
+                     "--set network.layers.[0]=relu:1:16: error: a key is missing before '['",
+                     NULL);
+    expect_set_error("network.layers[0]..x=1",
+                     "--set network.layers[0]..x=1:1:19: error: empty key", NULL);
+    /* columns count characters: 'é' is two bytes */
+    expect_set_error("d\xc3\xa9[0]=1", "--set d\xc3\xa9[0]=1:1:3: error: cannot use the index [0]: "
+                     "d\xc3\xa9 is not in the spec", NULL);
+    /* nested lists */
+    expect_set_error_on(with_layers(NESTED_LAYERS), "network.layers[1].residual.layers[3]=relu",
+                        "--set network.layers[1].residual.layers[3]=relu:1:35: error: index 3 is "
+                        "out of range: network.layers[1].residual.layers has 3 items (0 to 2)",
+                        NULL);
+    expect_set_error_on(with_layers(NESTED_LAYERS), "network.layers.2.repeat.layers.x=relu",
+                        "--set network.layers.2.repeat.layers.x=relu:1:32: error: "
+                        "network.layers[2].repeat.layers is a list: expected an index from 0 to "
+                        "1, got 'x'", NULL);
+    /* paths in messages print indices as [N] whatever form was given */
+    expect_set_error("network.layers.1.dense.units.x=3",
+                     "--set network.layers.1.dense.units.x=3:1:30: error: cannot set 'x' inside "
+                     "network.layers[1].dense.units: it is the value '10', not a map", NULL);
+    /* the value's errors point into the value after a bracket path */
+    expect_set_error("network.layers[0].conv.filters=0",
+                     "--set network.layers[0].conv.filters=0:1:32: error: "
+                     "network.layers[0].conv.filters: expected an integer", NULL);
+}
+END_TEST
+
+typedef struct printed_paths {
+    char assignment[8][256];
+    size_t count;
+} printed_paths;
+
+/* ns_diff callback: "PATH=VALUE of b" for each scalar difference */
+static void collect_difference(void *ctx, const char *path, const ns_node *a, const ns_node *b)
+{
+    printed_paths *p = ctx;
+    (void)a;
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(b->kind, NS_SCALAR);
+    ck_assert_uint_lt(p->count, 8);
+    snprintf(p->assignment[p->count++], sizeof p->assignment[0], "%s=%s", path, b->scalar);
+}
+
+START_TEST(test_set_printed_paths)
+{
+    /* a path printed by ns_diff (netrun diff), with =VALUE, is a --set path */
+    ns_doc *a = resolve_ok(with_layers(NESTED_LAYERS));
+    ns_doc *b = parse_ok(with_layers(NESTED_LAYERS));
+    set_ok(b, "network.layers.1.residual.layers.0.conv.filters=8");
+    set_ok(b, "network.layers.2.repeat.layers.1.leaky_relu.slope=0.3");
+    set_ok(b, "network.layers.0.conv.pad=0");
+    nr_error err = {0};
+    ck_assert_msg(ns_doc_resolve(b, &err) == 0, "%s", err.message);
+    printed_paths p = {0};
+    ck_assert_uint_eq(ns_diff(a->root, b->root, collect_difference, &p), 3);
+    ck_assert_str_eq(p.assignment[0], "network.layers[0].conv.pad=0");
+    ck_assert_str_eq(p.assignment[1], "network.layers[1].residual.layers[0].conv.filters=8");
+    ck_assert_str_eq(p.assignment[2], "network.layers[2].repeat.layers[1].leaky_relu.slope=0.3");
+    for (size_t i = 0; i < p.count; i++)
+        set_ok(a, p.assignment[i]);
+    ck_assert_msg(ns_doc_resolve(a, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(ns_diff(a->root, b->root, NULL, NULL), 0);
+    ns_doc_free(a);
+    ns_doc_free(b);
+
+    /* a path printed by an error message, with =VALUE, fixes the error */
+    const char *bad = with_layers("    - residual:\n"
+                                  "        layers:\n"
+                                  "          - relu\n"
+                                  "          - conv: {filters: 0}\n");
+    ns_doc *doc = parse_ok(bad);
+    ck_assert_int_ne(ns_doc_resolve(doc, &err), 0);
+    const char *path = strstr(err.message, "error: ");
+    ck_assert_ptr_nonnull(path);
+    path += strlen("error: ");
+    size_t len = strcspn(path, ":");
+    char assignment[300];
+    snprintf(assignment, sizeof assignment, "%.*s=5", (int)len, path);
+    ck_assert_str_eq(assignment, "network.layers[0].residual.layers[1].conv.filters=5");
+    ns_doc_free(doc);
+    doc = parse_ok(bad);
+    set_ok(doc, assignment);
+    ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(ns_get_int(doc->root, "network.layers.0.residual.layers.1.conv.filters"), 5);
     ns_doc_free(doc);
 }
 END_TEST
@@ -1353,6 +1613,13 @@ int main(void)
     tcase_add_test(set, test_set_errors);
     tcase_add_test(set, test_set_after_resolve);
     suite_add_tcase(suite, set);
+
+    TCase *set_paths = tcase_create("set_paths");
+    tcase_add_test(set_paths, test_set_bracket_equals_dotted);
+    tcase_add_test(set_paths, test_set_bracket_nested_and_mixed);
+    tcase_add_test(set_paths, test_set_bracket_errors);
+    tcase_add_test(set_paths, test_set_printed_paths);
+    suite_add_tcase(suite, set_paths);
 
     TCase *emit = tcase_create("emit");
     tcase_add_test(emit, test_emit_round_trip_ex2);
