@@ -47,8 +47,7 @@ bool ns_text_looks_typed(const char *text);
 /* Copies user text into buf for a message: control characters escaped,
  * cut to NS_SHOW_MAX characters with "...". Returns buf. */
 const char *ns_show(const char *text, char *buf, size_t size);
-/* Levenshtein distance, capped: returns > cap as soon as it exceeds cap. */
-size_t ns_edit_distance(const char *a, const char *b, size_t cap);
+/* ns_edit_distance() is public: include/netrun/netspec.h */
 
 /* ---- positions and messages ---- */
 /* "FILE:LINE:COL", "--set A:LINE:COL", or "FILE" for line 0. */

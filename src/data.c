@@ -962,33 +962,74 @@ void nr_dataset_free(nr_dataset *ds)
     free(ds);
 }
 
+/* "'a', 'b', 'c' and 4 more" into buf: up to five names of a list. */
+static void quote_names(char *const *names, size_t count, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && i < 5 && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s'%s'", i ? ", " : "", names[i]);
+    if (count > 5 && at < size)
+        snprintf(buf + at, size - at, " and %zu more", count - 5);
+}
+
+int nr_class_names_check(const char *path, char *const *expected, size_t expected_count,
+                         char *const *found, size_t found_count, const char *expected_from,
+                         nr_error *err)
+{
+    /* both lists are sorted: one merge pass collects what is missing and extra */
+    size_t total = expected_count + found_count;
+    char **missing = malloc((total ? total : 1) * sizeof *missing);
+    if (!missing)
+        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", path);
+    char **extra = missing + expected_count;
+    size_t missing_count = 0, extra_count = 0, i = 0, j = 0;
+    while (i < expected_count || j < found_count) {
+        int c = i == expected_count ? 1
+              : j == found_count    ? -1
+                                    : strcmp(expected[i], found[j]);
+        if (c < 0)
+            missing[missing_count++] = expected[i++];
+        else if (c > 0)
+            extra[extra_count++] = found[j++];
+        else
+            i++, j++;
+    }
+    if (missing_count == 0 && extra_count == 0) {
+        free(missing);
+        return 0;
+    }
+    char missing_text[400], extra_text[400];
+    quote_names(missing, missing_count, missing_text, sizeof missing_text);
+    quote_names(extra, extra_count, extra_text, sizeof extra_text);
+    nr_fail(err, NR_EXIT_INPUT,
+            "%s: error: its class folders are not those of %s (%zu classes here, %zu "
+            "there): %s%s%s%s%s",
+            path, expected_from, found_count, expected_count,
+            missing_count ? "no folder for " : "", missing_text,
+            missing_count && extra_count ? "; " : "", extra_count ? "extra folders " : "",
+            extra_text);
+    free(missing);
+    return -1;
+}
+
+/* Train and Test: the same class names. */
+static int check_class_pair(const char *train_root, char *const *train_names,
+                            size_t train_classes, const char *test_root,
+                            char *const *test_names, size_t test_classes, nr_error *err)
+{
+    char from[4200];
+    snprintf(from, sizeof from, "%s (Train and Test need the same class folders)", train_root);
+    return nr_class_names_check(test_root, train_names, train_classes, test_names,
+                                test_classes, from, err);
+}
+
 int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,
                           nr_error *err)
 {
-    size_t i = 0, j = 0;
-    while (i < train->class_count || j < test->class_count) {
-        int c;
-        if (i == train->class_count)
-            c = 1;
-        else if (j == test->class_count)
-            c = -1;
-        else
-            c = strcmp(train->class_names[i], test->class_names[j]);
-        if (c < 0)
-            return nr_fail(err, NR_EXIT_INPUT,
-                           "%s: error: class '%s' of %s has no folder here; Train and "
-                           "Test need the same class folders (%zu vs %zu classes)",
-                           test->root, train->class_names[i], train->root,
-                           train->class_count, test->class_count);
-        if (c > 0)
-            return nr_fail(err, NR_EXIT_INPUT,
-                           "%s/%s: error: class '%s' is not a class of %s; Train and "
-                           "Test need the same class folders (%zu vs %zu classes)",
-                           test->root, test->class_names[j], test->class_names[j],
-                           train->root, train->class_count, test->class_count);
-        i++;
-        j++;
-    }
+    if (check_class_pair(train->root, train->class_names, train->class_count, test->root,
+                         test->class_names, test->class_count, err) != 0)
+        return -1;
     if (train->channels != test->channels || train->height != test->height ||
         train->width != test->width)
         return nr_fail(err, NR_EXIT_INPUT,
@@ -998,6 +1039,75 @@ int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,
                        test->width, train->root, train->channels, train->height,
                        train->width);
     return 0;
+}
+
+int nr_dataset_info_check_pair(const nr_dataset_info *train, const nr_dataset_info *test,
+                               nr_error *err)
+{
+    if (check_class_pair(train->root, train->class_names, train->class_count, test->root,
+                         test->class_names, test->class_count, err) != 0)
+        return -1;
+    /* only the first images are known: name both files */
+    if (train->channels != test->channels || train->height != test->height ||
+        train->width != test->width)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: this first image of Train is %dx%dx%d (channels x height x "
+                       "width) but the first image of Test, %s, is %dx%dx%d; all images of "
+                       "Train and Test must have the same shape",
+                       train->first_image, train->channels, train->height, train->width,
+                       test->first_image, test->channels, test->height, test->width);
+    return 0;
+}
+
+int nr_dataset_survey(const char *root, nr_dataset_info *out, nr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    scan_result s;
+    if (scan(root, &s, err) != 0)
+        return -1;
+    /* every class folder has at least one image: files[0] exists */
+    char *first = join_path(s.root, s.files[0]);
+    out->root = strdup(root);
+    if (!first || !out->root) {
+        free(first);
+        free(out->root);
+        scan_free(&s);
+        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    }
+    int rc = nr_png_info(first, &out->channels, &out->height, &out->width, err);
+    if (rc != 0) {
+        free(first);
+        free(out->root);
+        scan_free(&s);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->first_image = first;
+    out->class_sizes = calloc(s.class_count, sizeof *out->class_sizes);
+    if (!out->class_sizes) {
+        free(out->first_image);
+        free(out->root);
+        scan_free(&s);
+        memset(out, 0, sizeof *out);
+        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    }
+    for (size_t i = 0; i < s.count; i++)
+        out->class_sizes[s.labels[i]]++;
+    out->count = s.count;
+    out->class_count = s.class_count;
+    out->class_names = s.class_names;
+    s.class_names = NULL;
+    scan_free(&s);
+    return 0;
+}
+
+void nr_dataset_info_free(nr_dataset_info *info)
+{
+    free(info->root);
+    free(info->class_names); /* one block: pointers + strings */
+    free(info->class_sizes);
+    free(info->first_image);
+    memset(info, 0, sizeof *info);
 }
 
 int nr_dataset_probe(const char *root_arg, int *channels, int *height, int *width,

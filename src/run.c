@@ -101,21 +101,9 @@ static int load_data(run_state *s, nr_error *err)
     say(s->opts, "loading %s", ns_get_str(root, "data.test"));
     if (nr_dataset_load(ns_get_str(root, "data.test"), &data_opts, &s->test, err) != 0)
         return -1;
-    if (nr_dataset_check_pair(s->train, s->test, err) != 0)
-        return -1;
-    nr_shape in = s->graph->input;
-    if (in.c != s->train->channels || in.h != s->train->height || in.w != s->train->width) {
-        char where[512];
-        return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: network.input is %dx%dx%d but the images of %s are "
-                       "%dx%dx%d; write input: [%d, %d, %d] or leave it out",
-                       ns_node_where(s->doc, ns_path_get(root, "network.input"), where,
-                                     sizeof where),
-                       in.c, in.h, in.w, s->train->root, s->train->channels,
-                       s->train->height, s->train->width, s->train->channels,
-                       s->train->height, s->train->width);
-    }
-    return 0;
+    /* checked from the listings before (nr_spec_check_data); again, as the
+     * folders may have changed since (the trainer checks the shape) */
+    return nr_dataset_check_pair(s->train, s->test, err);
 }
 
 /* mkdir -p for the parents of path (not path itself). */
@@ -138,8 +126,13 @@ static int make_parents(const char *path, nr_error *err)
 static int create_run_dir(run_state *s, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
+    struct stat st;
     if (opts->out_dir) {
         snprintf(s->dir, sizeof s->dir, "%s", opts->out_dir);
+        if (stat(s->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: exists and is a file, not a folder; "
+                           "--out names the run folder to create: choose another --out",
+                           s->dir);
         if (make_parents(s->dir, err) != 0)
             return -1;
         if (mkdir(s->dir, 0755) != 0) {
@@ -154,6 +147,10 @@ static int create_run_dir(run_state *s, nr_error *err)
         return 0;
     }
     const char *root = opts->runs_root ? opts->runs_root : "runs";
+    if (stat(root, &st) == 0 && !S_ISDIR(st.st_mode))
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: exists and is a file, not a folder; "
+                       "run folders are created inside it%s", root,
+                       opts->runs_root ? ": choose another --out" : "");
     const char *name = ns_get_str(s->doc->root, "name");
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/x", root);
@@ -193,6 +190,8 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
     fprintf(out, "description: %s\n", ns_get_str(root, "description"));
     fprintf(out, "spec: %s\n\n", s->opts->spec_path);
     nr_graph_write_summary(s->graph, out);
+    char output[512];
+    fprintf(out, "%s\n", nr_describe_output(s->graph, s->cfg.loss, output, sizeof output));
     fprintf(out, "\ndata: train %zu images (%s), test %zu images (%s)\n", s->train->count,
             s->train->root, s->test->count, s->test->root);
     fprintf(out, "classes: %zu, images %dx%dx%d\n", s->train->class_count, s->train->channels,
@@ -208,8 +207,25 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
                 "final test cost: %.6f\n",
                 done->epochs, done->best_epoch ? " (early stopping)" : "", done->train_seconds,
                 done->final_test_acc, done->final_test_cost);
+    /* the validation split's numbers: the last epoch's, and under early
+     * stopping the best epoch's value of the monitored quantity */
+    if (done && s->cfg.validation_fraction > 0 && s->history && done->epochs > 0) {
+        const nr_epoch_record *last = &s->history[done->epochs - 1];
+        fprintf(out, "final val accuracy: %.4f (epoch %d)\nfinal val cost: %.6f\n",
+                last->val_acc, last->epoch, last->val_cost);
+    }
     if (done && done->best_epoch)
         fprintf(out, "best epoch (validation): %d\n", done->best_epoch);
+    if (done && done->best_epoch && s->history && done->best_epoch <= done->epochs) {
+        const nr_epoch_record *best = &s->history[done->best_epoch - 1];
+        if (s->cfg.stop_on_accuracy)
+            fprintf(out, "best val accuracy: %.4f (epoch %d)\n", best->val_acc, best->epoch);
+        else
+            fprintf(out, "best val cost: %.6f (epoch %d)\n", best->val_cost, best->epoch);
+        if (s->cfg.restore_best && done->best_epoch != done->epochs)
+            fprintf(out, "restored weights of epoch %d: the final test results are theirs\n",
+                    done->best_epoch);
+    }
     if (done && done->first_batch_seconds > 0.0)
         fprintf(out, "startup: %.3f s from the command's start to the first training batch "
                 "(spec, data, network, run folder); first batch done at %.3f s\n",
@@ -371,8 +387,15 @@ static int write_batches(run_state *s, nr_error *err)
 static int prepare(run_state *s, const char *spec_path, const char *const *sets,
                    size_t set_count, nr_error *err)
 {
+    nr_spec_data surveyed;
     if (nr_spec_load(spec_path, sets, set_count, &s->doc, &s->graph, err) != 0 ||
-        nr_train_config_from_spec(s->doc, &s->cfg, err) != 0 || load_data(s, err) != 0 ||
+        nr_spec_check_data(s->doc, s->graph, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &surveyed,
+                           err) != 0)
+        return -1;
+    if (surveyed.warning[0])
+        say(s->opts, "%s", surveyed.warning);
+    nr_spec_data_free(&surveyed);
+    if (nr_train_config_from_spec(s->doc, &s->cfg, err) != 0 || load_data(s, err) != 0 ||
         nr_net_create(s->graph, s->cfg.batch_size, s->cfg.backend, s->cfg.loss, &s->net,
                       err) != 0)
         return -1;
@@ -419,7 +442,10 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     char *weights = nr_path_join(s->dir, "weights.bin");
     if (!weights)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->graph), err);
+    nr_model_info model = nr_model_info_for(s->train->channels, s->train->height,
+                                            s->train->width, s->train->class_count,
+                                            s->train->class_names);
+    int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->graph), &model, err);
     free(weights);
     if (saved != 0)
         return -1;
@@ -472,7 +498,6 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
     int status = -1;
     const char *dir = opts->out_dir;
     snprintf(s.dir, sizeof s.dir, "%s", dir);
-    snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
     char *spec = nr_path_join(dir, "resolved.yaml");
     char *checkpoint = nr_path_join(dir, "checkpoint.bin");
     if (!spec || !checkpoint) {
@@ -480,11 +505,32 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
         goto done;
     }
     struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: no such run folder; netrun resume takes "
+                    "the folder an interrupted run printed, e.g. runs/<name>-<n>", dir);
+        else
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot open the run folder: %s", dir,
+                    strerror(errno));
+        goto done;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a folder; netrun resume takes the run "
+                "folder an interrupted run printed, e.g. runs/<name>-<n>", dir);
+        goto done;
+    }
+    if (stat(checkpoint, &st) != 0 && stat(spec, &st) != 0) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: not a run folder (no resolved.yaml, no "
+                "checkpoint.bin); netrun resume takes the folder an interrupted run printed",
+                dir);
+        goto done;
+    }
     if (stat(checkpoint, &st) != 0) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: no checkpoint.bin in this run folder (a run "
                 "writes one after its first epoch); nothing to resume", dir);
         goto done;
     }
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
     if (prepare(&s, spec, NULL, 0, err) != 0 ||
         nr_trainer_load(s.trainer, checkpoint, s.spec_hash, err) != 0)
         goto done;
@@ -509,30 +555,61 @@ done:
     return status;
 }
 
+/* The weights' model info against the Test set: the same class names (in
+ * the same, sorted, order) and netrun's pixel scaling. */
+static int check_model_classes(const char *weights_path, const nr_model_info *model,
+                               const nr_dataset_info *test, nr_error *err)
+{
+    for (int c = 0; c < model->channels; c++)
+        if (model->pixel_scale[c] != NR_PIXEL_SCALE || model->pixel_shift[c] != 0.0f)
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: the model was trained on pixels "
+                           "scaled by %g and shifted by %g (channel %d); this netrun feeds "
+                           "pixel / 255", weights_path, model->pixel_scale[c],
+                           model->pixel_shift[c], c + 1);
+    char from[4200];
+    snprintf(from, sizeof from, "the %zu classes %s was trained on (evaluate on a Test set "
+             "with the same class folders)", model->class_count, weights_path);
+    return nr_class_names_check(test->root, model->class_names, model->class_count,
+                                test->class_names, test->class_count, from, err);
+}
+
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
-                const char *weights_path, nr_eval_result *result,
-                nr_error *err)
+                const char *weights_path, nr_run_eval_result *result, nr_error *err)
 {
     ns_doc *doc = NULL;
     nr_graph *graph = NULL;
     nr_dataset *test = NULL;
     nr_net *net = NULL;
+    nr_model_info model = {0};
+    nr_dataset_info surveyed = {0};
+    memset(result, 0, sizeof *result);
     int status = -1;
     if (nr_spec_load(spec_path, sets, set_count, &doc, &graph, err) != 0)
         goto done;
     nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
+    if (nr_train_config_from_spec(doc, &cfg, err) != 0 ||
+        nr_weights_read_info(weights_path, &model, err) != 0 ||
+        nr_dataset_survey(ns_get_str(doc->root, "data.test"), &surveyed, err) != 0)
+        goto done;
+    /* a version-1 weights file records no classes: only their number is known */
+    result->classes_checked = model.class_count > 0;
+    if ((result->classes_checked &&
+         check_model_classes(weights_path, &model, &surveyed, err) != 0) ||
+        nr_spec_check_fit(doc, graph, &surveyed, err) != 0)
         goto done;
     nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
     if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
         goto done;
     if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, err) != 0)
         goto done;
-    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), err) != 0 ||
+    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), NULL, err) != 0 ||
         nr_net_set_threads(net, cfg.threads, err) != 0)
         goto done;
-    status = nr_evaluate(net, test, NULL, 0, cfg.batch_size, result, NULL, NULL, NULL, err);
+    status = nr_evaluate(net, test, NULL, 0, cfg.batch_size, &result->test, NULL, NULL, NULL,
+                         err);
 done:
+    nr_model_info_free(&model);
+    nr_dataset_info_free(&surveyed);
     nr_net_free(net);
     nr_dataset_free(test);
     nr_graph_free(graph);

@@ -2,6 +2,7 @@
 #include "netrun/spec_load.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "netrun/data.h"
@@ -76,5 +77,111 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
     return 0;
 fail:
     ns_doc_free(doc);
+    return -1;
+}
+
+void nr_spec_data_free(nr_spec_data *data)
+{
+    nr_dataset_info_free(&data->train);
+    nr_dataset_info_free(&data->test);
+    memset(data, 0, sizeof *data);
+}
+
+/* The last top-level dense layer: its units are the class count to write. */
+static const nr_layer *last_dense(const nr_graph *graph)
+{
+    for (size_t i = graph->count; i-- > 0;)
+        if (graph->layers[i].kind == NR_LAYER_DENSE)
+            return &graph->layers[i];
+    return NULL;
+}
+
+int nr_spec_check_fit(const ns_doc *doc, const nr_graph *graph, const nr_dataset_info *data,
+                      nr_error *err)
+{
+    char where[512];
+    nr_shape in = graph->input;
+    if (in.c != data->channels || in.h != data->height || in.w != data->width)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: network.input is %dx%dx%d but the images of %s are "
+                       "%dx%dx%d; write input: [%d, %d, %d] or leave it out",
+                       ns_node_where(doc, ns_path_get(doc->root, "network.input"), where,
+                                     sizeof where),
+                       in.c, in.h, in.w, data->root, data->channels, data->height,
+                       data->width, data->channels, data->height, data->width);
+    size_t outputs = nr_shape_size(nr_graph_output(graph)), k = data->class_count;
+    if (outputs == k)
+        return 0;
+    const nr_layer *dense = last_dense(graph);
+    if (dense && nr_shape_size(dense->out) == outputs)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: layer %s (dense) has %zu units but %s has %zu classes; "
+                       "the last dense layer needs one unit per class: write units: %zu",
+                       ns_node_where(doc, ns_map_get(ns_choice_params(dense->node), "units"),
+                                     where, sizeof where),
+                       dense->label, outputs, data->root, k, k);
+    return nr_fail(err, NR_EXIT_INPUT,
+                   "%s: error: the network has %zu outputs but %s has %zu classes; end it "
+                   "with dense: {units: %zu} (one output per class)",
+                   ns_node_where(doc, ns_path_get(doc->root, "network.layers"), where,
+                                 sizeof where),
+                   outputs, data->root, k, k);
+}
+
+static int check_train(const ns_doc *doc, const nr_spec_data *data, nr_train_config *cfg,
+                       size_t *train_images, char *warning, size_t warning_size,
+                       nr_error *err)
+{
+    const nr_dataset_info *train = &data->train;
+    char where[512];
+    if (train->class_count < 2)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: one class folder ('%s'); a classifier needs at least 2 "
+                       "classes, one folder each (%s/<class>/<image>.png)",
+                       train->root, train->class_names[0], train->root);
+    size_t held = 0;
+    for (size_t c = 0; c < train->class_count; c++)
+        held += nr_validation_held_out(train->class_sizes[c], cfg->validation_fraction);
+    *train_images = train->count - held;
+    if (cfg->validation_fraction > 0 && (held == 0 || held == train->count))
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: train.validation.fraction %g of the %zu images of %s "
+                       "holds out %zu; choose a fraction that leaves images for both "
+                       "training and validation",
+                       ns_node_where(doc, ns_path_get(doc->root, "train.validation.fraction"),
+                                     where, sizeof where),
+                       cfg->validation_fraction, train->count, train->root, held);
+    if ((size_t)cfg->batch_size > *train_images)
+        snprintf(warning, warning_size,
+                 "%s: warning: train.batch_size %d is larger than the %zu training images%s; "
+                 "every step takes the whole set (one batch per epoch)",
+                 ns_node_where(doc, ns_path_get(doc->root, "train.batch_size"), where,
+                               sizeof where),
+                 cfg->batch_size, *train_images, held ? " left after the validation split" : "");
+    return 0;
+}
+
+int nr_spec_check_data(const ns_doc *doc, const nr_graph *graph, unsigned which,
+                       nr_spec_data *out, nr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    nr_train_config cfg;
+    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
+        return -1;
+    const ns_node *root = doc->root;
+    bool train = which & NR_SPEC_DATA_TRAIN, test = which & NR_SPEC_DATA_TEST;
+    if (train && (nr_dataset_survey(ns_get_str(root, "data.train"), &out->train, err) != 0 ||
+                  check_train(doc, out, &cfg, &out->train_images, out->warning,
+                              sizeof out->warning, err) != 0))
+        goto fail;
+    if (test && nr_dataset_survey(ns_get_str(root, "data.test"), &out->test, err) != 0)
+        goto fail;
+    if (train && test && nr_dataset_info_check_pair(&out->train, &out->test, err) != 0)
+        goto fail;
+    if ((train || test) && nr_spec_check_fit(doc, graph, train ? &out->train : &out->test, err) != 0)
+        goto fail;
+    return 0;
+fail:
+    nr_spec_data_free(out);
     return -1;
 }

@@ -137,7 +137,7 @@ static void gather_batch(const nr_dataset *data, const uint32_t *idx, int n, flo
                          int32_t *labels)
 {
     size_t size = (size_t)data->channels * data->height * data->width;
-    const float scale = 1.0f / 255.0f;
+    const float scale = NR_PIXEL_SCALE;
     for (int i = 0; i < n; i++) {
         const uint8_t *restrict src = data->pixels + (size_t)idx[i] * size;
         float *restrict dst = x + (size_t)i * size;
@@ -200,6 +200,37 @@ static void gather_augmented_batch(const nr_dataset *data, const uint32_t *idx, 
     }
 }
 
+size_t nr_validation_held_out(size_t class_size, double fraction)
+{
+    size_t hold = (size_t)(fraction * (double)class_size + 0.5);
+    return hold < class_size ? hold : class_size;
+}
+
+const char *nr_describe_output(const nr_graph *graph, nr_loss_kind loss, char *buf,
+                               size_t size)
+{
+    const nr_layer *last = &graph->layers[graph->count - 1];
+    bool softmax = last->kind == NR_LAYER_SOFTMAX;
+    const nr_layer *scores = softmax ? last - 1 : last;
+    char shape[48], what[64];
+    nr_shape_text(scores->out, shape, sizeof shape);
+    snprintf(what, sizeof what, "layer %s (%s)", scores->label, nr_layer_kind_name(scores->kind));
+    if (loss == NR_LOSS_CROSS_ENTROPY && softmax)
+        snprintf(buf, size, "output: softmax over the %s class scores of %s, fused with the "
+                 "cross_entropy loss", shape, what);
+    else if (loss == NR_LOSS_CROSS_ENTROPY)
+        snprintf(buf, size, "output: the %s class scores (logits) of %s, no final softmax; "
+                 "cross_entropy applies softmax to them, so this trains exactly like a final "
+                 "softmax layer", shape, what);
+    else if (softmax)
+        snprintf(buf, size, "output: softmax over the %s class scores of %s; mse compares "
+                 "the probabilities with one-hot targets", shape, what);
+    else
+        snprintf(buf, size, "output: the %s raw values of %s, no final softmax; mse "
+                 "compares them with one-hot targets", shape, what);
+    return buf;
+}
+
 void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
                          uint32_t *train_idx, size_t *train_count, uint32_t *val_idx,
                          size_t *val_count)
@@ -223,7 +254,7 @@ void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
             if (data->labels[i] == c)
                 members[m++] = (uint32_t)i;
         nr_rng_shuffle(&rng, members, m);
-        size_t hold = (size_t)(fraction * (double)m + 0.5);
+        size_t hold = nr_validation_held_out(m, fraction);
         for (size_t j = 0; j < hold && j < m; j++)
             held[members[j]] = 1;
     }

@@ -14,6 +14,7 @@
 #include "netrun/net.h"
 #include "netrun/netspec.h"
 #include "netrun/train.h"
+#include "netrun/fileio.h"
 #include "netrun/weights.h"
 
 #include "toy_data.h"
@@ -115,7 +116,7 @@ START_TEST(test_gradcheck_activations_pools)
               "    - sigmoid\n"
               "    - flatten\n"
               "    - dense: {units: 6}\n"
-              "    - softmax\n"
+              "    - tanh\n"
               "    - dense: {units: 4}\n"
               "    - softmax\n",
               "cross_entropy", 60);
@@ -309,27 +310,88 @@ START_TEST(test_weights_round_trip)
     snprintf(path, sizeof path, "%s/w.bin", dir);
     nr_error err = {0};
     uint64_t hash = nr_graph_hash(a.graph);
-    ck_assert_msg(nr_weights_save(path, a.net, hash, &err) == 0, "%s", err.message);
-    ck_assert_msg(nr_weights_load(path, b.net, hash, &err) == 0, "%s", err.message);
+    char *classes[] = {"ant", "bee", "cat", "dog"};
+    nr_model_info saved = nr_model_info_for(1, 6, 6, 4, classes), got;
+    ck_assert_msg(nr_weights_save(path, a.net, hash, &saved, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_weights_load(path, b.net, hash, &got, &err) == 0, "%s", err.message);
     ck_assert_mem_eq(nr_net_params(a.net), nr_net_params(b.net),
                      nr_net_param_count(a.net) * sizeof(float));
     ck_assert_mem_eq(nr_net_buffers(a.net), nr_net_buffers(b.net),
                      nr_net_buffer_count(a.net) * sizeof(float));
+    /* the model's info comes back: shape, scaling, class names in order */
+    ck_assert_int_eq(got.version, 2);
+    ck_assert_int_eq(got.channels, 1);
+    ck_assert_int_eq(got.height, 6);
+    ck_assert_int_eq(got.width, 6);
+    ck_assert_float_eq(got.pixel_scale[0], 1.0f / 255.0f);
+    ck_assert_float_eq(got.pixel_shift[0], 0.0f);
+    ck_assert_uint_eq(got.class_count, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_str_eq(got.class_names[i], classes[i]);
+    nr_model_info_free(&got);
+    ck_assert_msg(nr_weights_read_info(path, &got, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(got.class_count, 4);
+    ck_assert_str_eq(got.class_names[3], "dog");
+    nr_model_info_free(&got);
     /* wrong network */
-    ck_assert_int_eq(nr_weights_load(path, b.net, hash ^ 1, &err), -1);
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash ^ 1, NULL, &err), -1);
     ck_assert_int_eq(err.status, 2);
     ck_assert_ptr_nonnull(strstr(err.message, "another network"));
-    /* corrupt one byte */
+    /* corrupt one byte of the parameters */
     FILE *fp = fopen(path, "r+b");
-    fseek(fp, 60, SEEK_SET);
+    fseek(fp, -20, SEEK_END);
     fputc(0x5a, fp);
     fclose(fp);
-    ck_assert_int_eq(nr_weights_load(path, b.net, hash, &err), -1);
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash, NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.message, "corrupt"));
-    /* truncated */
-    ck_assert_int_eq(truncate(path, 50), 0);
-    ck_assert_int_eq(nr_weights_load(path, b.net, hash, &err), -1);
+    /* a class name with a NUL inside is a corrupt model section */
+    ck_assert_msg(nr_weights_save(path, a.net, hash, &saved, &err) == 0, "%s", err.message);
+    fp = fopen(path, "r+b");
+    fseek(fp, 40 + 12 + 8 + 4 + 2, SEEK_SET);  /* the first byte of "ant" */
+    fputc(0, fp);
+    fclose(fp);
+    ck_assert_int_eq(nr_weights_read_info(path, &got, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "model section"));
+    /* truncated inside the model section, then inside the header */
+    ck_assert_int_eq(truncate(path, 62), 0);  /* inside the class count */
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash, NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "truncated"));
+    ck_assert_int_eq(truncate(path, 30), 0);
+    ck_assert_int_eq(nr_weights_load(path, b.net, hash, NULL, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.message, path));
+
+    /* a version-1 file (no model section) still loads, with no classes */
+    size_t params = nr_net_param_count(a.net), buffers = nr_net_buffer_count(a.net);
+    size_t len = 40 + (params + buffers) * sizeof(float);
+    char *v1 = calloc(1, len + 8);
+    ck_assert_ptr_nonnull(v1);
+    memcpy(v1, "NRWEIGHT", 8);
+    const uint32_t version = 1;
+    const uint64_t counts[3] = {hash, params, buffers};
+    memcpy(v1 + 8, &version, 4);
+    memcpy(v1 + 16, counts, sizeof counts);
+    memcpy(v1 + 40, nr_net_params(a.net), params * sizeof(float));
+    memcpy(v1 + 40 + params * sizeof(float), nr_net_buffers(a.net), buffers * sizeof(float));
+    const uint64_t checksum = nr_fnv1a(NR_FNV_OFFSET, v1, len);
+    memcpy(v1 + len, &checksum, 8);
+    fp = fopen(path, "wb");
+    ck_assert_uint_eq(fwrite(v1, 1, len + 8, fp), len + 8);
+    fclose(fp);
+    free(v1);
+    nr_net_init(b.net, 99);
+    ck_assert_msg(nr_weights_load(path, b.net, hash, &got, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(got.version, 1);
+    ck_assert_uint_eq(got.class_count, 0);
+    ck_assert_mem_eq(nr_net_params(a.net), nr_net_params(b.net), params * sizeof(float));
+    nr_model_info_free(&got);
+    /* a version from the future is named */
+    fp = fopen(path, "r+b");
+    const uint32_t future = 9;
+    fseek(fp, 8, SEEK_SET);
+    fwrite(&future, 4, 1, fp);
+    fclose(fp);
+    ck_assert_int_eq(nr_weights_read_info(path, &got, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "version 9"));
     unlink(path);
     rmdir(dir);
     fixture_free(&a);

@@ -33,6 +33,10 @@
 
 #include "netrun/error.h"
 
+/* Training and evaluation feed pixel p (0..255) to the network as
+ * p * NR_PIXEL_SCALE (0..1); weights files record it. */
+#define NR_PIXEL_SCALE (1.0f / 255.0f)
+
 typedef struct nr_dataset {
     char *root;            /* the folder as given; owned */
     size_t count;          /* number of images */
@@ -64,6 +68,36 @@ void nr_dataset_free(nr_dataset *ds);
 /* Train and Test must have the same class names and image shape. */
 int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,
                           nr_error *err);
+
+/* What a dataset folder holds, from its listing (the same scan a load makes:
+ * readdir + stat, every entry checked) and the header of its first image;
+ * nothing is decoded. For `netrun check` and the checks a run makes before
+ * loading. */
+typedef struct nr_dataset_info {
+    char *root;            /* the folder as given; owned */
+    size_t count;          /* number of images */
+    size_t class_count;
+    char **class_names;    /* class_count names, sorted; one allocation, owned */
+    size_t *class_sizes;   /* class_count image counts; owned */
+    char *first_image;     /* ROOT/<first class>/<first file>; owned */
+    int channels, height, width;   /* of the first image */
+} nr_dataset_info;
+
+/* Fills *out (caller frees with nr_dataset_info_free); on failure *out is
+ * zeroed and err names the path, with the messages of nr_dataset_load. */
+int nr_dataset_survey(const char *root, nr_dataset_info *out, nr_error *err);
+void nr_dataset_info_free(nr_dataset_info *info);
+/* nr_dataset_check_pair for two surveys. */
+int nr_dataset_info_check_pair(const nr_dataset_info *train, const nr_dataset_info *test,
+                               nr_error *err);
+
+/* Two sorted lists of class names: 0 when equal, else fails (NR_EXIT_INPUT)
+ * with "PATH: error: its class folders are not those of EXPECTED_FROM (N
+ * classes here, M there): no folder for 'a', 'b'; extra folders 'c'"
+ * (`found` are PATH's classes, `expected` those of EXPECTED_FROM). */
+int nr_class_names_check(const char *path, char *const *expected, size_t expected_count,
+                         char *const *found, size_t found_count, const char *expected_from,
+                         nr_error *err);
 
 /* Reads only the header of the first PNG under ROOT (first class, first
  * file) to learn channels x height x width without decoding the dataset

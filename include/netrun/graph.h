@@ -7,7 +7,8 @@
  * layer, its index path (network.layers[3].residual.layers[1]) and kind.
  *
  * Shapes are per example, channels x height x width (NCHW without the N);
- * a dense layer's output is units x 1 x 1.
+ * a dense layer's output is units x 1 x 1 and marked flat: a vector of
+ * features, not an image (conv and pooling refuse it).
  *
  * Ownership: the graph owns its layer arrays; layer->node points into the
  * ns_doc it was built from (borrowed: keep the doc alive as long as the graph).
@@ -26,6 +27,7 @@
 
 typedef struct nr_shape {
     int c, h, w;
+    bool flat;     /* a feature vector (c x 1 x 1) made by dense or flatten */
 } nr_shape;
 
 static inline size_t nr_shape_size(nr_shape s)

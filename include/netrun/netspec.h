@@ -185,4 +185,9 @@ size_t ns_diff(const ns_node *a, const ns_node *b, ns_diff_fn report, void *ctx)
  * `size` ends with "...". Returns buf. */
 const char *ns_node_format(const ns_node *node, char *buf, size_t size);
 
+/* Levenshtein distance between a and b, capped: returns a value > cap as soon
+ * as the distance exceeds cap (and for strings over 64 bytes). The "did you
+ * mean" of unknown keys uses it, and netrun's for mistyped commands. */
+size_t ns_edit_distance(const char *a, const char *b, size_t cap);
+
 #endif

@@ -27,6 +27,7 @@
 #define NETRUN_RUN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netrun/error.h"
@@ -81,10 +82,20 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);
  * uninterrupted run writes (but for the seconds column). */
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
-/* `netrun eval`: loads the spec's network and data.test, the weights file,
- * and evaluates. */
+typedef struct nr_run_eval_result {
+    nr_eval_result test;
+    /* the weights file records the class names it was trained with and
+     * they were found equal to the Test folders'; false for a version-1
+     * weights file, which records none (only their number is checked) */
+    bool classes_checked;
+} nr_run_eval_result;
+
+/* `netrun eval`: loads the spec's network, the weights file's model info
+ * and data.test's listing; refuses a Test set whose class folders are not
+ * the ones the weights were trained on (naming the missing and extra ones)
+ * or whose images do not fit; then loads Test and the weights and
+ * evaluates. */
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
-                const char *weights_path, nr_eval_result *result,
-                nr_error *err);
+                const char *weights_path, nr_run_eval_result *result, nr_error *err);
 
 #endif

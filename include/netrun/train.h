@@ -151,6 +151,15 @@ int nr_trainer_load(nr_trainer *trainer, const char *path, uint64_t spec_hash, n
 void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
                          uint32_t *train_idx, size_t *train_count, uint32_t *val_idx,
                          size_t *val_count);
+/* Images of a class of class_size held out by the split. */
+size_t nr_validation_held_out(size_t class_size, double fraction);
+
+/* One line saying what the network's output is and how the loss uses it
+ * (a final softmax fused with the loss, or logits the loss applies softmax
+ * to, or the raw outputs mse compares), into buf: `netrun check` and
+ * summary.txt print it. */
+const char *nr_describe_output(const nr_graph *graph, nr_loss_kind loss, char *buf,
+                               size_t size);
 
 /* The data fits the net: images of the net's input shape, as many classes as
  * outputs. Otherwise an error naming the data folder and the fix. */

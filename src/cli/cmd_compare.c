@@ -34,11 +34,7 @@ int cli_compare_print(const char *const *dirs, size_t count, const char *picture
 
 int cli_compare(const cli_options *opts)
 {
-    if (opts->set_count || opts->weights) {
-        fprintf(stderr, "netrun: error: compare takes run folders (and -o FILE.png); no "
-                "--set or --weights\n");
-        return NR_EXIT_INPUT;
-    }
+    /* main refuses the options compare does not take */
     return cli_compare_print(opts->specs, opts->spec_count,
                              opts->out_dir ? opts->out_dir : "compare.png");
 }

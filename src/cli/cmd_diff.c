@@ -185,11 +185,7 @@ int cli_diff(const cli_options *opts)
         fprintf(stderr, "netrun: error: diff takes two specs: netrun diff A.yaml B.yaml\n");
         return NR_EXIT_INPUT;
     }
-    if (opts->set_count || opts->out_dir || opts->weights) {
-        fprintf(stderr, "netrun: error: diff takes no --set, --out or --weights; it compares "
-                "two spec files (a run folder's resolved.yaml is one)\n");
-        return NR_EXIT_INPUT;
-    }
+    /* main refuses the options diff does not take */
     ns_doc *doc[2] = {NULL, NULL};
     nr_graph *graph[2] = {NULL, NULL};
     int status = NR_EXIT_INPUT;

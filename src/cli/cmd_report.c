@@ -8,11 +8,7 @@
 
 int cli_report(const cli_options *opts)
 {
-    if (opts->set_count || opts->weights) {
-        fprintf(stderr, "netrun: error: report takes run folders (and -o FILE.pdf); no "
-                "--set or --weights\n");
-        return NR_EXIT_INPUT;
-    }
+    /* main refuses the options report does not take */
     const char *path = opts->out_dir ? opts->out_dir : "report.pdf";
     nr_report_info info;
     nr_error err = {0};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "netrun/error.h"
 #include "netrun/fileio.h"
 #include "netrun/run.h"
@@ -72,27 +73,21 @@ static void on_batch(void *ctx, const nr_batch_record *b)
     if (b->batch != b->batches && now - p->last_draw < 0.1)
         return;
     p->last_draw = now;
-    enum { WIDTH = 24 };
-    char bar[WIDTH + 1];
-    int filled = (int)((long)WIDTH * b->batch / b->batches);
-    for (int i = 0; i < WIDTH; i++)
-        bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
-    bar[WIDTH] = '\0';
-    double rate = b->epoch_seconds > 0 ? b->images / b->epoch_seconds : 0.0;
-    double eta = b->batch ? b->epoch_seconds * (b->batches - b->batch) / b->batch : 0.0;
-    fprintf(stderr, "\r\033[Kepoch %d [%s] %d/%d  cost %.4f  acc %.2f%%  %.0f img/s  ETA %.0fs",
-            b->epoch, bar, b->batch, b->batches, b->running_cost, 100.0 * b->running_acc,
-            rate, eta);
+    /* the width asked at every draw (<= 10 a second): a resize is followed */
+    char line[512];
+    cli_batch_line(b, cli_terminal_columns(STDERR_FILENO), line, sizeof line);
+    fprintf(stderr, "\r\033[K%s", line);
     p->bar_shown = 1;
 }
 
 static void on_epoch(void *ctx, const nr_epoch_record *e, int epochs)
 {
     clear_bar(ctx);
-    printf("epoch %*d/%d  train cost %.4f acc %6.2f%%  test cost %.4f acc %6.2f%%  "
-           "lr %g  %.1fs\n",
-           epochs >= 100 ? 3 : epochs >= 10 ? 2 : 1, e->epoch, epochs, e->train_cost,
-           100.0 * e->train_acc, e->test_cost, 100.0 * e->test_acc, e->lr, e->seconds);
+    /* on a terminal fitted to its width; otherwise the whole line */
+    int columns = isatty(STDOUT_FILENO) ? cli_terminal_columns(STDOUT_FILENO) : 0;
+    char line[512];
+    cli_epoch_line(e, epochs, columns, line, sizeof line);
+    printf("%s\n", line);
     fflush(stdout);
 }
 
@@ -224,8 +219,8 @@ oom:
     return NR_EXIT_INTERNAL;
 }
 
-/* Parse, resolve, shape check and training settings of every point before
- * the first one trains. */
+/* Parse, resolve, shape check, training settings and data (as `netrun
+ * check` sees them) of every point before the first one trains. */
 static int plan_check(const train_plan *plan)
 {
     for (size_t i = 0; i < plan->count; i++) {
@@ -235,8 +230,11 @@ static int plan_check(const train_plan *plan)
         nr_error err = {0};
         int ok = nr_spec_load(pt->spec, pt->sets, pt->set_count, &doc, &graph, &err) == 0;
         if (ok) {
-            nr_train_config cfg;
-            ok = nr_train_config_from_spec(doc, &cfg, &err) == 0;
+            nr_spec_data data;
+            ok = nr_spec_check_data(doc, graph, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
+                                    &err) == 0;
+            if (ok)
+                nr_spec_data_free(&data);
             nr_graph_free(graph);
             ns_doc_free(doc);
         }
@@ -398,15 +396,18 @@ int cli_eval(const cli_options *opts)
         fprintf(stderr, "netrun: error: eval takes one spec\n");
         return NR_EXIT_INPUT;
     }
-    nr_eval_result result;
+    nr_run_eval_result result;
     nr_error err = {0};
     if (nr_run_eval(opts->specs[0], opts->sets, opts->set_count, opts->weights,
                     &result, &err) != 0) {
         fprintf(stderr, "%s\n", err.message);
         return err.status ? err.status : NR_EXIT_INTERNAL;
     }
-    printf("test cost %.6f  test accuracy %.4f (%zu/%zu)\n", result.cost, result.accuracy,
-           result.correct, result.count);
+    if (!result.classes_checked)
+        fprintf(stderr, "netrun: %s: note: a version-1 weights file records no class names; "
+                "only their number was checked against the Test folders\n", opts->weights);
+    printf("test cost %.6f  test accuracy %.4f (%zu/%zu)\n", result.test.cost,
+           result.test.accuracy, result.test.correct, result.test.count);
     return 0;
 }
 

@@ -1,12 +1,15 @@
 /* cli/main.c - `netrun`: argument parsing and dispatch. The only place that
- * prints errors and chooses the exit status. */
+ * prints errors and chooses the exit status. Which options each command takes
+ * is one table (`commands` below): any other option is refused, never ignored. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "netrun/error.h"
+#include "netrun/netspec.h"
 #include "netrun/run.h"
 
 static const char usage_text[] =
@@ -19,14 +22,16 @@ static const char usage_text[] =
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
     "       netrun report RUN_DIR... [-o FILE.pdf]  one PDF: settings, results, pictures\n"
+    "       netrun COMMAND --help              a command's own usage, options and defaults\n"
     "       netrun --help | --version\n"
     "\n"
     "netrun reads a YAML network spec (see netspec/REFERENCE.md), builds the layer\n"
     "graph and trains it on class folders of PNG images.\n"
     "\n"
-    "options:\n"
+    "options (a command refuses those it does not use; netrun COMMAND --help):\n"
     "  -s, --set KEY=VALUE  override a spec value, e.g. --set train.epochs=3,\n"
-    "                       --set train.optimizer.sgd.lr=0.01 (validated like the file)\n"
+    "                       --set train.optimizer.sgd.lr=0.01 (validated like the file);\n"
+    "                       training, check, eval, bench\n"
     "  -o, --out DIR        run folder (default: runs/<name>-<n>, never overwritten);\n"
     "                       with --sweep the folder of all points (DIR/<name>-<k>);\n"
     "                       compare: the picture (compare.png); report: the PDF\n"
@@ -34,10 +39,11 @@ static const char usage_text[] =
     "      --sweep KEY=V1,V2,...  train once per value (several --sweep: every\n"
     "                       combination), e.g. --sweep train.optimizer.sgd.lr=0.01,0.1;\n"
     "                       commas inside [..] or {..} belong to the value; every point\n"
-    "                       is checked before the first one trains\n"
-    "  -b, --backend NAME   blas (default) or reference (plain loops, no BLAS)\n"
-    "  -w, --weights FILE   weights to evaluate (eval)\n"
-    "  -h, --help           show this help\n"
+    "                       is checked before the first one trains; training only\n"
+    "  -b, --backend NAME   blas (default) or reference (plain loops, no BLAS);\n"
+    "                       training, eval, bench\n"
+    "  -w, --weights FILE   weights to evaluate; eval only\n"
+    "  -h, --help           show this help (after a command: that command's help)\n"
     "  -V, --version        show the version\n"
     "\n"
     "Several runs (specs or sweep points) end with the compare table and picture\n"
@@ -48,33 +54,224 @@ static const char usage_text[] =
     "finished and a checkpoint written; continue with netrun resume RUN_DIR);\n"
     "diff: 0 same, 1 different, 2 trouble\n";
 
+/* The options that take a value, as bits of a command's `takes`. */
+enum {
+    OPT_SET = 1u << 0,
+    OPT_OUT = 1u << 1,
+    OPT_BACKEND = 1u << 2,
+    OPT_WEIGHTS = 1u << 3,
+    OPT_SWEEP = 1u << 4,
+};
+
+static const struct option_name {
+    int code;              /* getopt_long's return value */
+    unsigned flag;
+    const char *name;      /* as error messages name it */
+} option_names[] = {
+    {'s', OPT_SET, "--set"},
+    {'o', OPT_OUT, "--out"},
+    {'b', OPT_BACKEND, "--backend"},
+    {'w', OPT_WEIGHTS, "--weights"},
+    {'S', OPT_SWEEP, "--sweep"},
+};
+
 typedef int (*command_fn)(const cli_options *);
 
+/* Every command: the options it takes (any other is refused with `refusal`
+ * as the reason), what it needs when given no arguments, its usage line and
+ * its --help text. The first entry is training (`netrun SPEC...`). */
 static const struct command {
-    const char *name;
+    const char *name;      /* NULL: training */
     command_fn run;
+    unsigned takes;        /* OPT_* bits; -h/--help and -V/--version always */
+    const char *operand;   /* "no <operand> given" */
+    const char *usage;
+    const char *refusal;   /* why it takes no other option */
+    const char *help;      /* what it does, its options and their defaults */
 } commands[] = {
-    {"check", cli_check},
-    {"eval", cli_eval},
-    {"data", cli_data},
-    {"resume", cli_resume},
-    {"compare", cli_compare},
-    {"diff", cli_diff},
-    {"report", cli_report},
-    {"bench", cli_bench},
+    {NULL, cli_train, OPT_SET | OPT_OUT | OPT_BACKEND | OPT_SWEEP, "spec file",
+     "netrun [OPTIONS] SPEC...",
+     "training starts from fresh weights; netrun eval SPEC --weights FILE evaluates saved "
+     "ones",
+     NULL /* the global usage_text */},
+    {"check", cli_check, OPT_SET, "spec file", "netrun check [--set K=V]... SPEC...",
+     "check only validates the spec and prints its layer table; it trains and writes nothing",
+     "Parses and validates each spec (every key, type and range: netspec/REFERENCE.md),\n"
+     "infers every layer's output shape and prints the layer table: output shape,\n"
+     "learnable parameters and forward multiply-accumulates per example. Trains and\n"
+     "writes nothing.\n"
+     "\n"
+     "options:\n"
+     "  -s, --set KEY=VALUE  override a spec value before checking (any number, applied\n"
+     "                       in order, validated like the file; default: none),\n"
+     "                       e.g. --set network.layers.0.conv.filters=4\n"
+     "  -h, --help           show this help\n"
+     "\n"
+     "exit status: 0 every spec is valid, 2 one is not (one error line each)\n"},
+    {"eval", cli_eval, OPT_SET | OPT_BACKEND | OPT_WEIGHTS, "spec file",
+     "netrun eval SPEC --weights FILE [--set K=V]... [--backend NAME]",
+     "eval only prints the test cost and accuracy of saved weights; it writes nothing",
+     "Builds the network of SPEC, loads the trained parameters of FILE (a run folder's\n"
+     "weights.bin, which must fit the network) and prints the cost and accuracy on the\n"
+     "spec's test set (data.test). Writes nothing.\n"
+     "\n"
+     "options:\n"
+     "  -w, --weights FILE   the weights to evaluate (required)\n"
+     "  -s, --set KEY=VALUE  override a spec value (any number; default: none), e.g.\n"
+     "                       --set train.batch_size=256; the network must still fit FILE\n"
+     "  -b, --backend NAME   blas or reference (plain loops, no BLAS); default: the\n"
+     "                       spec's backend key (blas)\n"
+     "  -h, --help           show this help\n"},
+    {"data", cli_data, 0, "data folder", "netrun data DIR...",
+     "data only loads image folders; there is no spec to change",
+     "Loads each class-folder dataset (DIR/<class>/<file>.png, 8-bit grayscale or RGB,\n"
+     "all of one size) through its decoded cache (DIR/.netrun-cache, written when\n"
+     "missing or stale) and prints its image count, image shape, class names, images\n"
+     "per class and how long loading took.\n"
+     "\n"
+     "options:\n"
+     "  -h, --help           show this help (data takes no other option)\n"},
+    {"resume", cli_resume, 0, "run folder", "netrun resume RUN_DIR",
+     "the run folder's resolved.yaml is the spec, with the run's own settings",
+     "Continues an interrupted run (SIGINT/SIGTERM, or killed after its first epoch)\n"
+     "from RUN_DIR/checkpoint.bin with the run's own spec and settings\n"
+     "(RUN_DIR/resolved.yaml), to the same history and weights as an uninterrupted\n"
+     "run. RUN_DIR is the folder the run printed (runs/<name>-<n>, or its --out).\n"
+     "\n"
+     "options:\n"
+     "  -h, --help           show this help (resume takes no other option: the spec,\n"
+     "                       backend and settings are the run's own)\n"},
+    {"bench", cli_bench, OPT_SET | OPT_BACKEND, "spec file",
+     "netrun bench [--set K=V]... [--backend NAME] SPEC... [BATCHES]",
+     "bench only times the layers and prints a table; it writes nothing",
+     "Times each layer's forward and backward pass per batch (like caffe time): after\n"
+     "5 warm-up batches, BATCHES training steps (default 50, 1 to 100000) with the\n"
+     "spec's network, batch size, threads and optimizer, on its training images (random\n"
+     "pixels when they do not load); each row is the median over the steps. A trailing\n"
+     "number is BATCHES (write -- before a spec named like a number). Writes nothing.\n"
+     "\n"
+     "options:\n"
+     "  -s, --set KEY=VALUE  override a spec value (any number; default: none), e.g.\n"
+     "                       --set threads=1 --set train.batch_size=128\n"
+     "  -b, --backend NAME   blas or reference (plain loops, no BLAS); default: the\n"
+     "                       spec's backend key (blas)\n"
+     "  -h, --help           show this help\n"},
+    {"compare", cli_compare, OPT_OUT, "run folder", "netrun compare RUN_DIR... [-o FILE.png]",
+     "compare reads the run folders as they are; -o names the picture",
+     "Draws the runs' test (solid) and train (dashed) curves into one picture and prints\n"
+     "a table: final and best test accuracy, parameters, training time, folder. Each\n"
+     "run is labelled by its name and what differs in its resolved.yaml from the\n"
+     "others'.\n"
+     "\n"
+     "options:\n"
+     "  -o, --out FILE.png   the picture (default: compare.png)\n"
+     "  -h, --help           show this help\n"},
+    {"diff", cli_diff, 0, "spec files", "netrun diff A.yaml B.yaml",
+     "diff compares two spec files as written; a run folder's resolved.yaml is one",
+     "Compares the two specs as resolved (defaults written out), key by key; a changed\n"
+     "optimizer or layer is shown whole with its defaults, name and description last;\n"
+     "then the layer rows (as in netrun check) whose output shape or parameters differ.\n"
+     "\n"
+     "options:\n"
+     "  -h, --help           show this help (diff takes no other option)\n"
+     "\n"
+     "exit status: as diff(1): 0 same, 1 different, 2 trouble\n"},
+    {"report", cli_report, OPT_OUT, "run folder", "netrun report RUN_DIR... [-o FILE.pdf]",
+     "report reads the run folders as they are; -o names the PDF",
+     "Writes one A4 PDF: with several runs an overview page (the compare table and\n"
+     "picture), then per run its name, description, final numbers and whole\n"
+     "resolved.yaml, and a page with its curves, confusion matrix and misclassified\n"
+     "images.\n"
+     "\n"
+     "options:\n"
+     "  -o, --out FILE.pdf   the PDF (default: report.pdf)\n"
+     "  -h, --help           show this help\n"},
 };
+enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
+
+static const char *command_title(const struct command *cmd)
+{
+    return cmd->name ? cmd->name : "training";
+}
+
+static void print_help(const struct command *cmd)
+{
+    if (!cmd->name)
+        fputs(usage_text, stdout);
+    else
+        printf("usage: %s\n\n%s", cmd->usage, cmd->help);
+}
+
+/* "netrun: error: CMD does not take OPT (why); see netrun CMD --help" */
+static int refuse_option(const struct command *cmd, const struct option_name *opt)
+{
+    const char *why = opt->flag == OPT_SWEEP
+                          ? "--sweep is for training: netrun SPEC --sweep KEY=V1,V2,..."
+                          : cmd->refusal;
+    fprintf(stderr, "netrun: error: %s does not take %s (%s); see netrun %s%s--help\n",
+            command_title(cmd), opt->name, why, cmd->name ? cmd->name : "",
+            cmd->name ? " " : "");
+    return NR_EXIT_INPUT;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* The command `word` is a typo of, or NULL: only for a first argument that
+ * is no option, no existing file and no .yaml/.yml name (a spec named like a
+ * command trains), within edit distance 2 of a command name. */
+static const struct command *mistyped_command(const char *word)
+{
+    struct stat st;
+    if (word[0] == '-' || ends_with(word, ".yaml") || ends_with(word, ".yml") ||
+        stat(word, &st) == 0)
+        return NULL;
+    const struct command *best = NULL;
+    size_t best_distance = 3;
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (!commands[i].name)
+            continue;
+        size_t d = ns_edit_distance(word, commands[i].name, 2);
+        if (d < best_distance && d < strlen(word)) {
+            best = &commands[i];
+            best_distance = d;
+        }
+    }
+    return best;
+}
+
+static void print_command_names(FILE *out)
+{
+    const char *sep = "";
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (commands[i].name) {
+            fprintf(out, "%s%s", sep, commands[i].name);
+            sep = ", ";
+        }
+}
 
 int main(int argc, char **argv)
 {
     const double started_at = nr_run_clock();
-    command_fn run = cli_train;
+    const struct command *cmd = &commands[0];
     int first = 1;
     if (argc > 1) {
-        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-            if (strcmp(argv[1], commands[i].name) == 0) {
-                run = commands[i].run;
+        for (size_t i = 0; i < COMMAND_COUNT; i++)
+            if (commands[i].name && strcmp(argv[1], commands[i].name) == 0) {
+                cmd = &commands[i];
                 first = 2;
             }
+        const struct command *near = first == 1 ? mistyped_command(argv[1]) : NULL;
+        if (near) {
+            fprintf(stderr, "netrun: error: unknown command '%s' (did you mean '%s'?); "
+                    "commands: ", argv[1], near->name);
+            print_command_names(stderr);
+            fprintf(stderr, "\n");
+            return NR_EXIT_INPUT;
+        }
     }
 
     static const struct option long_options[] = {
@@ -101,6 +298,14 @@ int main(int argc, char **argv)
     int c;
     int status = -1;
     while (status < 0 && (c = getopt_long(argc, argv, ":s:o:b:w:hV", long_options, NULL)) != -1) {
+        const struct option_name *given = NULL;
+        for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++)
+            if (option_names[i].code == c)
+                given = &option_names[i];
+        if (given && !(cmd->takes & given->flag)) {
+            status = refuse_option(cmd, given);
+            break;
+        }
         switch (c) {
         case 's':
             if (!strchr(optarg, '=')) {
@@ -141,7 +346,7 @@ int main(int argc, char **argv)
             opts.weights = optarg;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            print_help(cmd);
             status = NR_EXIT_OK;
             break;
         case 'V':
@@ -149,13 +354,13 @@ int main(int argc, char **argv)
             status = NR_EXIT_OK;
             break;
         case ':':
-            fprintf(stderr, "netrun: error: option '%s' needs a value; see netrun --help\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "netrun: error: option '%s' needs a value; see netrun %s%s--help\n",
+                    argv[optind - 1], cmd->name ? cmd->name : "", cmd->name ? " " : "");
             status = NR_EXIT_INPUT;
             break;
         default:
-            fprintf(stderr, "netrun: error: unknown option '%s'; see netrun --help\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "netrun: error: unknown option '%s'; see netrun %s%s--help\n",
+                    argv[optind - 1], cmd->name ? cmd->name : "", cmd->name ? " " : "");
             status = NR_EXIT_INPUT;
             break;
         }
@@ -163,23 +368,15 @@ int main(int argc, char **argv)
     if (status < 0) {
         opts.specs = (const char **)(argv + optind);
         opts.spec_count = (size_t)(argc - optind);
-        if (opts.sweep_count && run != cli_train) {
-            fprintf(stderr, "netrun: error: --sweep is for training: netrun SPEC --sweep "
-                    "KEY=V1,V2\n");
-            status = NR_EXIT_INPUT;
-        } else if (opts.spec_count == 0 && (run == cli_compare || run == cli_report ||
-                                            run == cli_diff)) {
-            fprintf(stderr, "netrun: error: no %s given; usage: netrun %s\n",
-                    run == cli_diff ? "spec files" : "run folder",
-                    run == cli_compare  ? "compare RUN_DIR... [-o FILE.png]"
-                    : run == cli_report ? "report RUN_DIR... [-o FILE.pdf]"
-                                        : "diff A.yaml B.yaml");
-            status = NR_EXIT_INPUT;
-        } else if (opts.spec_count == 0) {
+        if (opts.spec_count == 0 && !cmd->name) {
             fprintf(stderr, "netrun: error: no spec file given\n%s", usage_text);
             status = NR_EXIT_INPUT;
+        } else if (opts.spec_count == 0) {
+            fprintf(stderr, "netrun: error: no %s given; usage: %s\n", cmd->operand,
+                    cmd->usage);
+            status = NR_EXIT_INPUT;
         } else {
-            status = run(&opts);
+            status = cmd->run(&opts);
         }
     }
     free(sets);

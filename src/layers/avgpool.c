@@ -17,6 +17,7 @@ static void avgpool_backward(const nr_exec *ex, nr_layer_run *run, const float *
 
 const nr_layer_ops nr_avgpool_ops = {
     .name = "avgpool",
+    .needs_image = true,
     .setup = nr_pool_setup,
     .describe = nr_pool_describe,
     .forward = avgpool_forward,

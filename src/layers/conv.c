@@ -32,7 +32,7 @@ static int conv_setup(nr_layer *layer, const ns_node *params, const nr_layer_sit
                              "use size <= %d or more padding",
                              size, size, pad, in.c, in.h, in.w,
                              (in.h < in.w ? in.h : in.w) + 2 * pad);
-    layer->out = (nr_shape){filters, out_h, out_w};
+    layer->out = (nr_shape){.c = filters, .h = out_h, .w = out_w};
     size_t weights, macs;
     size_t wf[] = {(size_t)filters, (size_t)in.c, (size_t)size, (size_t)size};
     size_t mf[] = {(size_t)out_h, (size_t)out_w, (size_t)filters, (size_t)in.c,
@@ -133,6 +133,7 @@ static void conv_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
 
 const nr_layer_ops nr_conv_ops = {
     .name = "conv",
+    .needs_image = true,
     .setup = conv_setup,
     .describe = conv_describe,
     .bind = conv_bind,

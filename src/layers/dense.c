@@ -35,7 +35,7 @@ static int dense_setup(nr_layer *layer, const ns_node *params, const nr_layer_si
     if (!nr_size_mul(&weights, 2, wf))
         return nr_layer_fail(layer, site, err, "sizes overflow (input %dx%dx%d, %d units)",
                              layer->in.c, layer->in.h, layer->in.w, units);
-    layer->out = (nr_shape){units, 1, 1};
+    layer->out = (nr_shape){.c = units, .h = 1, .w = 1, .flat = true};
     layer->param_count = weights + (layer->config.dense.bias ? (size_t)units : 0);
     layer->macs = weights;
     return 0;

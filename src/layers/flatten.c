@@ -12,7 +12,7 @@ static int flatten_setup(nr_layer *layer, const ns_node *params, const nr_layer_
     if (size > (size_t)1 << 30)
         return nr_layer_fail(layer, site, err, "input %dx%dx%d is too large to flatten",
                              layer->in.c, layer->in.h, layer->in.w);
-    layer->out = (nr_shape){(int)size, 1, 1};
+    layer->out = (nr_shape){.c = (int)size, .h = 1, .w = 1, .flat = true};
     layer->param_count = 0;
     layer->macs = 0;
     return 0;

@@ -82,6 +82,12 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
         else
             snprintf(layer->label, sizeof layer->label, "%zu", out->count);
         nr_layer_site layer_site = {.doc = site->doc, .path = path};
+        if (nr_layer_registry[kind]->needs_image && shape->flat)
+            return nr_layer_fail(layer, &layer_site, err,
+                                 "its input is a vector of %d features (the output of a "
+                                 "dense or flatten layer before it), not an image; %s "
+                                 "works on channels x height x width: move it before the "
+                                 "first dense or flatten layer", shape->c, name);
         if (nr_layer_registry[kind]->setup(layer, params, &layer_site, err) != 0)
             return -1;
         if (nr_shape_size(layer->out) > NR_MAX_EXAMPLE_VALUES)
@@ -206,6 +212,42 @@ static void sum_layers(const nr_layer *layers, size_t count, size_t *values)
     }
 }
 
+/* A softmax is the network's output: only the last top-level layer may be
+ * one (the loss applies softmax to the last layer's outputs in any case, see
+ * netspec/REFERENCE.md); *misplaced is the first other softmax, NULL if
+ * none. */
+static const nr_layer *misplaced_softmax(const nr_layer *layers, size_t count, bool top)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = &layers[i];
+        if (layer->kind == NR_LAYER_SOFTMAX && !(top && i + 1 == count))
+            return layer;
+        const nr_layer *inner = misplaced_softmax(layer->block, layer->block_count, false);
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+static int check_output_layers(const ns_doc *doc, const nr_graph *graph, nr_error *err)
+{
+    char where[512];
+    const nr_layer *bad = misplaced_softmax(graph->layers, graph->count, true);
+    if (bad)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: layer %s (softmax): a softmax may only be the network's "
+                       "last layer; the loss applies softmax to the last layer's outputs "
+                       "itself (see netrun check's 'output:' line): remove this softmax",
+                       ns_node_where(doc, bad->node, where, sizeof where), bad->label);
+    if (graph->count == 1 && graph->layers[0].kind == NR_LAYER_SOFTMAX)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: layer 1 (softmax): the network is only a softmax, with "
+                       "nothing to learn; put the layers that compute the class scores "
+                       "before it (e.g. dense: {units: K})",
+                       ns_node_where(doc, graph->layers[0].node, where, sizeof where));
+    return 0;
+}
+
 int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
 {
     const ns_node *network = ns_map_get(doc->root, "network");
@@ -215,8 +257,8 @@ int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
     if (!input || input->kind != NS_SEQ || input->count != 3)
         return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.input is not known; give "
                        "it in the spec as [channels, height, width]", doc->path);
-    nr_shape in = {(int)ns_int(input->items[0]), (int)ns_int(input->items[1]),
-                   (int)ns_int(input->items[2])};
+    nr_shape in = {.c = (int)ns_int(input->items[0]), .h = (int)ns_int(input->items[1]),
+                   .w = (int)ns_int(input->items[2])};
     if (nr_shape_size(in) > NR_MAX_EXAMPLE_VALUES)
         return nr_fail(err, NR_EXIT_INPUT, "%s: error: network.input %dx%dx%d has %zu values "
                        "per image, more than the limit of %zu; use smaller images",
@@ -236,6 +278,10 @@ int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
     if (nr_layers_build(list, graph->input, &site, NULL, &graph->layers, &graph->count,
                         err) != 0) {
         free(graph);
+        return -1;
+    }
+    if (check_output_layers(doc, graph, err) != 0) {
+        nr_graph_free(graph);
         return -1;
     }
     size_t values = nr_shape_size(in);

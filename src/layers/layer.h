@@ -174,13 +174,18 @@ typedef struct nr_layer_ops {
      * with these kernels (NULL = none). */
     size_t (*workspace_floats)(const nr_layer *layer, const nr_kernel_table *kernels,
                                int max_batch);
-    /* out = f(in) for ex->n examples. */
+    /* out = f(in) for ex->n examples. NULL only for softmax, which runs as
+     * the loss head (never executed as a layer). */
     void (*forward)(const nr_exec *ex, nr_layer_run *run, const float *in);
     /* From run->dout (and the forward's in/out/saved state): accumulates the
      * parameter gradients and, when din != NULL, din += dL/din. */
     void (*backward)(const nr_exec *ex, nr_layer_run *run, const float *in, float *din);
     /* NR_EXEC_* flags: how the executor may split a batch across threads. */
     unsigned exec_flags;
+    /* The input must be an image: the kind works on channels x height x
+     * width (conv, pooling), so the flat output of dense/flatten is refused
+     * when the graph is built. */
+    bool needs_image;
     /* With these kernels, the backward computes the parameter gradients of
      * the WHOLE batch, split among the threads, straight into the shared
      * gradient: the executor points every thread's dweight/dbias at it and

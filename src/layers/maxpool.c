@@ -35,6 +35,7 @@ static void maxpool_backward(const nr_exec *ex, nr_layer_run *run, const float *
 
 const nr_layer_ops nr_maxpool_ops = {
     .name = "maxpool",
+    .needs_image = true,
     .setup = nr_pool_setup,
     .describe = nr_pool_describe,
     .bind = maxpool_bind,

@@ -18,7 +18,7 @@ int nr_pool_setup(nr_layer *layer, const ns_node *params, const nr_layer_site *s
                              "window %dx%d does not fit input %dx%dx%d; "
                              "use size <= %d or remove a pooling layer",
                              size, size, in.c, in.h, in.w, in.h < in.w ? in.h : in.w);
-    layer->out = (nr_shape){in.c, out_h, out_w};
+    layer->out = (nr_shape){.c = in.c, .h = out_h, .w = out_w};
     layer->param_count = 0;
     layer->macs = 0;
     return 0;

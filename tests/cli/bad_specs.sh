@@ -28,6 +28,11 @@ vlimit_kb=1000000
 mkdir -p "$tmp/cwd" "$tmp/gen" "$tmp/out"
 "$synth" "$tmp/data" --classes 3 --size 12x12 --train 4 --test 2 >/dev/null || {
   echo "FAIL: netrun-synth" >&2; echo "0 passed, 1 failed"; exit 1; }
+"$synth" "$tmp/data4" --classes 4 --size 12x12 --train 4 --test 2 >/dev/null || {
+  echo "FAIL: netrun-synth" >&2; echo "0 passed, 1 failed"; exit 1; }
+# one class: the first class folder of each
+mkdir -p "$tmp/data1/Train" "$tmp/data1/Test"
+cp -r "$tmp/data/Train/0" "$tmp/data1/Train/" && cp -r "$tmp/data/Test/0" "$tmp/data1/Test/"
 echo "not a folder" >"$tmp/regular-file"
 
 # run_case NAME WORDS PREFIX MODE -- ARGS...: `netrun ARGS` in $tmp/cwd under
@@ -141,6 +146,8 @@ while IFS=$'\t' read -r file position words extra; do
   fi
   for i in "${!args[@]}"; do
     args[i]=${args[i]//@DATA@/$tmp/data}
+    args[i]=${args[i]//@DATA1@/$tmp/data1}
+    args[i]=${args[i]//@DATA4@/$tmp/data4}
     args[i]=${args[i]//@FILE@/$tmp/regular-file}
   done
   case $position in
@@ -162,7 +169,7 @@ while IFS=$'\t' read -r file position words extra; do
     out_args=()
     ((has_out)) || out_args=(--out "$tmp/out/$name")
     run_case "$file" "$words" "$prefix" train -- "$spec" --set train.epochs=1 --set threads=1 \
-      "${args[@]}" "${out_args[@]}"
+      --set train.batch_size=4 "${args[@]}" "${out_args[@]}"
     if [[ -e $tmp/out/$name ]]; then fail "$file: created its run folder"; fi ;;
   *) fail "$file: unknown mode '$mode' in $name.args" ;;
   esac
@@ -239,10 +246,12 @@ EOF
   # it comes first, the error line names the next image, the first odd one
   first_prefix="$first/0/+bad.png: error: " first_words=$words
   if [[ $kind == rgb || $kind == smaller ]]; then
-    first_prefix="$first/0/0000.png: error: " first_words="+bad.png same shape"
+    # the first images' headers (read before decoding) already disagree with Test's
+    first_words="first image $tmp/data/Test/0/0000.png same shape"
   fi
   run_case "png $kind (first image, netrun SPEC)" "$first_words" "$first_prefix" train -- \
-    "$tmp/png-$kind.yaml" --set train.epochs=1 --set threads=1 --out "$tmp/out/png-$kind"
+    "$tmp/png-$kind.yaml" --set train.epochs=1 --set threads=1 --set train.batch_size=4 \
+    --out "$tmp/out/png-$kind"
   if [[ -e $tmp/out/png-$kind ]]; then fail "png $kind: created its run folder"; fi
 done <<<"$png_cases"
 

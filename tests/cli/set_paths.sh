@@ -38,6 +38,10 @@ diff_sets() {
 
 cd "$tmp" || exit 1
 ex2=$src/specs/ex2_cnn.yaml
+# check reads the data folders: tiny ones for the specs written here (ex2
+# itself reads data/mnist, as in tests/cli/check.sh)
+"$synth" gray --classes 3 --size 8x8 --train 8 --test 4 --seed 3 >/dev/null || fail "synth"
+"$synth" digits --classes 10 --size 28x28 --train 7 --test 1 --seed 3 >/dev/null || fail "synth"
 
 # --- [N] and .N name the same list item
 dotted=$("$netrun" check --set network.layers.0.conv.filters=4 --set network.layers.3.conv.filters=12 "$ex2" 2>&1); s1=$?
@@ -79,9 +83,9 @@ if [[ $s1$s2$s3 == 000 && $bracket == "$dotted" && $mixed == "$dotted" && $brack
 else fail "nested [N] = .N = mixed: exit $s1 $s2 $s3: $bracket / $mixed"; fi
 
 # --- a path printed by `netrun diff`, with =VALUE, is a --set path
-cp "$ex2" a.yaml
+sed 's#\.\./data/mnist/#digits/#' "$ex2" >a.yaml
 sed -e 's/filters: 16/filters: 12/' -e 's/filters: 32/filters: 24/' -e 's/epochs: 10/epochs: 3/' \
-  -e 's/lr: 0.05/lr: 0.1/' "$ex2" >b.yaml
+  -e 's/lr: 0.05/lr: 0.1/' a.yaml >b.yaml
 "$netrun" diff a.yaml b.yaml >diff.txt 2>&1; status=$?
 mapfile -t sets < <(diff_sets diff.txt)
 printed=$(grep -c '^network\.layers\[[0-9]*\]\.conv\.filters: ' diff.txt)
@@ -92,7 +96,6 @@ else fail "ex2: diff paths back into --set: diff exit $status, ${#sets[@]} args 
 
 # ... the same on a trained run: nested paths; the run's resolved spec then
 # equals the other spec (netrun diff says nothing)
-"$synth" gray --classes 3 --size 8x8 --train 8 --test 4 --seed 3 >/dev/null || fail "synth"
 sed -e '/residual:/,/repeat:/s/filters: 2/filters: 4/' -e 's/- dropout/- tanh/' \
   -e 's/batch_size: 8/batch_size: 4/' nested.yaml >nested_b.yaml
 "$netrun" diff nested.yaml nested_b.yaml >diff2.txt 2>&1; status=$?

@@ -132,7 +132,10 @@ rows=$(tail -n +2 run1/batches.csv | wc -l)
 check "batches.csv: $rows rows, expected $((epochs * per_epoch))" test "$rows" = $((epochs * per_epoch))
 check "batches.csv: batches 1..$per_epoch of each epoch" batches_numbered run1/batches.csv "$per_epoch"
 size=$(stat -c %s run1/weights.bin)
-check "weights.bin: $size bytes, expected $((40 + 4 * params + 8))" test "$size" = $((40 + 4 * params + 8))
+# header 40, model section 33 (shape 12, pixel scale and shift 8, class
+# count 4, the names '0' '1' '2' with their 2-byte lengths 9), parameters,
+# checksum 8
+check "weights.bin: $size bytes, expected $((40 + 33 + 4 * params + 8))" test "$size" = $((40 + 33 + 4 * params + 8))
 check "weights.bin: magic" test "$(head -c 8 run1/weights.bin)" = NRWEIGHT
 check "run folder: exactly the documented files" test "$(names run1)" = "batches.csv checkpoint.bin confusion.csv confusion.png curves.png curves.svg history.csv metrics.csv misclassified.csv misclassified.png resolved.yaml spec.yaml summary.txt weights.bin "
 # the confusion matrix counts every test image once; its diagonal is the accuracy
@@ -242,9 +245,9 @@ check "missing-train-out: no run folder" test ! -e "$tmp/miss"
 cd "$tmp" || exit 1
 "$synth" four --classes 4 --train 5 --test 2 >/dev/null
 cnn_spec specs/four.yaml four ../four
-expect_error class-count "units 4" -- specs/four.yaml --out "$tmp/four-run"
+expect_error class-count "units: 4" -- specs/four.yaml --out "$tmp/four-run"
 check "class-count: no run folder" test ! -e "$tmp/four-run"
-expect_error eval-class-count "units 4" -- eval specs/four.yaml --weights run1/weights.bin
+expect_error eval-class-count "extra folders '3'" -- eval specs/four.yaml --weights run1/weights.bin
 
 # --- help
 help=$("$netrun" --help)
