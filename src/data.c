@@ -975,7 +975,7 @@ static void quote_names(char *const *names, size_t count, char *buf, size_t size
 
 int nr_class_names_check(const char *path, char *const *expected, size_t expected_count,
                          char *const *found, size_t found_count, const char *expected_from,
-                         nr_error *err)
+                         const char *hint, nr_error *err)
 {
     /* both lists are sorted: one merge pass collects what is missing and extra */
     size_t total = expected_count + found_count;
@@ -1004,11 +1004,11 @@ int nr_class_names_check(const char *path, char *const *expected, size_t expecte
     quote_names(extra, extra_count, extra_text, sizeof extra_text);
     nr_fail(err, NR_EXIT_INPUT,
             "%s: error: its class folders are not those of %s (%zu classes here, %zu "
-            "there): %s%s%s%s%s",
+            "there): %s%s%s%s%s; %s",
             path, expected_from, found_count, expected_count,
             missing_count ? "no folder for " : "", missing_text,
             missing_count && extra_count ? "; " : "", extra_count ? "extra folders " : "",
-            extra_text);
+            extra_text, hint);
     free(missing);
     return -1;
 }
@@ -1018,10 +1018,9 @@ static int check_class_pair(const char *train_root, char *const *train_names,
                             size_t train_classes, const char *test_root,
                             char *const *test_names, size_t test_classes, nr_error *err)
 {
-    char from[4200];
-    snprintf(from, sizeof from, "%s (Train and Test need the same class folders)", train_root);
     return nr_class_names_check(test_root, train_names, train_classes, test_names,
-                                test_classes, from, err);
+                                test_classes, train_root,
+                                "Train and Test need the same class folders", err);
 }
 
 int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,

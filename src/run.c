@@ -567,10 +567,11 @@ static int check_model_classes(const char *weights_path, const nr_model_info *mo
                            "pixel / 255", weights_path, model->pixel_scale[c],
                            model->pixel_shift[c], c + 1);
     char from[4200];
-    snprintf(from, sizeof from, "the %zu classes %s was trained on (evaluate on a Test set "
-             "with the same class folders)", model->class_count, weights_path);
+    snprintf(from, sizeof from, "the %zu classes %s was trained on", model->class_count,
+             weights_path);
     return nr_class_names_check(test->root, model->class_names, model->class_count,
-                                test->class_names, test->class_count, from, err);
+                                test->class_names, test->class_count, from,
+                                "evaluate on a Test set of the classes the model knows", err);
 }
 
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,

@@ -908,6 +908,75 @@ START_TEST(probe_reads_first_header)
 }
 END_TEST
 
+START_TEST(survey_lists_without_decoding)
+{
+    char buf[4096], other[4096];
+    const char *root = make_gray_set("survey", buf, sizeof buf);
+    /* a later file is corrupt: the survey reads only the first header */
+    char p[4096];
+    tpath(p, sizeof p, "%s/zebra/z2.png", root);
+    write_bytes(p, "nonsense", 8);
+    nr_dataset_info info;
+    nr_error err = {0};
+    ck_assert_msg(nr_dataset_survey(root, &info, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(info.count, 7);
+    ck_assert_uint_eq(info.class_count, 3);
+    ck_assert_str_eq(info.class_names[0], "cat");
+    ck_assert_str_eq(info.class_names[2], "zebra");
+    ck_assert_uint_eq(info.class_sizes[0], 3);
+    ck_assert_uint_eq(info.class_sizes[1], 2);
+    ck_assert_uint_eq(info.class_sizes[2], 2);
+    tpath(p, sizeof p, "%s/cat/a.png", root);
+    ck_assert_str_eq(info.first_image, p);
+    ck_assert_int_eq(info.channels, 1);
+    ck_assert_int_eq(info.height, 5);
+    ck_assert_int_eq(info.width, 4);
+    ck_assert_int_eq(nr_dataset_info_check_pair(&info, &info, &err), 0);
+
+    /* another set: 'dog' missing, 'emu' and 'fox' extra, RGB first image */
+    const char *test = fresh_dir("survey-other", other, sizeof other);
+    static const char *names[] = {"cat", "emu", "fox", "zebra"};
+    for (int i = 0; i < 4; i++) {
+        mkdir_in(test, names[i]);
+        tpath(p, sizeof p, "%s/0.png", names[i]);
+        put_png(test, p, i, 3, 5, 4);
+    }
+    nr_dataset_info test_info;
+    ck_assert_msg(nr_dataset_survey(test, &test_info, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(nr_dataset_info_check_pair(&info, &test_info, &err), -1);
+    ck_assert_int_eq(err.status, NR_EXIT_INPUT);
+    ASSERT_HAS(err.message, test);
+    ASSERT_HAS(err.message, "(4 classes here, 3 there)");
+    ASSERT_HAS(err.message, "no folder for 'dog'; extra folders 'emu', 'fox'");
+    /* same classes, other shape: both first files named */
+    ck_assert_int_eq(nr_dataset_info_check_pair(&test_info, &test_info, &err), 0);
+    nr_dataset_info_free(&test_info);
+    tpath(p, sizeof p, "%s/emu", test);
+    char q[4096];
+    tpath(q, sizeof q, "%s/dog", test);
+    ck_assert_int_eq(rename(p, q), 0);
+    tpath(p, sizeof p, "%s/fox/0.png", test);
+    unlink(p);
+    tpath(p, sizeof p, "%s/fox", test);
+    rmdir(p);
+    ck_assert_msg(nr_dataset_survey(test, &test_info, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(nr_dataset_info_check_pair(&info, &test_info, &err), -1);
+    ASSERT_HAS(err.message, info.first_image);
+    ASSERT_HAS(err.message, test_info.first_image);
+    ASSERT_HAS(err.message, "1x5x4");
+    ASSERT_HAS(err.message, "3x5x4");
+    nr_dataset_info_free(&test_info);
+    nr_dataset_info_free(&info);
+    ck_assert_ptr_null(info.class_names);
+
+    /* a missing folder: the load's message, *out zeroed */
+    tpath(p, sizeof p, "%s/nope", root);
+    ck_assert_int_eq(nr_dataset_survey(p, &info, &err), -1);
+    ASSERT_HAS(err.message, "dataset folder not found");
+    ck_assert_ptr_null(info.root);
+}
+END_TEST
+
 /* ------------------------------------------------------------ tests: cache */
 
 static nr_dataset *load_cached(const char *root, int expect_from_cache)
@@ -1183,6 +1252,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, folder_errors);
     tcase_add_test(tc, check_pair_classes_and_shape);
     tcase_add_test(tc, probe_reads_first_header);
+    tcase_add_test(tc, survey_lists_without_decoding);
     tcase_add_test(tc, cache_hit_and_invalidation);
     tcase_add_test(tc, corrupt_cache_is_rebuilt);
     tcase_add_test(tc, unwritable_cache_is_not_an_error);

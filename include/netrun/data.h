@@ -93,11 +93,11 @@ int nr_dataset_info_check_pair(const nr_dataset_info *train, const nr_dataset_in
 
 /* Two sorted lists of class names: 0 when equal, else fails (NR_EXIT_INPUT)
  * with "PATH: error: its class folders are not those of EXPECTED_FROM (N
- * classes here, M there): no folder for 'a', 'b'; extra folders 'c'"
+ * classes here, M there): no folder for 'a', 'b'; extra folders 'c'; HINT"
  * (`found` are PATH's classes, `expected` those of EXPECTED_FROM). */
 int nr_class_names_check(const char *path, char *const *expected, size_t expected_count,
                          char *const *found, size_t found_count, const char *expected_from,
-                         nr_error *err);
+                         const char *hint, nr_error *err);
 
 /* Reads only the header of the first PNG under ROOT (first class, first
  * file) to learn channels x height x width without decoding the dataset

@@ -31,6 +31,16 @@ done
 for spec in "$src"/specs/*.yaml; do
   if "$netrun" check "$spec" >/dev/null; then ok; else fail "check $spec"; fi
 done
+# results quoted in a spec's comments (NN.NN%) are those of the README's
+# results table for that spec: one measurement, no drift
+for spec in "$src"/specs/*.yaml; do
+  base=$(basename "$spec")
+  row=$(grep -F "| \`$base\` |" "$src/README.md" | grep -E '[0-9]+\.[0-9]+%')
+  for pct in $(grep '^ *#' "$spec" | grep -oE '[0-9]+\.[0-9]+%'); do
+    if [[ $row == *"$pct"* ]]; then ok; else fail "$base quotes $pct; the README's results row: ${row:-none}"; fi
+  done
+done
+
 # --set changes the network
 out=$("$netrun" check --set network.layers.0.conv.filters=4 "$src/specs/ex2_cnn.yaml")
 if [[ $out == *"4x28x28"* ]]; then ok; else fail "--set filters: $out"; fi
