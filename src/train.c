@@ -277,6 +277,10 @@ int nr_check_data_fits(const nr_net *net, const nr_dataset *data, nr_error *err)
                        "set network.input to [%d, %d, %d] or use matching images",
                        data->root, data->channels, data->height, data->width, in.c, in.h, in.w,
                        data->channels, data->height, data->width);
+    if (data->class_count < 2)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: %zu class folder%s; a classifier needs at least 2 classes",
+                       data->root, data->class_count, data->class_count == 1 ? "" : "s");
     if ((size_t)nr_net_classes(net) != data->class_count)
         return nr_fail(err, NR_EXIT_INPUT,
                        "%s: error: the network has %d outputs but the data has %zu classes; "

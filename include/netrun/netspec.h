@@ -2,7 +2,7 @@
  * depends on libyaml only).
  *
  * Pipeline: ns_doc_parse_file()  YAML text -> tree of ns_node with positions
- *           ns_doc_apply_set()   "dotted.key=value" overrides (optional, any number)
+ *           ns_doc_apply_set()   "dotted.key[N].key=value" overrides (optional, any number)
  *           ns_doc_resolve()     validate every key against the schema (type,
  *                                range, allowed values, unknown keys with a
  *                                "did you mean"), fill every default, normalize

@@ -125,6 +125,23 @@ static void plan_free(train_plan *plan)
 
 enum { GRID_MAX = 10000 };
 
+/* Two --set paths name the same key: "layers[0]" and "layers.0" are one. */
+static bool same_key(const char *a, const char *b)
+{
+    for (;;) {
+        if (*a == ']')
+            a++;
+        if (*b == ']')
+            b++;
+        char ca = *a == '[' ? '.' : *a, cb = *b == '[' ? '.' : *b;
+        if (ca != cb)
+            return false;
+        if (!ca)
+            return true;
+        a++, b++;
+    }
+}
+
 /* specs x the cartesian product of the sweeps (the last sweep varies
  * fastest). Prints its errors; returns the exit status. */
 static int plan_build(const cli_options *opts, train_plan *plan)
@@ -140,7 +157,7 @@ static int plan_build(const cli_options *opts, train_plan *plan)
             return status;
         plan->sweep_count++;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(plan->sweeps[j].key, plan->sweeps[i].key) == 0) {
+            if (same_key(plan->sweeps[j].key, plan->sweeps[i].key)) {
                 fprintf(stderr, "netrun: error: --sweep '%s': %s is swept twice; give all its "
                         "values in one --sweep\n", opts->sweeps[i], plan->sweeps[i].key);
                 return NR_EXIT_INPUT;

@@ -31,7 +31,8 @@ static const char usage_text[] =
     "options (a command refuses those it does not use; netrun COMMAND --help):\n"
     "  -s, --set KEY=VALUE  override a spec value, e.g. --set train.epochs=3,\n"
     "                       --set train.optimizer.sgd.lr=0.01 (validated like the file);\n"
-    "                       training, check, eval, bench\n"
+    "                       KEY as errors and diff print it: network.layers[0].conv.filters\n"
+    "                       (or network.layers.0.conv.filters); training, check, eval, bench\n"
     "  -o, --out DIR        run folder (default: runs/<name>-<n>, never overwritten);\n"
     "                       with --sweep the folder of all points (DIR/<name>-<k>);\n"
     "                       compare: the picture (compare.png); report: the PDF\n"
@@ -104,7 +105,7 @@ static const struct command {
      "options:\n"
      "  -s, --set KEY=VALUE  override a spec value before checking (any number, applied\n"
      "                       in order, validated like the file; default: none),\n"
-     "                       e.g. --set network.layers.0.conv.filters=4\n"
+     "                       e.g. --set network.layers[0].conv.filters=4\n"
      "  -h, --help           show this help\n"
      "\n"
      "exit status: 0 every spec is valid, 2 one is not (one error line each)\n"},

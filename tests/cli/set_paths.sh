@@ -162,5 +162,8 @@ if [[ $status == 0 && $got == "3 4 ;3 6 ;5 4 ;5 6 ;" ]]; then ok
 else fail "sweep over [N] paths: exit $status, filters '$got': $(tail -3 err.txt)"; fi
 expect_error sweep-out-of-range "--set network.layers[9].conv.filters=3:1:16: error: index 9 is out of range" "" -- \
   ../nested.yaml --sweep 'network.layers[9].conv.filters=3,5'
+# the two spellings of one key are one key
+expect_error sweep-twice-mixed "netrun: error: --sweep 'network.layers.0.conv.filters=4'" "swept twice" -- \
+  ../nested.yaml --sweep 'network.layers[0].conv.filters=3,5' --sweep 'network.layers.0.conv.filters=4'
 
 cli_finish
