@@ -1058,46 +1058,74 @@ int nr_dataset_info_check_pair(const nr_dataset_info *train, const nr_dataset_in
     return 0;
 }
 
+/* Names the files of class folder `cls` only (no stat: a survey is a
+ * listing); *first: its first name (malloc'd) when first != NULL. */
+static int count_class(const char *root, int rfd, const char *cls, size_t *count, char **first,
+                       nr_error *err)
+{
+    int cfd = openat(rfd, cls, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cfd < 0)
+        return nr_fail(err, NR_EXIT_INPUT, "%s/%s: error: cannot open class folder: %s",
+                       root, cls, strerror(errno));
+    name_list files = {0};
+    int e = list_dir(cfd, &files);
+    if (e)
+        return nr_fail(err, e == ENOMEM ? NR_EXIT_INTERNAL : NR_EXIT_INPUT,
+                       "%s/%s: error: cannot list class folder: %s", root, cls, strerror(e));
+    if (files.n == 0)
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s/%s: error: class folder has no images; every class folder "
+                       "needs at least one .png file (or remove the folder)", root, cls);
+    *count = files.n;
+    int rc = 0;
+    if (first && !(*first = join_path(cls, files.names[0])))
+        rc = nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    name_list_free(&files);
+    return rc;
+}
+
 int nr_dataset_survey(const char *root, nr_dataset_info *out, nr_error *err)
 {
     memset(out, 0, sizeof *out);
-    scan_result s;
-    if (scan(root, &s, err) != 0)
-        return -1;
-    /* every class folder has at least one image: files[0] exists */
-    char *first = join_path(s.root, s.files[0]);
     out->root = strdup(root);
-    if (!first || !out->root) {
-        free(first);
-        free(out->root);
-        scan_free(&s);
-        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    char *clean = clean_root(root), *first = NULL;
+    name_list classes = {0};
+    int rfd = -1, rc = -1;
+    if (!out->root || !clean) {
+        nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+        goto done;
     }
-    int rc = nr_png_info(first, &out->channels, &out->height, &out->width, err);
-    if (rc != 0) {
-        free(first);
-        free(out->root);
-        scan_free(&s);
-        memset(out, 0, sizeof *out);
-        return -1;
-    }
-    out->first_image = first;
-    out->class_sizes = calloc(s.class_count, sizeof *out->class_sizes);
+    if (open_root(clean, &rfd, err) != 0 || list_classes(clean, rfd, &classes, err) != 0)
+        goto done;
+    out->class_sizes = calloc(classes.n, sizeof *out->class_sizes);
     if (!out->class_sizes) {
-        free(out->first_image);
-        free(out->root);
-        scan_free(&s);
-        memset(out, 0, sizeof *out);
-        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+        nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+        goto done;
     }
-    for (size_t i = 0; i < s.count; i++)
-        out->class_sizes[s.labels[i]]++;
-    out->count = s.count;
-    out->class_count = s.class_count;
-    out->class_names = s.class_names;
-    s.class_names = NULL;
-    scan_free(&s);
-    return 0;
+    for (size_t c = 0; c < classes.n; c++) {
+        if (count_class(clean, rfd, classes.names[c], &out->class_sizes[c], c ? NULL : &first,
+                        err) != 0)
+            goto done;
+        out->count += out->class_sizes[c];
+    }
+    size_t names_bytes;
+    out->first_image = join_path(clean, first);
+    out->class_names = pack_strings(classes.names, classes.n, &names_bytes);
+    if (!out->first_image || !out->class_names) {
+        nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+        goto done;
+    }
+    out->class_count = classes.n;
+    rc = nr_png_info(out->first_image, &out->channels, &out->height, &out->width, err);
+done:
+    if (rfd >= 0)
+        close(rfd);
+    name_list_free(&classes);
+    free(clean);
+    free(first);
+    if (rc != 0)
+        nr_dataset_info_free(out);
+    return rc;
 }
 
 void nr_dataset_info_free(nr_dataset_info *info)

@@ -161,27 +161,38 @@ static int check_train(const ns_doc *doc, const nr_spec_data *data, nr_train_con
     return 0;
 }
 
+/* The checks on data->train / data->test as surveyed (root NULL: absent). */
+static int check_surveyed(const ns_doc *doc, const nr_graph *graph, nr_spec_data *data,
+                          nr_error *err)
+{
+    nr_train_config cfg;
+    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
+        return -1;
+    bool train = data->train.root != NULL, test = data->test.root != NULL;
+    data->warning[0] = '\0';
+    if (train && check_train(doc, data, &cfg, &data->train_images, data->warning,
+                             sizeof data->warning, err) != 0)
+        return -1;
+    if (train && test && nr_dataset_info_check_pair(&data->train, &data->test, err) != 0)
+        return -1;
+    if ((train || test) &&
+        nr_spec_check_fit(doc, graph, train ? &data->train : &data->test, err) != 0)
+        return -1;
+    return 0;
+}
+
 int nr_spec_check_data(const ns_doc *doc, const nr_graph *graph, unsigned which,
                        nr_spec_data *out, nr_error *err)
 {
     memset(out, 0, sizeof *out);
-    nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
-        return -1;
     const ns_node *root = doc->root;
-    bool train = which & NR_SPEC_DATA_TRAIN, test = which & NR_SPEC_DATA_TEST;
-    if (train && (nr_dataset_survey(ns_get_str(root, "data.train"), &out->train, err) != 0 ||
-                  check_train(doc, out, &cfg, &out->train_images, out->warning,
-                              sizeof out->warning, err) != 0))
-        goto fail;
-    if (test && nr_dataset_survey(ns_get_str(root, "data.test"), &out->test, err) != 0)
-        goto fail;
-    if (train && test && nr_dataset_info_check_pair(&out->train, &out->test, err) != 0)
-        goto fail;
-    if ((train || test) && nr_spec_check_fit(doc, graph, train ? &out->train : &out->test, err) != 0)
-        goto fail;
+    if (((which & NR_SPEC_DATA_TRAIN) &&
+         nr_dataset_survey(ns_get_str(root, "data.train"), &out->train, err) != 0) ||
+        ((which & NR_SPEC_DATA_TEST) &&
+         nr_dataset_survey(ns_get_str(root, "data.test"), &out->test, err) != 0) ||
+        check_surveyed(doc, graph, out, err) != 0) {
+        nr_spec_data_free(out);
+        return -1;
+    }
     return 0;
-fail:
-    nr_spec_data_free(out);
-    return -1;
 }

@@ -69,10 +69,10 @@ void nr_dataset_free(nr_dataset *ds);
 int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,
                           nr_error *err);
 
-/* What a dataset folder holds, from its listing (the same scan a load makes:
- * readdir + stat, every entry checked) and the header of its first image;
- * nothing is decoded. For `netrun check` and the checks a run makes before
- * loading. */
+/* What a dataset folder holds, from its listing (readdir only: the class
+ * folders are checked to be folders, their files only counted; the load
+ * checks each file) and the header of its first image; nothing is decoded.
+ * For `netrun check` and the checks a run makes before loading. */
 typedef struct nr_dataset_info {
     char *root;            /* the folder as given; owned */
     size_t count;          /* number of images */
