@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len)
@@ -27,10 +29,122 @@ int nr_dir_empty(const char *path)
     int empty = 1;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            strcmp(e->d_name, NR_LOCK_NAME) != 0)
             empty = 0;
     closedir(d);
     return empty;
+}
+
+/* The holder's "pid N since HH:MM:SS": it writes it right after taking the
+ * lock, so a loser arriving in between waits a moment for it. */
+static void read_holder(int fd, char *buf, size_t size)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        ssize_t got = pread(fd, buf, size - 1, 0);
+        buf[got > 0 ? got : 0] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        if (strncmp(buf, "pid ", 4) == 0 && strstr(buf, " since "))
+            return;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    snprintf(buf, size, "pid unknown");
+}
+
+int nr_folder_lock(const char *dir, nr_dir_lock *lock, nr_error *err)
+{
+    memset(lock, 0, sizeof *lock);
+    lock->fd = -1;
+    char *path = nr_path_join(dir, NR_LOCK_NAME);
+    if (!path)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            int e = errno;
+            free(path);
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot lock the folder: %s", dir,
+                    strerror(e));
+            errno = e;
+            return -1;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            if (e == EWOULDBLOCK || e == EAGAIN) {
+                char holder[128];
+                read_holder(fd, holder, sizeof holder);
+                close(fd);
+                free(path);
+                /* "pid N since T" -> "(pid N) since T" */
+                char *since = strstr(holder, " since ");
+                if (since)
+                    *since = '\0';
+                return nr_fail(err, NR_EXIT_INPUT, "%s: error: in use by another netrun (%s)%s%s",
+                               dir, holder, since ? " since " : "", since ? since + 7 : "");
+            }
+            close(fd);
+            free(path);
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot lock the folder: %s", dir,
+                           strerror(e));
+        }
+        /* the holder before may have removed the file as it let go: then
+         * this lock is on a file nobody else will see; take the new one */
+        struct stat held, named;
+        if (fstat(fd, &held) != 0 || stat(path, &named) != 0 || held.st_dev != named.st_dev ||
+            held.st_ino != named.st_ino) {
+            close(fd);
+            continue;
+        }
+        char text[64];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        int len = snprintf(text, sizeof text, "pid %ld since %02d:%02d:%02d\n", (long)getpid(),
+                           tm.tm_hour, tm.tm_min, tm.tm_sec);
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+            int e = errno;
+            close(fd);
+            free(path);
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot write: %s", dir, strerror(e));
+        }
+        lock->fd = fd;
+        lock->path = path;
+        lock->dir = strdup(dir);
+        if (!lock->dir) {
+            nr_folder_unlock(lock, 0);
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        }
+        return 0;
+    }
+    free(path);
+    return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot lock the folder: it keeps changing",
+                   dir);
+}
+
+int nr_folder_has_lock_file(const char *dir)
+{
+    char *path = nr_path_join(dir, NR_LOCK_NAME);
+    struct stat st;
+    int there = path && lstat(path, &st) == 0;
+    free(path);
+    return there;
+}
+
+void nr_folder_unlock(nr_dir_lock *lock, int remove_dir)
+{
+    if (!lock->path)  /* not held (a zeroed nr_dir_lock is not held either) */
+        return;
+    /* removed while still held: whoever opened it meanwhile sees that it is
+     * gone once it gets the lock, and takes a new one */
+    unlink(lock->path);
+    if (remove_dir && lock->dir)
+        rmdir(lock->dir);
+    close(lock->fd);
+    free(lock->path);
+    free(lock->dir);
+    memset(lock, 0, sizeof *lock);
+    lock->fd = -1;
 }
 
 char *nr_path_join(const char *dir, const char *name)

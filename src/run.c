@@ -38,6 +38,9 @@ typedef struct run_state {
     double started_at;         /* nr_run_clock() when the command started */
     double first_batch_at;     /* nr_run_clock() when the first batch was done; 0 before */
     char machine[256];
+    nr_dir_lock lock;          /* the run folder, held for the whole run */
+    bool created_dir;          /* the run folder was made by this run */
+    bool folder_used;          /* something was written into it */
 } run_state;
 
 static void run_state_free(run_state *s)
@@ -51,6 +54,9 @@ static void run_state_free(run_state *s)
     nr_dataset_free(s->test);
     nr_graph_free(s->graph);
     ns_doc_free(s->doc);
+    /* a run that failed before writing anything (data that does not decode)
+     * leaves the folder as it found it: absent, or empty */
+    nr_folder_unlock(&s->lock, s->created_dir && !s->folder_used);
 }
 
 static void say(const nr_run_options *opts, const char *fmt, ...)
@@ -123,6 +129,12 @@ static int make_parents(const char *path, nr_error *err)
     return 0;
 }
 
+static int not_empty(const char *dir, nr_error *err)
+{
+    return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run folder exists and is not empty; "
+                   "netrun never overwrites a run: choose another --out", dir);
+}
+
 static int create_run_dir(run_state *s, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
@@ -135,16 +147,24 @@ static int create_run_dir(run_state *s, nr_error *err)
                            s->dir);
         if (make_parents(s->dir, err) != 0)
             return -1;
-        if (mkdir(s->dir, 0755) != 0) {
-            if (errno != EEXIST)
+        /* the lock first, then the check: of two netruns started together
+         * only the one holding the lock can find the folder empty. A peer
+         * that failed may remove the folder between mkdir and lock: again.
+         * A folder with files but no lock file is no run in progress: it
+         * is refused untouched. */
+        for (int attempt = 0;; attempt++) {
+            s->created_dir = mkdir(s->dir, 0755) == 0;
+            if (!s->created_dir && errno != EEXIST)
                 return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
                                s->dir, strerror(errno));
-            if (nr_dir_empty(s->dir) != 1)
-                return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run folder exists and is not "
-                               "empty; netrun never overwrites a run: choose another --out",
-                               s->dir);
+            if (!s->created_dir && nr_dir_empty(s->dir) == 0 && !nr_folder_has_lock_file(s->dir))
+                return not_empty(s->dir, err);
+            if (nr_folder_lock(s->dir, &s->lock, err) == 0)
+                break;
+            if (attempt == 5 || access(s->dir, F_OK) == 0)
+                return -1;
         }
-        return 0;
+        return nr_dir_empty(s->dir) == 1 ? 0 : not_empty(s->dir, err);
     }
     const char *root = opts->runs_root ? opts->runs_root : "runs";
     if (stat(root, &st) == 0 && !S_ISDIR(st.st_mode))
@@ -158,8 +178,11 @@ static int create_run_dir(run_state *s, nr_error *err)
         return -1;
     for (int n = 1; n < 100000; n++) {
         snprintf(s->dir, sizeof s->dir, "%s/%s-%d", root, name, n);
-        if (mkdir(s->dir, 0755) == 0)
-            return 0;
+        if (mkdir(s->dir, 0755) == 0) {
+            /* the mkdir claims it; the lock refuses a resume while it trains */
+            s->created_dir = true;
+            return nr_folder_lock(s->dir, &s->lock, err);
+        }
         if (errno != EEXIST)
             return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
                            s->dir, strerror(errno));
@@ -382,10 +405,10 @@ static int write_batches(run_state *s, nr_error *err)
     return write_in_run(s, "batches.csv", s->batches_text, s->batches_len, err);
 }
 
-/* Spec, settings, data, net and trainer: everything checked before a run
+/* Spec, settings and the data's listings: everything checked before a run
  * folder exists. */
-static int prepare(run_state *s, const char *spec_path, const char *const *sets,
-                   size_t set_count, nr_error *err)
+static int prepare_spec(run_state *s, const char *spec_path, const char *const *sets,
+                        size_t set_count, nr_error *err)
 {
     nr_spec_data surveyed;
     if (nr_spec_load(spec_path, sets, set_count, &s->doc, &s->graph, err) != 0 ||
@@ -395,7 +418,14 @@ static int prepare(run_state *s, const char *spec_path, const char *const *sets,
     if (surveyed.warning[0])
         say(s->opts, "%s", surveyed.warning);
     nr_spec_data_free(&surveyed);
-    if (nr_train_config_from_spec(s->doc, &s->cfg, err) != 0 || load_data(s, err) != 0 ||
+    return nr_train_config_from_spec(s->doc, &s->cfg, err);
+}
+
+/* Data, net and trainer: after the run folder is held (a second netrun on
+ * it stops before loading anything). */
+static int prepare_data(run_state *s, nr_error *err)
+{
+    if (load_data(s, err) != 0 ||
         nr_net_create(s->graph, s->cfg.batch_size, s->cfg.backend, s->cfg.loss, &s->net,
                       err) != 0)
         return -1;
@@ -472,10 +502,10 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
                    .started_at = opts->started_at > 0.0 ? opts->started_at : nr_run_clock()};
     memset(result, 0, sizeof *result);
     int status = -1;
-    if (prepare(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0)
+    if (prepare_spec(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0 ||
+        create_run_dir(&s, err) != 0 || prepare_data(&s, err) != 0)
         goto done;
-    if (create_run_dir(&s, err) != 0)
-        goto done;
+    s.folder_used = true;
     snprintf(result->run_dir, sizeof result->run_dir, "%s", s.dir);
     say(opts, "run folder: %s", s.dir);
     if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
@@ -519,19 +549,24 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
                 "folder an interrupted run printed, e.g. runs/<name>-<n>", dir);
         goto done;
     }
-    if (stat(checkpoint, &st) != 0 && stat(spec, &st) != 0) {
+    /* (a run that holds only its lock file is loading its data) */
+    if (stat(checkpoint, &st) != 0 && stat(spec, &st) != 0 && !nr_folder_has_lock_file(dir)) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: not a run folder (no resolved.yaml, no "
                 "checkpoint.bin); netrun resume takes the folder an interrupted run printed",
                 dir);
         goto done;
     }
+    /* held before anything is loaded: a second resume, or a run still
+     * training into it, is refused at once */
+    if (nr_folder_lock(dir, &s.lock, err) != 0)
+        goto done;
     if (stat(checkpoint, &st) != 0) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: no checkpoint.bin in this run folder (a run "
                 "writes one after its first epoch); nothing to resume", dir);
         goto done;
     }
     snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
-    if (prepare(&s, spec, NULL, 0, err) != 0 ||
+    if (prepare_spec(&s, spec, NULL, 0, err) != 0 || prepare_data(&s, err) != 0 ||
         nr_trainer_load(s.trainer, checkpoint, s.spec_hash, err) != 0)
         goto done;
     int epochs_done;

@@ -37,9 +37,36 @@ int nr_read_file(const char *path, size_t max_bytes, char **data, size_t *len, n
 #define NR_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len);
 
-/* 1 when the folder has no entries but . and .., 0 when it has some, -1
- * when it cannot be opened (errno says why: ENOENT when absent). */
+/* 1 when the folder has no entries but . and .. (and NR_LOCK_NAME: a lock
+ * file left by a killed netrun holds nothing), 0 when it has some, -1 when
+ * it cannot be opened (errno says why: ENOENT when absent). */
 int nr_dir_empty(const char *path);
+
+/* A folder held by one netrun at a time: an advisory lock (flock) on
+ * DIR/.netrun-lock, which holds "pid N since HH:MM:SS". The kernel releases
+ * it when the process ends in any way, so a killed holder leaves a lock file
+ * nobody holds and the folder can be taken at once. nr_folder_lock() never
+ * waits: a folder another process holds fails with NR_EXIT_INPUT and
+ * "DIR: error: in use by another netrun (pid N) since HH:MM:SS". The folder
+ * must exist (-1 with errno ENOENT, and an error, when it does not). Locking
+ * re-checks that the file locked is still the one at the path, so a holder
+ * may remove it when it lets go. The caller owns the lock (no global state);
+ * nr_folder_unlock() removes the lock file, also rmdir()s the folder when
+ * remove_dir is set (only succeeding when it is empty), and releases; it
+ * does nothing to a zeroed or failed nr_dir_lock. */
+#define NR_LOCK_NAME ".netrun-lock"
+
+typedef struct nr_dir_lock {
+    int fd;
+    char *dir;   /* owned; NULL when not held */
+    char *path;  /* DIR/.netrun-lock (owned) */
+} nr_dir_lock;
+
+int nr_folder_lock(const char *dir, nr_dir_lock *lock, nr_error *err);
+/* DIR/.netrun-lock exists (held or left by a killed holder): a folder with
+ * other files and none is not netrun's to lock, and is left untouched. */
+int nr_folder_has_lock_file(const char *dir);
+void nr_folder_unlock(nr_dir_lock *lock, int remove_dir);
 
 /* "DIR/NAME" into a malloc'd string (NULL on out of memory). */
 char *nr_path_join(const char *dir, const char *name);

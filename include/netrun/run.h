@@ -1,11 +1,19 @@
 /* netrun/run.h - one complete run of a spec, and evaluation of saved weights.
  *
- * nr_run(): spec -> resolved doc + graph (all shapes checked) -> data (train
- * and test, same classes and image shape) -> net (initialized from the seed)
- * -> run folder -> training -> weights. Everything that can be checked is
- * checked before the run folder is created, so bad input leaves nothing
- * behind. The run folder (runs/<name>-<n>, n the first free number, or
- * --out DIR, which must be absent or empty: never overwritten) holds:
+ * nr_run(): spec -> resolved doc + graph (all shapes checked, the data's
+ * listings surveyed) -> run folder, locked -> data (train and test, same
+ * classes and image shape) -> net (initialized from the seed) -> training ->
+ * weights. Everything that can be checked without loading the data is
+ * checked before the run folder is created, so a bad spec leaves nothing
+ * behind; data that then fails to load leaves the folder as it was (absent
+ * or empty). The run folder (runs/<name>-<n>, n the first free number, or
+ * --out DIR, which must be absent or empty: never overwritten) is held by
+ * one netrun at a time (nr_folder_lock, netrun/fileio.h: taken before the
+ * emptiness check, so two runs started together cannot both pass it, and
+ * before any data is loaded; a second run or resume fails at once with
+ * NR_EXIT_INPUT, "DIR: error: in use by another netrun (pid N) since
+ * HH:MM:SS"; released, and .netrun-lock removed, when the run returns, by
+ * the kernel if the process dies). It holds:
  *   spec.yaml      the spec file as given (bytes unchanged)
  *   resolved.yaml  the resolved spec: every default written out, --set applied
  *   summary.txt    the layer table, data, machine, threads, backend; at the end
@@ -79,7 +87,9 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);
  * ignored: the run folder's resolved.yaml is the spec): reloads the
  * checkpoint written after the last finished epoch or at an interrupt and
  * continues into the same folder, so the history is the one an
- * uninterrupted run writes (but for the seconds column). */
+ * uninterrupted run writes (but for the seconds column). The folder is
+ * locked before anything is loaded, like nr_run's: a folder another netrun
+ * trains into or resumes is refused; one whose holder died is not. */
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
 typedef struct nr_run_eval_result {

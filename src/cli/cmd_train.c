@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -263,10 +264,39 @@ static int plan_check(const train_plan *plan)
     return 0;
 }
 
-static int dir_absent_or_empty(const char *path)
+/* The --sweep --out root, held for the whole sweep: created (with its
+ * parents) when absent, locked, then found empty (but for the lock file). A
+ * second netrun on it stops here, before loading anything. Prints its
+ * errors; returns the exit status. */
+static int hold_sweep_root(const char *root, nr_dir_lock *lock, bool *created)
 {
-    int empty = nr_dir_empty(path);
-    return empty < 0 ? errno == ENOENT : empty;
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", root);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    *created = mkdir(root, 0755) == 0;
+    if (!*created && errno != EEXIST) {
+        fprintf(stderr, "%s: error: cannot create the sweep folder: %s\n", root,
+                strerror(errno));
+        return NR_EXIT_INPUT;
+    }
+    /* files but no lock file: no sweep in progress; refused untouched */
+    bool untouched = !*created && nr_dir_empty(root) == 0 && !nr_folder_has_lock_file(root);
+    nr_error err = {0};
+    if (!untouched && nr_folder_lock(root, lock, &err) != 0) {
+        fprintf(stderr, "%s\n", err.message);
+        return err.status ? err.status : NR_EXIT_INTERNAL;
+    }
+    if (untouched || nr_dir_empty(root) != 1) {
+        fprintf(stderr, "%s: error: the sweep folder exists and is not empty; netrun never "
+                "overwrites runs: choose another --out\n", root);
+        return NR_EXIT_INPUT;
+    }
+    return 0;
 }
 
 /* "PARENT/compare-NAME-N.png", N the first number not taken. */
@@ -319,14 +349,15 @@ int cli_train(const cli_options *opts)
     int status = plan_build(opts, &plan);
     bool several = plan.count > 1;
     const char *runs_root = opts->sweep_count ? opts->out_dir : NULL;
-    if (status == 0 && runs_root && !dir_absent_or_empty(runs_root)) {
-        fprintf(stderr, "%s: error: the sweep folder exists and is not empty; netrun never "
-                "overwrites runs: choose another --out\n", runs_root);
-        status = NR_EXIT_INPUT;
-    }
+    nr_dir_lock root_lock = {0};
+    bool root_created = false;
+    if (status == 0 && runs_root)
+        status = hold_sweep_root(runs_root, &root_lock, &root_created);
     if (status == 0 && several)
         status = plan_check(&plan);
     if (status != 0) {
+        /* a root this call created and nothing went into is removed */
+        nr_folder_unlock(&root_lock, root_created);
         plan_free(&plan);
         return status;
     }
@@ -338,6 +369,7 @@ int cli_train(const cli_options *opts)
         fprintf(stderr, "netrun: error: out of memory\n");
         free(done);
         free(dirs);
+        nr_folder_unlock(&root_lock, root_created);
         plan_free(&plan);
         return NR_EXIT_INTERNAL;
     }
@@ -399,6 +431,7 @@ int cli_train(const cli_options *opts)
     }
     free(done);
     free(dirs);
+    nr_folder_unlock(&root_lock, root_created);
     plan_free(&plan);
     return status;
 }
