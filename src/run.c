@@ -22,11 +22,9 @@ enum { SPEC_MAX_BYTES = 1 << 20 };
 /* Everything a run holds; released by run_state_free. */
 typedef struct run_state {
     const nr_run_options *opts;
-    ns_doc *doc;
-    nr_graph *graph;
+    nr_spec spec;              /* doc, graph and training configuration */
     nr_dataset *train, *test;
     nr_net *net;
-    nr_train_config cfg;
     char dir[4096];
     FILE *batches;             /* the batches.csv rows, in memory (batches_text) */
     char *batches_text;
@@ -52,8 +50,7 @@ static void run_state_free(run_state *s)
     nr_net_free(s->net);
     nr_dataset_free(s->train);
     nr_dataset_free(s->test);
-    nr_graph_free(s->graph);
-    ns_doc_free(s->doc);
+    nr_spec_free(&s->spec);
     /* a run that failed before writing anything (data that does not decode)
      * leaves the folder as it found it: absent, or empty */
     nr_folder_unlock(&s->lock, s->created_dir && !s->folder_used);
@@ -99,7 +96,7 @@ static void describe_machine(char *buf, size_t size)
 
 static int load_data(run_state *s, nr_error *err)
 {
-    const ns_node *root = s->doc->root;
+    const ns_node *root = s->spec.doc->root;
     nr_data_options data_opts = {.use_cache = ns_get_bool(root, "data.cache"), .threads = 0};
     say(s->opts, "loading %s", ns_get_str(root, "data.train"));
     if (nr_dataset_load(ns_get_str(root, "data.train"), &data_opts, &s->train, err) != 0)
@@ -171,7 +168,7 @@ static int create_run_dir(run_state *s, nr_error *err)
         return nr_fail(err, NR_EXIT_INPUT, "%s: error: exists and is a file, not a folder; "
                        "run folders are created inside it%s", root,
                        opts->runs_root ? ": choose another --out" : "");
-    const char *name = ns_get_str(s->doc->root, "name");
+    const char *name = ns_get_str(s->spec.doc->root, "name");
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/x", root);
     if (make_parents(probe, err) != 0)
@@ -208,22 +205,22 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
     FILE *out = open_memstream(&text, &len);
     if (!out)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    const ns_node *root = s->doc->root;
+    const ns_node *root = s->spec.doc->root;
     fprintf(out, "name: %s\n", ns_get_str(root, "name"));
     fprintf(out, "description: %s\n", ns_get_str(root, "description"));
     fprintf(out, "spec: %s\n\n", s->opts->spec_path);
-    nr_graph_write_summary(s->graph, out);
+    nr_graph_write_summary(s->spec.graph, out);
     char output[512];
-    fprintf(out, "%s\n", nr_describe_output(s->graph, s->cfg.loss, output, sizeof output));
+    fprintf(out, "%s\n", nr_describe_output(s->spec.graph, s->spec.train.loss, output, sizeof output));
     fprintf(out, "\ndata: train %zu images (%s), test %zu images (%s)\n", s->train->count,
             s->train->root, s->test->count, s->test->root);
     fprintf(out, "classes: %zu, images %dx%dx%d\n", s->train->class_count, s->train->channels,
             s->train->height, s->train->width);
     fprintf(out, "machine: %s\n", s->machine);
-    fprintf(out, "threads: %d\n", s->cfg.threads > 0 ? s->cfg.threads
+    fprintf(out, "threads: %d\n", s->spec.train.threads > 0 ? s->spec.train.threads
                                                       : (int)sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(out, "backend: %s\n",
-            s->cfg.backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
+            s->spec.train.backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
                                                      : "blas (OpenBLAS)");
     if (done)
         fprintf(out, "\nepochs: %d%s\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
@@ -232,7 +229,7 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
                 done->final_test_acc, done->final_test_cost);
     /* the validation split's numbers: the last epoch's, and under early
      * stopping the best epoch's value of the monitored quantity */
-    if (done && s->cfg.validation_fraction > 0 && s->history && done->epochs > 0) {
+    if (done && s->spec.train.validation_fraction > 0 && s->history && done->epochs > 0) {
         const nr_epoch_record *last = &s->history[done->epochs - 1];
         fprintf(out, "final val accuracy: %.4f (epoch %d)\nfinal val cost: %.6f\n",
                 last->val_acc, last->epoch, last->val_cost);
@@ -241,11 +238,11 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
         fprintf(out, "best epoch (validation): %d\n", done->best_epoch);
     if (done && done->best_epoch && s->history && done->best_epoch <= done->epochs) {
         const nr_epoch_record *best = &s->history[done->best_epoch - 1];
-        if (s->cfg.stop_on_accuracy)
+        if (s->spec.train.stop_on_accuracy)
             fprintf(out, "best val accuracy: %.4f (epoch %d)\n", best->val_acc, best->epoch);
         else
             fprintf(out, "best val cost: %.6f (epoch %d)\n", best->val_cost, best->epoch);
-        if (s->cfg.restore_best && done->best_epoch != done->epochs)
+        if (s->spec.train.restore_best && done->best_epoch != done->epochs)
             fprintf(out, "restored weights of epoch %d: the final test results are theirs\n",
                     done->best_epoch);
     }
@@ -266,7 +263,7 @@ static int write_history(run_state *s, int epochs, nr_error *err)
     FILE *out = open_memstream(&text, &len);
     if (!out)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    bool validation = s->cfg.validation_fraction > 0;
+    bool validation = s->spec.train.validation_fraction > 0;
     fprintf(out, "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds%s\n",
             validation ? ",val_cost,val_acc" : "");
     for (int i = 0; i < epochs; i++) {
@@ -326,14 +323,14 @@ static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, 
     for (int i = 0; i < epochs_done; i++)
         s->train_seconds += history[i].seconds;
     char title[256];
-    nr_curves_title(&s->cfg, epochs_done, s->train_seconds, title, sizeof title);
+    nr_curves_title(&s->spec.train, epochs_done, s->train_seconds, title, sizeof title);
     char full_title[400];
-    snprintf(full_title, sizeof full_title, "%s\n%s", title, ns_get_str(s->doc->root, "name"));
+    snprintf(full_title, sizeof full_title, "%s\n%s", title, ns_get_str(s->spec.doc->root, "name"));
     if (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0 ||
         save_checkpoint(s, err) != 0)
         return -1;
     if (s->opts->hooks.on_epoch)
-        s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->cfg.epochs);
+        s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->spec.train.epochs);
     return 0;
 }
 
@@ -347,7 +344,7 @@ static int copy_spec(run_state *s, nr_error *err)
     free(text);
     if (status != 0)
         return -1;
-    if (ns_doc_emit(s->doc, &text, &len, err) != 0)
+    if (ns_doc_emit(s->spec.doc, &text, &len, err) != 0)
         return -1;
     status = write_in_run(s, "resolved.yaml", text, len, err);
     free(text);
@@ -411,14 +408,13 @@ static int prepare_spec(run_state *s, const char *spec_path, const char *const *
                         size_t set_count, nr_error *err)
 {
     nr_spec_data surveyed;
-    if (nr_spec_load(spec_path, sets, set_count, &s->doc, &s->graph, err) != 0 ||
-        nr_spec_check_data(s->doc, s->graph, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &surveyed,
-                           err) != 0)
+    if (nr_spec_load(spec_path, sets, set_count, &s->spec, err) != 0 ||
+        nr_spec_check_data(&s->spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &surveyed, err) != 0)
         return -1;
     if (surveyed.warning[0])
         say(s->opts, "%s", surveyed.warning);
     nr_spec_data_free(&surveyed);
-    return nr_train_config_from_spec(s->doc, &s->cfg, err);
+    return 0;
 }
 
 /* Data, net and trainer: after the run folder is held (a second netrun on
@@ -426,17 +422,17 @@ static int prepare_spec(run_state *s, const char *spec_path, const char *const *
 static int prepare_data(run_state *s, nr_error *err)
 {
     if (load_data(s, err) != 0 ||
-        nr_net_create(s->graph, s->cfg.batch_size, s->cfg.backend, s->cfg.loss, &s->net,
+        nr_net_create(s->spec.graph, s->spec.train.batch_size, s->spec.train.backend, s->spec.train.loss, &s->net,
                       err) != 0)
         return -1;
-    nr_net_init(s->net, s->cfg.seed);
-    if (nr_trainer_create(s->net, s->train, s->test, &s->cfg, &s->trainer, err) != 0)
+    nr_net_init(s->net, s->spec.train.seed);
+    if (nr_trainer_create(s->net, s->train, s->test, &s->spec.train, &s->trainer, err) != 0)
         return -1;
     char *resolved;
     size_t len;
-    if (ns_doc_emit(s->doc, &resolved, &len, err) != 0)
+    if (ns_doc_emit(s->spec.doc, &resolved, &len, err) != 0)
         return -1;
-    s->spec_hash = nr_fnv1a(nr_graph_hash(s->graph), resolved, len);
+    s->spec_hash = nr_fnv1a(nr_graph_hash(s->spec.graph), resolved, len);
     free(resolved);
     describe_machine(s->machine, sizeof s->machine);
     return 0;
@@ -461,13 +457,13 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
         }
         return -1;
     }
-    if (outcome.epochs_done < s->cfg.epochs)
+    if (outcome.epochs_done < s->spec.train.epochs)
         say(opts, "early stopping after epoch %d: no improvement of %s since epoch %d",
-            outcome.epochs_done, s->cfg.stop_on_accuracy ? "val_acc" : "val_cost",
+            outcome.epochs_done, s->spec.train.stop_on_accuracy ? "val_acc" : "val_cost",
             outcome.best_epoch);
     if (outcome.restored_best)
         say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
-            s->cfg.stop_on_accuracy ? "val_acc" : "val_cost");
+            s->spec.train.stop_on_accuracy ? "val_acc" : "val_cost");
 
     char *weights = nr_path_join(s->dir, "weights.bin");
     if (!weights)
@@ -475,13 +471,13 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     nr_model_info model = nr_model_info_for(s->train->channels, s->train->height,
                                             s->train->width, s->train->class_count,
                                             s->train->class_names);
-    int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->graph), &model, err);
+    int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->spec.graph), &model, err);
     free(weights);
     if (saved != 0)
         return -1;
     nr_eval_result final;
-    if (nr_write_test_report(s->dir, s->net, s->test, s->cfg.batch_size,
-                             ns_get_str(s->doc->root, "name"), &final, err) != 0)
+    if (nr_write_test_report(s->dir, s->net, s->test, s->spec.train.batch_size,
+                             ns_get_str(s->spec.doc->root, "name"), &final, err) != 0)
         return -1;
     result->epochs = outcome.epochs_done;
     result->best_epoch = outcome.best_epoch;
@@ -511,8 +507,8 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
         write_history(&s, 0, err) != 0 || open_batches_log(&s, err, 0) != 0)
         goto done;
-    if (nr_augment_active(&s.cfg.augment) &&
-        nr_write_augment_preview(s.dir, s.train, &s.cfg, 20, err) != 0)
+    if (nr_augment_active(&s.spec.train.augment) &&
+        nr_write_augment_preview(s.dir, s.train, &s.spec.train, 20, err) != 0)
         goto done;
     status = train_and_finish(&s, result, err);
 done:
@@ -612,43 +608,41 @@ static int check_model_classes(const char *weights_path, const nr_model_info *mo
 int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count,
                 const char *weights_path, nr_run_eval_result *result, nr_error *err)
 {
-    ns_doc *doc = NULL;
-    nr_graph *graph = NULL;
+    nr_spec spec = {0};
     nr_dataset *test = NULL;
     nr_net *net = NULL;
     nr_model_info model = {0};
     nr_dataset_info surveyed = {0};
     memset(result, 0, sizeof *result);
     int status = -1;
-    if (nr_spec_load(spec_path, sets, set_count, &doc, &graph, err) != 0)
+    if (nr_spec_load(spec_path, sets, set_count, &spec, err) != 0)
         goto done;
-    nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, err) != 0 ||
-        nr_weights_read_info(weights_path, &model, err) != 0 ||
+    const ns_doc *doc = spec.doc;
+    const nr_train_config *cfg = &spec.train;
+    if (nr_weights_read_info(weights_path, &model, err) != 0 ||
         nr_dataset_survey(ns_get_str(doc->root, "data.test"), &surveyed, err) != 0)
         goto done;
     /* a version-1 weights file records no classes: only their number is known */
     result->classes_checked = model.class_count > 0;
     if ((result->classes_checked &&
          check_model_classes(weights_path, &model, &surveyed, err) != 0) ||
-        nr_spec_check_fit(doc, graph, &surveyed, err) != 0)
+        nr_spec_check_fit(&spec, &surveyed, err) != 0)
         goto done;
     nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
     if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
         goto done;
-    if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, err) != 0)
+    if (nr_net_create(spec.graph, cfg->batch_size, cfg->backend, cfg->loss, &net, err) != 0)
         goto done;
-    if (nr_weights_load(weights_path, net, nr_graph_hash(graph), NULL, err) != 0 ||
-        nr_net_set_threads(net, cfg.threads, err) != 0)
+    if (nr_weights_load(weights_path, net, nr_graph_hash(spec.graph), NULL, err) != 0 ||
+        nr_net_set_threads(net, cfg->threads, err) != 0)
         goto done;
-    status = nr_evaluate(net, test, NULL, 0, cfg.batch_size, &result->test, NULL, NULL, NULL,
+    status = nr_evaluate(net, test, NULL, 0, cfg->batch_size, &result->test, NULL, NULL, NULL,
                          err);
 done:
     nr_model_info_free(&model);
     nr_dataset_info_free(&surveyed);
     nr_net_free(net);
     nr_dataset_free(test);
-    nr_graph_free(graph);
-    ns_doc_free(doc);
+    nr_spec_free(&spec);
     return status;
 }

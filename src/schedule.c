@@ -16,52 +16,24 @@ const char *nr_schedule_name(nr_schedule_kind kind)
     return schedule_names[kind];
 }
 
-void nr_schedule_from_spec(const ns_doc *doc, double base_lr, int epochs, nr_schedule *s)
+bool nr_schedule_kind_from_name(const char *name, nr_schedule_kind *kind)
 {
-    memset(s, 0, sizeof *s);
+    for (int k = 0; k < (int)(sizeof schedule_names / sizeof schedule_names[0]); k++)
+        if (strcmp(schedule_names[k], name) == 0) {
+            *kind = (nr_schedule_kind)k;
+            return true;
+        }
+    return false;
+}
+
+void nr_schedule_init(nr_schedule *s, double base_lr, int epochs)
+{
     s->base_lr = base_lr;
     s->epochs = epochs;
-    const ns_node *choice = ns_path_get(doc->root, "train.schedule");
-    const char *name = ns_choice_name(choice);
-    const ns_node *p = ns_choice_params(choice);
-    for (int k = 0; k < (int)(sizeof schedule_names / sizeof schedule_names[0]); k++)
-        if (strcmp(schedule_names[k], name) == 0)
-            s->kind = (nr_schedule_kind)k;
-    switch (s->kind) {
-    case NR_SCHEDULE_CONSTANT:
-        break;
-    case NR_SCHEDULE_STEP:
-        s->step_size = (int)ns_get_int(p, "step_size");
-        s->gamma = ns_get_float(p, "gamma");
-        break;
-    case NR_SCHEDULE_MULTISTEP: {
-        const ns_node *list = ns_map_get(p, "milestones");
-        for (size_t i = 0; i < list->count && i < NR_SCHEDULE_MAX_MILESTONES; i++)
-            s->milestones[s->milestone_count++] = (int)ns_int(list->items[i]);
-        s->gamma = ns_get_float(p, "gamma");
-        break;
-    }
-    case NR_SCHEDULE_EXPONENTIAL:
-        s->gamma = ns_get_float(p, "gamma");
-        break;
-    case NR_SCHEDULE_COSINE:
-        s->min_lr = ns_get_float(p, "min_lr");
-        s->warmup_epochs = (int)ns_get_int(p, "warmup_epochs");
-        break;
-    case NR_SCHEDULE_PLATEAU:
-        s->factor = ns_get_float(p, "factor");
-        s->patience = (int)ns_get_int(p, "patience");
-        s->min_delta = ns_get_float(p, "min_delta");
-        s->min_lr = ns_get_float(p, "min_lr");
-        s->monitor_higher_is_better = strstr(ns_get_str(p, "monitor"), "acc") != NULL;
-        break;
-    case NR_SCHEDULE_ONE_CYCLE:
-        s->pct_start = ns_get_float(p, "pct_start");
-        s->div_factor = ns_get_float(p, "div_factor");
-        s->final_div_factor = ns_get_float(p, "final_div_factor");
-        break;
-    }
     s->plateau_lr = base_lr;
+    s->plateau_best = 0.0;
+    s->plateau_bad_epochs = 0;
+    s->plateau_started = false;
 }
 
 /* From a to b along a half cosine as u goes 0 -> 1. */

@@ -1,4 +1,5 @@
-/* spec_load.c - spec file -> resolved doc -> graph (see netrun/spec_load.h). */
+/* spec_load.c - spec file -> resolved doc -> graph + training configuration
+ * (see netrun/spec_load.h). */
 #include "netrun/spec_load.h"
 
 #include <stdio.h>
@@ -7,6 +8,157 @@
 
 #include "netrun/data.h"
 #include "netrun/train.h"
+
+static void augment_from_spec(const ns_node *a, nr_augment_config *aug)
+{
+    aug->shift_p = (float)ns_get_float(a, "shift.p");
+    aug->shift_pixels = (int)ns_get_int(a, "shift.pixels");
+    aug->rotate_p = (float)ns_get_float(a, "rotate.p");
+    aug->rotate_degrees = (float)ns_get_float(a, "rotate.degrees");
+    aug->scale_p = (float)ns_get_float(a, "scale.p");
+    aug->scale_min = (float)ns_get_float(a, "scale.min");
+    aug->scale_max = (float)ns_get_float(a, "scale.max");
+    aug->elastic_p = (float)ns_get_float(a, "elastic.p");
+    aug->elastic_alpha = (float)ns_get_float(a, "elastic.alpha");
+    aug->elastic_sigma = (float)ns_get_float(a, "elastic.sigma");
+    aug->noise_p = (float)ns_get_float(a, "noise.p");
+    aug->noise_std = (float)ns_get_float(a, "noise.std");
+}
+
+/* A val_* monitor without a validation split is an error at the key (or,
+ * when the key is a default, at the nearest key written in the spec). */
+static int need_validation(const ns_doc *doc, const char *key_path, const char *monitor,
+                           const char *other_fix, const nr_train_config *cfg, nr_error *err)
+{
+    if (cfg->validation_fraction > 0 || strncmp(monitor, "val_", 4) != 0)
+        return 0;
+    char path[128];
+    snprintf(path, sizeof path, "%s", key_path);
+    const ns_node *node = ns_path_get(doc->root, path);
+    while (node && node->line == 0) {
+        char *dot = strrchr(path, '.');
+        if (!dot)
+            break;
+        *dot = '\0';
+        node = ns_path_get(doc->root, path);
+    }
+    char where[512];
+    return nr_fail(err, NR_EXIT_INPUT,
+                   "%s: error: %s is %s, but there is no validation split; set "
+                   "train.validation.fraction (e.g. 0.1) or %s",
+                   ns_node_where(doc, node, where, sizeof where), key_path, monitor, other_fix);
+}
+
+/* train.schedule's parameters; base_lr is the optimizer's lr. */
+static void schedule_from_spec(const ns_doc *doc, double base_lr, int epochs, nr_schedule *s)
+{
+    memset(s, 0, sizeof *s);
+    const ns_node *choice = ns_path_get(doc->root, "train.schedule");
+    const char *name = ns_choice_name(choice);
+    const ns_node *p = ns_choice_params(choice);
+    if (!nr_schedule_kind_from_name(name, &s->kind))
+        s->kind = NR_SCHEDULE_CONSTANT;   /* the schema admits only the known names */
+    switch (s->kind) {
+    case NR_SCHEDULE_CONSTANT:
+        break;
+    case NR_SCHEDULE_STEP:
+        s->step_size = (int)ns_get_int(p, "step_size");
+        s->gamma = ns_get_float(p, "gamma");
+        break;
+    case NR_SCHEDULE_MULTISTEP: {
+        const ns_node *list = ns_map_get(p, "milestones");
+        for (size_t i = 0; i < list->count && i < NR_SCHEDULE_MAX_MILESTONES; i++)
+            s->milestones[s->milestone_count++] = (int)ns_int(list->items[i]);
+        s->gamma = ns_get_float(p, "gamma");
+        break;
+    }
+    case NR_SCHEDULE_EXPONENTIAL:
+        s->gamma = ns_get_float(p, "gamma");
+        break;
+    case NR_SCHEDULE_COSINE:
+        s->min_lr = ns_get_float(p, "min_lr");
+        s->warmup_epochs = (int)ns_get_int(p, "warmup_epochs");
+        break;
+    case NR_SCHEDULE_PLATEAU:
+        s->factor = ns_get_float(p, "factor");
+        s->patience = (int)ns_get_int(p, "patience");
+        s->min_delta = ns_get_float(p, "min_delta");
+        s->min_lr = ns_get_float(p, "min_lr");
+        s->monitor_higher_is_better = strstr(ns_get_str(p, "monitor"), "acc") != NULL;
+        break;
+    case NR_SCHEDULE_ONE_CYCLE:
+        s->pct_start = ns_get_float(p, "pct_start");
+        s->div_factor = ns_get_float(p, "div_factor");
+        s->final_div_factor = ns_get_float(p, "final_div_factor");
+        break;
+    }
+    nr_schedule_init(s, base_lr, epochs);
+}
+
+int nr_spec_train_config(const ns_doc *doc, nr_train_config *cfg, nr_error *err)
+{
+    const ns_node *root = doc->root;
+    const ns_node *train = ns_map_get(root, "train");
+    memset(cfg, 0, sizeof *cfg);
+    cfg->seed = (uint64_t)ns_get_int(root, "seed");
+    cfg->threads = (int)ns_get_int(root, "threads");
+    cfg->backend = strcmp(ns_get_str(root, "backend"), "reference") == 0 ? NR_BACKEND_REFERENCE
+                                                                         : NR_BACKEND_BLAS;
+    cfg->batch_size = (int)ns_get_int(train, "batch_size");
+    cfg->epochs = (int)ns_get_int(train, "epochs");
+    cfg->shuffle = ns_get_bool(train, "shuffle");
+    cfg->loss = strcmp(ns_get_str(train, "loss"), "mse") == 0 ? NR_LOSS_MSE
+                                                               : NR_LOSS_CROSS_ENTROPY;
+    const ns_node *optimizer = ns_map_get(train, "optimizer");
+    const char *name = ns_choice_name(optimizer);
+    const ns_node *p = ns_choice_params(optimizer);
+    if (strcmp(name, "sgd") == 0) {
+        cfg->optimizer = NR_OPT_SGD;
+        cfg->sgd.lr = (float)ns_get_float(p, "lr");
+        cfg->sgd.momentum = (float)ns_get_float(p, "momentum");
+        cfg->sgd.nesterov = ns_get_bool(p, "nesterov");
+        cfg->sgd.weight_decay = (float)ns_get_float(p, "weight_decay");
+        cfg->sgd.dampening = 0.0f;
+    } else {
+        cfg->optimizer = strcmp(name, "adamw") == 0 ? NR_OPT_ADAMW : NR_OPT_ADAM;
+        cfg->adam.lr = (float)ns_get_float(p, "lr");
+        cfg->adam.beta1 = (float)ns_get_float(p, "beta1");
+        cfg->adam.beta2 = (float)ns_get_float(p, "beta2");
+        cfg->adam.eps = (float)ns_get_float(p, "eps");
+        cfg->adam.weight_decay = (float)ns_get_float(p, "weight_decay");
+    }
+    schedule_from_spec(doc, nr_train_config_lr(cfg), cfg->epochs, &cfg->schedule);
+    if (cfg->schedule.kind == NR_SCHEDULE_PLATEAU)
+        snprintf(cfg->plateau_monitor, sizeof cfg->plateau_monitor, "%s",
+                 ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"));
+    cfg->label_smoothing = (float)ns_get_float(train, "label_smoothing");
+    cfg->validation_fraction = ns_get_float(train, "validation.fraction");
+    cfg->stop_patience = (int)ns_get_int(train, "early_stopping.patience");
+    cfg->stop_on_accuracy = strcmp(ns_get_str(train, "early_stopping.monitor"), "val_acc") == 0;
+    cfg->stop_min_delta = ns_get_float(train, "early_stopping.min_delta");
+    cfg->restore_best = ns_get_bool(train, "early_stopping.restore_best");
+    augment_from_spec(ns_map_get(train, "augment"), &cfg->augment);
+
+    if (cfg->stop_patience > 0 &&
+        need_validation(doc, "train.early_stopping.monitor",
+                        ns_get_str(train, "early_stopping.monitor"),
+                        "turn early stopping off with patience: 0", cfg, err) != 0)
+        return -1;
+    if (cfg->schedule.kind == NR_SCHEDULE_PLATEAU &&
+        need_validation(doc, "train.schedule.reduce_on_plateau.monitor",
+                        ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"),
+                        "monitor train_cost", cfg, err) != 0)
+        return -1;
+    const char *problem = nr_augment_config_check(&cfg->augment);
+    if (problem) {
+        char where[512];
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: train.augment: %s",
+                       ns_node_where(doc, ns_path_get(doc->root, "train.augment"), where,
+                                     sizeof where),
+                       problem);
+    }
+    return 0;
+}
 
 static int fill_input_from_data(ns_doc *doc, nr_error *err)
 {
@@ -46,11 +198,10 @@ static int check_memory(const ns_doc *doc, const nr_graph *graph, nr_error *err)
                    where, batch, need, graph->param_count, physical / (1u << 30));
 }
 
-int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
-                 ns_doc **doc_out, nr_graph **graph_out, nr_error *err)
+int nr_spec_load(const char *path, const char *const *sets, size_t set_count, nr_spec *out,
+                 nr_error *err)
 {
-    *doc_out = NULL;
-    *graph_out = NULL;
+    memset(out, 0, sizeof *out);
     ns_doc *doc = NULL;
     if (ns_doc_parse_file(path, &doc, err) != 0)
         return -1;
@@ -59,11 +210,10 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
             goto fail;
     if (ns_doc_resolve(doc, err) != 0)
         goto fail;
-    /* what the schema alone cannot check (a val_* monitor needs a validation
-     * split, augmentation ranges), so that `netrun check` refuses every spec
-     * training would refuse */
+    /* before the data is looked at, so that `netrun check` refuses every
+     * setting training would refuse */
     nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
+    if (nr_spec_train_config(doc, &cfg, err) != 0)
         goto fail;
     if (!ns_path_get(doc->root, "network.input") && fill_input_from_data(doc, err) != 0)
         goto fail;
@@ -72,12 +222,20 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
         nr_graph_free(graph);
         goto fail;
     }
-    *doc_out = doc;
-    *graph_out = graph;
+    out->doc = doc;
+    out->graph = graph;
+    out->train = cfg;
     return 0;
 fail:
     ns_doc_free(doc);
     return -1;
+}
+
+void nr_spec_free(nr_spec *spec)
+{
+    nr_graph_free(spec->graph);
+    ns_doc_free(spec->doc);
+    memset(spec, 0, sizeof *spec);
 }
 
 void nr_spec_data_free(nr_spec_data *data)
@@ -96,9 +254,10 @@ static const nr_layer *last_dense(const nr_graph *graph)
     return NULL;
 }
 
-int nr_spec_check_fit(const ns_doc *doc, const nr_graph *graph, const nr_dataset_info *data,
-                      nr_error *err)
+int nr_spec_check_fit(const nr_spec *spec, const nr_dataset_info *data, nr_error *err)
 {
+    const ns_doc *doc = spec->doc;
+    const nr_graph *graph = spec->graph;
     char where[512];
     nr_shape in = graph->input;
     if (in.c != data->channels || in.h != data->height || in.w != data->width)
@@ -128,7 +287,7 @@ int nr_spec_check_fit(const ns_doc *doc, const nr_graph *graph, const nr_dataset
                    outputs, data->root, k, k);
 }
 
-static int check_train(const ns_doc *doc, const nr_spec_data *data, nr_train_config *cfg,
+static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_train_config *cfg,
                        size_t *train_images, char *warning, size_t warning_size,
                        nr_error *err)
 {
@@ -162,35 +321,31 @@ static int check_train(const ns_doc *doc, const nr_spec_data *data, nr_train_con
 }
 
 /* The checks on data->train / data->test as surveyed (root NULL: absent). */
-static int check_surveyed(const ns_doc *doc, const nr_graph *graph, nr_spec_data *data,
-                          nr_error *err)
+static int check_surveyed(const nr_spec *spec, nr_spec_data *data, nr_error *err)
 {
-    nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, err) != 0)
-        return -1;
     bool train = data->train.root != NULL, test = data->test.root != NULL;
     data->warning[0] = '\0';
-    if (train && check_train(doc, data, &cfg, &data->train_images, data->warning,
+    if (train && check_train(spec->doc, data, &spec->train, &data->train_images, data->warning,
                              sizeof data->warning, err) != 0)
         return -1;
     if (train && test && nr_dataset_info_check_pair(&data->train, &data->test, err) != 0)
         return -1;
     if ((train || test) &&
-        nr_spec_check_fit(doc, graph, train ? &data->train : &data->test, err) != 0)
+        nr_spec_check_fit(spec, train ? &data->train : &data->test, err) != 0)
         return -1;
     return 0;
 }
 
-int nr_spec_check_data(const ns_doc *doc, const nr_graph *graph, unsigned which,
-                       nr_spec_data *out, nr_error *err)
+int nr_spec_check_data(const nr_spec *spec, unsigned which, nr_spec_data *out,
+                       nr_error *err)
 {
     memset(out, 0, sizeof *out);
-    const ns_node *root = doc->root;
+    const ns_node *root = spec->doc->root;
     if (((which & NR_SPEC_DATA_TRAIN) &&
          nr_dataset_survey(ns_get_str(root, "data.train"), &out->train, err) != 0) ||
         ((which & NR_SPEC_DATA_TEST) &&
          nr_dataset_survey(ns_get_str(root, "data.test"), &out->test, err) != 0) ||
-        check_surveyed(doc, graph, out, err) != 0) {
+        check_surveyed(spec, out, err) != 0) {
         nr_spec_data_free(out);
         return -1;
     }

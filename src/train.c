@@ -17,111 +17,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void augment_from_spec(const ns_node *a, nr_augment_config *aug)
-{
-    aug->shift_p = (float)ns_get_float(a, "shift.p");
-    aug->shift_pixels = (int)ns_get_int(a, "shift.pixels");
-    aug->rotate_p = (float)ns_get_float(a, "rotate.p");
-    aug->rotate_degrees = (float)ns_get_float(a, "rotate.degrees");
-    aug->scale_p = (float)ns_get_float(a, "scale.p");
-    aug->scale_min = (float)ns_get_float(a, "scale.min");
-    aug->scale_max = (float)ns_get_float(a, "scale.max");
-    aug->elastic_p = (float)ns_get_float(a, "elastic.p");
-    aug->elastic_alpha = (float)ns_get_float(a, "elastic.alpha");
-    aug->elastic_sigma = (float)ns_get_float(a, "elastic.sigma");
-    aug->noise_p = (float)ns_get_float(a, "noise.p");
-    aug->noise_std = (float)ns_get_float(a, "noise.std");
-}
-
-/* A val_* monitor without a validation split is an error at the key (or,
- * when the key is a default, at the nearest key written in the spec). */
-static int need_validation(const ns_doc *doc, const char *key_path, const char *monitor,
-                           const char *other_fix, const nr_train_config *cfg, nr_error *err)
-{
-    if (cfg->validation_fraction > 0 || strncmp(monitor, "val_", 4) != 0)
-        return 0;
-    char path[128];
-    snprintf(path, sizeof path, "%s", key_path);
-    const ns_node *node = ns_path_get(doc->root, path);
-    while (node && node->line == 0) {
-        char *dot = strrchr(path, '.');
-        if (!dot)
-            break;
-        *dot = '\0';
-        node = ns_path_get(doc->root, path);
-    }
-    char where[512];
-    return nr_fail(err, NR_EXIT_INPUT,
-                   "%s: error: %s is %s, but there is no validation split; set "
-                   "train.validation.fraction (e.g. 0.1) or %s",
-                   ns_node_where(doc, node, where, sizeof where), key_path, monitor, other_fix);
-}
-
-int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error *err)
-{
-    const ns_node *root = doc->root;
-    const ns_node *train = ns_map_get(root, "train");
-    memset(cfg, 0, sizeof *cfg);
-    cfg->seed = (uint64_t)ns_get_int(root, "seed");
-    cfg->threads = (int)ns_get_int(root, "threads");
-    cfg->backend = strcmp(ns_get_str(root, "backend"), "reference") == 0 ? NR_BACKEND_REFERENCE
-                                                                         : NR_BACKEND_BLAS;
-    cfg->batch_size = (int)ns_get_int(train, "batch_size");
-    cfg->epochs = (int)ns_get_int(train, "epochs");
-    cfg->shuffle = ns_get_bool(train, "shuffle");
-    cfg->loss = strcmp(ns_get_str(train, "loss"), "mse") == 0 ? NR_LOSS_MSE
-                                                               : NR_LOSS_CROSS_ENTROPY;
-    const ns_node *optimizer = ns_map_get(train, "optimizer");
-    const char *name = ns_choice_name(optimizer);
-    const ns_node *p = ns_choice_params(optimizer);
-    if (strcmp(name, "sgd") == 0) {
-        cfg->optimizer = NR_OPT_SGD;
-        cfg->sgd.lr = (float)ns_get_float(p, "lr");
-        cfg->sgd.momentum = (float)ns_get_float(p, "momentum");
-        cfg->sgd.nesterov = ns_get_bool(p, "nesterov");
-        cfg->sgd.weight_decay = (float)ns_get_float(p, "weight_decay");
-        cfg->sgd.dampening = 0.0f;
-    } else {
-        cfg->optimizer = strcmp(name, "adamw") == 0 ? NR_OPT_ADAMW : NR_OPT_ADAM;
-        cfg->adam.lr = (float)ns_get_float(p, "lr");
-        cfg->adam.beta1 = (float)ns_get_float(p, "beta1");
-        cfg->adam.beta2 = (float)ns_get_float(p, "beta2");
-        cfg->adam.eps = (float)ns_get_float(p, "eps");
-        cfg->adam.weight_decay = (float)ns_get_float(p, "weight_decay");
-    }
-    nr_schedule_from_spec(doc, nr_train_config_lr(cfg), cfg->epochs, &cfg->schedule);
-    if (cfg->schedule.kind == NR_SCHEDULE_PLATEAU)
-        snprintf(cfg->plateau_monitor, sizeof cfg->plateau_monitor, "%s",
-                 ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"));
-    cfg->label_smoothing = (float)ns_get_float(train, "label_smoothing");
-    cfg->validation_fraction = ns_get_float(train, "validation.fraction");
-    cfg->stop_patience = (int)ns_get_int(train, "early_stopping.patience");
-    cfg->stop_on_accuracy = strcmp(ns_get_str(train, "early_stopping.monitor"), "val_acc") == 0;
-    cfg->stop_min_delta = ns_get_float(train, "early_stopping.min_delta");
-    cfg->restore_best = ns_get_bool(train, "early_stopping.restore_best");
-    augment_from_spec(ns_map_get(train, "augment"), &cfg->augment);
-
-    if (cfg->stop_patience > 0 &&
-        need_validation(doc, "train.early_stopping.monitor",
-                        ns_get_str(train, "early_stopping.monitor"),
-                        "turn early stopping off with patience: 0", cfg, err) != 0)
-        return -1;
-    if (cfg->schedule.kind == NR_SCHEDULE_PLATEAU &&
-        need_validation(doc, "train.schedule.reduce_on_plateau.monitor",
-                        ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"),
-                        "monitor train_cost", cfg, err) != 0)
-        return -1;
-    const char *problem = nr_augment_config_check(&cfg->augment);
-    if (problem) {
-        char where[512];
-        return nr_fail(err, NR_EXIT_INPUT, "%s: error: train.augment: %s",
-                       ns_node_where(doc, ns_path_get(doc->root, "train.augment"), where,
-                                     sizeof where),
-                       problem);
-    }
-    return 0;
-}
-
 float nr_train_config_lr(const nr_train_config *cfg)
 {
     return cfg->optimizer == NR_OPT_SGD ? cfg->sgd.lr : cfg->adam.lr;
@@ -365,7 +260,8 @@ struct nr_trainer {
     nr_net *net;
     const nr_graph *graph;     /* for messages; may be NULL */
     const nr_dataset *train, *test;
-    nr_train_config cfg;       /* its lr follows the schedule */
+    nr_train_config cfg;       /* as given (the scheduled lr reaches the optimizer
+                                  with each step) */
     size_t params, buffers, image_size;
     bool augment, stopping;
     int batches;
@@ -388,6 +284,7 @@ struct nr_trainer {
 typedef struct optimizer_slice_ctx {
     nr_trainer *trainer;
     long step;
+    float lr;                  /* this step's lr (the schedule's) */
 } optimizer_slice_ctx;
 
 static void optimizer_slice(void *p, size_t first, size_t count)
@@ -398,15 +295,18 @@ static void optimizer_slice(void *p, size_t first, size_t count)
     float *param = nr_net_params(t->net) + first;
     const float *grad = nr_net_grads(t->net) + first;
     float *m = t->m + first, *v = t->v + first;
+    nr_sgd_params sgd = cfg->sgd;
+    nr_adam_params adam = cfg->adam;
+    sgd.lr = adam.lr = ctx->lr;
     switch (cfg->optimizer) {
     case NR_OPT_SGD:
-        nr_sgd_step(count, param, grad, m, &cfg->sgd, ctx->step);
+        nr_sgd_step(count, param, grad, m, &sgd, ctx->step);
         break;
     case NR_OPT_ADAM:
-        nr_adam_step(count, param, grad, m, v, &cfg->adam, ctx->step);
+        nr_adam_step(count, param, grad, m, v, &adam, ctx->step);
         break;
     case NR_OPT_ADAMW:
-        nr_adamw_step(count, param, grad, m, v, &cfg->adam, ctx->step);
+        nr_adamw_step(count, param, grad, m, v, &adam, ctx->step);
         break;
     }
 }
@@ -552,10 +452,6 @@ static float train_batch(nr_trainer *t, int b, double lr, int *correct)
     size_t first = (size_t)b * cfg->batch_size;
     int n = (int)(t->train_count - first < (size_t)cfg->batch_size ? t->train_count - first
                                                                    : (size_t)cfg->batch_size);
-    if (t->cfg.optimizer == NR_OPT_SGD)
-        t->cfg.sgd.lr = (float)lr;
-    else
-        t->cfg.adam.lr = (float)lr;
     if (t->augment)
         gather_augmented_batch(t->train, t->order + first, n, cfg, t->state.epoch,
                                t->workspace, t->x, t->labels);
@@ -566,7 +462,7 @@ static float train_batch(nr_trainer *t, int b, double lr, int *correct)
     float cost = nr_net_loss(t->net, t->labels, n, true, correct, NULL);
     if (isfinite(cost)) {
         /* backward, then the optimizer step on the net's threads */
-        optimizer_slice_ctx step = {.trainer = t, .step = ++t->state.opt_step};
+        optimizer_slice_ctx step = {.trainer = t, .step = ++t->state.opt_step, .lr = (float)lr};
         nr_net_backward_update(t->net, t->x, n, optimizer_slice, &step);
     }
     *correct = n ? *correct : 0;

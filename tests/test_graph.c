@@ -41,10 +41,10 @@ START_TEST(test_ex2_spec_counts)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/specs/ex2_cnn.yaml", getenv("NETRUN_SOURCE_DIR"));
-    ns_doc *doc;
-    nr_graph *graph;
+    nr_spec spec;
     nr_error err = {0};
-    ck_assert_msg(nr_spec_load(path, NULL, 0, &doc, &graph, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_spec_load(path, NULL, 0, &spec, &err) == 0, "%s", err.message);
+    const nr_graph *graph = spec.graph;
     ck_assert_uint_eq(graph->count, 10);
     static const size_t params[] = {80, 0, 0, 1168, 0, 0, 4640, 0, 15690, 0};
     static const int shapes[][3] = {{8, 28, 28}, {8, 28, 28}, {8, 14, 14}, {16, 14, 14},
@@ -57,8 +57,7 @@ START_TEST(test_ex2_spec_counts)
     ck_assert_uint_eq(graph->param_count, 21578);
     /* MACs: 28*28*8*9 + 14*14*16*72 + 7*7*32*144 + 1568*10 */
     ck_assert_uint_eq(graph->macs, 56448u + 225792u + 225792u + 15680u);
-    nr_graph_free(graph);
-    ns_doc_free(doc);
+    nr_spec_free(&spec);
 }
 END_TEST
 
@@ -220,10 +219,10 @@ START_TEST(test_summary_table)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/specs/ex2_cnn.yaml", getenv("NETRUN_SOURCE_DIR"));
-    ns_doc *doc;
-    nr_graph *graph;
+    nr_spec spec;
     nr_error err = {0};
-    ck_assert_msg(nr_spec_load(path, NULL, 0, &doc, &graph, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_spec_load(path, NULL, 0, &spec, &err) == 0, "%s", err.message);
+    const nr_graph *graph = spec.graph;
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -234,8 +233,7 @@ START_TEST(test_summary_table)
     ck_assert_ptr_nonnull(strstr(text, "15,690"));
     ck_assert_ptr_nonnull(strstr(text, "total: 21,578 learnable parameters"));
     free(text);
-    nr_graph_free(graph);
-    ns_doc_free(doc);
+    nr_spec_free(&spec);
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include "netrun/graph.h"
 #include "netrun/net.h"
 #include "netrun/netspec.h"
+#include "netrun/spec_load.h"
 #include "netrun/train.h"
 #include "netrun/fileio.h"
 #include "netrun/weights.h"
@@ -256,7 +257,7 @@ static void train_toy(const char *optimizer, nr_epoch_record *history, float *pa
     ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
     ck_assert_msg(ns_doc_resolve(f.doc, &err) == 0, "%s", err.message);
     nr_train_config cfg;
-    ck_assert_msg(nr_train_config_from_spec(f.doc, &cfg, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_spec_train_config(f.doc, &cfg, &err) == 0, "%s", err.message);
     cfg.threads = 1;
     if (strcmp(optimizer, "sgd") == 0)
         cfg.sgd.lr = 0.1f;
@@ -619,7 +620,7 @@ START_TEST(test_threaded_training_deterministic)
         ck_assert(ns_doc_apply_set(f.doc, "train.epochs=4", &err) == 0);
         ck_assert_msg(ns_doc_resolve(f.doc, &err) == 0, "%s", err.message);
         nr_train_config cfg;
-        ck_assert_msg(nr_train_config_from_spec(f.doc, &cfg, &err) == 0, "%s", err.message);
+        ck_assert_msg(nr_spec_train_config(f.doc, &cfg, &err) == 0, "%s", err.message);
         cfg.threads = 2;
         cfg.sgd.lr = 0.1f;
         ck_assert_int_eq(nr_net_set_threads(f.net, 2, &err), 0);

@@ -15,6 +15,7 @@
 #include "netrun/net.h"
 #include "netrun/netspec.h"
 #include "netrun/schedule.h"
+#include "netrun/spec_load.h"
 #include "netrun/train.h"
 
 #include "toy_data.h"
@@ -145,7 +146,7 @@ START_TEST(test_config_from_spec)
                        "  augment: {shift: {pixels: 2, p: 1}}\n");
     nr_train_config cfg;
     nr_error err = {0};
-    ck_assert_msg(nr_train_config_from_spec(doc, &cfg, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_spec_train_config(doc, &cfg, &err) == 0, "%s", err.message);
     ck_assert_int_eq(cfg.schedule.kind, NR_SCHEDULE_MULTISTEP);
     LR_EQ(nr_schedule_lr(&cfg.schedule, 3, 0.0), 0.1);
     LR_EQ(nr_schedule_lr(&cfg.schedule, 6, 0.0), 0.05);
@@ -160,17 +161,17 @@ START_TEST(test_config_from_spec)
 
     /* a val_* monitor without a split is refused at the key */
     doc = spec("  early_stopping: {patience: 2}\n");
-    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), -1);
+    ck_assert_int_eq(nr_spec_train_config(doc, &cfg, &err), -1);
     ck_assert_int_eq(err.status, 2);
     ck_assert_msg(strstr(err.message, "t.yaml:") == err.message, "%s", err.message);
     ck_assert_ptr_nonnull(strstr(err.message, "train.validation.fraction"));
     ns_doc_free(doc);
     doc = spec("  schedule: reduce_on_plateau\n");
-    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), -1);
+    ck_assert_int_eq(nr_spec_train_config(doc, &cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.message, "reduce_on_plateau.monitor"));
     ns_doc_free(doc);
     doc = spec("  schedule: {reduce_on_plateau: {monitor: train_cost}}\n");
-    ck_assert_int_eq(nr_train_config_from_spec(doc, &cfg, &err), 0);
+    ck_assert_int_eq(nr_spec_train_config(doc, &cfg, &err), 0);
     ns_doc_free(doc);
 }
 END_TEST
@@ -242,7 +243,7 @@ START_TEST(test_early_stopping_restores_best)
     nr_graph *graph;
     ck_assert_msg(nr_graph_build(doc, &graph, &err) == 0, "%s", err.message);
     nr_train_config cfg;
-    ck_assert(nr_train_config_from_spec(doc, &cfg, &err) == 0);
+    ck_assert(nr_spec_train_config(doc, &cfg, &err) == 0);
     cfg.threads = 1;
     nr_net *net;
     ck_assert(nr_net_create(graph, cfg.batch_size, NR_BACKEND_BLAS, cfg.loss, &net, &err) == 0);
@@ -354,7 +355,7 @@ static void resumable_make(resumable *r, nr_dataset *train, nr_dataset *test)
                   "  augment: {shift: {pixels: 1}, noise: {std: 0.05}}\n");
     nr_error err = {0};
     ck_assert(nr_graph_build(r->doc, &r->graph, &err) == 0);
-    ck_assert(nr_train_config_from_spec(r->doc, &r->cfg, &err) == 0);
+    ck_assert(nr_spec_train_config(r->doc, &r->cfg, &err) == 0);
     r->cfg.threads = 1;
     ck_assert(nr_net_create(r->graph, r->cfg.batch_size, NR_BACKEND_BLAS, r->cfg.loss, &r->net,
                             &err) == 0);
@@ -463,7 +464,7 @@ START_TEST(test_divergence_stops_and_names_the_layer)
     nr_graph *graph;
     ck_assert(nr_graph_build(doc, &graph, &err) == 0);
     nr_train_config cfg;
-    ck_assert(nr_train_config_from_spec(doc, &cfg, &err) == 0);
+    ck_assert(nr_spec_train_config(doc, &cfg, &err) == 0);
     nr_net *net;
     ck_assert(nr_net_create(graph, cfg.batch_size, NR_BACKEND_BLAS, cfg.loss, &net, &err) == 0);
     nr_net_init(net, 1);

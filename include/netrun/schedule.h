@@ -26,8 +26,6 @@
 
 #include <stdbool.h>
 
-#include "netrun/netspec.h"
-
 typedef enum nr_schedule_kind {
     NR_SCHEDULE_CONSTANT,
     NR_SCHEDULE_STEP,
@@ -60,8 +58,12 @@ typedef struct nr_schedule {
     bool plateau_started;
 } nr_schedule;
 
-/* From the resolved spec's train.schedule; base_lr is the optimizer's lr. */
-void nr_schedule_from_spec(const ns_doc *doc, double base_lr, int epochs, nr_schedule *s);
+/* The kind named `name` as in the spec ("cosine"); false when there is none. */
+bool nr_schedule_kind_from_name(const char *name, nr_schedule_kind *kind);
+/* After the kind's parameters are set (nr_spec_train_config reads them from
+ * train.schedule): sets base_lr (the optimizer's lr) and epochs and starts
+ * the reduce_on_plateau state. */
+void nr_schedule_init(nr_schedule *s, double base_lr, int epochs);
 /* The name of the schedule kind as in the spec ("cosine"). */
 const char *nr_schedule_name(nr_schedule_kind kind);
 

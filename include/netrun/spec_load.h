@@ -1,13 +1,14 @@
-/* netrun/spec_load.h - spec file -> resolved ns_doc + shape-checked graph,
- * the first two stages every command shares.
+/* netrun/spec_load.h - spec file -> resolved ns_doc + shape-checked graph +
+ * training configuration: the first stages every command shares, and the
+ * only place the training settings are read from the spec tree (train.c and
+ * schedule.c take the plain values of nr_train_config).
  *
  * nr_spec_load(): parse PATH, apply the --set assignments in order, resolve;
- * check the training settings (nr_train_config_from_spec: what the schema
- * alone cannot, e.g. a val_* monitor without a validation split); when
- * network.input is absent, read the shape of the first training image
- * (nr_dataset_probe) and fill it in (so the resolved spec shows it); then
- * build the graph. On success the caller owns *doc and *graph (free the graph
- * first: it borrows nodes of the doc). On failure both are left NULL.
+ * make the training configuration (nr_spec_train_config: also what the
+ * schema alone cannot check, e.g. a val_* monitor without a validation
+ * split); when network.input is absent, read the shape of the first training
+ * image (nr_dataset_probe) and fill it in (so the resolved spec shows it);
+ * then build the graph.
  */
 #ifndef NETRUN_SPEC_LOAD_H
 #define NETRUN_SPEC_LOAD_H
@@ -18,9 +19,28 @@
 #include "netrun/error.h"
 #include "netrun/graph.h"
 #include "netrun/netspec.h"
+#include "netrun/train.h"
 
-int nr_spec_load(const char *path, const char *const *sets, size_t set_count,
-                 ns_doc **doc, nr_graph **graph, nr_error *err);
+/* A loaded spec. It owns doc and graph (the graph borrows nodes of the doc);
+ * train holds the train section, seed, threads and backend as plain values. */
+typedef struct nr_spec {
+    ns_doc *doc;
+    nr_graph *graph;
+    nr_train_config train;
+} nr_spec;
+
+/* On success the caller frees *out with nr_spec_free; on failure *out is
+ * zeroed (nr_spec_free on it is a no-op). */
+int nr_spec_load(const char *path, const char *const *sets, size_t set_count, nr_spec *out,
+                 nr_error *err);
+void nr_spec_free(nr_spec *spec);
+
+/* The training configuration of a resolved spec (the train section, seed,
+ * threads, backend), checked for what the schema alone cannot check (a val_*
+ * monitor needs a validation split, augmentation ranges); errors name the
+ * spec position. nr_spec_load calls it; exported for code that holds only a
+ * doc (tests, the fuzz harness). */
+int nr_spec_train_config(const ns_doc *doc, nr_train_config *cfg, nr_error *err);
 
 /* The spec against its data, from the folders' listings and first image
  * headers (nr_dataset_survey; nothing decoded): what training would refuse,
@@ -40,13 +60,12 @@ typedef struct nr_spec_data {
 } nr_spec_data;
 /* On success the caller frees *out with nr_spec_data_free; on failure it is
  * zeroed. */
-int nr_spec_check_data(const ns_doc *doc, const nr_graph *graph, unsigned which,
-                       nr_spec_data *out, nr_error *err);
+int nr_spec_check_data(const nr_spec *spec, unsigned which, nr_spec_data *out,
+                       nr_error *err);
 void nr_spec_data_free(nr_spec_data *data);
 /* The network against one surveyed dataset: network.input equals its image
  * shape and the network has one output per class of it (part of
  * nr_spec_check_data; eval uses it alone after comparing classes). */
-int nr_spec_check_fit(const ns_doc *doc, const nr_graph *graph, const nr_dataset_info *data,
-                      nr_error *err);
+int nr_spec_check_fit(const nr_spec *spec, const nr_dataset_info *data, nr_error *err);
 
 #endif

@@ -33,11 +33,13 @@
 #include "netrun/error.h"
 #include "netrun/kernels.h"
 #include "netrun/net.h"
-#include "netrun/netspec.h"
 #include "netrun/schedule.h"
 
 typedef enum nr_optimizer_kind { NR_OPT_SGD, NR_OPT_ADAM, NR_OPT_ADAMW } nr_optimizer_kind;
 
+/* What a training run does, as plain values (made from a spec by
+ * nr_spec_train_config in netrun/spec_load.h; the trainer never reads the
+ * spec tree). */
 typedef struct nr_train_config {
     uint64_t seed;
     int batch_size;
@@ -60,9 +62,6 @@ typedef struct nr_train_config {
     nr_augment_config augment;
 } nr_train_config;
 
-/* Reads the train section (and seed, threads) of a resolved spec, and checks
- * what the schema alone cannot (a val_* monitor needs a validation split). */
-int nr_train_config_from_spec(const ns_doc *doc, nr_train_config *cfg, nr_error *err);
 /* The learning rate the config starts with. */
 float nr_train_config_lr(const nr_train_config *cfg);
 

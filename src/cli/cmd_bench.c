@@ -123,11 +123,10 @@ static void optimizer_slice(void *p, size_t first, size_t count)
 enum { COL_LOSS, COL_REDUCE, COL_REDUCE_CPU, COL_ZERO, COL_STEP, COL_FORWARD, COL_BACKWARD,
        COL_TOTAL, COL_EXTRA };
 
-static int bench_spec(const char *spec, const cli_options *opts, long batches)
+static int bench_spec(const char *spec_path, const cli_options *opts, long batches)
 {
     nr_error err = {0};
-    ns_doc *doc = NULL;
-    nr_graph *graph = NULL;
+    nr_spec spec = {0};
     nr_dataset *train = NULL;
     nr_net *net = NULL;
     float *x = NULL, *m = NULL, *v = NULL;
@@ -136,16 +135,15 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
     bench_input input = {0};
     int status = NR_EXIT_INTERNAL;
 
-    if (nr_spec_load(spec, opts->sets, opts->set_count, &doc, &graph, &err) != 0)
+    if (nr_spec_load(spec_path, opts->sets, opts->set_count, &spec, &err) != 0)
         goto fail;
-    nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, &err) != 0)
-        goto fail;
+    const ns_doc *doc = spec.doc;
+    const nr_train_config cfg = spec.train;
     /* as the trainer: BLAS on the spec's threads, then the net's own threads
      * (which set BLAS to 1 thread when there are several) */
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     openblas_set_num_threads(cfg.threads > 0 ? cfg.threads : online > 0 ? (int)online : 1);
-    if (nr_net_create(graph, cfg.batch_size, cfg.backend, cfg.loss, &net, &err) != 0 ||
+    if (nr_net_create(spec.graph, cfg.batch_size, cfg.backend, cfg.loss, &net, &err) != 0 ||
         nr_net_set_threads(net, cfg.threads, &err) != 0)
         goto fail;
     nr_net_init(net, cfg.seed);
@@ -202,7 +200,7 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
         double t5 = bench_now(), t4 = t5 - st.seconds;   /* backward ends, the step starts */
         if (cost != cost) {
             nr_fail(&err, NR_EXIT_DIVERGED, "%s: the cost became NaN while benchmarking; "
-                    "lower the learning rate", spec);
+                    "lower the learning rate", spec_path);
             goto fail;
         }
         if (b < 0)
@@ -230,7 +228,7 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
     const size_t count = (size_t)batches;
     printf("netrun bench %s: batch %d, %d thread%s, %s backend, median of %ld batches "
            "after %d warm-up; input: %s\n",
-           spec, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
+           spec_path, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
            cfg.backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
            WARMUP_BATCHES, data_note);
     printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
@@ -240,7 +238,7 @@ static int bench_spec(const char *spec, const cli_options *opts, long batches)
     double total = median_of(samples, count, stride, 4 * layers + COL_TOTAL, scratch);
     double cpu_fwd = 0.0, cpu_bwd = 0.0;
     for (size_t i = 0; i < layers; i++) {
-        const nr_layer *layer = &graph->layers[i];
+        const nr_layer *layer = &spec.graph->layers[i];
         char desc[64], shape[32];
         nr_layer_describe(layer, desc, sizeof desc);
         if (nr_net_layer_fused(net, i)) {
@@ -310,8 +308,7 @@ done:
     free(input.order);
     nr_net_free(net);
     nr_dataset_free(train);
-    nr_graph_free(graph);
-    ns_doc_free(doc);
+    nr_spec_free(&spec);
     return status;
 }
 

@@ -11,40 +11,31 @@ int cli_check(const cli_options *opts)
 {
     int status = 0;
     for (size_t i = 0; i < opts->spec_count; i++) {
-        ns_doc *doc;
-        nr_graph *graph;
+        nr_spec spec;
         nr_spec_data data;
-        nr_train_config cfg;
         nr_error err = {0};
-        if (nr_spec_load(opts->specs[i], opts->sets, opts->set_count, &doc, &graph, &err) != 0) {
+        if (nr_spec_load(opts->specs[i], opts->sets, opts->set_count, &spec, &err) != 0 ||
+            nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data, &err) != 0) {
             fprintf(stderr, "%s\n", err.message);
             status = err.status ? err.status : 1;
+            nr_spec_free(&spec);
             continue;
         }
-        if (nr_spec_check_data(doc, graph, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
-                               &err) != 0 ||
-            nr_train_config_from_spec(doc, &cfg, &err) != 0) {
-            fprintf(stderr, "%s\n", err.message);
-            status = err.status ? err.status : 1;
-            nr_graph_free(graph);
-            ns_doc_free(doc);
-            continue;
-        }
+        const ns_doc *doc = spec.doc;
         if (data.warning[0])
             fprintf(stderr, "%s\n", data.warning);
         const char *description = ns_get_str(doc->root, "description");
         printf("%s: %s%s%s\n", opts->specs[i], ns_get_str(doc->root, "name"),
                description[0] ? " - " : "", description);
-        nr_graph_write_summary(graph, stdout);
+        nr_graph_write_summary(spec.graph, stdout);
         char output[512];
-        printf("%s\n", nr_describe_output(graph, cfg.loss, output, sizeof output));
+        printf("%s\n", nr_describe_output(spec.graph, spec.train.loss, output, sizeof output));
         printf("data: %zu training images (%zu classes), %zu test images\n", data.train_images,
                data.train.class_count, data.test.count);
         if (i + 1 < opts->spec_count)
             printf("\n");
         nr_spec_data_free(&data);
-        nr_graph_free(graph);
-        ns_doc_free(doc);
+        nr_spec_free(&spec);
     }
     return status;
 }

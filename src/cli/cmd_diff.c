@@ -186,8 +186,7 @@ int cli_diff(const cli_options *opts)
         return NR_EXIT_INPUT;
     }
     /* main refuses the options diff does not take */
-    ns_doc *doc[2] = {NULL, NULL};
-    nr_graph *graph[2] = {NULL, NULL};
+    nr_spec spec[2] = {{0}, {0}};
     int status = NR_EXIT_INPUT;
     diff_print p = {malloc(VALUE_MAX), malloc(VALUE_MAX)};
     if (!p.a || !p.b) {
@@ -196,13 +195,13 @@ int cli_diff(const cli_options *opts)
     }
     for (int i = 0; i < 2; i++) {
         nr_error err = {0};
-        if (nr_spec_load(opts->specs[i], NULL, 0, &doc[i], &graph[i], &err) != 0) {
+        if (nr_spec_load(opts->specs[i], NULL, 0, &spec[i], &err) != 0) {
             fprintf(stderr, "%s\n", err.message);
             goto done;
         }
     }
-    size_t differences = ns_diff(doc[0]->root, doc[1]->root, print_difference, &p);
-    long rows = print_network_diff(graph[0], graph[1], opts->specs[0], opts->specs[1]);
+    size_t differences = ns_diff(spec[0].doc->root, spec[1].doc->root, print_difference, &p);
+    long rows = print_network_diff(spec[0].graph, spec[1].graph, opts->specs[0], opts->specs[1]);
     if (rows < 0) {
         fprintf(stderr, "netrun: error: out of memory\n");
         goto done;
@@ -210,10 +209,8 @@ int cli_diff(const cli_options *opts)
     status = differences || rows ? 1 : 0;
 done:
     fflush(stdout);
-    for (int i = 0; i < 2; i++) {
-        nr_graph_free(graph[i]);
-        ns_doc_free(doc[i]);
-    }
+    for (int i = 0; i < 2; i++)
+        nr_spec_free(&spec[i]);
     free(p.a);
     free(p.b);
     return status;

@@ -243,18 +243,16 @@ static int plan_check(const train_plan *plan)
 {
     for (size_t i = 0; i < plan->count; i++) {
         const train_point *pt = &plan->points[i];
-        ns_doc *doc;
-        nr_graph *graph;
+        nr_spec spec;
         nr_error err = {0};
-        int ok = nr_spec_load(pt->spec, pt->sets, pt->set_count, &doc, &graph, &err) == 0;
+        int ok = nr_spec_load(pt->spec, pt->sets, pt->set_count, &spec, &err) == 0;
         if (ok) {
             nr_spec_data data;
-            ok = nr_spec_check_data(doc, graph, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
+            ok = nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
                                     &err) == 0;
             if (ok)
                 nr_spec_data_free(&data);
-            nr_graph_free(graph);
-            ns_doc_free(doc);
+            nr_spec_free(&spec);
         }
         if (!ok) {
             fprintf(stderr, "%s\n", err.message);

@@ -2,7 +2,7 @@
  * graph builder (built and run by tests/fuzz/run.sh).
  *
  * bytes -> ns_doc_parse_string -> [ns_doc_apply_set for each leading
- * "#set PATH=VALUE" comment line] -> ns_doc_resolve -> nr_train_config_from_spec
+ * "#set PATH=VALUE" comment line] -> ns_doc_resolve -> nr_spec_train_config
  * -> nr_graph_build (when network.input is present) -> ns_doc_emit -> parse the
  * emitted text again.
  *
@@ -20,6 +20,7 @@
 
 #include "netrun/graph.h"
 #include "netrun/netspec.h"
+#include "netrun/spec_load.h"
 #include "netrun/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     nr_train_config cfg;
-    if (nr_train_config_from_spec(doc, &cfg, &err) != 0)
+    if (nr_spec_train_config(doc, &cfg, &err) != 0)
         check_error(&err);
     if (ns_path_get(doc->root, "network.input")) {
         nr_graph *graph = NULL;
