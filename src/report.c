@@ -15,6 +15,7 @@
 #include "netrun/compare.h"
 #include "netrun/fileio.h"
 #include "netrun/plot.h"
+#include "netrun/run_folder.h"
 
 /* A4 portrait in points, margins */
 #define PAGE_W 595.276
@@ -355,7 +356,7 @@ static void facts(report *r, const char *const *keys, const char *const *values,
 
 static int run_pages(report *r, const nr_run_info *run, const char *label, nr_error *err)
 {
-    char *resolved_path = nr_path_join(run->dir, "resolved.yaml");
+    char *resolved_path = nr_path_join(run->dir, NR_RUN_RESOLVED);
     if (!resolved_path)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     char *spec = NULL;

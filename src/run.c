@@ -14,6 +14,7 @@
 #include "netrun/fileio.h"
 #include "netrun/graph.h"
 #include "netrun/outputs.h"
+#include "netrun/run_folder.h"
 #include "netrun/spec_load.h"
 #include "netrun/weights.h"
 
@@ -190,99 +191,39 @@ static int create_run_dir(run_state *s, nr_error *err)
 static int write_in_run(run_state *s, const char *name, const void *data, size_t len,
                         nr_error *err)
 {
-    char *path = nr_path_join(s->dir, name);
-    if (!path)
-        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    int status = nr_write_file_atomic(path, data, len, err);
-    free(path);
-    return status;
+    return nr_run_folder_write(s->dir, name, data, len, err);
 }
 
+/* summary.txt: done NULL while the run trains */
 static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    const ns_node *root = s->spec.doc->root;
-    fprintf(out, "name: %s\n", ns_get_str(root, "name"));
-    fprintf(out, "description: %s\n", ns_get_str(root, "description"));
-    fprintf(out, "spec: %s\n\n", s->opts->spec_path);
-    nr_graph_write_summary(s->spec.graph, out);
-    char output[512];
-    fprintf(out, "%s\n", nr_describe_output(s->spec.graph, s->spec.train.loss, output, sizeof output));
-    fprintf(out, "\ndata: train %zu images (%s), test %zu images (%s)\n", s->train->count,
-            s->train->root, s->test->count, s->test->root);
-    fprintf(out, "classes: %zu, images %dx%dx%d\n", s->train->class_count, s->train->channels,
-            s->train->height, s->train->width);
-    fprintf(out, "machine: %s\n", s->machine);
-    fprintf(out, "threads: %d\n", s->spec.train.threads > 0 ? s->spec.train.threads
-                                                      : (int)sysconf(_SC_NPROCESSORS_ONLN));
-    fprintf(out, "backend: %s\n",
-            s->spec.train.backend == NR_BACKEND_REFERENCE ? "reference (plain loops)"
-                                                     : "blas (OpenBLAS)");
-    if (done)
-        fprintf(out, "\nepochs: %d%s\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
-                "final test cost: %.6f\n",
-                done->epochs, done->best_epoch ? " (early stopping)" : "", done->train_seconds,
-                done->final_test_acc, done->final_test_cost);
-    /* the validation split's numbers: the last epoch's, and under early
-     * stopping the best epoch's value of the monitored quantity */
-    if (done && s->spec.train.validation_fraction > 0 && s->history && done->epochs > 0) {
-        const nr_epoch_record *last = &s->history[done->epochs - 1];
-        fprintf(out, "final val accuracy: %.4f (epoch %d)\nfinal val cost: %.6f\n",
-                last->val_acc, last->epoch, last->val_cost);
+    int threads = s->spec.train.threads > 0 ? s->spec.train.threads
+                                            : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    nr_run_summary summary = {.spec = &s->spec, .spec_path = s->opts->spec_path,
+                              .train = s->train, .test = s->test, .machine = s->machine,
+                              .threads = threads, .history = s->history};
+    if (done) {
+        summary.finished = true;
+        summary.epochs = done->epochs;
+        summary.best_epoch = done->best_epoch;
+        summary.train_seconds = done->train_seconds;
+        summary.final_test_acc = done->final_test_acc;
+        summary.final_test_cost = done->final_test_cost;
+        summary.startup_seconds = done->startup_seconds;
+        summary.first_batch_seconds = done->first_batch_seconds;
     }
-    if (done && done->best_epoch)
-        fprintf(out, "best epoch (validation): %d\n", done->best_epoch);
-    if (done && done->best_epoch && s->history && done->best_epoch <= done->epochs) {
-        const nr_epoch_record *best = &s->history[done->best_epoch - 1];
-        if (s->spec.train.stop_on_accuracy)
-            fprintf(out, "best val accuracy: %.4f (epoch %d)\n", best->val_acc, best->epoch);
-        else
-            fprintf(out, "best val cost: %.6f (epoch %d)\n", best->val_cost, best->epoch);
-        if (s->spec.train.restore_best && done->best_epoch != done->epochs)
-            fprintf(out, "restored weights of epoch %d: the final test results are theirs\n",
-                    done->best_epoch);
-    }
-    if (done && done->first_batch_seconds > 0.0)
-        fprintf(out, "startup: %.3f s from the command's start to the first training batch "
-                "(spec, data, network, run folder); first batch done at %.3f s\n",
-                done->startup_seconds, done->first_batch_seconds);
-    fclose(out);
-    int status = write_in_run(s, "summary.txt", text, len, err);
-    free(text);
-    return status;
+    return nr_run_folder_write_summary(s->dir, &summary, err);
 }
 
 static int write_history(run_state *s, int epochs, nr_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    bool validation = s->spec.train.validation_fraction > 0;
-    fprintf(out, "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds%s\n",
-            validation ? ",val_cost,val_acc" : "");
-    for (int i = 0; i < epochs; i++) {
-        const nr_epoch_record *r = &s->history[i];
-        fprintf(out, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f", r->epoch, r->train_cost, r->train_acc,
-                r->test_cost, r->test_acc, r->lr, r->seconds);
-        if (validation)
-            fprintf(out, ",%.6f,%.6f", r->val_cost, r->val_acc);
-        fputc('\n', out);
-    }
-    fclose(out);
-    int status = write_in_run(s, "history.csv", text, len, err);
-    free(text);
-    return status;
+    return nr_run_folder_write_history(s->dir, s->history, epochs,
+                                       s->spec.train.validation_fraction > 0, err);
 }
 
 static int save_checkpoint(run_state *s, nr_error *err)
 {
-    char *path = nr_path_join(s->dir, "checkpoint.bin");
+    char *path = nr_path_join(s->dir, NR_RUN_CHECKPOINT);
     if (!path)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     int status = nr_trainer_save(s->trainer, path, s->spec_hash, err);
@@ -303,8 +244,7 @@ static void on_batch(void *ctx, const nr_batch_record *batch)
     if (s->first_batch_at == 0.0)
         s->first_batch_at = nr_run_clock();
     if (s->batches)
-        fprintf(s->batches, "%d,%d,%.6f,%.6f\n", batch->epoch, batch->batch, batch->cost,
-                batch->acc);
+        nr_batches_append(s->batches, batch);
     if (s->opts->hooks.on_batch)
         s->opts->hooks.on_batch(s->opts->hooks.ctx, batch);
 }
@@ -340,13 +280,13 @@ static int copy_spec(run_state *s, nr_error *err)
     size_t len;
     if (nr_read_file(s->opts->spec_path, SPEC_MAX_BYTES, &text, &len, err) != 0)
         return -1;
-    int status = write_in_run(s, "spec.yaml", text, len, err);
+    int status = write_in_run(s, NR_RUN_SPEC, text, len, err);
     free(text);
     if (status != 0)
         return -1;
     if (ns_doc_emit(s->spec.doc, &text, &len, err) != 0)
         return -1;
-    status = write_in_run(s, "resolved.yaml", text, len, err);
+    status = write_in_run(s, NR_RUN_RESOLVED, text, len, err);
     free(text);
     return status;
 }
@@ -361,7 +301,7 @@ static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
     char *old = NULL;
     size_t old_len = 0, keep_bytes = 0;
     if (keep_rows > 0) {
-        char *path = nr_path_join(s->dir, "batches.csv");
+        char *path = nr_path_join(s->dir, NR_RUN_BATCHES);
         if (!path)
             return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
         int read = nr_read_file(path, (size_t)1 << 31, &old, &old_len, err);
@@ -388,7 +328,7 @@ static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
     if (keep_rows > 0)
         fwrite(old, 1, keep_bytes, s->batches);
     else
-        fprintf(s->batches, "epoch,batch,cost,acc\n");
+        fputs(nr_batches_header, s->batches);
     free(old);
     return 0;
 }
@@ -399,7 +339,7 @@ static int write_batches(run_state *s, nr_error *err)
         return 0;
     if (fflush(s->batches) != 0)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-    return write_in_run(s, "batches.csv", s->batches_text, s->batches_len, err);
+    return write_in_run(s, NR_RUN_BATCHES, s->batches_text, s->batches_len, err);
 }
 
 /* Spec, settings and the data's listings: everything checked before a run
@@ -465,7 +405,7 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
         say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
             s->spec.train.stop_on_accuracy ? "val_acc" : "val_cost");
 
-    char *weights = nr_path_join(s->dir, "weights.bin");
+    char *weights = nr_path_join(s->dir, NR_RUN_WEIGHTS);
     if (!weights)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     nr_model_info model = nr_model_info_for(s->train->channels, s->train->height,
@@ -524,8 +464,8 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
     int status = -1;
     const char *dir = opts->out_dir;
     snprintf(s.dir, sizeof s.dir, "%s", dir);
-    char *spec = nr_path_join(dir, "resolved.yaml");
-    char *checkpoint = nr_path_join(dir, "checkpoint.bin");
+    char *spec = nr_path_join(dir, NR_RUN_RESOLVED);
+    char *checkpoint = nr_path_join(dir, NR_RUN_CHECKPOINT);
     if (!spec || !checkpoint) {
         nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
         goto done;

@@ -1,6 +1,7 @@
 /* test_compare.c - run folders side by side (netrun/compare.h): labels that
  * name each run by what differs in its resolved spec, reading a run folder
- * (history.csv with and without validation columns, summary.txt, errors),
+ * (netrun/run_folder.h: history.csv with and without validation columns,
+ * written and read back through one column table, summary.txt, errors),
  * the table and the overlay picture. */
 #include <check.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include "netrun/compare.h"
 #include "netrun/fileio.h"
 #include "netrun/netspec.h"
+#include "netrun/run_folder.h"
 #include "spec_docs.h"
 
 #define SPEC_HEAD "name: s\ndata: {train: T, test: E}\n"
@@ -209,7 +211,7 @@ START_TEST(test_run_info_plain_history)
     char *dir = make_run("a-1", SPEC_HEAD NET3, HISTORY_PLAIN, SUMMARY);
     nr_run_info info;
     nr_error err = {0};
-    ck_assert_msg(nr_run_info_load(dir, &info, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
     ck_assert_str_eq(info.name, "s");
     ck_assert_uint_eq(info.epochs, 3);
     ck_assert_ptr_null(info.val_cost);
@@ -234,7 +236,7 @@ START_TEST(test_run_info_validation_history_no_summary)
     char *dir = make_run("b-1", SPEC_HEAD NET3, HISTORY_VAL, NULL);
     nr_run_info info;
     nr_error err = {0};
-    ck_assert_msg(nr_run_info_load(dir, &info, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(info.epochs, 2);
     ck_assert_ptr_nonnull(info.val_acc);
     ck_assert_double_eq_tol(info.val_acc[1], 0.85, 1e-12);
@@ -246,7 +248,7 @@ START_TEST(test_run_info_validation_history_no_summary)
     free(dir);
     /* no history yet: 0 epochs */
     dir = make_run("c-1", SPEC_HEAD NET3, NULL, NULL);
-    ck_assert_msg(nr_run_info_load(dir, &info, &err) == 0, "%s", err.message);
+    ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(info.epochs, 0);
     ck_assert(isnan(info.final_test_acc));
     ck_assert_int_eq(info.best_epoch, 0);
@@ -256,12 +258,94 @@ START_TEST(test_run_info_validation_history_no_summary)
 }
 END_TEST
 
+/* summary.txt's params: line is what the reader takes; the layer table's
+ * "total: N learnable parameters" only when there is none (netrun 0.1) */
+START_TEST(test_run_info_params_line)
+{
+    make_root();
+    char *dir = make_run("p-1", SPEC_HEAD NET3, HISTORY_PLAIN,
+                         "name: s\n#  layer\n"
+                         "total: 1,234,567 learnable parameters, 9 forward MACs per example\n"
+                         "params: 4321\nmachine: M\nbackend: B\n");
+    nr_run_info info;
+    nr_error err = {0};
+    ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(info.param_count, 4321);
+    ck_assert_str_eq(info.backend, "B");
+    ck_assert(!info.finished);
+    nr_run_info_free(&info);
+    free(dir);
+    /* a params: value that is not a plain count is unknown */
+    dir = make_run("p-2", SPEC_HEAD NET3, NULL, "params: 12,000\n");
+    ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(info.param_count, -1);
+    nr_run_info_free(&info);
+    free(dir);
+    remove_root();
+}
+END_TEST
+
+/* The writer and the reader share one column table: what is written reads
+ * back (to the printed precision), with and without the val columns. */
+START_TEST(test_history_round_trip)
+{
+    make_root();
+    nr_epoch_record h[2] = {
+        {.epoch = 1, .train_cost = 1.25, .train_acc = 0.5, .test_cost = 0.875, .test_acc = 0.625,
+         .val_cost = 0.9375, .val_acc = 0.5625, .lr = 0.05, .seconds = 1.5},
+        {.epoch = 2, .train_cost = 0.75, .train_acc = 0.75, .test_cost = 0.5, .test_acc = 0.8125,
+         .val_cost = 0.4375, .val_acc = 0.875, .lr = 0.025, .seconds = 2.25},
+    };
+    for (int validation = 0; validation < 2; validation++) {
+        char *dir = make_run(validation ? "h-2" : "h-1", SPEC_HEAD NET3, NULL, NULL);
+        nr_error err = {0};
+        ck_assert_msg(nr_run_folder_write_history(dir, h, 2, validation, &err) == 0, "%s",
+                      err.message);
+        char path[1200], *text;
+        size_t len;
+        snprintf(path, sizeof path, "%s/history.csv", dir);
+        ck_assert(nr_read_file(path, 1 << 20, &text, &len, &err) == 0);
+        ck_assert_str_eq(text, validation
+                                   ? "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds,"
+                                     "val_cost,val_acc\n"
+                                     "1,1.250000,0.500000,0.875000,0.625000,0.05,1.500,0.937500,"
+                                     "0.562500\n"
+                                     "2,0.750000,0.750000,0.500000,0.812500,0.025,2.250,0.437500,"
+                                     "0.875000\n"
+                                   : "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds\n"
+                                     "1,1.250000,0.500000,0.875000,0.625000,0.05,1.500\n"
+                                     "2,0.750000,0.750000,0.500000,0.812500,0.025,2.250\n");
+        free(text);
+        nr_run_info info;
+        ck_assert_msg(nr_run_folder_read(dir, &info, &err) == 0, "%s", err.message);
+        ck_assert_uint_eq(info.epochs, 2);
+        for (int i = 0; i < 2; i++) {
+            ck_assert_double_eq(info.train_cost[i], h[i].train_cost);
+            ck_assert_double_eq(info.train_acc[i], h[i].train_acc);
+            ck_assert_double_eq(info.test_cost[i], h[i].test_cost);
+            ck_assert_double_eq(info.test_acc[i], h[i].test_acc);
+            ck_assert_double_eq(info.lr[i], h[i].lr);
+            ck_assert_double_eq(info.seconds[i], h[i].seconds);
+            if (validation) {
+                ck_assert_double_eq(info.val_cost[i], h[i].val_cost);
+                ck_assert_double_eq(info.val_acc[i], h[i].val_acc);
+            }
+        }
+        if (!validation)
+            ck_assert_ptr_null(info.val_acc);
+        nr_run_info_free(&info);
+        free(dir);
+    }
+    remove_root();
+}
+END_TEST
+
 START_TEST(test_run_info_errors)
 {
     make_root();
     nr_run_info info;
     nr_error err = {0};
-    ck_assert_int_eq(nr_run_info_load(tmp_root, &info, &err), -1);
+    ck_assert_int_eq(nr_run_folder_read(tmp_root, &info, &err), -1);
     ck_assert_int_eq(err.status, NR_EXIT_INPUT);
     ck_assert_msg(strstr(err.message, "not a run folder (no resolved.yaml)"), "%s", err.message);
     nr_run_info_free(&info);
@@ -269,7 +353,7 @@ START_TEST(test_run_info_errors)
                          "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds\n"
                          "1,1.0,0.5,0.9,0.6,0.1,1.0\n"
                          "2,1.0,0.5,0.9,x,0.1,1.0\n", NULL);
-    ck_assert_int_eq(nr_run_info_load(dir, &info, &err), -1);
+    ck_assert_int_eq(nr_run_folder_read(dir, &info, &err), -1);
     char want[1200];
     snprintf(want, sizeof want, "%s/history.csv:3:15: error: test_acc: expected a number, got 'x'",
              dir);
@@ -277,7 +361,7 @@ START_TEST(test_run_info_errors)
     nr_run_info_free(&info);
     free(dir);
     dir = make_run("bad-2", SPEC_HEAD NET3, "epoch,cost\n1,2\n", NULL);
-    ck_assert_int_eq(nr_run_info_load(dir, &info, &err), -1);
+    ck_assert_int_eq(nr_run_folder_read(dir, &info, &err), -1);
     ck_assert_msg(strstr(err.message, "history.csv:1:1: error: no 'train_cost' column"), "%s",
                   err.message);
     nr_run_info_free(&info);
@@ -346,6 +430,8 @@ int main(void)
     TCase *runs = tcase_create("runs");
     tcase_add_test(runs, test_run_info_plain_history);
     tcase_add_test(runs, test_run_info_validation_history_no_summary);
+    tcase_add_test(runs, test_run_info_params_line);
+    tcase_add_test(runs, test_history_round_trip);
     tcase_add_test(runs, test_run_info_errors);
     tcase_add_test(runs, test_comparison_table_and_plot);
     suite_add_tcase(suite, runs);

@@ -1,19 +1,13 @@
 /* netrun/compare.h - run folders side by side (`netrun compare`, the end of
  * a sweep or of several specs, `netrun report`).
  *
- * A run folder (netrun/run.h) is read back from its files:
- *   resolved.yaml  required: the spec of the run (parsed and resolved again)
- *   history.csv    the per-epoch numbers; with or without val_cost/val_acc;
- *                  absent = no epoch finished yet (0 epochs)
- *   summary.txt    the learnable parameters ("total: N learnable
- *                  parameters"), machine, backend and whether the run
- *                  finished; absent = unknown
+ * Each run folder is read by nr_run_folder_read (netrun/run_folder.h).
  * Labels name each run by what differs in its resolved spec from the other
  * runs' (netspec's ns_diff against the first run), always with its name.
  *
  * Libraries print nothing: the table comes back as text. Errors: a missing
  * resolved.yaml, a history.csv that is not netrun's ("PATH:LINE:COL: error:
- * ...") are NR_EXIT_INPUT; out of memory NR_EXIT_INTERNAL.
+ * ...", from the reader) are NR_EXIT_INPUT; out of memory NR_EXIT_INTERNAL.
  */
 #ifndef NETRUN_COMPARE_H
 #define NETRUN_COMPARE_H
@@ -23,31 +17,7 @@
 
 #include "netrun/error.h"
 #include "netrun/netspec.h"
-
-typedef struct nr_run_info {
-    char *dir;               /* the folder as given (owned) */
-    ns_doc *spec;            /* resolved.yaml, resolved (owned) */
-    const char *name;        /* the spec's name (borrowed from spec) */
-    const char *description; /* the spec's description, "" when none (borrowed) */
-    size_t epochs;           /* rows of history.csv */
-    /* [epochs] each; index i = epoch i + 1. val_* are NULL when history.csv
-     * has no validation columns; lr is NULL without an lr column. */
-    double *train_cost, *train_acc, *test_cost, *test_acc, *val_cost, *val_acc, *lr,
-        *seconds;
-    double final_test_acc;   /* last epoch's test accuracy (0..1); NaN without epochs */
-    double best_test_acc;    /* the highest test accuracy; NaN without epochs */
-    int best_epoch;          /* its epoch (the first one with it), 0 without epochs */
-    double train_seconds;    /* sum of history.csv's seconds */
-    long long param_count;   /* learnable parameters; -1 unknown */
-    char machine[256];       /* summary.txt's machine line, "" unknown */
-    char backend[64];        /* summary.txt's backend line, "" unknown */
-    bool finished;           /* summary.txt holds the final results */
-} nr_run_info;
-
-/* Reads run folder `dir` into *info (zeroed first; free with
- * nr_run_info_free, also after a failure). */
-int nr_run_info_load(const char *dir, nr_run_info *info, nr_error *err);
-void nr_run_info_free(nr_run_info *info);
+#include "netrun/run_folder.h"
 
 /* Legend labels: labels[i] (malloc'd, caller frees each) names run i by its
  * spec's `name` and, after ": ", what differs between the resolved specs

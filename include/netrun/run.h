@@ -13,22 +13,11 @@
  * before any data is loaded; a second run or resume fails at once with
  * NR_EXIT_INPUT, "DIR: error: in use by another netrun (pid N) since
  * HH:MM:SS"; released, and .netrun-lock removed, when the run returns, by
- * the kernel if the process dies). It holds:
- *   spec.yaml      the spec file as given (bytes unchanged)
- *   resolved.yaml  the resolved spec: every default written out, --set applied
- *   summary.txt    the layer table, data, machine, threads, backend; at the end
- *                  also the training time, final results and the startup
- *                  time (command start -> first training batch)
- *   history.csv    epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds
- *                  (+ val_cost,val_acc with a validation split; rewritten
- *                  atomically after every epoch)
- *   curves.png/.svg, confusion.csv/.png, metrics.csv, misclassified.png/.csv,
- *   augment_preview.png: see netrun/outputs.h
- *   batches.csv    epoch,batch,cost,acc for every training batch
- *   checkpoint.bin everything needed to continue (netrun/train.h), after
- *                  every epoch and at an interrupt
- *   weights.bin    the trained parameters (netrun/weights.h): the final
- *                  model (the best epoch's when early stopping restored it)
+ * the kernel if the process dies). Its files and their format are
+ * netrun/run_folder.h's (spec.yaml, resolved.yaml, summary.txt, history.csv
+ * rewritten after every epoch, batches.csv, checkpoint.bin after every epoch
+ * and at an interrupt, weights.bin: the final model, the best epoch's when
+ * early stopping restored it; the pictures of netrun/outputs.h).
  * The library prints nothing; hooks receive messages and progress.
  */
 #ifndef NETRUN_RUN_H

@@ -100,8 +100,10 @@ check "compare: labels from the differences" \
 tiny_pool: network.layers[1..2] differ"
 acc=$(awk -F, 'END { printf "%.2f%%", 100 * $5 }' multi/runs/tiny-1/history.csv)
 check "compare: final accuracy $acc of history.csv" grep -q "^tiny  .* $acc " "$tmp/rows"
-params=$(sed -n -E 's/^total: ([0-9,]+) learnable.*/\1/p' multi/runs/tiny-1/summary.txt)
-check "compare: parameters $params of summary.txt" grep -q "^tiny  .* $params " "$tmp/rows"
+params=$(sed -n -E 's/^params: ([0-9]+)$/\1/p' multi/runs/tiny-1/summary.txt)
+grouped=$(sed -E ':a; s/([0-9])([0-9]{3})($|,)/\1,\2\3/; ta' <<<"$params")
+check "compare: parameters $grouped (summary.txt's params: '$params')" \
+  grep -q "^tiny  .* ${grouped:-none} " "$tmp/rows"
 check "compare: folder column" grep -q ' multi/runs/tiny_pool-1$' "$tmp/rows"
 # the default picture is compare.png in the current folder
 (cd multi && "$netrun" compare runs/tiny-1 runs/tiny_adam-1 >/dev/null 2>&1); status=$?

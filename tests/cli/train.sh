@@ -116,6 +116,7 @@ total=$(grep '^total: ' "$tmp/check.spec")
 params=$(sed -E 's/^total: ([0-9,]+) learnable.*/\1/; s/,//g' <<<"$total")
 check "check: parameter total '$params'" test "$params" = 711
 check "summary.txt: parameter total" grep -qF "$total" run1/summary.txt
+check "summary.txt: machine-readable params: $params" grep -qx "params: $params" run1/summary.txt
 check "summary.txt: final results" grep -q "final test accuracy: " run1/summary.txt
 # the startup time: a number, below the whole run's wall time, and the first
 # batch done after training started
