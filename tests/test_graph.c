@@ -1,5 +1,6 @@
 /* test_graph.c - shape inference and parameter counts for every layer kind,
- * repeat expansion, residual shortcuts, and shape errors with positions. */
+ * repeat expansion, residual shortcuts, shape errors with positions, and
+ * `init: auto` decided by each kind's ops. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,96 @@ START_TEST(test_registry_matches_language)
 }
 END_TEST
 
+/* The YAML of a layer of each kind, on a 2x8x8 input; kinds not listed take
+ * no required parameter ("- NAME"). */
+static const char *kind_yaml(const char *name, char *buf, size_t size)
+{
+    static const struct {
+        const char *name, *yaml;
+    } with_params[] = {
+        {"conv", "conv: {filters: 2, size: 1}"},
+        {"dense", "dense: {units: 4}"},
+        {"residual", "residual: {layers: [{conv: {filters: 2, size: 1}}]}"},
+    };
+    for (size_t i = 0; i < sizeof with_params / sizeof with_params[0]; i++)
+        if (strcmp(with_params[i].name, name) == 0)
+            return with_params[i].yaml;
+    snprintf(buf, size, "%s", name);
+    return buf;
+}
+
+/* The init `init: auto` gave the first layer (a conv) of "conv, <layers>". */
+static nr_init_kind auto_init_before(const char *layers)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "    - conv: {filters: 2, size: 1}\n%s", layers);
+    ns_doc *doc;
+    nr_error err = {0};
+    nr_graph *g = build("[2, 8, 8]", text, &doc, &err);
+    ck_assert_msg(g != NULL, "%s: %s", text, err.message);
+    ck_assert_msg(g->layers[0].config.conv.init_auto, "%s", text);
+    nr_init_kind init = g->layers[0].config.conv.init;
+    nr_graph_free(g);
+    ns_doc_free(doc);
+    return init;
+}
+
+START_TEST(test_auto_init_follows_ops)
+{
+    /* the decisions the kinds' ops make (layer.h nr_auto_init) */
+    static const struct {
+        nr_layer_kind kind;
+        nr_auto_init auto_init;
+    } expected[] = {
+        {NR_LAYER_RELU, NR_AUTO_INIT_HE},          {NR_LAYER_LEAKY_RELU, NR_AUTO_INIT_HE},
+        {NR_LAYER_MAXPOOL, NR_AUTO_INIT_PASS},     {NR_LAYER_AVGPOOL, NR_AUTO_INIT_PASS},
+        {NR_LAYER_FLATTEN, NR_AUTO_INIT_PASS},     {NR_LAYER_DROPOUT, NR_AUTO_INIT_PASS},
+        {NR_LAYER_BATCHNORM, NR_AUTO_INIT_PASS},
+    };
+    for (int kind = 0; kind < NR_LAYER_KIND_COUNT; kind++) {
+        nr_auto_init want = NR_AUTO_INIT_GLOROT;
+        for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+            if (expected[i].kind == (nr_layer_kind)kind)
+                want = expected[i].auto_init;
+        ck_assert_msg(nr_layer_registry[kind]->auto_init == want, "%s: auto_init %d, expected %d",
+                      nr_layer_registry[kind]->name, nr_layer_registry[kind]->auto_init, want);
+    }
+
+    /* and the graph follows the ops of every kind X: "conv, X" gives He only
+     * when X says He; "conv, X, relu" when X says He or passes (softmax must
+     * be last, so it has only the first form) */
+    for (int kind = 0; kind < NR_LAYER_KIND_COUNT; kind++) {
+        const nr_layer_ops *ops = nr_layer_registry[kind];
+        char buf[64], layers[512];
+        const char *x = kind_yaml(ops->name, buf, sizeof buf);
+        snprintf(layers, sizeof layers, "    - %s\n", x);
+        nr_init_kind want = ops->auto_init == NR_AUTO_INIT_HE ? NR_INIT_HE_NORMAL
+                                                              : NR_INIT_GLOROT_UNIFORM;
+        ck_assert_msg(auto_init_before(layers) == want, "conv, %s", ops->name);
+        if (kind == NR_LAYER_SOFTMAX)
+            continue;
+        snprintf(layers, sizeof layers, "    - %s\n    - relu\n", x);
+        want = ops->auto_init == NR_AUTO_INIT_GLOROT ? NR_INIT_GLOROT_UNIFORM
+                                                     : NR_INIT_HE_NORMAL;
+        ck_assert_msg(auto_init_before(layers) == want, "conv, %s, relu", ops->name);
+    }
+    /* passing layers chain; an activation stops the search */
+    ck_assert_int_eq(auto_init_before("    - batchnorm\n    - maxpool\n    - dropout\n"
+                                      "    - leaky_relu\n"), NR_INIT_HE_NORMAL);
+    ck_assert_int_eq(auto_init_before("    - tanh\n    - relu\n"), NR_INIT_GLOROT_UNIFORM);
+    /* a named init is kept */
+    ns_doc *doc;
+    nr_error err = {0};
+    nr_graph *g = build("[2, 8, 8]", "    - conv: {filters: 2, init: glorot_normal}\n"
+                                     "    - relu\n", &doc, &err);
+    ck_assert_msg(g != NULL, "%s", err.message);
+    ck_assert(!g->layers[0].config.conv.init_auto);
+    ck_assert_int_eq(g->layers[0].config.conv.init, NR_INIT_GLOROT_NORMAL);
+    nr_graph_free(g);
+    ns_doc_free(doc);
+}
+END_TEST
+
 START_TEST(test_summary_table)
 {
     char path[1024];
@@ -247,6 +338,7 @@ int main(void)
     tcase_add_test(tc, test_residual_identity_and_projection);
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_registry_matches_language);
+    tcase_add_test(tc, test_auto_init_follows_ops);
     tcase_add_test(tc, test_summary_table);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);

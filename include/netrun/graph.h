@@ -35,7 +35,8 @@ static inline size_t nr_shape_size(nr_shape s)
     return (size_t)s.c * (size_t)s.h * (size_t)s.w;
 }
 
-/* Layer kinds; the registry (src/layers/registry.c) is indexed by this enum. */
+/* Layer kinds; the registry (nr_layer_registry in src/layers/layer.c) is
+ * indexed by this enum. */
 typedef enum nr_layer_kind {
     NR_LAYER_CONV,
     NR_LAYER_MAXPOOL,
@@ -60,7 +61,9 @@ typedef enum nr_shortcut_kind {
 /* Per-kind settings read from the spec (only the member of `kind` is valid).
  * init: `init: auto` is decided at build from the activation that follows the
  * layer in its list: He (normal) before relu/leaky_relu, Glorot (uniform)
- * otherwise (tanh, sigmoid, softmax, none); init_auto records the choice. */
+ * otherwise (tanh, sigmoid, softmax, none); each kind's ops say which it is
+ * (nr_auto_init in src/layers/layer.h). init_auto records that the spec left
+ * it to the engine. */
 typedef union nr_layer_config {
     struct { int filters, size, stride, pad; bool bias, init_auto; nr_init_kind init; } conv;
     struct { int size, stride; } pool;              /* maxpool, avgpool */

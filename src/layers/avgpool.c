@@ -22,4 +22,5 @@ const nr_layer_ops nr_avgpool_ops = {
     .describe = nr_pool_describe,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
+    .auto_init = NR_AUTO_INIT_PASS,
 };

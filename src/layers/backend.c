@@ -1,5 +1,16 @@
-/* layers/backend.c - the two kernel tables a net can run on. */
+/* layers/backend.c - the two kernel tables a net can run on: what each
+ * backend can do is said here (fast paths present or NULL), never by
+ * comparing table addresses elsewhere. */
 #include "layers/layer.h"
+
+static const nr_dense_fast_kernels blas_dense_fast = {
+    .workspace_floats = nr_dense_fast_workspace_floats,
+    .forward_sparse_pays = nr_dense_forward_sparse_pays,
+    .transpose_weight = nr_dense_transpose_weight,
+    .forward = nr_dense_forward_fast,
+    .backward_weight_part = nr_dense_backward_weight_part,
+    .backward_input = nr_dense_backward_input,
+};
 
 const nr_kernel_table nr_blas_kernels = {
     .conv2d_workspace_floats = nr_conv2d_fast_workspace_floats,
@@ -17,6 +28,7 @@ const nr_kernel_table nr_blas_kernels = {
     .conv2d_relu_backward = nr_conv2d_relu_backward_direct,
     .conv2d_relu_maxpool_forward = nr_conv2d_relu_maxpool_forward_direct,
     .conv2d_relu_maxpool_backward = nr_conv2d_relu_maxpool_backward_direct,
+    .dense_fast = &blas_dense_fast,
 };
 
 const nr_kernel_table nr_reference_kernels = {

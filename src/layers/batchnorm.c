@@ -164,4 +164,5 @@ const nr_layer_ops nr_batchnorm_ops = {
     .backward = batchnorm_backward,
     /* every thread takes part in the barriers, with or without images */
     .exec_flags = NR_EXEC_EMPTY_OK,
+    .auto_init = NR_AUTO_INIT_PASS,
 };

@@ -71,6 +71,11 @@ static void conv_bind(nr_layer_run *run, nr_net_plan *plan)
         run->bias = nr_plan_params(plan, filters, &run->dbias);
 }
 
+static nr_init_kind *conv_auto_init_slot(nr_layer *layer)
+{
+    return layer->config.conv.init_auto ? &layer->config.conv.init : NULL;
+}
+
 /* Weights: fan_in = c*k*k, fan_out = filters*k*k; bias 0. */
 static void conv_init(nr_layer_run *run, nr_rng *rng)
 {
@@ -141,4 +146,5 @@ const nr_layer_ops nr_conv_ops = {
     .workspace_floats = conv_workspace_floats,
     .forward = conv_forward,
     .backward = conv_backward,
+    .auto_init_slot = conv_auto_init_slot,
 };

@@ -1,8 +1,9 @@
 /* layers/dense.c - fully connected: flattens its input (C*H*W features) and
  * maps it to `units` outputs. Weights [units, in features], bias [units].
  *
- * On the BLAS backend the layer runs the fast kernels (kernels.h,
- * dense_sparse.c) and takes part in the batch as a whole:
+ * On a backend with a whole-batch path (its kernel table's dense_fast: the
+ * BLAS one, kernels.h, dense_sparse.c) the layer takes part in the batch as
+ * a whole:
  *   forward:  a barrier (every share of the input is written); when the
  *             batch is sparse enough, every thread refreshes its
  *             part of the transposed weights (run->saved, one copy shared by
@@ -71,25 +72,24 @@ static size_t dense_workspace_floats(const nr_layer *layer, const nr_kernel_tabl
                                      int max_batch)
 {
     nr_dense_dims d = dense_dims(layer, max_batch);
-    return kernels == &nr_blas_kernels ? nr_dense_fast_workspace_floats(&d) : 0;
+    return kernels->dense_fast ? kernels->dense_fast->workspace_floats(&d) : 0;
 }
 
-/* The fast kernels belong to the BLAS backend; they write the whole
- * batch's parameter gradients. */
+/* The whole-batch path writes the whole batch's parameter gradients. */
 static bool dense_whole_batch_grads(const nr_kernel_table *kernels)
 {
-    return kernels == &nr_blas_kernels;
-}
-
-static bool fast_path(const nr_exec *ex)
-{
-    return dense_whole_batch_grads(ex->kernels);
+    return kernels->dense_fast != NULL;
 }
 
 static void barrier(const nr_exec *ex)
 {
     if (ex->threads > 1)
         nr_pool_barrier(ex->pool);
+}
+
+static nr_init_kind *dense_auto_init_slot(nr_layer *layer)
+{
+    return layer->config.dense.init_auto ? &layer->config.dense.init : NULL;
 }
 
 /* Weights [units, in]: fan_in = in, fan_out = units; bias 0. */
@@ -106,7 +106,8 @@ static void dense_init(nr_layer_run *run, nr_rng *rng)
 static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     nr_dense_dims d = dense_dims(run->layer, ex->n);
-    if (!fast_path(ex)) {
+    const nr_dense_fast_kernels *fast = ex->kernels->dense_fast;
+    if (!fast) {
         if (ex->n > 0)
             ex->kernels->dense_forward(&d, in, run->weight, run->bias, run->out);
         return;
@@ -118,21 +119,21 @@ static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
     barrier(ex);
     nr_dense_dims whole = dense_dims(run->layer, ex->batch_n);
     float *weight_t = NULL;
-    if (nr_dense_forward_sparse_pays(&whole, in - (size_t)ex->first * d.in)) {
+    if (fast->forward_sparse_pays(&whole, in - (size_t)ex->first * d.in)) {
         weight_t = run->saved;
-        nr_dense_transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
+        fast->transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
         barrier(ex);
     }
     if (ex->n > 0)
-        nr_dense_forward_fast(&d, in, run->weight, weight_t, run->bias, run->out,
-                              ex->workspace);
+        fast->forward(&d, in, run->weight, weight_t, run->bias, run->out, ex->workspace);
 }
 
 static void dense_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
 {
     const nr_layer *layer = run->layer;
     nr_dense_dims d = dense_dims(layer, ex->n);
-    if (!fast_path(ex)) {
+    const nr_dense_fast_kernels *fast = ex->kernels->dense_fast;
+    if (!fast) {
         if (din && ex->din_fresh)
             memset(din, 0, (size_t)ex->n * d.in * sizeof *din);
         if (ex->n > 0)
@@ -147,10 +148,10 @@ static void dense_backward(const nr_exec *ex, nr_layer_run *run, const float *in
     nr_dense_dims whole = dense_dims(layer, ex->batch_n);
     const float *x = in - (size_t)ex->first * d.in;
     const float *dy = run->dout - (size_t)ex->first * d.out;
-    nr_dense_backward_weight_part(&whole, x, dy, run->dweight, run->dbias, ex->thread,
-                                  ex->threads, ex->workspace);
+    fast->backward_weight_part(&whole, x, dy, run->dweight, run->dbias, ex->thread,
+                               ex->threads, ex->workspace);
     if (din && ex->n > 0)
-        nr_dense_backward_input(&d, run->weight, run->dout, din, ex->din_fresh);
+        fast->backward_input(&d, run->weight, run->dout, din, ex->din_fresh);
 }
 
 const nr_layer_ops nr_dense_ops = {
@@ -165,4 +166,5 @@ const nr_layer_ops nr_dense_ops = {
     /* the fast path synchronises the threads (barriers); din is set by dx = dy W */
     .exec_flags = NR_EXEC_EMPTY_OK | NR_EXEC_SETS_DIN,
     .whole_batch_grads = dense_whole_batch_grads,
+    .auto_init_slot = dense_auto_init_slot,
 };

@@ -63,4 +63,5 @@ const nr_layer_ops nr_dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .exec_flags = NR_EXEC_EMPTY_OK,
+    .auto_init = NR_AUTO_INIT_PASS,
 };

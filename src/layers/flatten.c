@@ -38,4 +38,5 @@ const nr_layer_ops nr_flatten_ops = {
     .setup = flatten_setup,
     .forward = flatten_forward,
     .backward = flatten_backward,
+    .auto_init = NR_AUTO_INIT_PASS,
 };

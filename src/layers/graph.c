@@ -111,34 +111,24 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
     return 0;
 }
 
-/* `init: auto`: He before a ReLU-family activation, Glorot otherwise; the
- * activation is the next layer of the list that is not dropout/batchnorm/
- * pooling/flatten. */
+/* `init: auto`: each kind says in its ops what it makes of the choice (see
+ * nr_auto_init in layer.h): He before a ReLU-like activation, Glorot before
+ * any other layer or at the end of the list, looking past the layers that
+ * pass the choice on (pooling, flatten, dropout, batchnorm). */
 static void resolve_auto_init(nr_layer *layers, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         nr_layer *layer = &layers[i];
-        bool *init_auto = NULL;
-        nr_init_kind *init = NULL;
-        if (layer->kind == NR_LAYER_CONV) {
-            init_auto = &layer->config.conv.init_auto;
-            init = &layer->config.conv.init;
-        } else if (layer->kind == NR_LAYER_DENSE) {
-            init_auto = &layer->config.dense.init_auto;
-            init = &layer->config.dense.init;
-        }
-        if (!init_auto || !*init_auto)
+        const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+        nr_init_kind *init = ops->auto_init_slot ? ops->auto_init_slot(layer) : NULL;
+        if (!init)
             continue;
         *init = NR_INIT_GLOROT_UNIFORM;
         for (size_t j = i + 1; j < count; j++) {
-            nr_layer_kind next = layers[j].kind;
-            if (next == NR_LAYER_RELU || next == NR_LAYER_LEAKY_RELU) {
+            nr_auto_init next = nr_layer_registry[layers[j].kind]->auto_init;
+            if (next == NR_AUTO_INIT_HE)
                 *init = NR_INIT_HE_NORMAL;
-                break;
-            }
-            if (next != NR_LAYER_DROPOUT && next != NR_LAYER_BATCHNORM &&
-                next != NR_LAYER_MAXPOOL && next != NR_LAYER_AVGPOOL &&
-                next != NR_LAYER_FLATTEN)
+            if (next != NR_AUTO_INIT_PASS)
                 break;
         }
     }

@@ -1,9 +1,11 @@
 /* layers/layer.h - the contract every layer kind implements (internal).
  *
  * Each layer kind lives in its own file (layers/conv.c, layers/maxpool.c, ...)
- * and exports one const nr_layer_ops; layers/registry.c lists them all in one
- * const array indexed by nr_layer_kind. Nothing dispatches on kind with a
- * switch or a strcmp ladder: callers go through the table.
+ * and exports one const nr_layer_ops; the registry in layers/layer.c lists
+ * them all in one const array indexed by nr_layer_kind. Nothing dispatches on
+ * kind with a switch or a strcmp ladder: callers go through the table (what a
+ * kind means for the executor, for `init: auto`, for threads are fields of
+ * its ops), and what a backend can do are fields of its kernel table.
  */
 #ifndef NETRUN_LAYERS_LAYER_H
 #define NETRUN_LAYERS_LAYER_H
@@ -17,6 +19,19 @@ typedef struct nr_layer_site {
 } nr_layer_site;
 
 /* ---- execution (see netrun/net.h for the memory plan) ---- */
+
+/* The dense layer's whole-batch fast path (kernels.h, dense_sparse.c): each
+ * field is the nr_dense_* function of that name. */
+typedef struct nr_dense_fast_kernels {
+    size_t (*workspace_floats)(const nr_dense_dims *);           /* for d->n examples */
+    int (*forward_sparse_pays)(const nr_dense_dims *, const float *);
+    void (*transpose_weight)(const nr_dense_dims *, const float *, float *, int, int);
+    void (*forward)(const nr_dense_dims *, const float *, const float *, const float *,
+                    const float *, float *, float *);
+    void (*backward_weight_part)(const nr_dense_dims *, const float *, const float *, float *,
+                                 float *, int, int, float *);
+    void (*backward_input)(const nr_dense_dims *, const float *, const float *, float *, int);
+} nr_dense_fast_kernels;
 
 /* The kernels of one backend (BLAS or reference); the same signatures. */
 typedef struct nr_kernel_table {
@@ -49,6 +64,10 @@ typedef struct nr_kernel_table {
     void (*conv2d_relu_maxpool_backward)(const nr_conv2d_dims *, const float *, const float *,
                                          const float *, const int32_t *, const float *,
                                          float *, float *, float *, float *);
+    /* The dense layer's whole-batch path (see layers/dense.c); NULL when the
+     * backend has none: then the layer runs dense_forward/dense_backward on
+     * each thread's share. */
+    const nr_dense_fast_kernels *dense_fast;
 } nr_kernel_table;
 
 extern const nr_kernel_table nr_blas_kernels, nr_reference_kernels;
@@ -152,6 +171,19 @@ const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count
 void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                       const float *in, float *din);
 
+/* What `init: auto` of a conv or dense layer (decided when its layer list is
+ * built, see layers/graph.c) makes of the kind of a layer after it in the
+ * same list. The first layer after it that is not NR_AUTO_INIT_PASS decides;
+ * none (the end of the list): Glorot. */
+typedef enum nr_auto_init {
+    NR_AUTO_INIT_GLOROT = 0,  /* Glorot (uniform): the default of every kind
+                                 (tanh, sigmoid, softmax, weighted layers,
+                                 residual blocks) */
+    NR_AUTO_INIT_HE,          /* a ReLU-like activation: He (normal) */
+    NR_AUTO_INIT_PASS         /* not an activation (pooling, flatten, dropout,
+                                 batchnorm): the layer after it decides */
+} nr_auto_init;
+
 typedef struct nr_layer_ops {
     const char *name;        /* the spec name of the kind */
     /* Reads the kind's parameters from `params` (the resolved parameter map,
@@ -191,6 +223,12 @@ typedef struct nr_layer_ops {
      * gradient: the executor points every thread's dweight/dbias at it and
      * neither keeps those ranges per thread nor sums them. NULL: never. */
     bool (*whole_batch_grads)(const nr_kernel_table *kernels);
+    /* Layers with `init:` in the spec: the layer's init when setup left it
+     * `auto` (the graph then writes its choice there), NULL when the spec
+     * named one. NULL for kinds without weights. */
+    nr_init_kind *(*auto_init_slot)(nr_layer *layer);
+    /* What this kind makes of `init: auto` of a layer before it (above). */
+    nr_auto_init auto_init;
 } nr_layer_ops;
 
 enum {

@@ -35,4 +35,5 @@ const nr_layer_ops nr_leaky_relu_ops = {
     .describe = leaky_relu_describe,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
+    .auto_init = NR_AUTO_INIT_HE,
 };

@@ -42,4 +42,5 @@ const nr_layer_ops nr_maxpool_ops = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .exec_flags = NR_EXEC_SETS_DIN,
+    .auto_init = NR_AUTO_INIT_PASS,
 };

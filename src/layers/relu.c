@@ -23,4 +23,5 @@ const nr_layer_ops nr_relu_ops = {
     .forward = relu_forward,
     .backward = relu_backward,
     .exec_flags = NR_EXEC_SETS_DIN,
+    .auto_init = NR_AUTO_INIT_HE,
 };
