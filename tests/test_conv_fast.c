@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "float_buf.h"
+#include "kernels/conv_direct.h"
 #include "kernels/conv_sparse.h"
 #include "netrun/kernels.h"
 

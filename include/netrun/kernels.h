@@ -165,7 +165,8 @@ size_t nr_conv2d_workspace_floats(const nr_conv2d_dims *d);
  * out:    [n, filters, out_h, out_w], overwritten
  * workspace: nr_conv2d_workspace_floats(d) floats
  * BLAS path: per image, im2col into workspace, then out = W[f, K] x col[K, P]
- * with K = c*size*size, P = out_h*out_w (bias pre-filled, beta = 1). */
+ * with K = c*size*size, P = out_h*out_w (bias pre-filled, beta = 1). The
+ * batched functions below run it for pointwise convolutions. */
 void nr_conv2d_forward(const nr_conv2d_dims *d, const float *in,
                        const float *weight, const float *bias, float *out,
                        float *workspace);
@@ -254,8 +255,8 @@ void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float
                                             float *din, float *dweight, float *dbias,
                                             float *workspace);
 
-/* The BLAS backend's convolution: the direct kernels where they apply,
- * the batched im2col + BLAS path otherwise; workspace
+/* The BLAS backend's convolution (conv.c): the direct kernels where they
+ * apply, the batched im2col + BLAS path otherwise; workspace
  * nr_conv2d_fast_workspace_floats(d) (enough for either). */
 size_t nr_conv2d_fast_workspace_floats(const nr_conv2d_dims *d);
 void nr_conv2d_forward_fast(const nr_conv2d_dims *d, const float *in,

@@ -1,19 +1,20 @@
-/* conv.c - 2-D convolution: im2col + OpenBLAS sgemm, and a direct-loop
- * reference. See netrun/kernels.h for the contract.
+/* conv.c - 2-D convolution: the im2col + OpenBLAS sgemm paths (per image,
+ * and batched: several images' column matrices side by side), the BLAS
+ * backend's choice of kernel for a shape (nr_conv2d_*_fast: the direct
+ * kernels of conv_direct.c where they apply, the batched path otherwise),
+ * and the direct-loop reference. The kernel files depend one way:
+ * conv.c -> conv_direct.c -> conv_sparse.c. See netrun/kernels.h for the
+ * contract.
  *
  * Layout per image: K = c*size*size rows of the column matrix, P = out_h*out_w
  * columns; row r = (ch*size + ky)*size + kx, column p = oy*out_w + ox.
  *   forward:   out_i[F, P]  = W[F, K] x col_i[K, P]        (+ bias, beta = 1)
  *   backward:  dW[F, K]    += dout_i[F, P] x col_i[K, P]^T
  *              dcol[K, P]   = W[F, K]^T x dout_i[F, P];  din_i += col2im(dcol)
- *
- * Later work (DESIGN.md "Performance notes"): the per-image GEMMs are thin
- * for the first layer (F = 8, K = 9) and short for the last (P = 49); a
- * batched formulation (im2col of several images side by side, N = n*P),
- * direct kernels for tiny channel counts, fusing bias + activation (+ pool)
- * into the output pass, and splitting the batch across threads with
- * single-threaded BLAS are the known next steps. The contract above does
- * not change for any of them.
+ * The per-image path also serves the batched one for pointwise convolutions
+ * (1x1, stride 1, no padding: the image is its own column matrix), which
+ * reach it on CPUs without AVX2 (elsewhere the direct kernels take them),
+ * and is the BLAS path the tests compare with the reference.
  */
 #include "netrun/kernels.h"
 
@@ -326,6 +327,38 @@ void nr_conv2d_backward_batched(const nr_conv2d_dims *d, const float *in,
                            din + (size_t)(i0 + b) * in_step);
         }
     }
+}
+
+/* ---- the BLAS backend's convolution: direct where it applies ---------- */
+/* The direct kernels (conv_direct.c) for the shapes and CPUs they take,
+ * the batched path above otherwise. */
+
+size_t nr_conv2d_fast_workspace_floats(const nr_conv2d_dims *d)
+{
+    size_t b = nr_conv2d_batched_workspace_floats(d);
+    if (!nr_conv2d_direct_applies(d))
+        return b;
+    size_t w = nr_conv2d_direct_workspace_floats(d);
+    return w > b ? w : b;
+}
+
+void nr_conv2d_forward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
+                            const float *bias, float *out, float *workspace)
+{
+    if (nr_conv2d_direct_applies(d))
+        nr_conv2d_forward_direct(d, in, weight, bias, out, workspace);
+    else
+        nr_conv2d_forward_batched(d, in, weight, bias, out, workspace);
+}
+
+void nr_conv2d_backward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
+                             const float *dout, float *din, float *dweight, float *dbias,
+                             float *workspace)
+{
+    if (nr_conv2d_direct_applies(d))
+        nr_conv2d_backward_direct(d, in, weight, dout, din, dweight, dbias, workspace);
+    else
+        nr_conv2d_backward_batched(d, in, weight, dout, din, dweight, dbias, workspace);
 }
 
 /* ---- reference: direct loops, no BLAS ---------------------------------- */

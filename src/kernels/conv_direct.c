@@ -1,9 +1,12 @@
 /* conv_direct.c - direct convolution for stride 1 and "same" padding
  * (2 * pad == size - 1: 3x3 pad 1, 5x5 pad 2, 1x1 pad 0) with AVX2 + FMA
- * micro-kernels, chosen at run time when the CPU has them (the build has no
- * -march flags: the kernels are compiled for AVX2 with a target attribute
- * and only called after __builtin_cpu_supports). Other shapes and CPUs take
- * the batched im2col + BLAS path. See netrun/kernels.h for the contract.
+ * micro-kernels (avx2.h), only run when the CPU has them: the
+ * nr_conv2d_*_direct kernels, plain and with fused relu (+ 2x2 max pooling)
+ * epilogues, forward and backward. A backward whose gradient is sparse
+ * enough hands its parts to conv_sparse.c (the one kernel file this one
+ * calls besides pooling and activation helpers; nothing calls back). Which
+ * convolution runs for a shape is decided in conv.c (nr_conv2d_*_fast).
+ * See netrun/kernels.h for the contract.
  *
  * The idea: copy an image into a zero-bordered plane of width Wp = w + pad
  * and compute the output on the same grid, q = y*Wp + x. Then the input
@@ -36,18 +39,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "avx2.h"
+#include "conv_direct.h"
 #include "conv_sparse.h"
 #include "pool_plane.h"
 #include "simd.h"
 #include "vec.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NR_HAVE_AVX2_KERNELS 1
-#include <immintrin.h>
-#define NR_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define NR_HAVE_AVX2_KERNELS 0
-#endif
 
 enum {
     MR = 4,                          /* rows (filters) per micro-tile */
@@ -97,13 +94,7 @@ static geom make_geom(const nr_conv2d_dims *d)
 
 int nr_conv2d_direct_applies(const nr_conv2d_dims *d)
 {
-    if (d->stride != 1 || 2 * d->pad != d->size - 1)
-        return 0;
-#if NR_HAVE_AVX2_KERNELS
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
+    return nr_conv2d_direct_fits(d);
 }
 
 /* Images per dW chunk: their padded inputs and gradients stay in L2. */
@@ -695,34 +686,4 @@ void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float
     nr_conv_grad_source src = {.epi = NR_EPI_RELU_MAXPOOL, .dout = dpooled, .out = pooled,
                        .argmax = argmax};
     backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
-}
-
-/* ---- the BLAS backend's convolution: direct where it applies ---------- */
-
-size_t nr_conv2d_fast_workspace_floats(const nr_conv2d_dims *d)
-{
-    size_t b = nr_conv2d_batched_workspace_floats(d);
-    if (!nr_conv2d_direct_applies(d))
-        return b;
-    size_t w = nr_conv2d_direct_workspace_floats(d);
-    return w > b ? w : b;
-}
-
-void nr_conv2d_forward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
-                            const float *bias, float *out, float *workspace)
-{
-    if (nr_conv2d_direct_applies(d))
-        nr_conv2d_forward_direct(d, in, weight, bias, out, workspace);
-    else
-        nr_conv2d_forward_batched(d, in, weight, bias, out, workspace);
-}
-
-void nr_conv2d_backward_fast(const nr_conv2d_dims *d, const float *in, const float *weight,
-                             const float *dout, float *din, float *dweight, float *dbias,
-                             float *workspace)
-{
-    if (nr_conv2d_direct_applies(d))
-        nr_conv2d_backward_direct(d, in, weight, dout, din, dweight, dbias, workspace);
-    else
-        nr_conv2d_backward_batched(d, in, weight, dout, din, dweight, dbias, workspace);
 }

@@ -1,5 +1,8 @@
 /* conv_sparse.c - the backward pass of a stride-1 "same" convolution from
  * the nonzeros of its output gradient; see conv_sparse.h for the idea.
+ * Called by conv_direct.c (and the tests); calls nothing there (the
+ * condition it runs under and the gradient source types come from
+ * conv_direct.h).
  *
  * Layouts (per image, in the workspace):
  *   xh   [Hp][Wp][Cv]   the input, zero-bordered, channel-last, channels
@@ -19,16 +22,9 @@
 #include <assert.h>
 #include <string.h>
 
+#include "avx2.h"
+#include "conv_direct.h"
 #include "vec.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NR_HAVE_AVX2_KERNELS 1
-#include <immintrin.h>
-#define NR_AVX2 __attribute__((target("avx2,fma")))
-#define NR_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
-#else
-#define NR_HAVE_AVX2_KERNELS 0
-#endif
 
 enum {
     CHUNK_MAX = 12,      /* 8-float vectors of dW / W held in registers at once */
@@ -147,7 +143,7 @@ static int list_pooled(const float *masked, const int32_t *argmax, const sgeom *
 
 int nr_conv2d_sparse_parts(const nr_conv2d_dims *d, const nr_conv_grad_source *src)
 {
-    if (!nr_conv2d_direct_applies(d))
+    if (!nr_conv2d_direct_fits(d))
         return 0;
     const sgeom g = make_sgeom(d);
     /* the nonzeros of the first few images stand for the call's; each
@@ -372,7 +368,7 @@ void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const f
                                float *dbias, float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
-    assert(nr_conv2d_direct_applies(d));
+    assert(nr_conv2d_direct_fits(d));
     assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
     assert(src->epi != NR_EPI_RELU_MAXPOOL || (d->h % 2 == 0 && d->w % 2 == 0));
     const sgeom g = make_sgeom(d);

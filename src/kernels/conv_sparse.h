@@ -1,5 +1,8 @@
 /* conv_sparse.h - private to src/kernels: the backward pass of a stride-1
- * "same" convolution driven by the nonzeros of the output gradient.
+ * "same" convolution driven by the nonzeros of the output gradient. In the
+ * engine the direct backward (conv_direct.c) calls it; it takes its types
+ * and the condition it runs under from conv_direct.h and never calls into
+ * conv_direct.c.
  *
  * After ReLU, and even more after ReLU + 2x2 max pooling, most of the
  * gradient at a convolution's output is exactly zero (max pooling passes
@@ -21,25 +24,8 @@
 #ifndef NETRUN_KERNELS_CONV_SPARSE_H
 #define NETRUN_KERNELS_CONV_SPARSE_H
 
-#include <stdint.h>
-
+#include "conv_direct.h"   /* nr_conv_grad_source, nr_conv2d_direct_fits */
 #include "netrun/kernels.h"
-
-/* What follows the convolution in the same pass (conv_direct.c fuses). */
-typedef enum nr_conv_epilogue {
-    NR_EPI_NONE,
-    NR_EPI_RELU,
-    NR_EPI_RELU_MAXPOOL
-} nr_conv_epilogue;
-
-/* Where the gradient w.r.t. the convolution's output comes from
- * (borrowed pointers, batch-major like the layers' buffers). */
-typedef struct nr_conv_grad_source {
-    nr_conv_epilogue epi;
-    const float *dout;       /* NONE: d conv out; RELU: d relu out; POOL: d pooled */
-    const float *out;        /* RELU: relu out; RELU_MAXPOOL: pooled out */
-    const int32_t *argmax;   /* RELU_MAXPOOL: index in the h*w plane */
-} nr_conv_grad_source;
 
 /* Floats of workspace the sparse backward needs for dims d (any n). */
 size_t nr_conv2d_sparse_workspace_floats(const nr_conv2d_dims *d);

@@ -1,8 +1,7 @@
 /* dense_sparse.c - the dense layer's fast kernels: zero-skipping forward and
  * weight gradient with AVX2 + FMA, chosen at run time when the CPU has them
- * (the build has no -march flags: the kernels are compiled for AVX2 with a
- * target attribute and only called after __builtin_cpu_supports, as in
- * conv_direct.c), and a whole-batch weight gradient split by columns, so
+ * (avx2.h: compiled for AVX2 + FMA + POPCNT with a target attribute, only
+ * run after the CPU check), and a whole-batch weight gradient split by columns, so
  * threads write one shared gradient instead of one copy each. Other CPUs
  * and dense inputs take OpenBLAS. See netrun/kernels.h for the contract.
  *
@@ -25,18 +24,14 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "avx2.h"
 #include "vec.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define NR_HAVE_AVX2_KERNELS 1
-#include <immintrin.h>
-#define NR_AVX2 __attribute__((target("avx2,fma,popcnt")))
+#if NR_HAVE_AVX2_KERNELS
 /* The register tiles below are arrays of vectors indexed by loop counters
  * with constant bounds: unrolled completely, they live in registers (at -O2
  * GCC would otherwise keep them in memory). */
 #define UNROLL_8 _Pragma("GCC unroll 8")
-#else
-#define NR_HAVE_AVX2_KERNELS 0
 #endif
 
 enum {
@@ -75,12 +70,7 @@ static void part_range(int count, int unit, int part, int parts, int *lo, int *h
 
 int nr_dense_sparse_available(void)
 {
-#if NR_HAVE_AVX2_KERNELS
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("popcnt");
-#else
-    return 0;
-#endif
+    return nr_cpu_has_avx2_fma_popcnt();
 }
 
 size_t nr_dense_weight_t_floats(const nr_dense_dims *d)
@@ -103,7 +93,7 @@ size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d)
 
 #if NR_HAVE_AVX2_KERNELS
 /* dst[c, r] = src[r, c] for an 8x8 tile (row strides ss, ds). */
-NR_AVX2 static void transpose_8x8(const float *src, size_t ss, float *dst, size_t ds)
+NR_AVX2_POPCNT static void transpose_8x8(const float *src, size_t ss, float *dst, size_t ds)
 {
     __m256 r[8], t[8], s[8];
     UNROLL_8
@@ -233,7 +223,7 @@ static const uint64_t LEFT_PACK[256] = {
 
 /* Nonzero entries of x[0..in): their indices and values, in order; returns
  * how many. idx and val have room for in + 8 (whole vectors are stored). */
-NR_AVX2 static int gather_nonzeros(const float *x, int in, int32_t *idx, float *val)
+NR_AVX2_POPCNT static int gather_nonzeros(const float *x, int in, int32_t *idx, float *val)
 {
     const __m256 zero = _mm256_setzero_ps();
     int k = 0, p = 0;
@@ -255,7 +245,7 @@ NR_AVX2 static int gather_nonzeros(const float *x, int in, int32_t *idx, float *
     return k;
 }
 
-NR_AVX2 static size_t count_nonzeros(const float *x, size_t count)
+NR_AVX2_POPCNT static size_t count_nonzeros(const float *x, size_t count)
 {
     const __m256 zero = _mm256_setzero_ps();
     size_t k = 0, p = 0;
@@ -268,7 +258,7 @@ NR_AVX2 static size_t count_nonzeros(const float *x, size_t count)
 }
 
 /* y[0..OUT_TILE) = bias8[0..OUT_TILE) + sum_k val[k] * wt[idx[k] * out8 + 0..OUT_TILE). */
-NR_AVX2 static void sparse_tile_64(int nnz, const int32_t *idx, const float *val,
+NR_AVX2_POPCNT static void sparse_tile_64(int nnz, const int32_t *idx, const float *val,
                                    const float *wt, size_t out8, const float *bias8, float *y)
 {
     __m256 acc[OUT_TILE / LANES];
@@ -295,7 +285,7 @@ NR_AVX2 static void sparse_tile_64(int nnz, const int32_t *idx, const float *val
 /* The same for 16 outputs, of which y keeps the first `keep` (<= 16): two
  * chains per vector (even and odd k, added at the end) to hide the FMA
  * latency. */
-NR_AVX2 static void sparse_tile_16(int nnz, const int32_t *idx, const float *val,
+NR_AVX2_POPCNT static void sparse_tile_16(int nnz, const int32_t *idx, const float *val,
                                    const float *wt, size_t out8, const float *bias8, float *y,
                                    int keep)
 {
@@ -323,7 +313,7 @@ NR_AVX2 static void sparse_tile_16(int nnz, const int32_t *idx, const float *val
 }
 
 /* The same for 8 outputs, of which y keeps the first `keep` (<= 8). */
-NR_AVX2 static void sparse_tile_8(int nnz, const int32_t *idx, const float *val,
+NR_AVX2_POPCNT static void sparse_tile_8(int nnz, const int32_t *idx, const float *val,
                                   const float *wt, size_t out8, const float *bias8, float *y,
                                   int keep)
 {
@@ -344,7 +334,7 @@ NR_AVX2 static void sparse_tile_8(int nnz, const int32_t *idx, const float *val,
     memcpy(y, tmp, (size_t)keep * sizeof *y);
 }
 
-NR_AVX2 static void forward_sparse(const nr_dense_dims *d, const float *x, const float *weight_t,
+NR_AVX2_POPCNT static void forward_sparse(const nr_dense_dims *d, const float *x, const float *weight_t,
                                    const float *bias, float *y, float *workspace)
 {
     const int in = d->in, out = d->out;
@@ -418,7 +408,7 @@ void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *
  * the images i (ascending) in img[b * (n+8) ..] and the values in
  * val[b * (n+8) ..], count[b] of them, via the columns transposed into
  * xt [8][n]. Returns the total. */
-NR_AVX2 static int column_lists(const nr_dense_dims *d, const float *x, int p, float *xt,
+NR_AVX2_POPCNT static int column_lists(const nr_dense_dims *d, const float *x, int p, float *xt,
                                 int32_t *img, float *val, int *count)
 {
     const int n = d->n, stride = n + LANES;
@@ -438,7 +428,7 @@ NR_AVX2 static int column_lists(const nr_dense_dims *d, const float *x, int p, f
 
 /* t[b * OUT_TILE + v*8 ..] = sum over column b's list of val * dy[i, j + v*8 ..]
  * for the 8 vectors of a 64-output tile. */
-NR_AVX2 static void column_tile_64(const nr_dense_dims *d, const float *dy, int j,
+NR_AVX2_POPCNT static void column_tile_64(const nr_dense_dims *d, const float *dy, int j,
                                    const int32_t *img, const float *val, const int *count,
                                    float *t)
 {
@@ -464,7 +454,7 @@ NR_AVX2 static void column_tile_64(const nr_dense_dims *d, const float *dy, int 
 
 /* The same for the 8 (or, at the end of a row, fewer: `lanes`) outputs at j;
  * t[b * OUT_TILE ..] gets 8 floats (zero past lanes). */
-NR_AVX2 static void column_tile_8(const nr_dense_dims *d, const float *dy, int j, int lanes,
+NR_AVX2_POPCNT static void column_tile_8(const nr_dense_dims *d, const float *dy, int j, int lanes,
                                   const int32_t *img, const float *val, const int *count,
                                   float *t)
 {
@@ -483,7 +473,7 @@ NR_AVX2 static void column_tile_8(const nr_dense_dims *d, const float *dy, int j
 
 /* dW[j + r, p..p+8) += t[0..8)[r] for r < rows (<= 8): the transposed tile
  * columns r0..r0+8 of t. */
-NR_AVX2 static void add_transposed(const float *t, int rows, float *dweight, size_t in)
+NR_AVX2_POPCNT static void add_transposed(const float *t, int rows, float *dweight, size_t in)
 {
     float tt[LANES * LANES];
     transpose_8x8(t, OUT_TILE, tt, LANES);
@@ -495,7 +485,7 @@ NR_AVX2 static void add_transposed(const float *t, int rows, float *dweight, siz
 
 /* Columns [lo, hi): per 8-column block, each column's sum over its nonzero
  * images accumulated along the outputs, then added to dW transposed. */
-NR_AVX2 static void dweight_sparse(const nr_dense_dims *d, const float *x, const float *dy,
+NR_AVX2_POPCNT static void dweight_sparse(const nr_dense_dims *d, const float *x, const float *dy,
                                    float *dweight, int lo, int hi, float *workspace)
 {
     const int blocks_end = lo + (hi - lo) / LANES * LANES;
