@@ -35,7 +35,7 @@ static inline size_t nr_shape_size(nr_shape s)
     return (size_t)s.c * (size_t)s.h * (size_t)s.w;
 }
 
-/* Layer kinds; the registry (nr_layer_registry in src/layers/layer.c) is
+/* Layer kinds; the registry (nr_layer_registry in src/layers/registry.c) is
  * indexed by this enum. */
 typedef enum nr_layer_kind {
     NR_LAYER_CONV,

@@ -57,7 +57,8 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
             for (long r = 0; r < times; r++) {
                 char inner_path[600];
                 snprintf(inner_path, sizeof inner_path, "%s.repeat.layers", path);
-                nr_layer_site inner_site = {.doc = site->doc, .path = inner_path};
+                nr_layer_site inner_site = {.doc = site->doc, .path = inner_path,
+                                            .build = nr_layers_build};
                 if (append_layers(out, inner, shape, &inner_site, label_prefix, err) != 0)
                     return -1;
             }
@@ -81,14 +82,16 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
             snprintf(layer->label, sizeof layer->label, "%.9s.%zu", label_prefix, out->count);
         else
             snprintf(layer->label, sizeof layer->label, "%zu", out->count);
-        nr_layer_site layer_site = {.doc = site->doc, .path = path};
-        if (nr_layer_registry[kind]->needs_image && shape->flat)
+        const nr_layer_ops *ops = nr_layer_registry[kind];
+        nr_layer_site layer_site = {.doc = site->doc, .path = path, .ops = ops,
+                                    .build = nr_layers_build};
+        if (ops->needs_image && shape->flat)
             return nr_layer_fail(layer, &layer_site, err,
                                  "its input is a vector of %d features (the output of a "
                                  "dense or flatten layer before it), not an image; %s "
                                  "works on channels x height x width: move it before the "
                                  "first dense or flatten layer", shape->c, name);
-        if (nr_layer_registry[kind]->setup(layer, params, &layer_site, err) != 0)
+        if (ops->setup(layer, params, &layer_site, err) != 0)
             return -1;
         if (nr_shape_size(layer->out) > NR_MAX_EXAMPLE_VALUES)
             return nr_layer_fail(layer, &layer_site, err,
@@ -264,7 +267,7 @@ int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
     if (!graph)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     graph->input = in;
-    nr_layer_site site = {.doc = doc, .path = "network.layers"};
+    nr_layer_site site = {.doc = doc, .path = "network.layers", .build = nr_layers_build};
     if (nr_layers_build(list, graph->input, &site, NULL, &graph->layers, &graph->count,
                         err) != 0) {
         free(graph);

@@ -1,37 +1,9 @@
-/* layers/layer.c - helpers shared by the layer kinds and the registry. */
+/* layers/layer.c - helpers shared by the layer kinds' setup functions. They
+ * know no kind: a kind's name comes from the site (site->ops). */
 #include "layers/layer.h"
 
 #include <stdarg.h>
 #include <string.h>
-
-const nr_layer_ops *const nr_layer_registry[NR_LAYER_KIND_COUNT] = {
-    [NR_LAYER_CONV] = &nr_conv_ops,
-    [NR_LAYER_MAXPOOL] = &nr_maxpool_ops,
-    [NR_LAYER_AVGPOOL] = &nr_avgpool_ops,
-    [NR_LAYER_DENSE] = &nr_dense_ops,
-    [NR_LAYER_FLATTEN] = &nr_flatten_ops,
-    [NR_LAYER_RELU] = &nr_relu_ops,
-    [NR_LAYER_LEAKY_RELU] = &nr_leaky_relu_ops,
-    [NR_LAYER_SIGMOID] = &nr_sigmoid_ops,
-    [NR_LAYER_TANH] = &nr_tanh_ops,
-    [NR_LAYER_SOFTMAX] = &nr_softmax_ops,
-    [NR_LAYER_DROPOUT] = &nr_dropout_ops,
-    [NR_LAYER_BATCHNORM] = &nr_batchnorm_ops,
-    [NR_LAYER_RESIDUAL] = &nr_residual_ops,
-};
-
-int nr_layer_kind_from_name(const char *name)
-{
-    for (int kind = 0; kind < NR_LAYER_KIND_COUNT; kind++)
-        if (strcmp(nr_layer_registry[kind]->name, name) == 0)
-            return kind;
-    return -1;
-}
-
-const char *nr_layer_kind_name(nr_layer_kind kind)
-{
-    return (kind >= 0 && kind < NR_LAYER_KIND_COUNT) ? nr_layer_registry[kind]->name : "?";
-}
 
 int nr_layer_setup_same_shape(nr_layer *layer, const ns_node *params,
                               const nr_layer_site *site, nr_error *err)
@@ -55,7 +27,7 @@ int nr_layer_fail(const nr_layer *layer, const nr_layer_site *site, nr_error *er
     va_end(ap);
     ns_node_where(site->doc, layer->node, where, sizeof where);
     return nr_fail(err, NR_EXIT_INPUT, "%s: error: %s (%s): %s", where, site->path,
-                   nr_layer_kind_name(layer->kind), detail);
+                   site->ops ? site->ops->name : "?", detail);
 }
 
 int nr_window_out(int in, int size, int stride, int pad)

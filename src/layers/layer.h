@@ -1,22 +1,38 @@
 /* layers/layer.h - the contract every layer kind implements (internal).
  *
  * Each layer kind lives in its own file (layers/conv.c, layers/maxpool.c, ...)
- * and exports one const nr_layer_ops; the registry in layers/layer.c lists
+ * and exports one const nr_layer_ops; the registry in layers/registry.c lists
  * them all in one const array indexed by nr_layer_kind. Nothing dispatches on
  * kind with a switch or a strcmp ladder: callers go through the table (what a
  * kind means for the executor, for `init: auto`, for threads are fields of
  * its ops), and what a backend can do are fields of its kernel table.
+ *
+ * Dependencies run one way: graph.c (the builder) and net.c (the executor)
+ * -> registry.c -> the kinds -> layer.c (setup helpers), plan.c (memory
+ * plan), runs.c (running a list of runs, for residual blocks) -> kernels.
+ * A kind reaches the builder through nr_layer_site.build and other kinds
+ * through nr_layer_run.ops, never through the registry.
  */
 #ifndef NETRUN_LAYERS_LAYER_H
 #define NETRUN_LAYERS_LAYER_H
 
 #include "netrun/graph.h"
 
-/* Context handed to setup: where the layer sits, for error messages. */
-typedef struct nr_layer_site {
+typedef struct nr_layer_ops nr_layer_ops;
+
+/* Context handed to setup: where the layer sits, for error messages, and
+ * what a kind needs of the builder. Kinds do not look themselves up in the
+ * registry nor call the builder directly (the registry depends on the kinds,
+ * the builder on the registry: no cycle). */
+typedef struct nr_layer_site nr_layer_site;
+struct nr_layer_site {
     const ns_doc *doc;
     const char *path;        /* "network.layers[3]" */
-} nr_layer_site;
+    const nr_layer_ops *ops; /* the kind being set up (nr_layer_fail names it) */
+    /* nr_layers_build, for kinds that hold a list of layers (residual) */
+    int (*build)(const ns_node *list, nr_shape in, const nr_layer_site *site,
+                 const char *label_prefix, nr_layer **layers, size_t *count, nr_error *err);
+};
 
 /* ---- execution (see netrun/net.h for the memory plan) ---- */
 
@@ -107,6 +123,7 @@ typedef enum nr_fuse {
 typedef struct nr_layer_run nr_layer_run;
 struct nr_layer_run {
     const nr_layer *layer;
+    const nr_layer_ops *ops;   /* the kind's (from the registry, set by the net) */
     float *weight, *bias;      /* params slices (NULL if none) */
     float *dweight, *dbias;    /* grads slices, same layout */
     float *running;            /* batchnorm: running mean [c], running var [c] */
@@ -168,6 +185,13 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad);
  * whole per batch. */
 const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                              const float *in);
+/* One run of such a list (the net times them one by one): skipped when
+ * absorbed by a fused run, or on an empty share unless NR_EXEC_EMPTY_OK.
+ * din_fresh: din holds garbage (this run is its only writer): zeroed first,
+ * or overwritten by a NR_EXEC_SETS_DIN layer. */
+void nr_run_forward(const nr_exec *ex, nr_layer_run *run, const float *in);
+void nr_run_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din,
+                     bool din_fresh);
 void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                       const float *in, float *din);
 
@@ -184,7 +208,7 @@ typedef enum nr_auto_init {
                                  batchnorm): the layer after it decides */
 } nr_auto_init;
 
-typedef struct nr_layer_ops {
+struct nr_layer_ops {
     const char *name;        /* the spec name of the kind */
     /* Reads the kind's parameters from `params` (the resolved parameter map,
      * NULL for parameterless kinds) into layer->config, checks that the
@@ -229,7 +253,7 @@ typedef struct nr_layer_ops {
     nr_init_kind *(*auto_init_slot)(nr_layer *layer);
     /* What this kind makes of `init: auto` of a layer before it (above). */
     nr_auto_init auto_init;
-} nr_layer_ops;
+};
 
 enum {
     /* Must be called on an empty share too (n = 0): it keeps per-thread state

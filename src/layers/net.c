@@ -12,7 +12,6 @@
 #include "layers/threads.h"
 
 enum {
-    SCRATCH_ALIGN = 64,
     SLICE_UNIT = 16      /* threads' slices of the parameter vector: whole cache lines */
 };
 
@@ -87,22 +86,6 @@ struct nr_net {
     nr_layer_times reduce_times;
 };
 
-void *nr_arena_take(nr_arena *arena, size_t count, size_t elem_size)
-{
-    size_t align = elem_size < SCRATCH_ALIGN ? elem_size : SCRATCH_ALIGN;
-    arena->used = (arena->used + align - 1) / align * align;
-    void *slice = arena->base ? arena->base + arena->used : NULL;
-    arena->used += count * elem_size;
-    return slice;
-}
-
-float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad)
-{
-    float *slice = nr_arena_take(&plan->params, count, sizeof(float));
-    *grad = slice ? plan->grads_base + (slice - plan->params_base) : NULL;
-    return slice;
-}
-
 /* The layer's ops->whole_batch_grads (see layer.h): every thread's view
  * points its dweight/dbias at net->grads, and their ranges are neither kept
  * per thread nor summed. */
@@ -110,58 +93,6 @@ static bool whole_batch_grads(const nr_kernel_table *kernels, const nr_layer *la
 {
     const nr_layer_ops *ops = nr_layer_registry[layer->kind];
     return ops->whole_batch_grads && ops->whole_batch_grads(kernels);
-}
-
-/* One layer on this thread's share (layers whose result couples the
- * examples, batchnorm, synchronise their threads themselves). */
-static void run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
-{
-    if (run->absorbed)
-        return;
-    const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
-    if (ex->n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
-        ops->forward(ex, run, in);
-}
-
-/* din_fresh: din holds garbage (this run is its only writer): zero it, or let
- * a layer that can overwrite do so. */
-static void run_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din,
-                         bool din_fresh)
-{
-    if (run->absorbed)
-        return;
-    const nr_layer_ops *ops = nr_layer_registry[run->layer->kind];
-    nr_exec lex = *ex;
-    lex.din_fresh = false;
-    if (din && din_fresh) {
-        if (ops->exec_flags & NR_EXEC_SETS_DIN)
-            lex.din_fresh = true;
-        else
-            memset(din, 0, (size_t)lex.n * nr_shape_size(run->layer->in) * sizeof *din);
-    }
-    if (lex.n > 0 || (ops->exec_flags & NR_EXEC_EMPTY_OK))
-        ops->backward(&lex, run, in, din);
-}
-
-const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
-                             const float *in)
-{
-    const float *x = in;
-    for (size_t i = 0; i < count; i++) {
-        run_forward(ex, &runs[i], x);
-        x = runs[i].out;
-    }
-    return x;
-}
-
-void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count, const float *in,
-                      float *din)
-{
-    for (size_t i = count; i-- > 0;) {
-        const float *x = i ? runs[i - 1].out : in;
-        float *dx = i ? runs[i - 1].dout : din;
-        run_backward(ex, &runs[i], x, dx, i > 0);
-    }
 }
 
 /* ---- building the runs ---- */
@@ -184,6 +115,7 @@ static nr_layer_run *create_runs(const nr_layer *layers, size_t count)
         return NULL;
     for (size_t i = 0; i < count; i++) {
         runs[i].layer = &layers[i];
+        runs[i].ops = nr_layer_registry[layers[i].kind];
         if (layers[i].block_count &&
             !(runs[i].block = create_runs(layers[i].block, layers[i].block_count)))
             goto fail;
@@ -210,7 +142,7 @@ static void plan_runs(net_arenas *a, nr_layer_run *runs, size_t count)
     for (size_t i = 0; i < count; i++) {
         nr_layer_run *run = &runs[i];
         const nr_layer *layer = run->layer;
-        const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+        const nr_layer_ops *ops = run->ops;
         size_t floats = (size_t)a->plan.max_batch * nr_shape_size(layer->out);
         run->out = nr_arena_take(&a->outs, floats, sizeof(float));
         run->dout = nr_arena_take(&a->douts, floats, sizeof(float));
@@ -260,7 +192,7 @@ static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count
 static void init_runs(nr_layer_run *runs, size_t count, nr_rng *rng)
 {
     for (size_t i = 0; i < count; i++) {
-        const nr_layer_ops *ops = nr_layer_registry[runs[i].layer->kind];
+        const nr_layer_ops *ops = runs[i].ops;
         if (ops->init)
             ops->init(&runs[i], rng);
         init_runs(runs[i].block, runs[i].layer->block_count, rng);
@@ -656,7 +588,7 @@ static void forward_job(void *p, int t)
     if (net->timing && t == 0)
         start = stopwatch_now();
     for (size_t i = 0; i < net->exec_count; i++) {
-        run_forward(&ex, &runs[i], x);
+        nr_run_forward(&ex, &runs[i], x);
         x = runs[i].out;
         if (net->timing)
             timing_mark(net, t, &net->times[i].forward, &net->times[i].forward_cpu, &start);
@@ -750,7 +682,7 @@ static void backward_job(void *p, int t)
     for (size_t i = net->exec_count; i-- > 0;) {
         const float *x = i ? runs[i - 1].out : input;
         float *dx = i ? runs[i - 1].dout : NULL;
-        run_backward(&ex, &runs[i], x, dx, true);
+        nr_run_backward(&ex, &runs[i], x, dx, true);
         if (net->timing)
             timing_mark(net, t, &net->times[i].backward, &net->times[i].backward_cpu, &start);
     }

@@ -73,9 +73,9 @@ static int residual_setup(nr_layer *layer, const ns_node *params, const nr_layer
 
     char path[512];
     snprintf(path, sizeof path, "%s.residual.layers", site->path);
-    nr_layer_site inner = {.doc = site->doc, .path = path};
-    if (nr_layers_build(ns_map_get(params, "layers"), layer->in, &inner, layer->label,
-                        &layer->block, &layer->block_count, err) != 0)
+    nr_layer_site inner = {.doc = site->doc, .path = path, .build = site->build};
+    if (site->build(ns_map_get(params, "layers"), layer->in, &inner, layer->label,
+                    &layer->block, &layer->block_count, err) != 0)
         return -1;
     layer->out = layer->block[layer->block_count - 1].out;
 
