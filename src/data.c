@@ -7,7 +7,8 @@
  *   2. if ROOT/.netrun-cache exists and its fingerprint, names and labels match
  *      the scan and its checksum is right, read the pixels from it;
  *   3. otherwise decode every PNG with a few threads and write a fresh cache
- *      (temporary name + fsync + rename; failures to write are ignored).
+ *      (nr_atomic_open/commit of netrun/fileio.h, then an fsync of ROOT;
+ *      failures to write are ignored).
  *
  * Ownership inside nr_dataset: class_names and files are each ONE allocation
  * (the pointer array followed by the NUL-terminated strings, back to back), so
@@ -39,6 +40,7 @@
 #include <dirent.h>
 
 #include "netrun/data.h"
+#include "netrun/fileio.h"
 
 #define MAX_CLASSES 65535u
 #define MAX_IMAGES 100000000u
@@ -49,27 +51,6 @@
 #define CACHE_HEADER 80u
 
 /* ------------------------------------------------------------ small helpers */
-
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-static uint64_t fnv1a_u64(uint64_t h, uint64_t v)
-{
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    return fnv1a(h, b, 8);
-}
 
 static int host_is_le(void)
 {
@@ -132,11 +113,11 @@ static uint64_t checksum(uint64_t seed, const void *data, size_t n)
     for (; i + 32 <= n; i += 32) {
         for (int j = 0; j < 4; j++) {
             uint64_t w = load_le64(p + i + 8 * (size_t)j);
-            h[j] = (h[j] ^ w) * FNV_PRIME;
+            h[j] = (h[j] ^ w) * NR_FNV_PRIME;
             h[j] ^= h[j] >> 32;
         }
     }
-    uint64_t t = fnv1a(FNV_OFFSET, p + i, n - i);
+    uint64_t t = nr_fnv1a(NR_FNV_OFFSET, p + i, n - i);
     uint64_t r = mix64(h[0]) ^ mix64(h[1] + 1) * 3 ^ mix64(h[2] + 2) * 5 ^
                  mix64(h[3] + 3) * 7 ^ mix64(t) * 9;
     return mix64(r ^ (uint64_t)n);
@@ -442,12 +423,12 @@ static int list_class(const char *root, int rfd, const char *cls, name_list *fil
         }
         if (fp) {
             uint64_t h = *fp;
-            h = fnv1a(h, cls, strlen(cls));
-            h = fnv1a(h, "/", 1);
-            h = fnv1a(h, name, strlen(name) + 1);
-            h = fnv1a_u64(h, (uint64_t)st.st_size);
-            h = fnv1a_u64(h, (uint64_t)st.st_mtim.tv_sec);
-            h = fnv1a_u64(h, (uint64_t)st.st_mtim.tv_nsec);
+            h = nr_fnv1a(h, cls, strlen(cls));
+            h = nr_fnv1a(h, "/", 1);
+            h = nr_fnv1a(h, name, strlen(name) + 1);
+            h = nr_fnv1a_u64(h, (uint64_t)st.st_size);
+            h = nr_fnv1a_u64(h, (uint64_t)st.st_mtim.tv_sec);
+            h = nr_fnv1a_u64(h, (uint64_t)st.st_mtim.tv_nsec);
             *fp = h;
         }
     }
@@ -479,7 +460,7 @@ static int scan(const char *root_arg, scan_result *s, nr_error *err)
     }
     strbuf paths = {0};
     size_t lab_cap = 0;
-    uint64_t fp = fnv1a_u64(FNV_OFFSET, CACHE_VERSION);
+    uint64_t fp = nr_fnv1a_u64(NR_FNV_OFFSET, CACHE_VERSION);
     for (size_t c = 0; c < classes.n; c++) {
         name_list files = {0};
         if (list_class(root, rfd, classes.names[c], &files, &fp, err) != 0)
@@ -563,34 +544,6 @@ static int read_full(int fd, void *buf, size_t n)
     return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
-        ssize_t r = write(fd, p, chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static char *join_path(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    char *s = malloc(na + 1 + nb + 1);
-    if (s) {
-        memcpy(s, a, na);
-        s[na] = '/';
-        memcpy(s + na + 1, b, nb + 1);
-    }
-    return s;
-}
-
 /* Labels as little-endian bytes: the array itself on little-endian hosts,
  * else a swapped copy (*tofree set). */
 static const unsigned char *labels_le(const uint16_t *labels, size_t n,
@@ -625,7 +578,7 @@ static uint64_t payload_checksum(const void *names, size_t nb, const void *files
  * (never an error for the caller). */
 static int cache_read(const scan_result *s, nr_dataset *ds)
 {
-    char *path = join_path(s->root, CACHE_NAME);
+    char *path = nr_path_join(s->root, CACHE_NAME);
     if (!path)
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -714,28 +667,22 @@ static int cache_write(const scan_result *s, const nr_dataset *ds)
                                         s->files_bytes, lab, lb, ds->pixels, pb));
     store_le64(h + 72, checksum(2, h, 72));
 
-    char *final = join_path(s->root, CACHE_NAME);
-    char *tmp = join_path(s->root, CACHE_NAME ".XXXXXX");
-    int rc = -1, fd = -1;
-    if (!final || !tmp)
+    char *final = nr_path_join(s->root, CACHE_NAME);
+    int rc = -1;
+    nr_atomic_file file;
+    nr_error ignored;
+    if (!final || nr_atomic_open(&file, final, &ignored) != 0)
         goto out;
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        goto out;
-    (void)fchmod(fd, 0644);
-    if (write_full(fd, h, sizeof h) != 0 ||
-        write_full(fd, s->class_names[0], s->names_bytes) != 0 ||
-        write_full(fd, s->files[0], s->files_bytes) != 0 ||
-        write_full(fd, lab, lb) != 0 || write_full(fd, ds->pixels, pb) != 0 ||
-        fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
+    if (fwrite(h, 1, sizeof h, file.fp) != sizeof h ||
+        fwrite(s->class_names[0], 1, s->names_bytes, file.fp) != s->names_bytes ||
+        fwrite(s->files[0], 1, s->files_bytes, file.fp) != s->files_bytes ||
+        fwrite(lab, 1, lb, file.fp) != lb || fwrite(ds->pixels, 1, pb, file.fp) != pb) {
+        nr_atomic_abort(&file);
         goto out;
     }
-    if (close(fd) != 0 || rename(tmp, final) != 0) {
-        unlink(tmp);
+    if (nr_atomic_commit(&file, &ignored) != 0)
         goto out;
-    }
+    /* the rename itself durable too */
     int dfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         (void)fsync(dfd);
@@ -744,7 +691,6 @@ static int cache_write(const scan_result *s, const nr_dataset *ds)
     rc = 0;
 out:
     free(final);
-    free(tmp);
     free(lab_tmp);
     return rc;
 }
@@ -777,7 +723,7 @@ static void note_error(decode_ctx *ctx, size_t i)
 /* Decodes image i into its slot; 0 or -1 with err filled. */
 static int decode_one(decode_ctx *ctx, size_t i, nr_error *err)
 {
-    char *path = join_path(ctx->s->root, ctx->s->files[i]);
+    char *path = nr_path_join(ctx->s->root, ctx->s->files[i]);
     if (!path)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", ctx->s->root);
     uint8_t *px = NULL;
@@ -819,7 +765,7 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
                       nr_dataset *ds, nr_error *err)
 {
     /* image 0 fixes the shape */
-    char *first = join_path(s->root, s->files[0]);
+    char *first = nr_path_join(s->root, s->files[0]);
     if (!first)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", s->root);
     uint8_t *px0 = NULL;
@@ -1078,7 +1024,7 @@ static int count_class(const char *root, int rfd, const char *cls, size_t *count
                        "needs at least one .png file (or remove the folder)", root, cls);
     *count = files.n;
     int rc = 0;
-    if (first && !(*first = join_path(cls, files.names[0])))
+    if (first && !(*first = nr_path_join(cls, files.names[0])))
         rc = nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
     name_list_free(&files);
     return rc;
@@ -1109,7 +1055,7 @@ int nr_dataset_survey(const char *root, nr_dataset_info *out, nr_error *err)
         out->count += out->class_sizes[c];
     }
     size_t names_bytes;
-    out->first_image = join_path(clean, first);
+    out->first_image = nr_path_join(clean, first);
     out->class_names = pack_strings(classes.names, classes.n, &names_bytes);
     if (!out->first_image || !out->class_names) {
         nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
@@ -1153,8 +1099,8 @@ int nr_dataset_probe(const char *root_arg, int *channels, int *height, int *widt
         goto out;
     if (list_class(root, rfd, classes.names[0], &files, NULL, err) != 0)
         goto out;
-    char *rel = join_path(classes.names[0], files.names[0]);
-    char *path = rel ? join_path(root, rel) : NULL;
+    char *rel = nr_path_join(classes.names[0], files.names[0]);
+    char *path = rel ? nr_path_join(root, rel) : NULL;
     if (!path)
         nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
     else

@@ -16,9 +16,17 @@ uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len)
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) {
         hash ^= p[i];
-        hash *= UINT64_C(0x100000001b3);
+        hash *= NR_FNV_PRIME;
     }
     return hash;
+}
+
+uint64_t nr_fnv1a_u64(uint64_t hash, uint64_t value)
+{
+    unsigned char bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)(value >> (8 * i));
+    return nr_fnv1a(hash, bytes, sizeof bytes);
 }
 
 int nr_dir_empty(const char *path)

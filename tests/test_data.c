@@ -1011,7 +1011,7 @@ START_TEST(cache_hit_and_invalidation)
     struct dirent *de;
     int entries = 0;
     while ((de = readdir(d)) != NULL)
-        entries += strncmp(de->d_name, ".netrun-cache.", 14) == 0;
+        entries += strstr(de->d_name, ".netrun-cache") && strcmp(de->d_name, ".netrun-cache") != 0;
     closedir(d);
     ck_assert_int_eq(entries, 0);
 

@@ -35,7 +35,10 @@ int nr_read_file(const char *path, size_t max_bytes, char **data, size_t *len, n
 
 /* 64-bit FNV-1a, chainable: start with NR_FNV_OFFSET. */
 #define NR_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define NR_FNV_PRIME UINT64_C(0x100000001b3)
 uint64_t nr_fnv1a(uint64_t hash, const void *data, size_t len);
+/* The same over VALUE's 8 bytes in little-endian order (one result on any host). */
+uint64_t nr_fnv1a_u64(uint64_t hash, uint64_t value);
 
 /* 1 when the folder has no entries but . and .. (and NR_LOCK_NAME: a lock
  * file left by a killed netrun holds nothing), 0 when it has some, -1 when
@@ -68,7 +71,9 @@ int nr_folder_lock(const char *dir, nr_dir_lock *lock, nr_error *err);
 int nr_folder_has_lock_file(const char *dir);
 void nr_folder_unlock(nr_dir_lock *lock, int remove_dir);
 
-/* "DIR/NAME" into a malloc'd string (NULL on out of memory). */
+/* "DIR/NAME" in a new malloc'd string the caller frees (NULL on out of
+ * memory). No '/' is added when DIR is empty or already ends in one; the
+ * arguments are only read. */
 char *nr_path_join(const char *dir, const char *name);
 
 #endif
