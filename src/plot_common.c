@@ -1,5 +1,6 @@
-/* plot_common.c - the shared canvas (PNG/SVG written atomically), text,
- * tick and colour helpers of the plot module. See plot_common.h. */
+/* plot_common.c - the shared canvas (PNG/SVG written atomically through
+ * netrun/fileio.h), text, tick and colour helpers of the plot module. See
+ * plot_common.h. */
 #include "plot_common.h"
 
 #include <cairo-svg.h>
@@ -9,18 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------ files */
-
-char *nrp_tmp_name(const char *path)
-{
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (tmp)
-        snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
-    return tmp;
-}
 
 static int has_svg_suffix(const char *path)
 {
@@ -50,14 +41,15 @@ static cairo_status_t canvas_write(void *closure, const unsigned char *data,
     if (c->write_errno)
         return CAIRO_STATUS_WRITE_ERROR;
     errno = 0;
-    if (length > 0 && fwrite(data, 1, length, c->fp) != length) {
+    if (length > 0 && fwrite(data, 1, length, c->file.fp) != length) {
         c->write_errno = errno ? errno : EIO;
         return CAIRO_STATUS_WRITE_ERROR;
     }
     return CAIRO_STATUS_SUCCESS;
 }
 
-static void canvas_release(nrp_canvas *c, int remove_tmp)
+/* Releases the drawing and, unless committed, removes the temporary file. */
+static void canvas_release(nrp_canvas *c)
 {
     if (c->cr)
         cairo_destroy(c->cr);
@@ -65,13 +57,7 @@ static void canvas_release(nrp_canvas *c, int remove_tmp)
     if (c->surface)
         cairo_surface_destroy(c->surface); /* an SVG surface may still flush here */
     c->surface = NULL;
-    if (c->fp)
-        fclose(c->fp);
-    c->fp = NULL;
-    if (c->tmp && remove_tmp)
-        unlink(c->tmp);
-    free(c->tmp);
-    c->tmp = NULL;
+    nr_atomic_abort(&c->file); /* nothing left to do after a commit */
 }
 
 int nrp_canvas_open(nrp_canvas *c, const char *path, int width, int height,
@@ -86,16 +72,8 @@ int nrp_canvas_open(nrp_canvas *c, const char *path, int width, int height,
                        "%s: error: a %d x %d picture is too large; at most %d pixels a side",
                        path, width, height, NRP_MAX_SIDE);
     c->svg = has_svg_suffix(path);
-    c->tmp = nrp_tmp_name(path);
-    if (!c->tmp)
-        return fail_oom(err, path);
-    c->fp = fopen(c->tmp, "wb");
-    if (!c->fp) {
-        int e = errno;
-        free(c->tmp);
-        c->tmp = NULL;
-        return fail_write(err, path, e);
-    }
+    if (nr_atomic_open(&c->file, path, err) != 0)
+        return -1;
     if (c->svg) {
         c->surface = cairo_svg_surface_create_for_stream(canvas_write, c, width, height);
         if (cairo_surface_status(c->surface) == CAIRO_STATUS_SUCCESS)
@@ -104,12 +82,12 @@ int nrp_canvas_open(nrp_canvas *c, const char *path, int width, int height,
         c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
     }
     if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
-        canvas_release(c, 1);
+        canvas_release(c);
         return fail_oom(err, path);
     }
     c->cr = cairo_create(c->surface);
     if (cairo_status(c->cr) != CAIRO_STATUS_SUCCESS) {
-        canvas_release(c, 1);
+        canvas_release(c);
         return fail_oom(err, path);
     }
     cairo_set_source_rgb(c->cr, 1, 1, 1);
@@ -120,7 +98,7 @@ int nrp_canvas_open(nrp_canvas *c, const char *path, int width, int height,
 void nrp_canvas_abort(nrp_canvas *c)
 {
     c->write_errno = EIO; /* a finishing SVG surface must not write any more */
-    canvas_release(c, 1);
+    canvas_release(c);
 }
 
 int nrp_canvas_close(nrp_canvas *c, nr_error *err)
@@ -149,60 +127,9 @@ int nrp_canvas_close(nrp_canvas *c, nr_error *err)
     }
     cairo_surface_destroy(c->surface);
     c->surface = NULL;
-    int e = 0;
-    if (fflush(c->fp) != 0)
-        e = errno ? errno : EIO;
-    if (fclose(c->fp) != 0 && !e)
-        e = errno ? errno : EIO;
-    c->fp = NULL;
-    if (!e && rename(c->tmp, c->path) != 0)
-        e = errno ? errno : EIO;
-    if (e) {
-        canvas_release(c, 1);
-        return fail_write(err, c->path, e);
-    }
-    canvas_release(c, 0);
-    return 0;
-}
-
-int nrp_text_open(nrp_textfile *t, const char *path, nr_error *err)
-{
-    memset(t, 0, sizeof *t);
-    t->path = path;
-    t->tmp = nrp_tmp_name(path);
-    if (!t->tmp)
-        return fail_oom(err, path);
-    t->fp = fopen(t->tmp, "w");
-    if (!t->fp) {
-        int e = errno;
-        free(t->tmp);
-        t->tmp = NULL;
-        return fail_write(err, path, e);
-    }
-    return 0;
-}
-
-int nrp_text_close(nrp_textfile *t, int ok, nr_error *err)
-{
-    int e = 0;
-    if (ferror(t->fp))
-        e = EIO;
-    if (fflush(t->fp) != 0 && !e)
-        e = errno ? errno : EIO;
-    if (fclose(t->fp) != 0 && !e)
-        e = errno ? errno : EIO;
-    t->fp = NULL;
-    if (ok && !e && rename(t->tmp, t->path) != 0)
-        e = errno ? errno : EIO;
-    if (!ok || e)
-        unlink(t->tmp);
-    free(t->tmp);
-    t->tmp = NULL;
-    if (!ok)
-        return -1; /* the caller has filled err already */
-    if (e)
-        return fail_write(err, t->path, e);
-    return 0;
+    int rc = nr_atomic_commit(&c->file, err); /* on failure it removes the file */
+    canvas_release(c);
+    return rc;
 }
 
 /* ------------------------------------------------------------ measuring */

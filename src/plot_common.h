@@ -1,6 +1,6 @@
 /* plot_common.h - private helpers shared by src/plot_*.c: the output canvas
- * (PNG or SVG, written atomically), text, ticks and colours. Not part of the
- * public API; names start with nrp_. */
+ * (PNG or SVG, written atomically through netrun/fileio.h), text, ticks and
+ * colours. Not part of the public API; names start with nrp_. */
 #ifndef NETRUN_PLOT_COMMON_H
 #define NETRUN_PLOT_COMMON_H
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "netrun/error.h"
+#include "netrun/fileio.h"
 #include "netrun/plot.h"
 
 /* Largest side of any picture (cairo image surfaces stop at 32767). */
@@ -29,39 +30,25 @@
 
 typedef struct nrp_canvas {
     const char *path;
-    char *tmp;               /* PATH.tmp-<pid>; owned */
-    FILE *fp;                /* open on tmp while writing */
+    nr_atomic_file file;     /* the temporary file (netrun/fileio.h) while writing */
     int write_errno;         /* first write error seen by the stream callback */
-    int svg;                 /* 1: SVG surface streaming to fp; 0: image surface */
+    int svg;                 /* 1: SVG surface streaming to file.fp; 0: image surface */
     int width, height;
     cairo_surface_t *surface;
     cairo_t *cr;             /* white background already painted */
 } nrp_canvas;
 
-/* Creates the surface for PATH (format by suffix) and a context on it. For
- * SVG the temporary file is opened here (so an unwritable folder fails
- * before any drawing). On failure nothing is left behind. */
+/* Creates the surface for PATH (format by suffix) and a context on it. The
+ * temporary file (nr_atomic_open) is opened here, so an unwritable folder
+ * fails before any drawing. On failure nothing is left behind. */
 int nrp_canvas_open(nrp_canvas *c, const char *path, int width, int height,
                     nr_error *err);
-/* Finishes drawing, writes PNG/SVG to the temporary file, renames it over
- * PATH. Always releases everything; on failure removes the temporary file. */
+/* Finishes drawing, writes PNG/SVG to the temporary file and commits it
+ * (nr_atomic_commit: fsync, rename over PATH). Always releases everything;
+ * on failure removes the temporary file. */
 int nrp_canvas_close(nrp_canvas *c, nr_error *err);
 /* Releases everything without writing (after a failure while drawing). */
 void nrp_canvas_abort(nrp_canvas *c);
-
-/* Atomic text file: nrp_text_open gives a FILE on PATH.tmp-<pid>;
- * nrp_text_close checks for write errors, closes and renames (or removes
- * the temporary file on failure, or when `ok` is 0). */
-typedef struct nrp_textfile {
-    const char *path;
-    char *tmp;
-    FILE *fp;
-} nrp_textfile;
-int nrp_text_open(nrp_textfile *t, const char *path, nr_error *err);
-int nrp_text_close(nrp_textfile *t, int ok, nr_error *err);
-
-/* "PATH.tmp-<pid>", malloc'd, or NULL when out of memory. */
-char *nrp_tmp_name(const char *path);
 
 /* ------------------------------------------------------------ measuring */
 

@@ -393,8 +393,8 @@ int nr_confusion_write_csv(const char *path, const int64_t *matrix, size_t k,
 {
     if (check_matrix(path, matrix, k, err) != 0)
         return -1;
-    nrp_textfile t;
-    if (nrp_text_open(&t, path, err) != 0)
+    nr_atomic_file t;
+    if (nr_atomic_open(&t, path, err) != 0)
         return -1;
     char nb[32];
     fputs("true\\predicted", t.fp);
@@ -409,7 +409,7 @@ int nr_confusion_write_csv(const char *path, const int64_t *matrix, size_t k,
             fprintf(t.fp, ",%" PRId64, matrix[i * k + j]);
         fputc('\n', t.fp);
     }
-    return nrp_text_close(&t, 1, err);
+    return nr_atomic_commit(&t, err);
 }
 
 static double ratio(double a, double b)
@@ -433,8 +433,8 @@ int nr_confusion_write_metrics(const char *path, const int64_t *matrix, size_t k
             if (i == j)
                 trace += (double)matrix[i * k + j];
         }
-    nrp_textfile t;
-    if (nrp_text_open(&t, path, err) != 0) {
+    nr_atomic_file t;
+    if (nr_atomic_open(&t, path, err) != 0) {
         free(colsum);
         return -1;
     }
@@ -466,5 +466,5 @@ int nr_confusion_write_metrics(const char *path, const int64_t *matrix, size_t k
     double acc = ratio(trace, total);
     fprintf(t.fp, "accuracy,%.6f,%.6f,%.6f,%" PRId64 "\n", acc, acc, acc, n_all);
     free(colsum);
-    return nrp_text_close(&t, 1, err);
+    return nr_atomic_commit(&t, err);
 }

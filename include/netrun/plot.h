@@ -14,10 +14,11 @@
  *                        picture can show (e.g. too many classes);
  *       NR_EXIT_INTERNAL a caller bug (NULL array, k == 0, channels 2, a
  *                        negative count ...) or out of memory.
- *   - Every file is written atomically: drawn/written to "PATH.tmp-<pid>",
- *     then rename()d over PATH. On failure the temporary file is removed and
- *     PATH is left as it was (absent or the previous version). Two threads
- *     of one process must not write the same PATH at the same time.
+ *   - Every file is written atomically (nr_atomic_open/commit of
+ *     netrun/fileio.h): drawn/written to a temporary ".NAME.tmp-XXXXXX"
+ *     beside PATH, fsync()ed, then rename()d over PATH. On failure the
+ *     temporary file is removed and PATH is left as it was (absent or the
+ *     previous version).
  *   - Picture format follows PATH's suffix: ".svg" (any case) writes SVG,
  *     anything else writes PNG (8-bit RGB).
  *   - Titles may hold several lines separated by '\n': the first line is the
