@@ -5,11 +5,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "netrun/clock.h"
 #include "netrun/data.h"
 #include "netrun/fileio.h"
 #include "netrun/graph.h"
@@ -34,8 +34,8 @@ typedef struct run_state {
     const nr_epoch_record *history;  /* the trainer's */
     double train_seconds;      /* so far */
     uint64_t spec_hash;        /* pins checkpoints to this resolved spec */
-    double started_at;         /* nr_run_clock() when the command started */
-    double first_batch_at;     /* nr_run_clock() when the first batch was done; 0 before */
+    double started_at;         /* nr_monotonic_seconds() when the command started */
+    double first_batch_at;     /* nr_monotonic_seconds() when the first batch was done; 0 before */
     char machine[256];
     nr_dir_lock lock;          /* the run folder, held for the whole run */
     bool created_dir;          /* the run folder was made by this run */
@@ -231,18 +231,11 @@ static int save_checkpoint(run_state *s, nr_error *err)
     return status;
 }
 
-double nr_run_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void on_batch(void *ctx, const nr_batch_record *batch)
 {
     run_state *s = ctx;
     if (s->first_batch_at == 0.0)
-        s->first_batch_at = nr_run_clock();
+        s->first_batch_at = nr_monotonic_seconds();
     if (s->batches)
         nr_batches_append(s->batches, batch);
     if (s->opts->hooks.on_batch)
@@ -382,7 +375,7 @@ static int prepare_data(run_state *s, nr_error *err)
 static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
-    const double training_starts = nr_run_clock();
+    const double training_starts = nr_monotonic_seconds();
     say(opts, "ready after %.2f s (spec, data, network, run folder); training",
         training_starts - s->started_at);
     nr_train_callbacks callbacks = {.ctx = s, .on_batch = on_batch, .on_epoch = on_epoch};
@@ -435,7 +428,7 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
     run_state s = {.opts = opts,
-                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_run_clock()};
+                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_monotonic_seconds()};
     memset(result, 0, sizeof *result);
     int status = -1;
     if (prepare_spec(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0 ||
@@ -459,7 +452,7 @@ done:
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
     run_state s = {.opts = opts,
-                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_run_clock()};
+                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_monotonic_seconds()};
     memset(result, 0, sizeof *result);
     int status = -1;
     const char *dir = opts->out_dir;

@@ -1,6 +1,7 @@
 /* train.c - the training loop and evaluation (see netrun/train.h). */
 #include "netrun/train.h"
 
+#include "netrun/clock.h"
 #include "netrun/fileio.h"
 
 #include <cblas.h>
@@ -8,14 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 float nr_train_config_lr(const nr_train_config *cfg)
 {
@@ -553,7 +546,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
     while (!st->finished) {
         if (st->batch == 0 && cfg->shuffle)
             nr_rng_shuffle(&st->shuffle_rng, t->order, t->train_count);
-        double start = now_seconds();
+        double start = nr_monotonic_seconds();
         for (int b = st->batch; b < t->batches; b++) {
             double lr = nr_schedule_lr(&st->schedule, st->epoch, (double)b / t->batches);
             if (b == 0)
@@ -577,7 +570,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
             st->cost_sum += cost;
             st->acc_sum += acc;
             st->batch = b + 1;
-            double elapsed = now_seconds() - start;
+            double elapsed = nr_monotonic_seconds() - start;
             if (callbacks && callbacks->on_batch) {
                 nr_batch_record rec = {.epoch = st->epoch, .batch = b + 1,
                                        .batches = t->batches, .cost = cost, .acc = acc,
@@ -595,7 +588,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
                 goto out;
             }
         }
-        st->epoch_seconds += now_seconds() - start;
+        st->epoch_seconds += nr_monotonic_seconds() - start;
         bool stop = false;
         if (end_epoch(t, &stop, err) != 0) {
             status = -1;

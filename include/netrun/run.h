@@ -49,13 +49,11 @@ typedef struct nr_run_options {
      * the run then writes its checkpoint and fails with NR_EXIT_INTERRUPTED.
      * May be NULL. */
     const volatile sig_atomic_t *stop_request;
-    /* When the command started, on nr_run_clock(): the startup time in the
-     * result and summary.txt counts from here. 0: from nr_run's entry. */
+    /* When the command started, on nr_monotonic_seconds() (netrun/clock.h):
+     * the startup time in the result and summary.txt counts from here.
+     * 0: from nr_run's entry. */
     double started_at;
 } nr_run_options;
-
-/* Seconds on a monotonic clock (CLOCK_MONOTONIC): for started_at. */
-double nr_run_clock(void);
 
 typedef struct nr_run_result {
     char run_dir[4096];

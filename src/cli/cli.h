@@ -17,7 +17,7 @@ typedef struct cli_options {
     size_t sweep_count;
     const char **specs;      /* positional arguments */
     size_t spec_count;
-    double started_at;       /* nr_run_clock() at main's entry */
+    double started_at;       /* nr_monotonic_seconds() at main's entry */
 } cli_options;
 
 /* Each returns the process exit status. */

@@ -14,23 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "netrun/clock.h"
 #include "netrun/data.h"
 #include "netrun/error.h"
 #include "netrun/spec_load.h"
 #include "netrun/train.h"
 
 enum { WARMUP_BATCHES = 5, DEFAULT_BATCHES = 50, MAX_BATCHES = 100000 };
-
-static double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -105,7 +98,7 @@ typedef struct bench_step {
 static void optimizer_slice(void *p, size_t first, size_t count)
 {
     bench_step *st = p;
-    const double start = first == 0 ? bench_now() : 0.0;
+    const double start = first == 0 ? nr_monotonic_seconds() : 0.0;
     float *param = nr_net_params(st->net) + first, *m = st->m + first, *v = st->v + first;
     const float *grad = nr_net_grads(st->net) + first;
     if (st->cfg->optimizer == NR_OPT_SGD)
@@ -115,7 +108,7 @@ static void optimizer_slice(void *p, size_t first, size_t count)
     else
         nr_adamw_step(count, param, grad, m, v, &st->cfg->adam, st->t);
     if (first == 0)
-        st->seconds = bench_now() - start;
+        st->seconds = nr_monotonic_seconds() - start;
 }
 
 /* Columns of a sample row: per layer forward, backward, forward CPU,
@@ -188,16 +181,16 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     long step = 0;
     for (long b = -WARMUP_BATCHES; b < batches; b++) {
         next_batch(&input, size, batch, nr_net_classes(net), x, labels);
-        double t0 = bench_now();
+        double t0 = nr_monotonic_seconds();
         nr_net_zero_grads(net);
-        double t1 = bench_now();
+        double t1 = nr_monotonic_seconds();
         nr_net_forward(net, x, batch, true);
-        double t2 = bench_now();
+        double t2 = nr_monotonic_seconds();
         float cost = nr_net_loss(net, labels, batch, true, NULL, NULL);
-        double t3 = bench_now();
+        double t3 = nr_monotonic_seconds();
         bench_step st = {.cfg = &cfg, .net = net, .m = m, .v = v, .t = ++step};
         nr_net_backward_update(net, x, batch, optimizer_slice, &st);
-        double t5 = bench_now(), t4 = t5 - st.seconds;   /* backward ends, the step starts */
+        double t5 = nr_monotonic_seconds(), t4 = t5 - st.seconds;   /* backward ends, the step starts */
         if (cost != cost) {
             nr_fail(&err, NR_EXIT_DIVERGED, "%s: the cost became NaN while benchmarking; "
                     "lower the learning rate", spec_path);

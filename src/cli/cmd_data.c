@@ -2,17 +2,10 @@
  * its decoded cache) and show what it holds and how long loading took. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cli.h"
+#include "netrun/clock.h"
 #include "netrun/data.h"
-
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int cli_data(const cli_options *opts)
 {
@@ -21,13 +14,13 @@ int cli_data(const cli_options *opts)
         nr_dataset *ds;
         nr_error err = {0};
         nr_data_options data_opts = {.use_cache = 1};
-        double start = wall_seconds();
+        double start = nr_monotonic_seconds();
         if (nr_dataset_load(opts->specs[i], &data_opts, &ds, &err) != 0) {
             fprintf(stderr, "%s\n", err.message);
             status = err.status ? err.status : 1;
             continue;
         }
-        double seconds = wall_seconds() - start;
+        double seconds = nr_monotonic_seconds() - start;
         printf("%s: %zu images, %dx%dx%d, %zu classes; loaded in %.3f s (%s)\n", ds->root,
                ds->count, ds->channels, ds->height, ds->width, ds->class_count, seconds,
                ds->from_cache ? "from the cache" : "decoded, cache written");

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "progress.h"
+#include "netrun/clock.h"
 #include "netrun/error.h"
 #include "netrun/fileio.h"
 #include "netrun/run.h"
@@ -44,13 +44,6 @@ typedef struct progress {
     int bar_shown;
 } progress;
 
-static double wall_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void clear_bar(progress *p)
 {
     if (p->bar_shown) {
@@ -70,7 +63,7 @@ static void on_batch(void *ctx, const nr_batch_record *b)
     progress *p = ctx;
     if (!p->tty)
         return;
-    double now = wall_seconds();
+    double now = nr_monotonic_seconds();
     if (b->batch != b->batches && now - p->last_draw < 0.1)
         return;
     p->last_draw = now;

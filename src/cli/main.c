@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "netrun/clock.h"
 #include "netrun/error.h"
 #include "netrun/netspec.h"
 #include "netrun/run.h"
@@ -256,7 +257,7 @@ static void print_command_names(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const double started_at = nr_run_clock();
+    const double started_at = nr_monotonic_seconds();
     const struct command *cmd = &commands[0];
     int first = 1;
     if (argc > 1) {

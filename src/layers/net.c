@@ -5,9 +5,9 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "netrun/clock.h"
 #include "layers/layer.h"
 #include "layers/threads.h"
 
@@ -469,20 +469,13 @@ static void ensure_single_blas(const nr_net *net)
         openblas_set_num_threads(1);
 }
 
-static double clock_seconds(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct stopwatch {
     double wall, cpu;
 } stopwatch;
 
 static stopwatch stopwatch_now(void)
 {
-    return (stopwatch){clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_THREAD_CPUTIME_ID)};
+    return (stopwatch){nr_monotonic_seconds(), nr_thread_cpu_seconds()};
 }
 
 void nr_net_init(nr_net *net, uint64_t seed)

@@ -13,7 +13,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "netrun/clock.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -30,13 +31,6 @@
  * 3.7-4.6 s with 0.3 ms or 2 ms of spinning and 2.5-3.1 s with 20 ms. An idle
  * pool spins 20 ms once, then sleeps. */
 enum { SPIN_NS = 20 * 1000 * 1000, SPIN_CHECK = 64 };
-
-static long long monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 struct nr_pool {
     int threads;
@@ -69,15 +63,15 @@ void nr_pool_barrier(nr_pool *pool)
         pthread_mutex_unlock(&pool->mutex);
         return;
     }
-    long long deadline = 0;
+    double deadline = 0.0;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&pool->generation, memory_order_acquire) != gen)
             return;
         CPU_RELAX();
         if (i % SPIN_CHECK == 0) {
-            long long now = monotonic_ns();
-            if (!deadline)
-                deadline = now + SPIN_NS;
+            double now = nr_monotonic_seconds();
+            if (deadline == 0.0)
+                deadline = now + SPIN_NS * 1e-9;
             else if (now >= deadline)
                 break;
         }
