@@ -1,4 +1,4 @@
-/* format.c - number formatting (see netrun/format.h). */
+/* format.c - number and duration formatting (see netrun/format.h). */
 #include "netrun/format.h"
 
 #include <math.h>
@@ -35,5 +35,33 @@ const char *nr_format_percent(double fraction, const char *sep, char *buf, size_
         snprintf(buf, size, "-");
     else
         snprintf(buf, size, "%.2f%s%%", 100.0 * fraction, sep);
+    return buf;
+}
+
+char *nr_format_duration(double seconds, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return buf;
+    if (!isfinite(seconds) || seconds < 0) {
+        snprintf(buf, size, "?");
+        return buf;
+    }
+    if (seconds < 0.995) {
+        snprintf(buf, size, "%.2fsec", seconds);
+        return buf;
+    }
+    if (seconds < 59.95) {
+        snprintf(buf, size, "%.1fsec", seconds);
+        return buf;
+    }
+    double whole = floor(seconds + 0.5);
+    if (whole > 9.0e15)
+        whole = 9.0e15;
+    long long s = (long long)whole;
+    if (s < 3600) {
+        snprintf(buf, size, "%lldmin %02lldsec", s / 60, s % 60);
+        return buf;
+    }
+    snprintf(buf, size, "%lldh %02lldmin %02lldsec", s / 3600, (s / 60) % 60, s % 60);
     return buf;
 }

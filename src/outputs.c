@@ -8,6 +8,7 @@
 
 #include "netrun/augment.h"
 #include "netrun/fileio.h"
+#include "netrun/format.h"
 #include "netrun/plot.h"
 
 void nr_curves_title(const nr_train_config *cfg, int epochs_done, double train_seconds,

@@ -1,5 +1,5 @@
 /* plot_curves.c - learning curves (the assignment's Figure 1), the
- * comparison of several runs, and nr_format_duration. See netrun/plot.h.
+ * comparison of several runs. See netrun/plot.h.
  *
  * Both figures are one model: two panels (cost, accuracy), each a list of
  * lines; layout() computes every rectangle and range from the data and text
@@ -791,34 +791,4 @@ int nr_plot_compare_curves(const char *path, const nr_curve_series *runs,
     int rc = figure_render(&m.fig, path, err);
     compare_free(&m);
     return rc;
-}
-
-/* ------------------------------------------------------------ duration */
-
-char *nr_format_duration(double seconds, char *buf, size_t size)
-{
-    if (!buf || size == 0)
-        return buf;
-    if (!isfinite(seconds) || seconds < 0) {
-        snprintf(buf, size, "?");
-        return buf;
-    }
-    if (seconds < 0.995) {
-        snprintf(buf, size, "%.2fsec", seconds);
-        return buf;
-    }
-    if (seconds < 59.95) {
-        snprintf(buf, size, "%.1fsec", seconds);
-        return buf;
-    }
-    double whole = floor(seconds + 0.5);
-    if (whole > 9.0e15)
-        whole = 9.0e15;
-    long long s = (long long)whole;
-    if (s < 3600) {
-        snprintf(buf, size, "%lldmin %02lldsec", s / 60, s % 60);
-        return buf;
-    }
-    snprintf(buf, size, "%lldh %02lldmin %02lldsec", s / 3600, (s / 60) % 60, s % 60);
-    return buf;
 }

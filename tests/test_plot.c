@@ -13,7 +13,7 @@
  * - unwritable paths: status 2, the "PATH: error: cannot write: ..." form,
  *   no file (and no temporary file) left behind;
  * - 0/1 epochs, NaN, thousands of epochs, SVG output, no installed fonts;
- * - nr_format_duration golden strings.
+ * - nr_format_duration (netrun/format.h) golden strings.
  */
 #include <check.h>
 #include <dirent.h>
@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "netrun/format.h"
 #include "netrun/plot.h"
 
 static char g_base[512]; /* the fixture's temporary folder */

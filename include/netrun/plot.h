@@ -128,15 +128,6 @@ int nr_plot_compare_curves_layout(const nr_curve_series *runs,
                                   const char *title, nr_curves_layout *out,
                                   nr_error *err);
 
-/* Human duration in the assignment's form, written to buf (always
- * NUL-terminated when size > 0, truncated if short; 32 bytes always fit):
- *   < 1 s   "0.35sec"            two decimals
- *   < 60 s  "45.2sec"            one decimal
- *   < 1 h   "1min 23sec"         whole seconds, seconds two digits ("1min 05sec")
- *   else    "1h 02min 03sec"     hours not limited ("26h 00min 00sec")
- * Negative or non-finite seconds give "?". Returns buf. */
-char *nr_format_duration(double seconds, char *buf, size_t size);
-
 /* ------------------------------------------------------------ confusion matrix
  * matrix: [k, k] row-major counts, matrix[i*k + j] = number of test images of
  * true class i predicted as class j; every count >= 0 (a negative count is an
