@@ -49,7 +49,8 @@ printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; re
 "$cc" -fsanitize=fuzzer "$work/probe.c" -o "$work/probe" 2>"$work/probe.log" ||
   die "$cc cannot build a libFuzzer binary (install libclang-rt-14-dev): $(head -c 500 "$work/probe.log")"
 
-sources=("$src"/netspec/*.c "$src"/src/*.c "$src"/src/layers/*.c "$src"/src/kernels/*.c)
+sources=("$src"/netspec/*.c "$src"/src/*.c "$src"/src/layers/*.c "$src"/src/kernels/*.c
+         "$src"/src/plot/*.c)
 echo "fuzz: compiling ${#sources[@]} sources with $cc into $work/obj" >&2
 # one object per source, named after its path; the engine sources change
 # while other work goes on, so everything is rebuilt every time

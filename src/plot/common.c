@@ -1,7 +1,7 @@
-/* plot_common.c - the shared canvas (PNG/SVG written atomically through
+/* plot/common.c - the shared canvas (PNG/SVG written atomically through
  * netrun/fileio.h), text, tick and colour helpers of the plot module. See
- * plot_common.h. */
-#include "plot_common.h"
+ * plot/common.h. */
+#include "plot/common.h"
 
 #include <cairo-svg.h>
 #include <ctype.h>

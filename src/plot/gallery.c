@@ -1,4 +1,4 @@
-/* plot_gallery.c - a grid of (misclassified) images with captions. See
+/* plot/gallery.c - a grid of (misclassified) images with captions. See
  * netrun/plot.h. */
 #include <math.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "netrun/plot.h"
-#include "plot_common.h"
+#include "plot/common.h"
 
 #define COLUMNS      5
 #define TARGET_SIDE  120   /* small images are scaled up by a whole factor to about this */

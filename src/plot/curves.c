@@ -1,4 +1,4 @@
-/* plot_curves.c - learning curves (the assignment's Figure 1), the
+/* plot/curves.c - learning curves (the assignment's Figure 1), the
  * comparison of several runs. See netrun/plot.h.
  *
  * Both figures are one model: two panels (cost, accuracy), each a list of
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "netrun/plot.h"
-#include "plot_common.h"
+#include "plot/common.h"
 
 #define FIG_WIDTH     1200
 #define FIG_HEIGHT    500   /* with a title of at most two lines */

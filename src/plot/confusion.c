@@ -1,4 +1,4 @@
-/* plot_confusion.c - the confusion matrix as a heatmap picture, as CSV, and
+/* plot/confusion.c - the confusion matrix as a heatmap picture, as CSV, and
  * as a per-class precision/recall/F1 table. See netrun/plot.h. */
 #include <inttypes.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "netrun/plot.h"
-#include "plot_common.h"
+#include "plot/common.h"
 
 #define MAX_PICTURE_K   4096
 #define COUNTS_MAX_K    20     /* counts are written in the cells up to this k */

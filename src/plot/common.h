@@ -1,6 +1,7 @@
-/* plot_common.h - private helpers shared by src/plot_*.c: the output canvas
- * (PNG or SVG, written atomically through netrun/fileio.h), text, ticks and
- * colours. Not part of the public API; names start with nrp_. */
+/* plot/common.h - private helpers shared by the files of src/plot/: the
+ * output canvas (PNG or SVG, written atomically through netrun/fileio.h),
+ * text, ticks and colours. Not part of the public API; names start with
+ * nrp_. */
 #ifndef NETRUN_PLOT_COMMON_H
 #define NETRUN_PLOT_COMMON_H
 
