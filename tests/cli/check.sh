@@ -6,21 +6,6 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init check "${1:-}"
 
-# expect_error NAME EXPECTED_PREFIX_REGEX WORDS -- ARGS...: exit 2, exactly one
-# stderr line matching the prefix and containing WORDS, nothing on stdout.
-expect_error() {
-  local name=$1 prefix=$2 words=$3; shift 4
-  local out err status
-  out=$("$netrun" "$@" 2>"$tmp/stderr"); status=$?
-  err=$(cat "$tmp/stderr")
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
-  if [[ $(wc -l <"$tmp/stderr") != 1 ]]; then fail "$name: stderr is not one line: $err"; return; fi
-  if ! [[ $err =~ $prefix ]]; then fail "$name: '$err' does not match /$prefix/"; return; fi
-  if [[ $err != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  if [[ -n $out ]]; then fail "$name: printed on stdout: $out"; return; fi
-  ok
-}
-
 # --- the assignment's Exercise 2 network
 out=$("$netrun" check "$src/specs/ex2_cnn.yaml"); status=$?
 if [[ $status == 0 && $out == *"total: 21,578 learnable parameters"* ]]; then ok; else fail "ex2 check: $status $out"; fi
@@ -55,15 +40,15 @@ mkspec() { printf '%s\n' "$2" >"$tmp/$1.yaml"; echo "$tmp/$1.yaml"; }
 loc='^[^:]+\.yaml:[0-9]+:[0-9]+: error: '
 
 f=$(mkspec misspelled "${good/epochs: 10/epoch: 10}")
-expect_error misspelled-key "^$f:27:3: error: " "did you mean 'epochs'" -- check "$f"
+expect_error_line misspelled-key "^$f:27:3: error: " "did you mean 'epochs'" -- check "$f"
 f=$(mkspec wrongtype "${good/epochs: 10/epochs: ten}")
-expect_error wrong-type "^$f:27:11: error: " "ten" -- check "$f"
+expect_error_line wrong-type "^$f:27:11: error: " "ten" -- check "$f"
 f=$(mkspec negative "${good/filters: 16/filters: -16}")
-expect_error negative-size "$loc" "filters" -- check "$f"
+expect_error_line negative-size "$loc" "filters" -- check "$f"
 f=$(mkspec syntax "${good/batch_size: 64/batch_size: [64}")
-expect_error yaml-syntax "$loc" "" -- check "$f"
+expect_error_line yaml-syntax "$loc" "" -- check "$f"
 f=$(mkspec misfit "${good/input: \[1, 28, 28\]/input: [1, 3, 3]}")
-expect_error shape-misfit "$loc" "does not fit" -- check "$f"
+expect_error_line shape-misfit "$loc" "does not fit" -- check "$f"
 f=$(mkspec toobig "data: {train: /x/Train, test: /x/Test}
 network:
   input: [1, 4096, 4096]
@@ -72,10 +57,10 @@ network:
     - maxpool: {size: 64, stride: 64}
     - dense: {units: 10}
 train: {batch_size: 64}")
-expect_error too-big-for-memory "^$f:5:5: error: " "needs 396.1 GiB" -- check "$f"
-expect_error missing-file "^$tmp/nope.yaml: error: " "nope.yaml" -- check "$tmp/nope.yaml"
-expect_error bad-set "^--set train.epochs=0:1:[0-9]+: error: " "epochs" -- check --set train.epochs=0 "$src/specs/ex2_cnn.yaml"
-expect_error set-syntax "^netrun: error: --set" "KEY=VALUE" -- check --set train.epochs "$src/specs/ex2_cnn.yaml"
-expect_error unknown-option "^netrun: error: unknown option" "--bogus" -- check --bogus "$src/specs/ex2_cnn.yaml"
+expect_error_line too-big-for-memory "^$f:5:5: error: " "needs 396.1 GiB" -- check "$f"
+expect_error_line missing-file "^$tmp/nope.yaml: error: " "nope.yaml" -- check "$tmp/nope.yaml"
+expect_error_line bad-set "^--set train.epochs=0:1:[0-9]+: error: " "epochs" -- check --set train.epochs=0 "$src/specs/ex2_cnn.yaml"
+expect_error_line set-syntax "^netrun: error: --set" "KEY=VALUE" -- check --set train.epochs "$src/specs/ex2_cnn.yaml"
+expect_error_line unknown-option "^netrun: error: unknown option" "--bogus" -- check --bogus "$src/specs/ex2_cnn.yaml"
 
 cli_finish

@@ -11,23 +11,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init compare "${1:-}"
 need_tools "$synth"
 
-# expect_error NAME STATUS WORDS -- ARGS...: `netrun ARGS` exits STATUS with
-# exactly one error line on stderr containing WORDS (other stderr lines may
-# only be "netrun: loading ..." progress) and nothing on stdout.
-expect_error() {
-  local name=$1 want=$2 words=$3; shift 4
-  local status err errors others
-  "$netrun" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
-  err=$(cat "$tmp/stderr")
-  errors=$(grep -c 'error: ' "$tmp/stderr")
-  others=$(grep -v 'error: ' "$tmp/stderr" | grep -vc '^netrun: loading ')
-  if [[ $status != "$want" ]]; then fail "$name: exit $status, expected $want ($err)"; return; fi
-  if [[ $errors != 1 || $others != 0 ]]; then fail "$name: not one error line: $err"; return; fi
-  if [[ $(grep 'error: ' "$tmp/stderr") != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  if [[ -s $tmp/stdout ]]; then fail "$name: stdout not empty: $(head -3 "$tmp/stdout")"; return; fi
-  ok
-}
-
 # png_size FILE: "WIDTH HEIGHT" from the IHDR chunk, or nothing if FILE is no PNG
 png_size() {
   [[ $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || return 0
@@ -42,8 +25,6 @@ png_ok() {
 }
 # pdf_pages FILE: the number of page objects
 pdf_pages() { grep -ao '/Type /Page[^s]' "$1" | wc -l; }
-# names DIR: the entries of DIR, sorted, on one line
-names() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f ' | tr ' ' '\n' | sort | tr '\n' ' '; }
 # rows TEXT: table rows (lines after the header up to the "curves" line)
 table_rows() { awk '/^run  /{t=1; next} /^curves of /{t=0} t' "$1"; }
 
@@ -108,8 +89,8 @@ check "compare: folder column" grep -q ' multi/runs/tiny_pool-1$' "$tmp/rows"
 # the default picture is compare.png in the current folder
 (cd multi && "$netrun" compare runs/tiny-1 runs/tiny_adam-1 >/dev/null 2>&1); status=$?
 check "compare: default compare.png (exit $status)" png_ok multi/compare.png 800 400
-expect_error compare-not-a-run 2 "specs: error: not a run folder" -- compare multi/runs/tiny-1 specs
-expect_error compare-nothing 2 "no run folder given" -- compare
+expect_error compare-not-a-run "specs: error: not a run folder" -- compare multi/runs/tiny-1 specs
+expect_error compare-nothing "no run folder given" -- compare
 check "compare-nothing: no picture" test ! -e compare.png
 
 # --- diff: golden outputs and exit status
@@ -157,10 +138,10 @@ out=$("$netrun" diff specs/cnn_default.yaml specs/cnn_lr.yaml 2>&1); status=$?
 check "diff lr left out vs lr: 0.01: exit 0 ($status) '$out'" test "$status$out" = 0
 out=$("$netrun" diff specs/cnn.yaml multi/runs/tiny-1/resolved.yaml 2>&1); status=$?
 check "diff spec vs its run's resolved.yaml: exit 0 ($status) '$out'" test "$status$out" = 0
-expect_error diff-missing 2 "nothing.yaml: error: cannot read spec" -- diff specs/cnn.yaml specs/nothing.yaml
-expect_error diff-one 2 "diff takes two specs" -- diff specs/cnn.yaml
+expect_error diff-missing "nothing.yaml: error: cannot read spec" -- diff specs/cnn.yaml specs/nothing.yaml
+expect_error diff-one "diff takes two specs" -- diff specs/cnn.yaml
 printf 'name: bad\ndata: {train: T, test: E}\nnetwork: {layers: [relu]}\ntrain: {epoch: 3}\n' >specs/bad.yaml
-expect_error diff-bad-spec 2 "specs/bad.yaml:4:9: error: unknown key 'epoch'" -- diff specs/cnn.yaml specs/bad.yaml
+expect_error diff-bad-spec "specs/bad.yaml:4:9: error: unknown key 'epoch'" -- diff specs/cnn.yaml specs/bad.yaml
 
 # --- a 2x2 sweep into --out DIR
 "$netrun" specs/cnn.yaml --set train.epochs=2 --sweep train.optimizer.sgd.lr=0.01,0.1 \
@@ -187,7 +168,7 @@ check "diff spec vs sweep point: exit 1 ($status)" test "$status" = 1
 check "diff spec vs sweep point: the swept values" test "$(grep -v '^$' <<<"$out")" = "train.optimizer.sgd.lr: 0.1 -> 0.01
 train.batch_size: 16 -> 8
 train.epochs: 3 -> 2"
-expect_error sweep-out-not-empty 2 "grid: error: the sweep folder exists and is not empty" -- \
+expect_error sweep-out-not-empty "grid: error: the sweep folder exists and is not empty" -- \
   specs/cnn.yaml --sweep train.epochs=1,2 --out "$tmp/grid"
 
 # --- a sweep into the default runs folder: runs/<name>-<n>, runs/compare-<name>-<n>.png
@@ -200,20 +181,20 @@ check "sweep default folder: value after ', '" grep -q 'lr: 0.2,' one/runs/tiny-
 
 # --- bad sweeps fail before anything trains, and leave nothing behind
 mkdir bad && cd bad || exit 1
-expect_error sweep-bad-value 2 "--set train.optimizer.sgd.lr=-1:1:24: error: train.optimizer.sgd.lr: expected a number > 0" -- \
+expect_error sweep-bad-value "--set train.optimizer.sgd.lr=-1:1:24: error: train.optimizer.sgd.lr: expected a number > 0" -- \
   ../specs/cnn.yaml --sweep train.optimizer.sgd.lr=0.1,-1
 check "sweep-bad-value: no runs folder" test ! -e runs
-expect_error sweep-bad-second-axis 2 "--set train.batch_size=0" -- \
+expect_error sweep-bad-second-axis "--set train.batch_size=0" -- \
   ../specs/cnn.yaml --sweep train.optimizer.sgd.lr=0.1,0.2 --sweep train.batch_size=8,0
-expect_error sweep-bracket-value 2 "--set network.input=[1,8]:" -- \
+expect_error sweep-bracket-value "--set network.input=[1,8]:" -- \
   ../specs/cnn.yaml --sweep 'network.input=[1,8,8],[1,8]'
-expect_error sweep-bad-key 2 "unknown key 'lrr'" -- ../specs/cnn.yaml --sweep train.optimizer.sgd.lrr=1,2
-expect_error sweep-no-equals 2 "--sweep 'lr': expected KEY=V1,V2" -- ../specs/cnn.yaml --sweep lr
-expect_error sweep-empty-value 2 "an empty value" -- ../specs/cnn.yaml --sweep 'train.epochs=1,,2'
-expect_error sweep-open-bracket 2 "a bracket is not closed" -- ../specs/cnn.yaml --sweep 'network.input=[1,8,8'
-expect_error sweep-twice 2 "train.epochs is swept twice" -- ../specs/cnn.yaml --sweep train.epochs=1 --sweep train.epochs=2
-expect_error sweep-check 2 "--sweep is for training" -- check ../specs/cnn.yaml --sweep train.epochs=1,2
-expect_error several-bad-spec 2 "specs/bad.yaml:4:9: error" -- ../specs/cnn.yaml ../specs/bad.yaml
+expect_error sweep-bad-key "unknown key 'lrr'" -- ../specs/cnn.yaml --sweep train.optimizer.sgd.lrr=1,2
+expect_error sweep-no-equals "--sweep 'lr': expected KEY=V1,V2" -- ../specs/cnn.yaml --sweep lr
+expect_error sweep-empty-value "an empty value" -- ../specs/cnn.yaml --sweep 'train.epochs=1,,2'
+expect_error sweep-open-bracket "a bracket is not closed" -- ../specs/cnn.yaml --sweep 'network.input=[1,8,8'
+expect_error sweep-twice "train.epochs is swept twice" -- ../specs/cnn.yaml --sweep train.epochs=1 --sweep train.epochs=2
+expect_error sweep-check "--sweep is for training" -- check ../specs/cnn.yaml --sweep train.epochs=1,2
+expect_error several-bad-spec "specs/bad.yaml:4:9: error" -- ../specs/cnn.yaml ../specs/bad.yaml
 check "bad sweeps and specs: nothing trained, no runs folder" test ! -e runs
 cd "$tmp" || exit 1
 
@@ -231,9 +212,9 @@ out=$("$netrun" report multi/runs/tiny_adam-1 -o one.pdf 2>&1); status=$?
 check "report one run: 2 pages ($status '$out')" test "$status $(pdf_pages one.pdf)" = "0 2"
 (cd multi && "$netrun" report runs/tiny-1 >/dev/null 2>&1); status=$?
 check "report: default report.pdf ($status)" test "$(head -c 5 multi/report.pdf 2>/dev/null)" = "%PDF-"
-expect_error report-not-a-run 2 "gray: error: not a run folder" -- report grid/tiny-1 gray -o bad.pdf
+expect_error report-not-a-run "gray: error: not a run folder" -- report grid/tiny-1 gray -o bad.pdf
 check "report-not-a-run: no PDF" test ! -e bad.pdf
-expect_error report-unwritable 2 "nowhere/r.pdf: error: cannot write" -- report grid/tiny-1 -o "$tmp/nowhere/r.pdf"
+expect_error report-unwritable "nowhere/r.pdf: error: cannot write" -- report grid/tiny-1 -o "$tmp/nowhere/r.pdf"
 
 # --- help
 help=$("$netrun" --help)

@@ -12,25 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init data_checks "${1:-}"
 need_tools "$synth"
 
-# expect_error NAME WORDS -- ARGS...: `netrun ARGS` exits 2 with exactly one
-# stderr line (besides "netrun: loading ..."), which contains each of WORDS
-# ('|'-separated), and prints nothing on stdout
-expect_error() {
-  local name=$1 words=$2 word; shift 3
-  "$netrun" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; local status=$?
-  local lines; lines=$(grep -v '^netrun: loading ' "$tmp/stderr")
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2: $(cat "$tmp/stderr")"; return; fi
-  if [[ $(printf '%s\n' "$lines" | wc -l) != 1 || -z $lines ]]; then
-    fail "$name: not one error line: $(cat "$tmp/stderr")"; return
-  fi
-  if [[ -s $tmp/stdout ]]; then fail "$name: printed on stdout: $(head -c 300 "$tmp/stdout")"; return; fi
-  IFS='|' read -ra list <<<"$words"
-  for word in "${list[@]}"; do
-    if [[ $lines != *"$word"* ]]; then fail "$name: '$lines' lacks '$word'"; return; fi
-  done
-  ok
-}
-
 cd "$tmp" || exit 1
 mkdir cwd
 "$synth" data --classes 3 --size 12x12 --train 8 --test 4 --seed 3 >/dev/null &&

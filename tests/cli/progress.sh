@@ -19,8 +19,6 @@ field() {
 }
 # rows FILE: the data rows of a CSV file
 rows() { tail -n +2 "$1" | wc -l; }
-# within A B D: |A - B| <= D
-within() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { x = a - b; exit !(x <= d && x >= -d) }'; }
 
 # segments FILE: what a terminal shows of a raw capture, one piece per line:
 # ESC[K removed, split at \r and \n, empty pieces dropped

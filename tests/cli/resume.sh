@@ -6,16 +6,10 @@
 # refused.
 # usage: tests/cli/resume.sh PATH/TO/netrun
 set -uo pipefail
-netrun=${1:?usage: resume.sh NETRUN}
-synth=${NETRUN_BINARY_DIR:?}/netrun-synth
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+cli_init resume "${1:-}"
+need_tools "$synth"
 cd "$tmp" || exit 1
-passed=0 failed=0
-check() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
 
 "$synth" data --classes 4 --size 28x28 --train 200 --test 25 >/dev/null || exit 1
 cat >spec.yaml <<'SPEC'
@@ -136,6 +130,4 @@ check "... history.csv kept and parseable" test "$(head -1 diverged/history.csv)
   "epoch,train_cost,train_acc,test_cost,test_acc,lr,seconds"
 check "... no weights from a diverged run" test ! -e diverged/weights.bin
 
-echo "cli resume: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-((failed == 0))
+cli_finish

@@ -11,21 +11,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init set_paths "${1:-}"
 need_tools "$synth"
 
-# expect_error NAME PREFIX WORDS -- ARGS...: exit 2, exactly one stderr line
-# starting with PREFIX (literal) and containing WORDS, nothing on stdout.
-expect_error() {
-  local name=$1 prefix=$2 words=$3; shift 4
-  local out err status
-  out=$("$netrun" "$@" 2>"$tmp/stderr"); status=$?
-  err=$(cat "$tmp/stderr")
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
-  if [[ $(wc -l <"$tmp/stderr") != 1 ]]; then fail "$name: stderr is not one line: $err"; return; fi
-  if [[ $err != "$prefix"* ]]; then fail "$name: '$err' does not start with '$prefix'"; return; fi
-  if [[ $err != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  if [[ -n $out ]]; then fail "$name: printed on stdout: $out"; return; fi
-  ok
-}
-
 # diff_sets FILE: the "PATH: OLD -> NEW" lines of `netrun diff` output (up to
 # the layer table) as --set PATH=NEW arguments, one per line
 diff_sets() {
@@ -129,25 +114,25 @@ if [[ $status == 2 && $path == "network.layers[3].repeat.layers[1]" && $s1$s2 ==
 else fail "graph error path back into --set: exit $status '$path' $s1 $s2: $(cat err.txt)"; fi
 
 # --- a bad index: one line pointing at its column, exit 2
-expect_error not-a-number "--set network.layers[x].conv.filters=3:1:16: error: " "got 'x'" -- \
+expect_error_at not-a-number "--set network.layers[x].conv.filters=3:1:16: error: " "got 'x'" -- \
   check --set 'network.layers[x].conv.filters=3' "$ex2"
-expect_error negative "--set network.layers[-1]=relu:1:16: error: negative index [-1]" "" -- \
+expect_error_at negative "--set network.layers[-1]=relu:1:16: error: negative index [-1]" "" -- \
   check --set 'network.layers[-1]=relu' "$ex2"
-expect_error unclosed "--set network.layers[0.conv.filters=3:1:15: error: '[' is not closed" "" -- \
+expect_error_at unclosed "--set network.layers[0.conv.filters=3:1:15: error: '[' is not closed" "" -- \
   check --set 'network.layers[0.conv.filters=3' "$ex2"
-expect_error empty "--set network.layers[]=relu:1:16: error: empty index []" "" -- \
+expect_error_at empty "--set network.layers[]=relu:1:16: error: empty index []" "" -- \
   check --set 'network.layers[]=relu' "$ex2"
-expect_error out-of-range "--set network.layers[10]=relu:1:16: error: " \
+expect_error_at out-of-range "--set network.layers[10]=relu:1:16: error: " \
   "index 10 is out of range: network.layers has 10 items (0 to 9)" -- check --set 'network.layers[10]=relu' "$ex2"
-expect_error nested-out-of-range "--set network.layers[2].residual.layers[2]=relu:1:35: error: " \
+expect_error_at nested-out-of-range "--set network.layers[2].residual.layers[2]=relu:1:35: error: " \
   "network.layers[2].residual.layers has 2 items" -- check --set 'network.layers[2].residual.layers[2]=relu' nested.yaml
-expect_error on-a-map "--set train[0].epochs=3:1:6: error: " "train is a map, not a list" -- \
+expect_error_at on-a-map "--set train[0].epochs=3:1:6: error: " "train is a map, not a list" -- \
   check --set 'train[0].epochs=3' "$ex2"
-expect_error on-a-layer "--set network.layers[0][1]=3:1:18: error: " "network.layers[0] is a layer, not a list" -- \
+expect_error_at on-a-layer "--set network.layers[0][1]=3:1:18: error: " "network.layers[0] is a layer, not a list" -- \
   check --set 'network.layers[0][1]=3' "$ex2"
-expect_error diff-moved "--set network.layers[6->8].conv.filters=3:1:16: error: " "give one index: [6] or [8]" -- \
+expect_error_at diff-moved "--set network.layers[6->8].conv.filters=3:1:16: error: " "give one index: [6] or [8]" -- \
   check --set 'network.layers[6->8].conv.filters=3' "$ex2"
-expect_error value-after-bracket "--set network.layers[0].conv.filters=0:1:32: error: network.layers[0].conv.filters: " \
+expect_error_at value-after-bracket "--set network.layers[0].conv.filters=0:1:32: error: network.layers[0].conv.filters: " \
   "expected an integer" -- check --set 'network.layers[0].conv.filters=0' "$ex2"
 
 # --- --sweep takes the same paths; brackets in the key are not the value's
@@ -160,10 +145,10 @@ for k in 1 2 3 4; do
 done
 if [[ $status == 0 && $got == "3 4 ;3 6 ;5 4 ;5 6 ;" ]]; then ok
 else fail "sweep over [N] paths: exit $status, filters '$got': $(tail -3 err.txt)"; fi
-expect_error sweep-out-of-range "--set network.layers[9].conv.filters=3:1:16: error: index 9 is out of range" "" -- \
+expect_error_at sweep-out-of-range "--set network.layers[9].conv.filters=3:1:16: error: index 9 is out of range" "" -- \
   ../nested.yaml --sweep 'network.layers[9].conv.filters=3,5'
 # the two spellings of one key are one key
-expect_error sweep-twice-mixed "netrun: error: --sweep 'network.layers.0.conv.filters=4'" "swept twice" -- \
+expect_error_at sweep-twice-mixed "netrun: error: --sweep 'network.layers.0.conv.filters=4'" "swept twice" -- \
   ../nested.yaml --sweep 'network.layers[0].conv.filters=3,5' --sweep 'network.layers.0.conv.filters=4'
 
 cli_finish

@@ -9,33 +9,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init train "${1:-}"
 need_tools "$synth"
 
-# expect_error NAME WORDS -- ARGS...: `netrun ARGS` exits 2, its stderr has
-# exactly one error line and it contains WORDS; every other stderr line is a
-# "netrun: loading ..." progress message.
-expect_error() {
-  local name=$1 words=$2; shift 3
-  local status err errors others
-  "$netrun" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
-  err=$(cat "$tmp/stderr")
-  errors=$(grep -c 'error: ' "$tmp/stderr")
-  others=$(grep -v 'error: ' "$tmp/stderr" | grep -vc '^netrun: loading ')
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
-  if [[ $errors != 1 || $others != 0 ]]; then fail "$name: not one error line: $err"; return; fi
-  if [[ $(grep 'error: ' "$tmp/stderr") != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  ok
-}
-
 # field FILE COLUMN: the named column of a CSV file's last row
 field() {
   awk -F, -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
                         { v = $c } END { print v }' "$1"
 }
 
-# names DIR: the entries of DIR, sorted, on one line
-names() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f ' | tr ' ' '\n' | sort | tr '\n' ' '; }
-
-# within A B D: |A - B| <= D
-within() { awk -v a="$1" -v b="$2" -v d="$3" 'BEGIN { x = a - b; exit !(x <= d && x >= -d) }'; }
 # at_least A B: A >= B (numbers)
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 

@@ -11,37 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
 cli_init usage "${1:-}"
 need_tools "$synth"
 
-# expect_error NAME WORDS -- ARGS...: `netrun ARGS` exits 2 with exactly one
-# stderr line, starting "netrun: error: " or "PATH: error: ", containing WORDS,
-# and nothing on stdout.
-expect_error() {
-  local name=$1 words=$2; shift 3
-  local status err
-  "$netrun" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
-  err=$(cat "$tmp/stderr")
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
-  if [[ $(wc -l <"$tmp/stderr") != 1 ]]; then fail "$name: stderr is not one line: $err"; return; fi
-  if ! [[ $err =~ ^[^\ ]+:\ error:\  ]]; then fail "$name: not an error line: $err"; return; fi
-  if [[ $err != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  if [[ -s $tmp/stdout ]]; then fail "$name: printed on stdout: $(head -3 "$tmp/stdout")"; return; fi
-  ok
-}
-
-# expect_train_error NAME WORDS -- ARGS...: as expect_error, but other stderr
-# lines may be "netrun: loading ..." progress (training loads data first).
-expect_train_error() {
-  local name=$1 words=$2; shift 3
-  local status err errors others
-  "$netrun" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
-  err=$(cat "$tmp/stderr")
-  errors=$(grep -c 'error: ' "$tmp/stderr")
-  others=$(grep -v 'error: ' "$tmp/stderr" | grep -vc '^netrun: loading ')
-  if [[ $status != 2 ]]; then fail "$name: exit $status, expected 2 ($err)"; return; fi
-  if [[ $errors != 1 || $others != 0 ]]; then fail "$name: not one error line: $err"; return; fi
-  if [[ $(grep 'error: ' "$tmp/stderr") != *"$words"* ]]; then fail "$name: '$err' lacks '$words'"; return; fi
-  if [[ -s $tmp/stdout ]]; then fail "$name: printed on stdout: $(head -3 "$tmp/stdout")"; return; fi
-  ok
-}
+# expect_usage_error NAME WORDS -- ARGS...: expect_error_line (common.bash) with
+# the one stderr line starting "netrun: error: " or "PATH: error: "
+expect_usage_error() { expect_error_line "$1" '^[^ ]+: error: ' "${@:2}"; }
 
 # --- a tiny dataset, a spec, one finished run (for eval, resume, compare)
 cd "$tmp" || exit 1
@@ -62,7 +34,7 @@ check "the tiny run has weights" test -f run/weights.bin
 # --- (7) options a command does not use are refused, by name, before anything
 refused() {  # refused CMD OPTION WORDS -- ARGS...
   local cmd=$1 opt=$2 words=$3; shift 4
-  expect_error "$cmd $opt refused" "netrun: error: $cmd does not take $opt" -- "$@"
+  expect_usage_error "$cmd $opt refused" "netrun: error: $cmd does not take $opt" -- "$@"
   if [[ $(cat "$tmp/stderr") != *"$words"* ]]; then fail "$cmd $opt: '$(cat "$tmp/stderr")' lacks '$words'"; else ok; fi
 }
 refused resume --set "resolved.yaml is the spec" -- resume run --set train.epochs=2
@@ -152,24 +124,24 @@ out=$("$netrun" spec.yaml --help); status=$?
 check "netrun SPEC --help: the global usage ($status)" test "$status" = 0 -a "$(head -1 <<<"$out")" = "$global          train and evaluate each spec"
 
 # --- (8) no arguments: what the command needs, its usage, one line
-expect_error "data without arguments" "no data folder given; usage: netrun data DIR..." -- data
-expect_error "resume without arguments" "no run folder given; usage: netrun resume RUN_DIR" -- resume
-expect_error "check without arguments" "no spec file given; usage: netrun check" -- check
-expect_error "eval without arguments" "no spec file given; usage: netrun eval SPEC --weights FILE" -- eval
-expect_error "bench without arguments" "no spec file given; usage: netrun bench" -- bench
-expect_error "diff without arguments" "no spec files given; usage: netrun diff A.yaml B.yaml" -- diff
-expect_error "report without arguments" "no run folder given; usage: netrun report" -- report
+expect_usage_error "data without arguments" "no data folder given; usage: netrun data DIR..." -- data
+expect_usage_error "resume without arguments" "no run folder given; usage: netrun resume RUN_DIR" -- resume
+expect_usage_error "check without arguments" "no spec file given; usage: netrun check" -- check
+expect_usage_error "eval without arguments" "no spec file given; usage: netrun eval SPEC --weights FILE" -- eval
+expect_usage_error "bench without arguments" "no spec file given; usage: netrun bench" -- bench
+expect_usage_error "diff without arguments" "no spec files given; usage: netrun diff A.yaml B.yaml" -- diff
+expect_usage_error "report without arguments" "no run folder given; usage: netrun report" -- report
 
 # --- (8) a mistyped command: did you mean, the list of commands, exit 2
 commands='commands: check, eval, data, resume, bench, compare, diff, report'
-expect_error "chekc" "netrun: error: unknown command 'chekc' (did you mean 'check'?); $commands" -- chekc spec.yaml
-expect_error "reusme" "unknown command 'reusme' (did you mean 'resume'?)" -- reusme run
-expect_error "comapre" "unknown command 'comapre' (did you mean 'compare'?)" -- comapre run
-expect_error "evl" "unknown command 'evl' (did you mean 'eval'?)" -- evl spec.yaml --weights run/weights.bin
-expect_error "bech alone" "unknown command 'bech' (did you mean 'bench'?)" -- bech
+expect_usage_error "chekc" "netrun: error: unknown command 'chekc' (did you mean 'check'?); $commands" -- chekc spec.yaml
+expect_usage_error "reusme" "unknown command 'reusme' (did you mean 'resume'?)" -- reusme run
+expect_usage_error "comapre" "unknown command 'comapre' (did you mean 'compare'?)" -- comapre run
+expect_usage_error "evl" "unknown command 'evl' (did you mean 'eval'?)" -- evl spec.yaml --weights run/weights.bin
+expect_usage_error "bech alone" "unknown command 'bech' (did you mean 'bench'?)" -- bech
 # not close to a command, or spelled like a spec: a spec that is not there
-expect_error "far from any command" "xyzzyq: error: " -- xyzzyq
-expect_error "chekc.yaml is a spec name" "chekc.yaml: error: " -- chekc.yaml
+expect_usage_error "far from any command" "xyzzyq: error: " -- xyzzyq
+expect_usage_error "chekc.yaml is a spec name" "chekc.yaml: error: " -- chekc.yaml
 # a spec file named like a typo trains
 printf '%s\n' "$spec_text" >chekc
 "$netrun" chekc --out typo_run >/dev/null 2>"$tmp/stderr"; status=$?
@@ -180,10 +152,10 @@ mkdir -p sub && printf '%s\n' "${spec_text//data\//../data/}" >sub/dat
 check "check of a spec file named 'dat' ($status: $(cat "$tmp/stderr"))" test "$status" = 0
 
 # --- (12b) resume of a missing folder; --out naming a file
-expect_error "resume of a missing folder" "$tmp/nope: error: no such run folder" -- resume "$tmp/nope"
+expect_usage_error "resume of a missing folder" "$tmp/nope: error: no such run folder" -- resume "$tmp/nope"
 printf 'keep me\n' >afile
-expect_error "resume of a file" "afile: error: not a folder" -- resume afile
-expect_train_error "--out names a file" "afile: error: exists and is a file, not a folder" -- spec.yaml --out afile
+expect_usage_error "resume of a file" "afile: error: not a folder" -- resume afile
+expect_error "--out names a file" "afile: error: exists and is a file, not a folder" -- spec.yaml --out afile
 check "--out file left as it was" test "$(cat afile)" = "keep me"
 
 cli_finish
