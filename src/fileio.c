@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,9 +222,10 @@ void nr_atomic_abort(nr_atomic_file *file)
     memset(file, 0, sizeof *file);
 }
 
-int nr_atomic_commit(nr_atomic_file *file, nr_error *err)
+static int commit(nr_atomic_file *file, bool sync, nr_error *err)
 {
-    int failed = fflush(file->fp) != 0 || ferror(file->fp) || fsync(fileno(file->fp)) != 0;
+    int failed = fflush(file->fp) != 0 || ferror(file->fp) ||
+                 (sync && fsync(fileno(file->fp)) != 0);
     int e = errno;
     failed |= fclose(file->fp) != 0;
     file->fp = NULL;
@@ -241,6 +243,16 @@ int nr_atomic_commit(nr_atomic_file *file, nr_error *err)
     free(file->path);
     memset(file, 0, sizeof *file);
     return 0;
+}
+
+int nr_atomic_commit(nr_atomic_file *file, nr_error *err)
+{
+    return commit(file, true, err);
+}
+
+int nr_atomic_commit_unsynced(nr_atomic_file *file, nr_error *err)
+{
+    return commit(file, false, err);
 }
 
 int nr_write_file_atomic(const char *path, const void *data, size_t len, nr_error *err)

@@ -13,7 +13,6 @@
  * calls back into the caller between setjmp and the end of decoding.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <png.h>
 #include <setjmp.h>
@@ -22,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "netrun/data.h"
+#include "netrun/fileio.h"
 
 #define NR_PNG_MAX_SIDE 16384
 #define MAX_DEFLATE_RATIO 1032ull   /* the most deflate can compress (258 bytes in 2 bits) */
@@ -488,60 +487,28 @@ int nr_png_write(const char *path, const uint8_t *pixels, int channels,
                        "%s: error: cannot write a %dx%d PNG; sides must be 1..%d", path,
                        width, height, NR_PNG_MAX_SIDE);
 
-    /* temporary: hidden name in the same folder, so a crash leaves nothing a
-     * dataset scan would pick up, and rename() is atomic */
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16);
-    if (!tmp)
-        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", path);
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    memcpy(tmp, path, dirlen);
-    snprintf(tmp + dirlen, len + 16 - dirlen, ".%s.XXXXXX", path + dirlen);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create: %s", path,
-                       strerror(e));
-    }
-    (void)fchmod(fd, 0644);
+    /* the temporary is hidden (".NAME.tmp-XXXXXX" beside it), so a crash
+     * leaves nothing a dataset scan would pick up */
+    nr_atomic_file file;
+    if (nr_atomic_open(&file, path, err) != 0)
+        return -1;
     png_writer *w = calloc(1, sizeof *w);
-    int rc = -1;
     if (!w) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
+        nr_atomic_abort(&file);
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", path);
     }
-    w->fp = fdopen(fd, "wb");
-    if (!w->fp) {
-        close(fd);
-        snprintf(w->libmsg, sizeof w->libmsg, "%s", strerror(errno));
-    } else if (png_encode(w, pixels, channels, height, width) == 0) {
-        if (fflush(w->fp) != 0)
-            snprintf(w->libmsg, sizeof w->libmsg, "%s", strerror(errno));
-        else
-            rc = 0;
-    }
+    w->fp = file.fp;
+    int rc = png_encode(w, pixels, channels, height, width);
     if (w->png)
         png_destroy_write_struct(&w->png, w->info ? &w->info : NULL);
-    if (w->fp && fclose(w->fp) != 0 && rc == 0) {
-        snprintf(w->libmsg, sizeof w->libmsg, "%s", strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(w->libmsg, sizeof w->libmsg, "rename: %s", strerror(errno));
-        rc = -1;
-    }
     if (rc != 0) {
-        unlink(tmp);
-        nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot write PNG: %s", path,
-                w->libmsg);
+        nr_atomic_abort(&file);
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot write PNG: %s", path, w->libmsg);
+    } else {
+        rc = nr_atomic_commit_unsynced(&file, err);
     }
     free(w->hwc);
     free(w->rows);
     free(w);
-    free(tmp);
     return rc;
 }
