@@ -81,6 +81,14 @@ void nr_net_set_label_smoothing(nr_net *net, float smoothing);
 float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad,
                   int *correct, float *probs);
 
+/* After a forward of n examples, without labels: out [n, classes] receives
+ * what the model outputs per class, the probs nr_net_loss gives (the same
+ * bits): the softmax of the logits for a cross_entropy net or one ending
+ * with softmax, the logits themselves for an mse net without softmax.
+ * predicted (may be NULL) [n]: the argmax of the logits, the class
+ * nr_net_loss counts as the prediction. */
+void nr_net_outputs(const nr_net *net, int n, float *out, int32_t *predicted);
+
 /* Back-propagates the loss gradient of the last nr_net_loss(want_grad) call
  * through the training-mode forward of the same n examples; parameter
  * gradients are ACCUMULATED into grads (call nr_net_zero_grads first). */

@@ -635,6 +635,19 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
     return loss;
 }
 
+void nr_net_outputs(const nr_net *net, int n, float *out, int32_t *predicted)
+{
+    int k = net->classes;
+    if (n <= 0)
+        return;
+    if (net->loss == NR_LOSS_CROSS_ENTROPY || net->head_softmax)
+        nr_softmax_forward(n, k, net->logits, out);
+    else
+        memcpy(out, net->logits, (size_t)n * k * sizeof *out);
+    if (predicted)
+        nr_argmax_rows(n, k, net->logits, predicted);
+}
+
 /* After the backward of every share: grads += the other threads' blocks over
  * the summed ranges, in thread order for every element (deterministic for a
  * given thread count), each thread summing within its slice. */
