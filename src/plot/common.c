@@ -358,9 +358,12 @@ void nrp_rgba(cairo_t *cr, uint32_t rgb, double alpha)
  * every process that drew a picture. Only allocations made inside
  * libfontconfig are suppressed: a cairo surface or context that this module
  * forgot to release is still reported. Weak, so a program that defines its
- * own list (it must then include this line) takes precedence. */
+ * own list (it must then include this line) takes precedence. Visible
+ * (the engine is compiled -fvisibility=hidden), so the sanitizer runtime
+ * finds it in a program; libnetrun.so keeps it local (its version script
+ * exports only the API). */
 const char *__lsan_default_suppressions(void);
-__attribute__((weak)) const char *__lsan_default_suppressions(void)
+__attribute__((weak, visibility("default"))) const char *__lsan_default_suppressions(void)
 {
     return "leak:libfontconfig.so\n";
 }
