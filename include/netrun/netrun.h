@@ -40,7 +40,9 @@
  * error: what is wrong; what would be valid") is written to the caller's
  * buffer by netrun_model_open, which has no model yet, and is kept in the
  * model by the functions taking one (netrun_model_error). There is no
- * global state.
+ * global state. The functions that only read the model (shape, classes)
+ * need an open one; the others take NULL (close: nothing to do; predict and
+ * load_image: NETRUN_ERR_INPUT).
  *
  * Threads: a model (handle) is used by one thread at a time; different
  * models may be used at the same time from different threads, and

@@ -47,6 +47,16 @@ printf '#include <netrun/netrun.h>\nint main(void) { return netrun_version() != 
   >header.c
 check "netrun.h compiles alone (C99, pedantic)" \
   "$cc" -std=c99 -pedantic -Wall -Wextra -Werror $cflags -c header.c -o header.o
+# and from C++ (extern "C": the names link unmangled), when a C++ compiler is here
+if command -v "${CXX:-c++}" >/dev/null; then
+  printf '#include <netrun/netrun.h>\nint main() { netrun_model *m = nullptr;\n%s\n}\n' \
+    '  return netrun_model_open("nope", 0, &m, nullptr, 0) == NETRUN_ERR_INPUT && !m ? 0 : 1;' \
+    >header.cc
+  # shellcheck disable=SC2086
+  "${CXX:-c++}" -std=c++11 -pedantic -Wall -Wextra -Werror $cflags -o header_cxx header.cc \
+    $libs 2>cxx.err
+  check "netrun.h from C++: $(head -c 300 cxx.err)" env LD_LIBRARY_PATH="$prefix/lib" ./header_cxx
+fi
 
 # ---- README's example program, exactly as shown
 awk '/<!-- c_api example: begin/ { on = 1; next } /<!-- c_api example: end/ { on = 0 }
