@@ -29,6 +29,7 @@ int cli_resume(const cli_options *opts);
 int cli_compare(const cli_options *opts);
 int cli_diff(const cli_options *opts);
 int cli_report(const cli_options *opts);
+int cli_export(const cli_options *opts);
 
 /* cmd_compare.c: prints the compare table of run folders dirs[0..count) on
  * stdout and writes their curves to `picture`; returns the exit status. */

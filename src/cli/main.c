@@ -23,6 +23,7 @@ static const char usage_text[] =
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
     "       netrun report RUN_DIR... [-o FILE.pdf]  one PDF: settings, results, pictures\n"
+    "       netrun export MODEL -o FILE.onnx   the trained model as an ONNX model\n"
     "       netrun COMMAND --help              a command's own usage, options and defaults\n"
     "       netrun --help | --version\n"
     "\n"
@@ -37,7 +38,7 @@ static const char usage_text[] =
     "  -o, --out DIR        run folder (default: runs/<name>-<n>, never overwritten);\n"
     "                       with --sweep the folder of all points (DIR/<name>-<k>);\n"
     "                       compare: the picture (compare.png); report: the PDF\n"
-    "                       (report.pdf)\n"
+    "                       (report.pdf); export: the ONNX file\n"
     "      --sweep KEY=V1,V2,...  train once per value (several --sweep: every\n"
     "                       combination), e.g. --sweep train.optimizer.sgd.lr=0.01,0.1;\n"
     "                       commas inside [..] or {..} belong to the value; every point\n"
@@ -187,6 +188,19 @@ static const struct command {
      "\n"
      "options:\n"
      "  -o, --out FILE.pdf   the PDF (default: report.pdf)\n"
+     "  -h, --help           show this help\n"},
+    {"export", cli_export, OPT_OUT, "model", "netrun export MODEL -o FILE.onnx",
+     "export writes the model as it was trained; -o names the ONNX file",
+     "Writes the trained model MODEL (a run folder, or a weights file with the run's\n"
+     "resolved.yaml beside it) as an ONNX model (opset 13) that gives what netrun\n"
+     "gives: input 'input', float [N, C, H, W], each value pixel (0..255) * scale +\n"
+     "shift of its channel (the model's scaling, in the ONNX doc_string and metadata);\n"
+     "output 'probabilities' [N, classes] (softmax of the class scores), or 'outputs'\n"
+     "(the raw values) for an mse network without a final softmax. The class names,\n"
+     "scaling and input shape are in the model's metadata_props. Written atomically.\n"
+     "\n"
+     "options:\n"
+     "  -o, --out FILE.onnx  the ONNX model to write (required)\n"
      "  -h, --help           show this help\n"},
 };
 enum { COMMAND_COUNT = sizeof commands / sizeof commands[0] };
