@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CLI end-to-end (ctest label "slow"): the exercise networks ex2_cnn,
 # ex5_residual_deep and ex6b_batchnorm_adam_cosine, each trained 1 epoch on
-# 1000 MNIST training images per class, exported with `netrun export` and
+# 500 MNIST training images per class, exported with `netrun export` and
 # run by ONNX Runtime on the 10,000 MNIST test images: its argmax agrees with
 # netrun's on >= 99.9% and every probability within 1e-4
 # (tests/cli/onnx_check.bash). Needs data/mnist (tools/fetch-mnist).
@@ -19,14 +19,14 @@ if [[ ! -f $mnist/.complete ]]; then
 fi
 cd "$tmp" || exit 1
 
-# a training subset: the first 1000 images of each class, as symlinks
+# a training subset: the first 500 images of each class, as symlinks
 for dir in "$mnist"/Train/*/; do
   class=$(basename "$dir")
   mkdir -p "train/$class"
-  find "$dir" -maxdepth 1 -name '*.png' | sort | head -1000 |
+  find "$dir" -maxdepth 1 -name '*.png' | sort | head -500 |
     while read -r file; do ln -s "$file" "train/$class/"; done
 done
-check "training subset: 10000 images" test "$(find train -name '*.png' | wc -l)" = 10000
+check "training subset: 5000 images" test "$(find train -name '*.png' | wc -l)" = 5000
 
 for spec in ex2_cnn ex5_residual_deep ex6b_batchnorm_adam_cosine; do
   if ! "$netrun" "$src/specs/$spec.yaml" --set train.epochs=1 --set "data.train=$tmp/train" \
