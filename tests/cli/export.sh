@@ -152,6 +152,9 @@ expect_error "export: truncated weights" "bad/weights.bin" -- export bad -o x.on
 check "failed exports write nothing" test ! -e x.onnx
 expect_error "export: unwritable output folder" "$tmp/nodir/m.onnx" -- \
   export run_all -o "$tmp/nodir/m.onnx"
+expect_error "export: -o names a folder" "empty: error: cannot write: Is a directory" -- \
+  export run_all -o empty
+check "the folder is left as it was" test -z "$(ls -A empty)"
 mkdir ro && chmod a-w ro
 if [[ ! -w ro ]]; then   # root writes anywhere
   expect_error "export: read-only folder" "ro/m.onnx" -- export run_all -o ro/m.onnx
