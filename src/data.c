@@ -145,16 +145,6 @@ static int ends_with_component(const char *path, const char *suffix)
     return n == m || path[n - m - 1] == '/';
 }
 
-static int has_png_suffix(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 5)
-        return 0; /* ".png" alone is hidden anyway */
-    const char *s = name + n - 4;
-    return s[0] == '.' && (s[1] == 'p' || s[1] == 'P') && (s[2] == 'n' || s[2] == 'N') &&
-           (s[3] == 'g' || s[3] == 'G');
-}
-
 static int root_missing(const char *root, int e, nr_error *err)
 {
     if (e == ENOENT &&
@@ -411,7 +401,7 @@ static int list_class(const char *root, int rfd, const char *cls, name_list *fil
                     name, strerror(e));
             goto fail;
         }
-        if (!S_ISREG(st.st_mode) || !has_png_suffix(name)) {
+        if (!S_ISREG(st.st_mode) || nr_image_format_of(name) == NR_IMAGE_NONE) {
             nr_fail(err, NR_EXIT_INPUT,
                     "%s/%s/%s: error: %s; class folders may contain only "
                     ".png images (names starting with '.' are ignored)",
@@ -728,7 +718,7 @@ static int decode_one(decode_ctx *ctx, size_t i, nr_error *err)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", ctx->s->root);
     uint8_t *px = NULL;
     int c, h, w;
-    int rc = nr_png_read(path, &px, &c, &h, &w, err);
+    int rc = nr_image_read(path, &px, &c, &h, &w, err);
     if (rc == 0) {
         if (c != ctx->channels || h != ctx->height || w != ctx->width) {
             rc = nr_fail(err, NR_EXIT_INPUT,
@@ -770,7 +760,7 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", s->root);
     uint8_t *px0 = NULL;
     int c, h, w;
-    if (nr_png_read(first, &px0, &c, &h, &w, err) != 0) {
+    if (nr_image_read(first, &px0, &c, &h, &w, err) != 0) {
         free(first);
         return -1;
     }

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *nr_format_thousands(size_t value, char *buf, size_t size)
 {
@@ -64,4 +65,23 @@ char *nr_format_duration(double seconds, char *buf, size_t size)
     }
     snprintf(buf, size, "%lldh %02lldmin %02lldsec", s / 3600, (s / 60) % 60, s % 60);
     return buf;
+}
+
+void nr_csv_field(FILE *fp, const char *s)
+{
+    size_t n = strlen(s);
+    int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
+    for (const char *p = s; *p && !quote; p++)
+        quote = *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
+    if (!quote) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', fp);
+        fputc(*p, fp);
+    }
+    fputc('"', fp);
 }

@@ -105,6 +105,24 @@ int nr_class_names_check(const char *path, char *const *expected, size_t expecte
 int nr_dataset_probe(const char *root, int *channels, int *height, int *width,
                      nr_error *err);
 
+/* The image files netrun reads, told by the name's suffix (any case): the
+ * one place that decides it, for the dataset loader and `netrun predict`.
+ * NR_IMAGE_SUFFIXES names them for messages. */
+typedef enum nr_image_format {
+    NR_IMAGE_NONE = 0,   /* not an image netrun reads */
+    NR_IMAGE_PNG,        /* *.png */
+} nr_image_format;
+#define NR_IMAGE_SUFFIXES ".png"
+
+/* The format of the file NAME (a path or a bare name; only its last
+ * component counts, which must have something before the suffix). */
+nr_image_format nr_image_format_of(const char *name);
+/* Reads one image of a format netrun reads (nr_png_read for a .png: the
+ * same pixels, conversions and refusals as training); a name of no such
+ * format is refused with "PATH: error: not an image netrun reads; ...". */
+int nr_image_read(const char *path, uint8_t **pixels, int *channels, int *height,
+                  int *width, nr_error *err);
+
 /* One PNG, decoded to 8-bit gray or RGB. *pixels is malloc'd, CHW, caller frees.
  * Refuses, before allocating, headers claiming more than 16384 x 16384 or
  * more pixels than the file's size can hold (deflate compresses at most

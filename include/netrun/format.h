@@ -4,6 +4,7 @@
 #define NETRUN_FORMAT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* "1,234,567" into buf (NUL-terminated, truncated if short); returns buf. */
 const char *nr_format_thousands(size_t value, char *buf, size_t size);
@@ -21,5 +22,10 @@ const char *nr_format_percent(double fraction, const char *sep, char *buf, size_
  *   else    "1h 02min 03sec"     hours not limited ("26h 00min 00sec")
  * Negative or non-finite seconds give "?". Returns buf. */
 char *nr_format_duration(double seconds, char *buf, size_t size);
+
+/* Writes S as one CSV field (RFC 4180): as it is, or in double quotes
+ * (inner quotes doubled) when it holds a comma, quote, CR or LF or starts
+ * or ends with a space. */
+void nr_csv_field(FILE *fp, const char *s);
 
 #endif

@@ -12,6 +12,7 @@ typedef struct cli_options {
     size_t set_count;
     const char *out_dir;     /* --out DIR, or NULL */
     const char *weights;     /* --weights FILE (eval), or NULL */
+    const char *top;         /* --top K (predict) as given, or NULL */
     nr_backend backend;      /* --backend blas|reference */
     const char **sweeps;     /* --sweep KEY=V1,V2,... (argv strings, borrowed) */
     size_t sweep_count;
@@ -29,6 +30,7 @@ int cli_resume(const cli_options *opts);
 int cli_compare(const cli_options *opts);
 int cli_diff(const cli_options *opts);
 int cli_report(const cli_options *opts);
+int cli_predict(const cli_options *opts);
 int cli_export(const cli_options *opts);
 
 /* cmd_compare.c: prints the compare table of run folders dirs[0..count) on

@@ -23,6 +23,7 @@ static const char usage_text[] =
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
     "       netrun report RUN_DIR... [-o FILE.pdf]  one PDF: settings, results, pictures\n"
+    "       netrun predict MODEL IMAGE_OR_FOLDER... [-o FILE.csv] [--top K]  classify images\n"
     "       netrun export MODEL -o FILE.onnx   the trained model as an ONNX model\n"
     "       netrun COMMAND --help              a command's own usage, options and defaults\n"
     "       netrun --help | --version\n"
@@ -38,7 +39,8 @@ static const char usage_text[] =
     "  -o, --out DIR        run folder (default: runs/<name>-<n>, never overwritten);\n"
     "                       with --sweep the folder of all points (DIR/<name>-<k>);\n"
     "                       compare: the picture (compare.png); report: the PDF\n"
-    "                       (report.pdf); export: the ONNX file\n"
+    "                       (report.pdf); predict: a CSV of the predictions;\n"
+    "                       export: the ONNX file\n"
     "      --sweep KEY=V1,V2,...  train once per value (several --sweep: every\n"
     "                       combination), e.g. --sweep train.optimizer.sgd.lr=0.01,0.1;\n"
     "                       commas inside [..] or {..} belong to the value; every point\n"
@@ -46,6 +48,7 @@ static const char usage_text[] =
     "  -b, --backend NAME   blas (default) or reference (plain loops, no BLAS);\n"
     "                       training, eval, bench\n"
     "  -w, --weights FILE   weights to evaluate; eval only\n"
+    "      --top K          classes listed per image (default 3); predict only\n"
     "  -h, --help           show this help (after a command: that command's help)\n"
     "  -V, --version        show the version\n"
     "\n"
@@ -64,6 +67,7 @@ enum {
     OPT_BACKEND = 1u << 2,
     OPT_WEIGHTS = 1u << 3,
     OPT_SWEEP = 1u << 4,
+    OPT_TOP = 1u << 5,
 };
 
 static const struct option_name {
@@ -76,6 +80,7 @@ static const struct option_name {
     {'b', OPT_BACKEND, "--backend"},
     {'w', OPT_WEIGHTS, "--weights"},
     {'S', OPT_SWEEP, "--sweep"},
+    {'T', OPT_TOP, "--top"},
 };
 
 typedef int (*command_fn)(const cli_options *);
@@ -189,6 +194,31 @@ static const struct command {
      "options:\n"
      "  -o, --out FILE.pdf   the PDF (default: report.pdf)\n"
      "  -h, --help           show this help\n"},
+    {"predict", cli_predict, OPT_OUT | OPT_TOP, "model",
+     "netrun predict MODEL IMAGE_OR_FOLDER... [-o FILE.csv] [--top K]",
+     "predict classifies images with a trained model as it is; -o names the CSV",
+     "Classifies images with a trained model. MODEL is a run folder (runs/<name>-<n>)\n"
+     "or a weights file with the run's resolved.yaml beside it. Each image is read\n"
+     "and scaled as in training: an 8-bit gray or RGB .png of the model's input\n"
+     "size (images are not resized). A folder is searched recursively in sorted\n"
+     "order (names starting with '.' skipped, .png files taken). Prints one line\n"
+     "per image: its path, the predicted class and its probability, then the top K\n"
+     "classes with theirs. When the images of a folder all sit in folders named\n"
+     "after the model's classes (a Test set), also prints their accuracy and\n"
+     "confusion matrix. An image that cannot be used is named on stderr with the\n"
+     "reason; the others are still predicted.\n"
+     "\n"
+     "options:\n"
+     "  -o, --out FILE.csv   also write path,predicted,p,<one column per class> (the\n"
+     "                       class's probability), a row per image predicted; with\n"
+     "                       class folders also FILE.confusion.csv and .png\n"
+     "                       (default: no file, the confusion matrix printed)\n"
+     "      --top K          classes listed per image, 1 or more (default: 3, or the\n"
+     "                       model's classes when fewer)\n"
+     "  -h, --help           show this help\n"
+     "\n"
+     "exit status: 0 every image predicted, 2 bad input or an image that could not be\n"
+     "used (the others are predicted and written all the same)\n"},
     {"export", cli_export, OPT_OUT, "model", "netrun export MODEL -o FILE.onnx",
      "export writes the model as it was trained; -o names the ONNX file",
      "Writes the trained model MODEL (a run folder, or a weights file with the run's\n"
@@ -296,6 +326,7 @@ int main(int argc, char **argv)
         {"backend", required_argument, NULL, 'b'},
         {"weights", required_argument, NULL, 'w'},
         {"sweep", required_argument, NULL, 'S'},
+        {"top", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -360,6 +391,9 @@ int main(int argc, char **argv)
             break;
         case 'w':
             opts.weights = optarg;
+            break;
+        case 'T':
+            opts.top = optarg;
             break;
         case 'h':
             print_help(cmd);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netrun/format.h"
 #include "netrun/plot.h"
 #include "plot/common.h"
 
@@ -369,25 +370,6 @@ int nr_plot_confusion(const char *path, const int64_t *matrix, size_t k,
 
 /* ------------------------------------------------------------ CSV */
 
-static void csv_field(FILE *fp, const char *s)
-{
-    size_t n = strlen(s);
-    int quote = n > 0 && (s[0] == ' ' || s[n - 1] == ' ');
-    for (const char *p = s; *p && !quote; p++)
-        quote = *p == ',' || *p == '"' || *p == '\n' || *p == '\r';
-    if (!quote) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            fputc('"', fp);
-        fputc(*p, fp);
-    }
-    fputc('"', fp);
-}
-
 int nr_confusion_write_csv(const char *path, const int64_t *matrix, size_t k,
                            const char *const *class_names, nr_error *err)
 {
@@ -400,11 +382,11 @@ int nr_confusion_write_csv(const char *path, const int64_t *matrix, size_t k,
     fputs("true\\predicted", t.fp);
     for (size_t j = 0; j < k; j++) {
         fputc(',', t.fp);
-        csv_field(t.fp, class_name(class_names, j, nb, sizeof nb));
+        nr_csv_field(t.fp, class_name(class_names, j, nb, sizeof nb));
     }
     fputc('\n', t.fp);
     for (size_t i = 0; i < k; i++) {
-        csv_field(t.fp, class_name(class_names, i, nb, sizeof nb));
+        nr_csv_field(t.fp, class_name(class_names, i, nb, sizeof nb));
         for (size_t j = 0; j < k; j++)
             fprintf(t.fp, ",%" PRId64, matrix[i * k + j]);
         fputc('\n', t.fp);
@@ -456,7 +438,7 @@ int nr_confusion_write_metrics(const char *path, const int64_t *matrix, size_t k
         wp += p * (double)support;
         wr += r * (double)support;
         wf += f1 * (double)support;
-        csv_field(t.fp, class_name(class_names, i, nb, sizeof nb));
+        nr_csv_field(t.fp, class_name(class_names, i, nb, sizeof nb));
         fprintf(t.fp, ",%.6f,%.6f,%.6f,%" PRId64 "\n", p, r, f1, support);
     }
     double kk = (double)k;

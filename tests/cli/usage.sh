@@ -86,12 +86,14 @@ declare -A usage_line=(
   [compare]='usage: netrun compare RUN_DIR... [-o FILE.png]'
   [diff]='usage: netrun diff A.yaml B.yaml'
   [report]='usage: netrun report RUN_DIR... [-o FILE.pdf]'
+  [predict]='usage: netrun predict MODEL IMAGE_OR_FOLDER... [-o FILE.csv] [--top K]'
 )
 declare -A takes=(
   [check]='--set' [eval]='--weights --set --backend' [data]='' [resume]=''
   [bench]='--set --backend' [compare]='--out' [diff]='' [report]='--out'
+  [predict]='--out'
 )
-for cmd in check eval data resume bench compare diff report; do
+for cmd in check eval data resume bench compare diff report predict; do
   for flag in --help -h; do
     "$netrun" "$cmd" "$flag" >"$tmp/stdout" 2>"$tmp/stderr"; status=$?
     help=$(cat "$tmp/stdout")
