@@ -20,6 +20,10 @@
 
 #define DEFAULT_TOP 3
 #define MAX_TOP 1000000
+/* paths are padded to the longest up to this width (a longer one only
+ * shifts its own line) */
+#define MAX_PATH_WIDTH 80
+#define MAX_NAME_WIDTH 30
 /* the confusion matrix is printed as a table up to this many classes */
 #define PRINTED_MATRIX_CLASSES 20
 #define PRINTED_CONFUSIONS 10
@@ -279,19 +283,22 @@ int cli_predict(const cli_options *opts)
     }
     out.top = top < (int)k ? top : (int)k;
     out.rank = malloc(k * sizeof *out.rank);
-    out.confusion = calloc(k * k, sizeof *out.confusion);
-    if (!out.rank || !out.confusion) {
+    /* only images in class folders need the matrix (k x k: large for many classes) */
+    out.confusion = list.labelled ? calloc(k * k, sizeof *out.confusion) : NULL;
+    if (!out.rank || (list.labelled && !out.confusion)) {
         fprintf(stderr, "netrun: error: out of memory\n");
         status = NR_EXIT_INTERNAL;
         goto done;
     }
     for (size_t i = 0; i < list.count; i++) {
         int w = (int)strlen(list.paths[i]);
-        out.path_width = w > out.path_width ? w : out.path_width;
+        if (w > out.path_width && w <= MAX_PATH_WIDTH)
+            out.path_width = w;
     }
     for (size_t c = 0; c < k; c++) {
         int w = (int)strlen(model.info.class_names[c]);
-        out.name_width = w > out.name_width ? w : out.name_width;
+        if (w > out.name_width && w <= MAX_NAME_WIDTH)
+            out.name_width = w;
     }
     if (csv.fp) {
         out.csv = csv.fp;
@@ -333,8 +340,9 @@ int cli_predict(const cli_options *opts)
     if (failed)
         fprintf(stderr, "netrun: %zu of %zu images could not be used (named above)\n", failed,
                 list.count);
-    fprintf(stderr, "netrun: predicted %zu images in %.2f s (model loaded in %.2f s)\n",
-            out.predicted, predicted_at - opened, opened - start);
+    fprintf(stderr, "netrun: predicted %zu image%s in %.2f s (model loaded in %.2f s)\n",
+            out.predicted, out.predicted == 1 ? "" : "s", predicted_at - opened,
+            opened - start);
     status = failed ? NR_EXIT_INPUT : 0;
 done:
     if (csv.fp)

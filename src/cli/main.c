@@ -23,7 +23,7 @@ static const char usage_text[] =
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
     "       netrun report RUN_DIR... [-o FILE.pdf]  one PDF: settings, results, pictures\n"
-    "       netrun predict MODEL IMAGE_OR_FOLDER... [-o FILE.csv] [--top K]  classify images\n"
+    "       netrun predict MODEL IMAGE_OR_FOLDER...  classify images with a trained model\n"
     "       netrun export MODEL -o FILE.onnx   the trained model as an ONNX model\n"
     "       netrun COMMAND --help              a command's own usage, options and defaults\n"
     "       netrun --help | --version\n"
