@@ -18,6 +18,7 @@
 
 #include "netrun/fileio.h"
 #include "netrun/graph.h"
+#include "layers/layer.h"
 
 /* A tensor of the graph being written: its name and rank (2 or 4). */
 typedef struct tensor {
@@ -32,6 +33,7 @@ typedef struct exporter {
     size_t params_used, buffers_used;
     unsigned nodes;              /* nodes written: numbers the names */
     bool overrun;                /* the graph asked for more floats than there are */
+    const nr_layer *unexportable;  /* the first layer of a kind with no ONNX form */
 } exporter;
 
 /* A new name "n<k>_<what>_<label>" (unique by k). */
@@ -213,40 +215,60 @@ static tensor emit_residual(exporter *ex, const nr_layer *layer, const tensor *i
     return out;
 }
 
+static tensor emit_maxpool(exporter *ex, const nr_layer *layer, const tensor *in)
+{
+    return emit_pool(ex, layer, in, true);
+}
+
+static tensor emit_avgpool(exporter *ex, const nr_layer *layer, const tensor *in)
+{
+    return emit_pool(ex, layer, in, false);
+}
+
+static tensor emit_flatten(exporter *ex, const nr_layer *layer, const tensor *in)
+{
+    return as_vector(ex, in, layer->label);
+}
+
+/* dropout (the identity outside training) and softmax (only last: the
+ * output head, written by nr_onnx_encode) */
+static tensor emit_nothing(exporter *ex, const nr_layer *layer, const tensor *in)
+{
+    (void)ex;
+    (void)layer;
+    return *in;
+}
+
+/* The kinds the exporter writes itself; element-wise kinds say their ONNX
+ * operator in their ops (onnx_op, layers/layer.h). */
+typedef tensor (*layer_emitter)(exporter *ex, const nr_layer *layer, const tensor *in);
+static const layer_emitter emitters[NR_LAYER_KIND_COUNT] = {
+    [NR_LAYER_CONV] = emit_conv,          [NR_LAYER_MAXPOOL] = emit_maxpool,
+    [NR_LAYER_AVGPOOL] = emit_avgpool,    [NR_LAYER_DENSE] = emit_dense,
+    [NR_LAYER_FLATTEN] = emit_flatten,    [NR_LAYER_BATCHNORM] = emit_batchnorm,
+    [NR_LAYER_RESIDUAL] = emit_residual,  [NR_LAYER_DROPOUT] = emit_nothing,
+    [NR_LAYER_SOFTMAX] = emit_nothing,
+};
+
+bool nr_onnx_kind_exportable(nr_layer_kind kind)
+{
+    return kind >= 0 && kind < NR_LAYER_KIND_COUNT &&
+           (emitters[kind] || nr_layer_registry[kind]->onnx_op);
+}
+
 static tensor emit_layer(exporter *ex, const nr_layer *layer, const tensor *in)
 {
-    switch (layer->kind) {
-    case NR_LAYER_CONV:
-        return emit_conv(ex, layer, in);
-    case NR_LAYER_MAXPOOL:
-        return emit_pool(ex, layer, in, true);
-    case NR_LAYER_AVGPOOL:
-        return emit_pool(ex, layer, in, false);
-    case NR_LAYER_DENSE:
-        return emit_dense(ex, layer, in);
-    case NR_LAYER_FLATTEN:
-        return as_vector(ex, in, layer->label);
-    case NR_LAYER_BATCHNORM:
-        return emit_batchnorm(ex, layer, in);
-    case NR_LAYER_RESIDUAL:
-        return emit_residual(ex, layer, in);
-    case NR_LAYER_DROPOUT:   /* the identity outside training */
-    case NR_LAYER_SOFTMAX:   /* only last: the output head (nr_onnx_encode) */
-    case NR_LAYER_KIND_COUNT:
+    if (emitters[layer->kind])
+        return emitters[layer->kind](ex, layer, in);
+    const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+    if (!ops->onnx_op) {
+        if (!ex->unexportable)
+            ex->unexportable = layer;
         return *in;
-    case NR_LAYER_RELU:
-    case NR_LAYER_LEAKY_RELU:
-    case NR_LAYER_SIGMOID:
-    case NR_LAYER_TANH:
-        break;
     }
-    static const char *const ops[NR_LAYER_KIND_COUNT] = {
-        [NR_LAYER_RELU] = "Relu", [NR_LAYER_LEAKY_RELU] = "LeakyRelu",
-        [NR_LAYER_SIGMOID] = "Sigmoid", [NR_LAYER_TANH] = "Tanh"};
-    tensor out = unary(ex, ops[layer->kind], nr_layer_kind_name(layer->kind), layer->label, in,
-                       in->rank);
-    if (layer->kind == NR_LAYER_LEAKY_RELU)
-        nr_onnx_attr_float(ex->pb, "alpha", layer->config.leaky_relu.slope);
+    tensor out = unary(ex, ops->onnx_op, ops->name, layer->label, in, in->rank);
+    if (ops->onnx_attr)
+        nr_onnx_attr_float(ex->pb, ops->onnx_attr, ops->onnx_attr_value(layer));
     nr_onnx_node_end(ex->pb);
     return out;
 }
@@ -436,6 +458,11 @@ int nr_onnx_encode(const nr_model *model, nr_pb *pb, nr_error *err)
     nr_onnx_opset(pb, NR_ONNX_MODEL_OPSET_IMPORT, "", NR_ONNX_OPSET);
     write_metadata(pb, model, spec_name);
 
+    if (ex.unexportable)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: layer %s (%s) has no ONNX form in this "
+                       "netrun (its ops give no onnx_op and the exporter has no writer for it)",
+                       model->spec_path, ex.unexportable->label,
+                       nr_layer_kind_name(ex.unexportable->kind));
     if (ex.overrun || ex.params_used != ex.param_count || ex.buffers_used != ex.buffer_count)
         return nr_fail(err, NR_EXIT_INTERNAL,
                        "%s: error: the ONNX graph took %zu of %zu parameters and %zu of %zu "

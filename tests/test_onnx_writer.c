@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "netrun/onnx_export.h"
 #include "netrun/onnx_writer.h"
+#include "layers/layer.h"
 
 /* The buffer holds exactly `expected`; on a mismatch both are printed. */
 static void assert_bytes(const nr_pb *pb, const uint8_t *expected, size_t len)
@@ -285,6 +287,25 @@ START_TEST(test_large_tensor)
 }
 END_TEST
 
+/* Every kind in the registry can be exported: the exporter writes it or its
+ * ops name an ONNX operator; a kind added without either fails here (and
+ * `netrun export` would refuse its networks with an error, not write a
+ * wrong model). */
+START_TEST(test_every_kind_exportable)
+{
+    for (int kind = 0; kind < NR_LAYER_KIND_COUNT; kind++)
+        ck_assert_msg(nr_onnx_kind_exportable((nr_layer_kind)kind), "%s has no ONNX form",
+                      nr_layer_registry[kind]->name);
+    ck_assert(!nr_onnx_kind_exportable(NR_LAYER_KIND_COUNT));
+    /* an element-wise kind's attribute comes with its value */
+    for (int kind = 0; kind < NR_LAYER_KIND_COUNT; kind++) {
+        const nr_layer_ops *ops = nr_layer_registry[kind];
+        ck_assert_msg(!ops->onnx_attr == !ops->onnx_attr_value, "%s", ops->name);
+        ck_assert_msg(!ops->onnx_attr || ops->onnx_op, "%s", ops->name);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("onnx_writer");
@@ -298,6 +319,7 @@ int main(void)
     tcase_add_test(onnx, test_onnx_small_messages);
     tcase_add_test(onnx, test_tiny_model);
     tcase_add_test(onnx, test_large_tensor);
+    tcase_add_test(onnx, test_every_kind_exportable);
     suite_add_tcase(suite, onnx);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

@@ -37,5 +37,8 @@ int nr_onnx_encode(const nr_model *model, nr_pb *out, nr_error *err);
  * the whole new one, never a part. Errors name the path (NR_EXIT_INPUT for
  * an unwritable one). */
 int nr_onnx_export(const nr_model *model, const char *path, nr_error *err);
+/* Whether layers of this kind can be exported: the exporter writes it, or
+ * its ops name an element-wise ONNX operator. */
+bool nr_onnx_kind_exportable(nr_layer_kind kind);
 
 #endif

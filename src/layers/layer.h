@@ -242,6 +242,14 @@ struct nr_layer_ops {
      * width (conv, pooling), so the flat output of dense/flatten is refused
      * when the graph is built. */
     bool needs_image;
+    /* `netrun export` (onnx_export.c) of an element-wise kind: its ONNX
+     * operator ("Relu") and, when it has one, its float attribute (name and
+     * this layer's value: "alpha" of LeakyRelu). NULL for the kinds the
+     * exporter writes itself (conv, pools, dense, flatten, batchnorm,
+     * residual, dropout, softmax). */
+    const char *onnx_op;
+    const char *onnx_attr;
+    float (*onnx_attr_value)(const nr_layer *layer);
     /* With these kernels, the backward computes the parameter gradients of
      * the WHOLE batch, split among the threads, straight into the shared
      * gradient: the executor points every thread's dweight/dbias at it and

@@ -29,8 +29,16 @@ static void leaky_relu_backward(const nr_exec *ex, nr_layer_run *run, const floa
         nr_leaky_relu_backward(count, run->layer->config.leaky_relu.slope, run->out, run->dout, din);
 }
 
+static float leaky_relu_alpha(const nr_layer *layer)
+{
+    return layer->config.leaky_relu.slope;
+}
+
 const nr_layer_ops nr_leaky_relu_ops = {
     .name = "leaky_relu",
+    .onnx_op = "LeakyRelu",
+    .onnx_attr = "alpha",
+    .onnx_attr_value = leaky_relu_alpha,
     .setup = leaky_relu_setup,
     .describe = leaky_relu_describe,
     .forward = leaky_relu_forward,

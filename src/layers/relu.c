@@ -19,6 +19,7 @@ static void relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
 
 const nr_layer_ops nr_relu_ops = {
     .name = "relu",
+    .onnx_op = "Relu",
     .setup = nr_layer_setup_same_shape,
     .forward = relu_forward,
     .backward = relu_backward,

@@ -17,6 +17,7 @@ static void sigmoid_backward(const nr_exec *ex, nr_layer_run *run, const float *
 
 const nr_layer_ops nr_sigmoid_ops = {
     .name = "sigmoid",
+    .onnx_op = "Sigmoid",
     .setup = nr_layer_setup_same_shape,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,

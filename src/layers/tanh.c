@@ -17,6 +17,7 @@ static void tanh_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
 
 const nr_layer_ops nr_tanh_ops = {
     .name = "tanh",
+    .onnx_op = "Tanh",
     .setup = nr_layer_setup_same_shape,
     .forward = tanh_forward,
     .backward = tanh_backward,
