@@ -275,6 +275,19 @@ static long schema_index(const ns_key *keys, const char *name)
     return -1;
 }
 
+/* Removes entry i of map (keeping the order of the others). */
+static void drop_entry(ns_node *map, size_t i)
+{
+    free(map->keys[i]);
+    ns_node_free(map->items[i]);
+    for (size_t j = i + 1; j < map->count; j++) {
+        map->keys[j - 1] = map->keys[j];
+        map->items[j - 1] = map->items[j];
+        map->key_pos[j - 1] = map->key_pos[j];
+    }
+    map->count--;
+}
+
 /* Validates map against keys; `anchor` is where "missing required key"
  * errors point (the key that introduces the map, or the choice). */
 static int resolve_map(rctx *c, ns_node *map, const ns_key *keys, ns_pos anchor)
@@ -292,6 +305,12 @@ static int resolve_map(rctx *c, ns_node *map, const ns_key *keys, ns_pos anchor)
                               ns_show(map->keys[i], shown, sizeof shown),
                               owner(c, where, sizeof where), suggest_result(&s, hint, sizeof hint),
                               valid);
+        }
+        if (k->need == NS_OPTIONAL && ns_is_null(map->items[i])) {
+            /* an optional key with an empty value is left out ("--set
+             * train.init_from=" undoes the spec's) */
+            drop_entry(map, i--);
+            continue;
         }
         size_t old = ns_path_key(&c->path, k->name);
         int rc = resolve_value(c, &map->items[i], k, map->key_pos[i]);

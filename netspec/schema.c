@@ -41,6 +41,8 @@ static const ns_key conv_params[] = {
     { .name = "pad", INT_RANGE(0, 64), DEFAULT("0"), .doc = "zero padding added on each side" },
     { .name = "bias", BOOL_TYPE, DEFAULT("true"), .doc = "learn one bias per filter" },
     { .name = "init", ENUM_OF(init_values), DEFAULT("auto"), .doc = "weight initialization; auto lets the engine choose" },
+    { .name = "freeze", BOOL_TYPE, DEFAULT("false"), .doc = "keep its parameters fixed during training (fine-tuning)" },
+    { .name = "fresh", BOOL_TYPE, DEFAULT("false"), .doc = "with train.init_from: not loaded, starts from its own initialization" },
     END
 };
 
@@ -60,6 +62,8 @@ static const ns_key dense_params[] = {
     { .name = "units", INT_RANGE(1, 1048576), REQUIRED, .doc = "number of outputs" },
     { .name = "bias", BOOL_TYPE, DEFAULT("true"), .doc = "learn one bias per output" },
     { .name = "init", ENUM_OF(init_values), DEFAULT("auto"), .doc = "weight initialization; auto lets the engine choose" },
+    { .name = "freeze", BOOL_TYPE, DEFAULT("false"), .doc = "keep its parameters fixed during training (fine-tuning)" },
+    { .name = "fresh", BOOL_TYPE, DEFAULT("false"), .doc = "with train.init_from: not loaded, starts from its own initialization" },
     END
 };
 
@@ -76,6 +80,8 @@ static const ns_key dropout_params[] = {
 static const ns_key batchnorm_params[] = {
     { .name = "momentum", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("0.1"), .doc = "weight of the current batch in the running mean/variance" },
     { .name = "eps", FLOAT_RANGE(0, 1), OPEN_LOW, DEFAULT("1e-5"), .doc = "added to the variance before the square root" },
+    { .name = "freeze", BOOL_TYPE, DEFAULT("false"), .doc = "keep gamma, beta and the running statistics fixed (fine-tuning)" },
+    { .name = "fresh", BOOL_TYPE, DEFAULT("false"), .doc = "with train.init_from: not loaded, starts from its own initialization" },
     END
 };
 
@@ -311,6 +317,7 @@ static const ns_key train_keys[] = {
     { .name = "validation", MAP_OF(validation_keys), DEFAULT("{}"), .doc = "a validation split of Train, evaluated every epoch" },
     { .name = "early_stopping", MAP_OF(early_stopping_keys), DEFAULT("{}"), .doc = "stop when the validation value stops improving" },
     { .name = "augment", MAP_OF(augment_keys), DEFAULT("{}"), .doc = "random transforms of training images (training only)" },
+    { .name = "init_from", .type = NS_T_PATH, OPTIONAL, .doc = "start from the weights of a trained model (a run folder or its weights.bin); absent = fresh weights" },
     END
 };
 

@@ -13,6 +13,7 @@
 #include "netrun/data.h"
 #include "netrun/fileio.h"
 #include "netrun/graph.h"
+#include "netrun/init_from.h"
 #include "netrun/outputs.h"
 #include "netrun/run_folder.h"
 #include "netrun/spec_load.h"
@@ -37,6 +38,11 @@ typedef struct run_state {
     double started_at;         /* nr_monotonic_seconds() when the command started */
     double first_batch_at;     /* nr_monotonic_seconds() when the first batch was done; 0 before */
     char machine[256];
+    bool resuming;             /* nr_run_resume: the checkpoint holds the weights */
+    nr_init_from_report init_from;   /* train.init_from (source "" without) */
+    char init_from_line[4400]; /* its summary line */
+    char spec_line[4096];      /* summary.txt's spec: the spec as given */
+    char extended[NR_SUMMARY_EXTENDED_MAX];  /* totals of resume --epochs, "2 -> 4" */
     nr_dir_lock lock;          /* the run folder, held for the whole run */
     bool created_dir;          /* the run folder was made by this run */
     bool folder_used;          /* something was written into it */
@@ -199,9 +205,11 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
 {
     int threads = s->spec.train.threads > 0 ? s->spec.train.threads
                                             : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    nr_run_summary summary = {.spec = &s->spec, .spec_path = s->opts->spec_path,
+    nr_run_summary summary = {.spec = &s->spec, .spec_path = s->spec_line,
                               .train = s->train, .test = s->test, .machine = s->machine,
-                              .threads = threads, .history = s->history};
+                              .threads = threads, .history = s->history,
+                              .init_from = s->init_from_line[0] ? s->init_from_line : NULL,
+                              .extended = s->extended[0] ? s->extended : NULL};
     if (done) {
         summary.finished = true;
         summary.epochs = done->epochs;
@@ -347,7 +355,34 @@ static int prepare_spec(run_state *s, const char *spec_path, const char *const *
     if (surveyed.warning[0])
         say(s->opts, "%s", surveyed.warning);
     nr_spec_data_free(&surveyed);
+    /* a resumed run's weights are its checkpoint's */
+    if (!s->resuming && nr_init_from(&s->spec, NULL, &s->init_from, err) != 0)
+        return -1;
     return 0;
+}
+
+/* Pins checkpoints to the run: the network's structure and the resolved
+ * spec, but for train.epochs (netrun resume --epochs changes the total;
+ * the checkpoint records it). */
+static int run_spec_hash(const nr_spec *spec, uint64_t *hash, nr_error *err)
+{
+    char *text;
+    size_t len;
+    if (ns_doc_emit(spec->doc, &text, &len, err) != 0)
+        return -1;
+    ns_doc *copy = NULL;
+    int status = ns_doc_parse_string(text, len, spec->doc->path, spec->doc->dir, &copy, err);
+    free(text);
+    if (status == 0 && (ns_doc_apply_set(copy, "train.epochs=1", err) != 0 ||
+                        ns_doc_resolve(copy, err) != 0 ||
+                        ns_doc_emit(copy, &text, &len, err) != 0))
+        status = -1;
+    if (status == 0) {
+        *hash = nr_fnv1a(nr_graph_hash(spec->graph), text, len);
+        free(text);
+    }
+    ns_doc_free(copy);
+    return status;
 }
 
 /* Data, net and trainer: after the run folder is held (a second netrun on
@@ -359,14 +394,15 @@ static int prepare_data(run_state *s, nr_error *err)
                       err) != 0)
         return -1;
     nr_net_init(s->net, s->spec.train.seed);
-    if (nr_trainer_create(s->net, s->train, s->test, &s->spec.train, &s->trainer, err) != 0)
+    if (!s->resuming && s->init_from.source[0]) {
+        if (nr_init_from(&s->spec, s->net, &s->init_from, err) != 0)
+            return -1;
+        nr_init_from_describe(&s->init_from, s->init_from_line, sizeof s->init_from_line);
+        say(s->opts, "%s", s->init_from_line);
+    }
+    if (nr_trainer_create(s->net, s->train, s->test, &s->spec.train, &s->trainer, err) != 0 ||
+        run_spec_hash(&s->spec, &s->spec_hash, err) != 0)
         return -1;
-    char *resolved;
-    size_t len;
-    if (ns_doc_emit(s->spec.doc, &resolved, &len, err) != 0)
-        return -1;
-    s->spec_hash = nr_fnv1a(nr_graph_hash(s->spec.graph), resolved, len);
-    free(resolved);
     describe_machine(s->machine, sizeof s->machine);
     return 0;
 }
@@ -430,6 +466,7 @@ int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
     run_state s = {.opts = opts,
                    .started_at = opts->started_at > 0.0 ? opts->started_at : nr_monotonic_seconds()};
     memset(result, 0, sizeof *result);
+    snprintf(s.spec_line, sizeof s.spec_line, "%s", opts->spec_path);
     int status = -1;
     if (prepare_spec(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0 ||
         create_run_dir(&s, err) != 0 || prepare_data(&s, err) != 0)
@@ -494,23 +531,67 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
                 "writes one after its first epoch); nothing to resume", dir);
         goto done;
     }
-    snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
-    if (prepare_spec(&s, spec, NULL, 0, err) != 0 || prepare_data(&s, err) != 0 ||
+    /* what the summary said before: the spec as given, init_from, extensions */
+    char value[4096];
+    if (!nr_run_folder_summary_value(dir, "spec", s.spec_line, sizeof s.spec_line)[0])
+        snprintf(s.spec_line, sizeof s.spec_line, "%s/%s", dir, NR_RUN_SPEC);
+    if (nr_run_folder_summary_value(dir, "init_from", value, sizeof value)[0])
+        snprintf(s.init_from_line, sizeof s.init_from_line, "init_from: %s", value);
+    nr_run_folder_summary_value(dir, "extended", s.extended, sizeof s.extended);
+    /* --epochs N: the spec of what runs has the new total; the checkpoint
+     * (pinned to the spec but for train.epochs) continues to it */
+    char epochs_set[64];
+    const char *sets[1] = {epochs_set};
+    snprintf(epochs_set, sizeof epochs_set, "train.epochs=%d", opts->epochs);
+    s.resuming = true;
+    if (prepare_spec(&s, spec, sets, opts->epochs > 0 ? 1 : 0, err) != 0 ||
+        prepare_data(&s, err) != 0 ||
         nr_trainer_load(s.trainer, checkpoint, s.spec_hash, err) != 0)
         goto done;
     int epochs_done;
     s.history = nr_trainer_history(s.trainer, &epochs_done);
     for (int i = 0; i < epochs_done; i++)
         s.train_seconds += s.history[i].seconds;
+    const int planned = nr_trainer_checkpoint_epochs(s.trainer), total = s.spec.train.epochs;
     if (nr_trainer_finished(s.trainer)) {
-        nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has finished (%d epochs); nothing to "
-                "resume", dir, epochs_done);
+        if (epochs_done < total)
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: early stopping ended the run after epoch "
+                    "%d of %d; nothing to resume (more epochs would stop there too)", dir,
+                    epochs_done, total);
+        else if (opts->epochs > 0)
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has finished its %d epochs; "
+                    "--epochs %d adds none: give a total of more than %d", dir, epochs_done,
+                    opts->epochs, epochs_done);
+        else
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has finished (%d epochs); nothing "
+                    "to resume; netrun resume %s --epochs N continues it to N epochs in all",
+                    dir, epochs_done, dir);
         goto done;
+    }
+    if (planned != total) {
+        /* resolved.yaml is the spec of what ran: the new total */
+        char *resolved;
+        size_t len;
+        if (ns_doc_emit(s.spec.doc, &resolved, &len, err) != 0)
+            goto done;
+        int written = write_in_run(&s, NR_RUN_RESOLVED, resolved, len, err);
+        free(resolved);
+        size_t used = strlen(s.extended);
+        if (used == 0)
+            snprintf(s.extended, sizeof s.extended, "%d -> %d", planned, total);
+        else if (used + 16 < sizeof s.extended)
+            snprintf(s.extended + used, sizeof s.extended - used, " -> %d", total);
+        if (written != 0 || write_summary(&s, NULL, err) != 0)
+            goto done;
+        say(opts, "continuing %s to %d epochs in all (it was planned for %d); resolved.yaml "
+            "says train.epochs: %d", dir, total, planned, total);
     }
     say(opts, "resuming %s after %ld training batches (%d epochs done)", dir,
         nr_trainer_batches_done(s.trainer), epochs_done);
     if (open_batches_log(&s, err, nr_trainer_batches_done(s.trainer)) != 0)
         goto done;
+    /* from here on a failure keeps what trained in the folder */
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
     status = train_and_finish(&s, result, err);
 done:
     free(spec);

@@ -132,6 +132,10 @@ void nr_batches_append(FILE *out, const nr_batch_record *batch)
 
 /* ------------------------------------------------------------ summary.txt */
 
+/* "extended: 2 -> 4 epochs (netrun resume --epochs)" */
+static const char summary_extended_key[] = "extended: ";
+static const char summary_extended_tail[] = " epochs (netrun resume --epochs)";
+
 static void fill_summary(FILE *out, const void *ctx)
 {
     const nr_run_summary *s = ctx;
@@ -145,6 +149,12 @@ static void fill_summary(FILE *out, const void *ctx)
     char output[512];
     fprintf(out, "%s\n", nr_describe_output(spec->graph, cfg->loss, output, sizeof output));
     fprintf(out, "params: %zu\n", spec->graph->param_count);
+    if (spec->graph->frozen_param_count)
+        fprintf(out, "trainable params: %zu (%zu frozen)\n",
+                spec->graph->param_count - spec->graph->frozen_param_count,
+                spec->graph->frozen_param_count);
+    if (s->init_from)
+        fprintf(out, "%s\n", s->init_from);
     fprintf(out, "\ndata: train %zu images (%s), test %zu images (%s)\n", s->train->count,
             s->train->root, s->test->count, s->test->root);
     fprintf(out, "classes: %zu, images %dx%dx%d\n", s->train->class_count, s->train->channels,
@@ -153,6 +163,8 @@ static void fill_summary(FILE *out, const void *ctx)
     fprintf(out, "threads: %d\n", s->threads);
     fprintf(out, "backend: %s\n",
             cfg->backend == NR_BACKEND_REFERENCE ? "reference (plain loops)" : "blas (OpenBLAS)");
+    if (s->extended)
+        fprintf(out, "%s%s%s\n", summary_extended_key, s->extended, summary_extended_tail);
     if (!s->finished)
         return;
     fprintf(out, "\nepochs: %d%s\ntraining time: %.2f s\nfinal test accuracy: %.4f\n"
@@ -188,6 +200,36 @@ int nr_run_folder_write_summary(const char *dir, const nr_run_summary *summary,
                                 nr_error *err)
 {
     return write_text(dir, NR_RUN_SUMMARY, fill_summary, summary, err);
+}
+
+const char *nr_run_folder_summary_value(const char *dir, const char *key, char *buf,
+                                        size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    char *path = nr_path_join(dir, NR_RUN_SUMMARY), *text = NULL;
+    size_t len, key_len = strlen(key);
+    nr_error ignored;
+    if (path && nr_read_file(path, SUMMARY_MAX_BYTES, &text, &len, &ignored) == 0) {
+        for (char *line = text; line && *line;) {
+            char *next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            if (strncmp(line, key, key_len) == 0 && strncmp(line + key_len, ": ", 2) == 0) {
+                const char *value = line + key_len + 2;
+                size_t n = strlen(value), tail = strlen(summary_extended_tail);
+                if (strcmp(key, "extended") == 0 && n >= tail &&
+                    strcmp(value + n - tail, summary_extended_tail) == 0)
+                    n -= tail;
+                snprintf(buf, size, "%.*s", (int)n, value);
+                break;
+            }
+            line = next;
+        }
+    }
+    free(text);
+    free(path);
+    return buf;
 }
 
 /* ------------------------------------------------------------ reading */

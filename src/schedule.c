@@ -36,6 +36,11 @@ void nr_schedule_init(nr_schedule *s, double base_lr, int epochs)
     s->plateau_started = false;
 }
 
+bool nr_schedule_uses_total(nr_schedule_kind kind)
+{
+    return kind == NR_SCHEDULE_COSINE || kind == NR_SCHEDULE_ONE_CYCLE;
+}
+
 /* From a to b along a half cosine as u goes 0 -> 1. */
 static double cosine_between(double a, double b, double u)
 {

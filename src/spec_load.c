@@ -198,6 +198,36 @@ static int check_memory(const ns_doc *doc, const nr_graph *graph, nr_error *err)
                    where, batch, need, graph->param_count, physical / (1u << 30));
 }
 
+/* The first layer marked `fresh: true` among `layers` (blocks included). */
+static const nr_layer *first_fresh(const nr_layer *layers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (layers[i].fresh)
+            return &layers[i];
+        const nr_layer *inner = first_fresh(layers[i].block, layers[i].block_count);
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+/* `fresh: true` says "not loaded from train.init_from": without one it
+ * would mean nothing. */
+static int check_fresh(const ns_doc *doc, const nr_graph *graph, nr_error *err)
+{
+    const nr_layer *fresh = first_fresh(graph->layers, graph->count);
+    if (!fresh || ns_path_get(doc->root, "train.init_from"))
+        return 0;
+    char where[512];
+    return nr_fail(err, NR_EXIT_INPUT,
+                   "%s: error: layer %s (%s): fresh: true keeps a layer from being loaded "
+                   "from train.init_from, but the spec has no train.init_from (every layer "
+                   "starts fresh); remove it, or set train.init_from",
+                   ns_node_where(doc, ns_map_get(ns_choice_params(fresh->node), "fresh"),
+                                 where, sizeof where),
+                   fresh->label, nr_layer_kind_name(fresh->kind));
+}
+
 int nr_spec_load(const char *path, const char *const *sets, size_t set_count, nr_spec *out,
                  nr_error *err)
 {
@@ -218,7 +248,8 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count, nr
     if (!ns_path_get(doc->root, "network.input") && fill_input_from_data(doc, err) != 0)
         goto fail;
     nr_graph *graph = NULL;
-    if (nr_graph_build(doc, &graph, err) != 0 || check_memory(doc, graph, err) != 0) {
+    if (nr_graph_build(doc, &graph, err) != 0 || check_memory(doc, graph, err) != 0 ||
+        check_fresh(doc, graph, err) != 0) {
         nr_graph_free(graph);
         goto fail;
     }

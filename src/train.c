@@ -249,9 +249,14 @@ typedef struct trainer_state {
     int finished;              /* 1 once training has ended (all epochs or early stop) */
 } trainer_state;
 
+/* A range [lo, hi) of the parameter vector. */
+typedef struct param_span {
+    size_t lo, hi;
+} param_span;
+
 struct nr_trainer {
     nr_net *net;
-    const nr_graph *graph;     /* for messages; may be NULL */
+    const nr_graph *graph;     /* the net's: for messages and the frozen layers */
     const nr_dataset *train, *test;
     nr_train_config cfg;       /* as given (the scheduled lr reaches the optimizer
                                   with each step) */
@@ -266,8 +271,13 @@ struct nr_trainer {
     uint32_t *val_idx;         /* [val_count] the validation split */
     size_t val_count;
     float *m, *v;              /* optimizer moments (sgd: m = momentum buffer) */
+    param_span *trainable;     /* [trainable_count] what the optimizer updates: the
+                                  parameter vector less the frozen layers' ranges
+                                  (ascending, disjoint, none empty) */
+    size_t trainable_count;
     float *best_params, *best_buffers;  /* early stopping with restore_best */
-    nr_epoch_record *history;  /* [cfg.epochs] */
+    nr_epoch_record *history;  /* [cfg.epochs] (more after a load that shrank the total) */
+    int checkpoint_epochs;     /* the total of the checkpoint loaded (cfg.epochs before) */
     trainer_state state;
 };
 
@@ -280,9 +290,9 @@ typedef struct optimizer_slice_ctx {
     float lr;                  /* this step's lr (the schedule's) */
 } optimizer_slice_ctx;
 
-static void optimizer_slice(void *p, size_t first, size_t count)
+/* The optimizer on parameters [first, first + count), all trainable. */
+static void optimizer_range(const optimizer_slice_ctx *ctx, size_t first, size_t count)
 {
-    const optimizer_slice_ctx *ctx = p;
     nr_trainer *t = ctx->trainer;
     const nr_train_config *cfg = &t->cfg;
     float *param = nr_net_params(t->net) + first;
@@ -301,6 +311,22 @@ static void optimizer_slice(void *p, size_t first, size_t count)
     case NR_OPT_ADAMW:
         nr_adamw_step(count, param, grad, m, v, &adam, ctx->step);
         break;
+    }
+}
+
+/* The slice less the frozen layers' parameters: those (and their moments)
+ * stay as they are, weight decay included; the optimizers are element-wise,
+ * so the pieces give the bits of one call. */
+static void optimizer_slice(void *p, size_t first, size_t count)
+{
+    const optimizer_slice_ctx *ctx = p;
+    const nr_trainer *t = ctx->trainer;
+    const size_t end = first + count;
+    for (size_t i = 0; i < t->trainable_count; i++) {
+        size_t lo = t->trainable[i].lo > first ? t->trainable[i].lo : first;
+        size_t hi = t->trainable[i].hi < end ? t->trainable[i].hi : end;
+        if (lo < hi)
+            optimizer_range(ctx, lo, hi - lo);
     }
 }
 
@@ -348,6 +374,7 @@ void nr_trainer_free(nr_trainer *t)
     free(t->val_idx);
     free(t->m);
     free(t->v);
+    free(t->trainable);
     free(t->best_params);
     free(t->best_buffers);
     free(t->history);
@@ -357,6 +384,32 @@ void nr_trainer_free(nr_trainer *t)
 static void *alloc_floats(size_t count)
 {
     return calloc(count ? count : 1, sizeof(float));
+}
+
+/* t->trainable: [0, params) less the frozen layers' parameters. */
+static int plan_trainable(nr_trainer *t)
+{
+    size_t n = nr_graph_weighted_layers(t->graph, NULL, 0);
+    nr_weighted_layer *layers = calloc(n ? n : 1, sizeof *layers);
+    t->trainable = calloc(n + 1, sizeof *t->trainable);
+    if (!layers || !t->trainable) {
+        free(layers);
+        return -1;
+    }
+    nr_graph_weighted_layers(t->graph, layers, n);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const nr_layer *layer = layers[i].layer;
+        if (!layer->frozen || !layer->param_count)
+            continue;
+        if (layers[i].param_offset > at)
+            t->trainable[t->trainable_count++] = (param_span){at, layers[i].param_offset};
+        at = layers[i].param_offset + layer->param_count;
+    }
+    if (t->params > at)
+        t->trainable[t->trainable_count++] = (param_span){at, t->params};
+    free(layers);
+    return 0;
 }
 
 int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *test,
@@ -373,6 +426,7 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
     t->train = train;
     t->test = test;
     t->cfg = *cfg;
+    t->checkpoint_epochs = cfg->epochs;
     t->params = nr_net_param_count(net);
     t->buffers = nr_net_buffer_count(net);
     t->image_size = (size_t)train->channels * train->height * train->width;
@@ -392,7 +446,8 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
         t->workspace = alloc_floats(nr_augment_workspace_floats(train->channels, train->height,
                                                                 train->width));
     if (!t->x || !t->labels || !t->order || !t->val_idx || !t->m || !t->v ||
-        !t->best_params || !t->best_buffers || !t->history || (t->augment && !t->workspace)) {
+        !t->best_params || !t->best_buffers || !t->history || (t->augment && !t->workspace) ||
+        plan_trainable(t) != 0) {
         nr_trainer_free(t);
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
     }
@@ -426,6 +481,11 @@ const nr_epoch_record *nr_trainer_history(const nr_trainer *t, int *epochs_done)
 {
     *epochs_done = t->state.epochs_done;
     return t->history;
+}
+
+int nr_trainer_checkpoint_epochs(const nr_trainer *t)
+{
+    return t->checkpoint_epochs;
 }
 
 bool nr_trainer_finished(const nr_trainer *t)
@@ -635,7 +695,10 @@ typedef struct checkpoint_part {
     size_t bytes;
 } checkpoint_part;
 
-static size_t checkpoint_parts(nr_trainer *t, checkpoint_part parts[10])
+/* With the history of `epochs` records at `history` (last, so that the
+ * fixed-size parts come first). */
+static size_t checkpoint_parts(nr_trainer *t, nr_epoch_record *history, int epochs,
+                               checkpoint_part parts[10])
 {
     size_t p = t->params * sizeof(float), b = t->buffers * sizeof(float);
     size_t n = 0;
@@ -647,7 +710,7 @@ static size_t checkpoint_parts(nr_trainer *t, checkpoint_part parts[10])
     parts[n++] = (checkpoint_part){t->best_params, p};
     parts[n++] = (checkpoint_part){t->best_buffers, b};
     parts[n++] = (checkpoint_part){t->order, t->train_count * sizeof *t->order};
-    parts[n++] = (checkpoint_part){t->history, (size_t)t->cfg.epochs * sizeof *t->history};
+    parts[n++] = (checkpoint_part){history, (size_t)epochs * sizeof *history};
     return n;
 }
 
@@ -670,7 +733,7 @@ int nr_trainer_save(nr_trainer *t, const char *path, uint64_t spec_hash, nr_erro
 {
     checkpoint_header h = checkpoint_header_for(t, spec_hash);
     checkpoint_part parts[10];
-    size_t count = checkpoint_parts(t, parts);
+    size_t count = checkpoint_parts(t, t->history, t->cfg.epochs, parts);
     nr_atomic_file file;
     if (nr_atomic_open(&file, path, err) != 0)
         return -1;
@@ -688,55 +751,121 @@ int nr_trainer_save(nr_trainer *t, const char *path, uint64_t spec_hash, nr_erro
     return nr_atomic_commit(&file, err);
 }
 
+/* A checkpoint of a run planned for `planned` epochs, continued to
+ * cfg.epochs (state: the checkpoint's): possible when the schedule does not
+ * depend on the total, early stopping has not ended the run and the new
+ * total is more than the epochs done. */
+static int check_new_total(const nr_trainer *t, const trainer_state *state, int planned,
+                           const char *path, nr_error *err)
+{
+    const nr_train_config *cfg = &t->cfg;
+    if (nr_schedule_uses_total(cfg->schedule.kind))
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run's schedule (%s) follows its "
+                       "total of %d epochs, so a run of %d epochs would have had other "
+                       "learning rates from the start: it cannot be continued to %d epochs as "
+                       "if planned so; start a new run from its weights (train.init_from)",
+                       path, nr_schedule_name(cfg->schedule.kind), planned, cfg->epochs,
+                       cfg->epochs);
+    if (state->finished && state->epochs_done < planned)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: early stopping ended the run after "
+                       "epoch %d of %d (no improvement since epoch %d); with more epochs it "
+                       "would have stopped there too: nothing to continue",
+                       path, state->epochs_done, planned, state->stop_best_epoch);
+    if (cfg->epochs <= state->epochs_done)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has done %d epochs already; "
+                       "a total of %d adds none: ask for more than %d",
+                       path, state->epochs_done, cfg->epochs, state->epochs_done);
+    return 0;
+}
+
 int nr_trainer_load(nr_trainer *t, const char *path, uint64_t spec_hash, nr_error *err)
 {
     checkpoint_header want = checkpoint_header_for(t, spec_hash);
     checkpoint_part parts[10];
-    size_t count = checkpoint_parts(t, parts);
-    size_t expected = sizeof want + sizeof(uint64_t);
-    for (size_t i = 0; i < count; i++)
-        expected += parts[i].bytes;
+    size_t count = checkpoint_parts(t, t->history, t->cfg.epochs, parts);
+    /* everything but the history, whose length is the checkpoint's total */
+    size_t fixed = sizeof want + sizeof(uint64_t);
+    for (size_t i = 0; i + 1 < count; i++)
+        fixed += parts[i].bytes;
     char *data;
     size_t len;
-    if (nr_read_file(path, expected, &data, &len, err) != 0) {
+    if (nr_read_file(path, fixed + (size_t)NR_CHECKPOINT_MAX_EPOCHS * sizeof *t->history,
+                     &data, &len, err) != 0) {
         if (err && strstr(err->message, "more than"))
             nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint does not belong to this run "
                     "(size)", path);
         return -1;
     }
     int status = -1;
+    nr_epoch_record *history = NULL;
     checkpoint_header got;
     if (len < sizeof got) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun checkpoint (too short)", path);
         goto done;
     }
     memcpy(&got, data, sizeof got);
+    const uint64_t planned = got.epochs;
+    got.epochs = want.epochs;   /* the total may differ: checked below */
     if (memcmp(got.magic, checkpoint_magic, sizeof got.magic) != 0) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: not a netrun checkpoint (bad magic)", path);
-    } else if (got.version != CHECKPOINT_VERSION || got.state_bytes != want.state_bytes) {
+        goto done;
+    }
+    if (got.version != CHECKPOINT_VERSION || got.state_bytes != want.state_bytes) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint format %u is not this netrun's (%d)",
                 path, got.version, CHECKPOINT_VERSION);
-    } else if (memcmp(&got, &want, sizeof got) != 0) {
+        goto done;
+    }
+    if (memcmp(&got, &want, sizeof got) != 0) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is of another spec or data "
                 "(network, settings or image count differ)", path);
-    } else if (len != expected) {
+        goto done;
+    }
+    size_t expected = planned >= 1 && planned <= NR_CHECKPOINT_MAX_EPOCHS
+                          ? fixed + (size_t)planned * sizeof *t->history : 0;
+    if (len != expected) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is %zu bytes, expected %zu "
                 "(truncated?)", path, len, expected);
-    } else {
-        uint64_t sum;
-        memcpy(&sum, data + len - sizeof sum, sizeof sum);
-        if (sum != nr_fnv1a(NR_FNV_OFFSET, data, len - sizeof sum)) {
-            nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is corrupt (checksum)", path);
-        } else {
-            const char *at = data + sizeof got;
-            for (size_t i = 0; i < count; i++) {
-                memcpy(parts[i].data, at, parts[i].bytes);
-                at += parts[i].bytes;
-            }
-            status = 0;
+        goto done;
+    }
+    uint64_t sum;
+    memcpy(&sum, data + len - sizeof sum, sizeof sum);
+    if (sum != nr_fnv1a(NR_FNV_OFFSET, data, len - sizeof sum)) {
+        nr_fail(err, NR_EXIT_INPUT, "%s: error: checkpoint is corrupt (checksum)", path);
+        goto done;
+    }
+    const int old_total = (int)planned, new_total = t->cfg.epochs;
+    if (old_total != new_total) {
+        trainer_state state;
+        memcpy(&state, data + sizeof got, sizeof state);
+        if (check_new_total(t, &state, old_total, path, err) != 0)
+            goto done;
+        /* room for the records written and those to come */
+        history = calloc((size_t)(old_total > new_total ? old_total : new_total),
+                         sizeof *history);
+        if (!history) {
+            nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+            goto done;
         }
     }
+    count = checkpoint_parts(t, history ? history : t->history, old_total, parts);
+    const char *at = data + sizeof got;
+    for (size_t i = 0; i < count; i++) {
+        memcpy(parts[i].data, at, parts[i].bytes);
+        at += parts[i].bytes;
+    }
+    if (history) {
+        /* the run continues to the new total: it had ended only by reaching
+         * the old one (check_new_total) */
+        free(t->history);
+        t->history = history;
+        history = NULL;
+        t->state.finished = 0;
+        t->state.schedule.epochs = new_total;
+    }
+    t->checkpoint_epochs = old_total;
+    status = 0;
 done:
+    free(history);
     free(data);
     return status;
 }

@@ -390,6 +390,26 @@ START_TEST(test_empty_values)
     ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "%s", err.message);
     ck_assert_str_eq(ns_get_str(doc->root, "description"), "");
     ns_doc_free(doc);
+    /* an optional key without a default, empty: left out (so a --set
+     * undoes the file's) */
+    snprintf(text, sizeof text, "%strain: {init_from: ../runs/a-1}\n", MINIMAL);
+    doc = resolve_ok(text);
+    ck_assert_str_eq(ns_get_str(doc->root, "train.init_from"), "/base/runs/a-1");
+    ns_doc_free(doc);
+    doc = parse_ok(text);
+    set_ok(doc, "train.init_from=");
+    set_ok(doc, "network.input=");
+    ck_assert_msg(ns_doc_resolve(doc, &err) == 0, "%s", err.message);
+    ck_assert_ptr_null(ns_path_get(doc->root, "train.init_from"));
+    ck_assert_ptr_null(ns_path_get(doc->root, "network.input"));
+    ck_assert_int_eq(ns_get_int(doc->root, "train.epochs"), 10);
+    ns_doc_free(doc);
+    /* quoted, it is a value: an empty path */
+    snprintf(text, sizeof text, "%strain: {init_from: ''}\n", MINIMAL);
+    doc = parse_ok(text);
+    ck_assert_int_eq(ns_doc_resolve(doc, &err), -1);
+    ck_assert_msg(strstr(err.message, "train.init_from: expected a path"), "%s", err.message);
+    ns_doc_free(doc);
 }
 END_TEST
 
@@ -1326,7 +1346,7 @@ START_TEST(test_emit_round_trip_ex2)
     check_round_trip(doc);
     char *text = emit_ok(doc);
     ck_assert_msg(strstr(text, "\n  - conv: {filters: 8, size: 3, stride: 1, pad: 1, bias: true, "
-                               "init: auto}\n"), "%s", text);
+                               "init: auto, freeze: false, fresh: false}\n"), "%s", text);
     ck_assert_msg(strstr(text, "\n  input: [1, 28, 28]\n"), "%s", text);
     ck_assert_msg(strstr(text, "\n  - relu\n"), "%s", text);
     ck_assert_msg(strstr(text, "\n  optimizer:\n    sgd: {lr: "), "%s", text);
@@ -1565,9 +1585,9 @@ START_TEST(test_reference_documents_schema)
         if (v->params)
             check_documented(ref, v->params, v->name);
     }
-    /* top 8 + data 3 + network 2 + train 10 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
-     * validation 1 + early_stopping 4 + augment 5 + 12 + layers 22 */
-    ck_assert_int_eq(checked_keys, 96);
+    /* top 8 + data 3 + network 2 + train 11 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
+     * validation 1 + early_stopping 4 + augment 5 + 12 + layers 28 */
+    ck_assert_int_eq(checked_keys, 103);
 }
 END_TEST
 

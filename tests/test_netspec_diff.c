@@ -227,7 +227,7 @@ START_TEST(test_node_format)
     ck_assert_str_eq(ns_node_format(ns_path_get(doc->root, "description"), buf, sizeof buf),
                      "a, b: c");
     ck_assert_str_eq(ns_node_format(ns_path_get(doc->root, "network.layers.1"), buf, sizeof buf),
-                     "dense{units: 3, bias: true, init: auto}");
+                     "dense{units: 3, bias: true, init: auto, freeze: false, fresh: false}");
     ck_assert_str_eq(ns_node_format(ns_path_get(doc->root, "train.validation"), buf, sizeof buf),
                      "{fraction: 0}");
     /* cut to the buffer with "..." */

@@ -82,7 +82,12 @@ struct nr_layer {
     nr_layer_config config;
     nr_shape in, out;
     size_t param_count;      /* learnable floats of this layer (residual: block + shortcut) */
+    size_t buffer_count;     /* non-learned floats of this layer (batchnorm: running mean
+                                and variance); 0 for a residual (its layers have them) */
     size_t macs;             /* forward multiply-accumulates per example (residual: total) */
+    bool frozen;             /* `freeze: true`: the optimizer leaves its parameters (and a
+                                batchnorm its running statistics) as they are */
+    bool fresh;              /* `fresh: true`: train.init_from does not load it */
     /* residual only */
     nr_layer *block;         /* block_count layers bridged by the shortcut; owned */
     size_t block_count;
@@ -95,6 +100,7 @@ typedef struct nr_graph {
     nr_layer *layers;        /* top-level layers in order (repeat expanded); owned */
     size_t count;
     size_t param_count;      /* total learnable floats */
+    size_t frozen_param_count;   /* of them, in frozen layers (kept fixed in training) */
     size_t macs;             /* total forward MACs per example */
 } nr_graph;
 
@@ -107,8 +113,29 @@ void nr_graph_free(nr_graph *graph);
 nr_shape nr_graph_output(const nr_graph *graph);
 
 /* Writes the summary table (index, layer, output shape, learnable parameters,
- * forward MACs per example) and the totals to `out`. */
+ * forward MACs per example; a frozen layer's name ends in "(frozen)") and the
+ * totals (with frozen layers: how many parameters train and how many are
+ * frozen) to `out`. */
 void nr_graph_write_summary(const nr_graph *graph, FILE *out);
+
+/* The layers that hold values (parameters or buffers: conv, dense,
+ * batchnorm, also inside residual blocks, each block's layers followed by
+ * its shortcut's), in the order of the net's parameter and buffer vectors
+ * (netrun/net.h), with where their values start in each. */
+typedef struct nr_weighted_layer {
+    const nr_layer *layer;
+    size_t param_offset;     /* into nr_net_params: param_count floats */
+    size_t buffer_offset;    /* into nr_net_buffers: buffer_count floats */
+} nr_weighted_layer;
+/* Writes up to `capacity` of them to out (may be NULL) and returns how many
+ * the graph has. */
+size_t nr_graph_weighted_layers(const nr_graph *graph, nr_weighted_layer *out,
+                                size_t capacity);
+
+/* The shapes of a layer's parameter tensors into buf, e.g. "weight
+ * 16x8x3x3, bias 16" (conv), "weight 10x1568, bias 10" (dense), "gamma 8,
+ * beta 8" (batchnorm); "" for a layer without parameters of its own. */
+const char *nr_layer_describe_params(const nr_layer *layer, char *buf, size_t size);
 
 /* A hash of the network's structure: every layer's kind, input and output
  * shape and parameter count, recursively. Weights files and checkpoints

@@ -514,6 +514,15 @@ void nr_batchnorm_forward_eval(const nr_batchnorm_dims *d, const float *in,
                                const float *gamma, const float *beta,
                                const float *running_mean,
                                const float *running_var, float eps, float *out);
+/* Backward of the evaluation-mode forward (a fixed affine map per channel:
+ * a frozen batchnorm trains this way):
+ *   din += dout * gamma / sqrt(running_var + eps)
+ * with the scale rounded exactly as nr_batchnorm_forward_eval rounds it.
+ * dout, din: [n, c, hw]; gamma, running_var: [c]. din ACCUMULATED. No
+ * parameter gradients (the parameters are not being trained). */
+void nr_batchnorm_backward_eval(const nr_batchnorm_dims *d, const float *dout,
+                                const float *gamma, const float *running_var, float eps,
+                                float *din);
 /* Backward of the TRAINING-mode forward (batch statistics), from the forward
  * input and the saved mean/invstd (xhat is recomputed, not stored):
  *   dbeta[ch]  += sum dout

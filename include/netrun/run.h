@@ -53,6 +53,9 @@ typedef struct nr_run_options {
      * the startup time in the result and summary.txt counts from here.
      * 0: from nr_run's entry. */
     double started_at;
+    /* resume: the run's new total of epochs (0: as planned); see
+     * nr_run_resume */
+    int epochs;
 } nr_run_options;
 
 typedef struct nr_run_result {
@@ -70,13 +73,19 @@ typedef struct nr_run_result {
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
-/* `netrun resume RUN_DIR` (RUN_DIR in opts->out_dir; spec_path and sets are
- * ignored: the run folder's resolved.yaml is the spec): reloads the
- * checkpoint written after the last finished epoch or at an interrupt and
- * continues into the same folder, so the history is the one an
+/* `netrun resume RUN_DIR [--epochs N]` (RUN_DIR in opts->out_dir; spec_path
+ * and sets are ignored: the run folder's resolved.yaml is the spec):
+ * reloads the checkpoint written after the last finished epoch or at an
+ * interrupt and continues into the same folder, so the history is the one an
  * uninterrupted run writes (but for the seconds column). The folder is
  * locked before anything is loaded, like nr_run's: a folder another netrun
- * trains into or resumes is refused; one whose holder died is not. */
+ * trains into or resumes is refused; one whose holder died is not.
+ * train.init_from is not read again (the checkpoint has the weights).
+ * opts->epochs N > 0: the run continues to N epochs in all, a finished run
+ * too, as if N had been planned (nr_trainer_load says when it cannot be:
+ * cosine and one_cycle schedules, early stopping having ended it, N not
+ * above the epochs done); resolved.yaml then says train.epochs: N (written
+ * before training goes on) and summary.txt "extended: E -> N epochs". */
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
 typedef struct nr_run_eval_result {

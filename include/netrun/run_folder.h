@@ -24,7 +24,11 @@
  *   backend: TEXT             "blas (OpenBLAS)" or "reference (plain loops)"
  *   final test accuracy: F    (0..1) present once the run has finished
  * and also name, description, spec, data, classes, threads, epochs,
- * training time, final test cost, the val lines, startup.
+ * training time, final test cost, the val lines, startup; with frozen
+ * layers "trainable params: N (M frozen)", with train.init_from its
+ * "init_from: ..." line (netrun/init_from.h), and for a run continued by
+ * `netrun resume --epochs` "extended: 2 -> 4 epochs (netrun resume
+ * --epochs)" (each extension adds its total).
  */
 #ifndef NETRUN_RUN_FOLDER_H
 #define NETRUN_RUN_FOLDER_H
@@ -75,10 +79,20 @@ typedef struct nr_run_summary {
     double train_seconds, final_test_acc, final_test_cost;
     double startup_seconds, first_batch_seconds;  /* 0: not measured */
     const nr_epoch_record *history;  /* [epochs] for the val lines; may be NULL */
+    const char *init_from;           /* nr_init_from_describe's line, or NULL */
+    const char *extended;            /* the totals a resume --epochs went through,
+                                        "2 -> 4", or NULL */
 } nr_run_summary;
 
 int nr_run_folder_write_summary(const char *dir, const nr_run_summary *summary,
                                 nr_error *err);
+/* The value of the first "KEY: value" line of dir's summary.txt into buf
+ * ("" when there is none, or no summary.txt); for a resumed run, what its
+ * summary said before. extended: the totals of its "extended:" line
+ * ("2 -> 4"). Returns buf. */
+const char *nr_run_folder_summary_value(const char *dir, const char *key, char *buf,
+                                        size_t size);
+enum { NR_SUMMARY_EXTENDED_MAX = 256 };
 
 /* ------------------------------------------------------------ reading */
 

@@ -67,6 +67,11 @@ void nr_schedule_init(nr_schedule *s, double base_lr, int epochs);
 /* The name of the schedule kind as in the spec ("cosine"). */
 const char *nr_schedule_name(nr_schedule_kind kind);
 
+/* True when the kind's lr depends on the total number of epochs (cosine,
+ * one_cycle): a run of such a schedule cannot be continued past its total
+ * as if that had been planned from the start. */
+bool nr_schedule_uses_total(nr_schedule_kind kind);
+
 /* lr at `epoch` (1-based) with `progress` in [0, 1) of it done. */
 double nr_schedule_lr(const nr_schedule *s, int epoch, double progress);
 /* After an epoch: feeds reduce_on_plateau its monitored value (others ignore it). */

@@ -18,6 +18,11 @@
  * weights; label smoothing changes the training targets (the reported test
  * cost is always plain cross-entropy).
  *
+ * Frozen layers (`freeze: true`, nr_layer.frozen): the optimizer skips their
+ * parameters (no step, no weight decay, moments left at 0); gradients still
+ * flow through them, and a frozen batchnorm keeps its running statistics
+ * (it normalizes with them, see layers/batchnorm.c).
+ *
  * The library prints nothing: progress reaches the caller through callbacks.
  */
 #ifndef NETRUN_TRAIN_H
@@ -136,10 +141,24 @@ long nr_trainer_batches_done(const nr_trainer *trainer);
 
 /* Checkpoint: magic "NRCHKPT1", format version, a header that pins the run
  * (spec_hash = the caller's hash of the resolved spec, parameter, buffer and
- * image counts, epochs), the trainer state, the net's parameters and buffers,
- * the optimizer moments, the early-stopping copy, the shuffled order, the
- * history, and an FNV-1a checksum of everything before it. Written
- * atomically. Loading refuses another run's or a corrupt checkpoint. */
+ * image counts, the planned epochs), the trainer state, the net's parameters
+ * and buffers, the optimizer moments, the early-stopping copy, the shuffled
+ * order, the history (one record per planned epoch), and an FNV-1a checksum
+ * of everything before it. Written atomically. Loading refuses another
+ * run's or a corrupt checkpoint.
+ *
+ * A checkpoint planned for another total than cfg->epochs (netrun resume
+ * --epochs N: the caller's spec_hash must then not depend on train.epochs)
+ * continues to cfg->epochs, the history, early stopping and every other
+ * state carrying on, as if cfg->epochs had been planned from the start -
+ * refused (NR_EXIT_INPUT, naming the reason) when that cannot be: a schedule
+ * that follows the total (nr_schedule_uses_total: cosine, one_cycle), a run
+ * that early stopping ended, or a total not above the epochs done. A
+ * finished run then is unfinished again. */
+enum { NR_CHECKPOINT_MAX_EPOCHS = 100000 };   /* the largest train.epochs */
+/* The total the last loaded checkpoint was planned for (cfg->epochs before
+ * any load). */
+int nr_trainer_checkpoint_epochs(const nr_trainer *trainer);
 int nr_trainer_save(nr_trainer *trainer, const char *path, uint64_t spec_hash, nr_error *err);
 int nr_trainer_load(nr_trainer *trainer, const char *path, uint64_t spec_hash, nr_error *err);
 

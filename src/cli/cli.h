@@ -13,6 +13,7 @@ typedef struct cli_options {
     const char *out_dir;     /* --out DIR, or NULL */
     const char *weights;     /* --weights FILE (eval), or NULL */
     const char *top;         /* --top K (predict) as given, or NULL */
+    int epochs;              /* --epochs N (resume), 0 when not given */
     nr_backend backend;      /* --backend blas|reference */
     const char **sweeps;     /* --sweep KEY=V1,V2,... (argv strings, borrowed) */
     size_t sweep_count;

@@ -1,9 +1,11 @@
 /* cli/cmd_check.c - `netrun check SPEC...`: parse, validate, infer shapes,
  * check the spec against its data folders (listing and first images only),
- * print the summary table and what the network's output is. */
+ * check train.init_from against its source model, print the summary table,
+ * what the network's output is and what init_from loads. */
 #include <stdio.h>
 
 #include "cli.h"
+#include "netrun/init_from.h"
 #include "netrun/spec_load.h"
 #include "netrun/train.h"
 
@@ -12,12 +14,15 @@ int cli_check(const cli_options *opts)
     int status = 0;
     for (size_t i = 0; i < opts->spec_count; i++) {
         nr_spec spec;
-        nr_spec_data data;
+        nr_spec_data data = {0};
+        nr_init_from_report init_from;
         nr_error err = {0};
         if (nr_spec_load(opts->specs[i], opts->sets, opts->set_count, &spec, &err) != 0 ||
-            nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data, &err) != 0) {
+            nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data, &err) != 0 ||
+            nr_init_from(&spec, NULL, &init_from, &err) != 0) {
             fprintf(stderr, "%s\n", err.message);
             status = err.status ? err.status : 1;
+            nr_spec_data_free(&data);
             nr_spec_free(&spec);
             continue;
         }
@@ -32,6 +37,10 @@ int cli_check(const cli_options *opts)
         printf("%s\n", nr_describe_output(spec.graph, spec.train.loss, output, sizeof output));
         printf("data: %zu training images (%zu classes), %zu test images\n", data.train_images,
                data.train.class_count, data.test.count);
+        if (init_from.source[0]) {
+            char line[4400];
+            printf("%s\n", nr_init_from_describe(&init_from, line, sizeof line));
+        }
         if (i + 1 < opts->spec_count)
             printf("\n");
         nr_spec_data_free(&data);

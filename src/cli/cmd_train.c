@@ -14,6 +14,7 @@
 #include "netrun/clock.h"
 #include "netrun/error.h"
 #include "netrun/fileio.h"
+#include "netrun/init_from.h"
 #include "netrun/run.h"
 #include "netrun/spec_load.h"
 
@@ -242,7 +243,8 @@ static int plan_check(const train_plan *plan)
         if (ok) {
             nr_spec_data data;
             ok = nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
-                                    &err) == 0;
+                                    &err) == 0 &&
+                 nr_init_from(&spec, NULL, NULL, &err) == 0;
             if (ok)
                 nr_spec_data_free(&data);
             nr_spec_free(&spec);
@@ -466,6 +468,7 @@ int cli_resume(const cli_options *opts)
                   .on_epoch = on_epoch},
         .stop_request = &stop_requested,
         .started_at = opts->started_at,
+        .epochs = opts->epochs,
     };
     nr_run_result result;
     nr_error err = {0};

@@ -1,6 +1,7 @@
 /* cli/main.c - `netrun`: argument parsing and dispatch. The only place that
  * prints errors and chooses the exit status. Which options each command takes
  * is one table (`commands` below): any other option is refused, never ignored. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static const char usage_text[] =
     "       netrun check [--set K=V]... SPEC...  validate, infer shapes, print the summary\n"
     "       netrun eval SPEC --weights FILE    evaluate saved weights on the spec's test set\n"
     "       netrun data DIR...                 load a class-folder dataset, show classes and counts\n"
-    "       netrun resume RUN_DIR              continue an interrupted run from its checkpoint\n"
+    "       netrun resume RUN_DIR [--epochs N]  continue an interrupted run from its\n"
+    "                                          checkpoint; --epochs: to N epochs in all\n"
     "       netrun bench [--set K=V]... SPEC [BATCHES]  time each layer per batch (median)\n"
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
@@ -68,6 +70,7 @@ enum {
     OPT_WEIGHTS = 1u << 3,
     OPT_SWEEP = 1u << 4,
     OPT_TOP = 1u << 5,
+    OPT_EPOCHS = 1u << 6,
 };
 
 static const struct option_name {
@@ -81,6 +84,7 @@ static const struct option_name {
     {'w', OPT_WEIGHTS, "--weights"},
     {'S', OPT_SWEEP, "--sweep"},
     {'T', OPT_TOP, "--top"},
+    {'E', OPT_EPOCHS, "--epochs"},
 };
 
 typedef int (*command_fn)(const cli_options *);
@@ -106,8 +110,9 @@ static const struct command {
      "check only validates the spec and prints its layer table; it trains and writes nothing",
      "Parses and validates each spec (every key, type and range: netspec/REFERENCE.md),\n"
      "infers every layer's output shape and prints the layer table: output shape,\n"
-     "learnable parameters and forward multiply-accumulates per example. Trains and\n"
-     "writes nothing.\n"
+     "learnable parameters and forward multiply-accumulates per example (frozen\n"
+     "layers marked), and with train.init_from what it loads from the source model\n"
+     "(the same checks training makes). Trains and writes nothing.\n"
      "\n"
      "options:\n"
      "  -s, --set KEY=VALUE  override a spec value before checking (any number, applied\n"
@@ -139,14 +144,22 @@ static const struct command {
      "\n"
      "options:\n"
      "  -h, --help           show this help (data takes no other option)\n"},
-    {"resume", cli_resume, 0, "run folder", "netrun resume RUN_DIR",
-     "the run folder's resolved.yaml is the spec, with the run's own settings",
+    {"resume", cli_resume, OPT_EPOCHS, "run folder", "netrun resume RUN_DIR [--epochs N]",
+     "the run folder's resolved.yaml is the spec, with the run's own settings; more "
+     "epochs: --epochs N",
      "Continues an interrupted run (SIGINT/SIGTERM, or killed after its first epoch)\n"
      "from RUN_DIR/checkpoint.bin with the run's own spec and settings\n"
      "(RUN_DIR/resolved.yaml), to the same history and weights as an uninterrupted\n"
      "run. RUN_DIR is the folder the run printed (runs/<name>-<n>, or its --out).\n"
      "\n"
      "options:\n"
+     "      --epochs N       continue to N epochs in all (1 to 100000, more than those\n"
+     "                       done), a finished run too: the history goes on in RUN_DIR\n"
+     "                       as if N had been asked for from the start (same numbers\n"
+     "                       but the seconds); resolved.yaml then says train.epochs: N.\n"
+     "                       Refused for the cosine and one_cycle schedules (their lr\n"
+     "                       follows the total) and after early stopping; default: the\n"
+     "                       run's own total\n"
      "  -h, --help           show this help (resume takes no other option: the spec,\n"
      "                       backend and settings are the run's own)\n"},
     {"bench", cli_bench, OPT_SET | OPT_BACKEND, "spec file",
@@ -253,6 +266,9 @@ static int refuse_option(const struct command *cmd, const struct option_name *op
 {
     const char *why = opt->flag == OPT_SWEEP
                           ? "--sweep is for training: netrun SPEC --sweep KEY=V1,V2,..."
+                      : opt->flag == OPT_EPOCHS
+                          ? "--epochs continues a run: netrun resume RUN_DIR --epochs N; a "
+                            "new run's total is --set train.epochs=N"
                           : cmd->refusal;
     fprintf(stderr, "netrun: error: %s does not take %s (%s); see netrun %s%s--help\n",
             command_title(cmd), opt->name, why, cmd->name ? cmd->name : "",
@@ -327,6 +343,7 @@ int main(int argc, char **argv)
         {"weights", required_argument, NULL, 'w'},
         {"sweep", required_argument, NULL, 'S'},
         {"top", required_argument, NULL, 'T'},
+        {"epochs", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -395,6 +412,20 @@ int main(int argc, char **argv)
         case 'T':
             opts.top = optarg;
             break;
+        case 'E': {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno != 0 || n < 1 || n > 100000 ||
+                !(optarg[0] >= '0' && optarg[0] <= '9')) {
+                fprintf(stderr, "netrun: error: --epochs '%s': expected an integer from 1 to "
+                        "100000 (the run's new total of epochs)\n", optarg);
+                status = NR_EXIT_INPUT;
+            } else {
+                opts.epochs = (int)n;
+            }
+            break;
+        }
         case 'h':
             print_help(cmd);
             status = NR_EXIT_OK;

@@ -80,6 +80,24 @@ void nr_batchnorm_forward_eval(const nr_batchnorm_dims *d, const float *in,
     }
 }
 
+void nr_batchnorm_backward_eval(const nr_batchnorm_dims *d, const float *dout,
+                                const float *gamma, const float *running_var, float eps,
+                                float *din)
+{
+    check_dims(d);
+    const int C = d->c, HW = d->hw;
+    for (int ch = 0; ch < C; ch++) {
+        const double istd = 1.0 / sqrt((double)running_var[ch] + (double)eps);
+        const float scale = (float)(gamma[ch] * istd);
+        for (int i = 0; i < d->n; i++) {
+            const float *g = dout + ((size_t)i * C + ch) * HW;
+            float *dx = din + ((size_t)i * C + ch) * HW;
+            for (int p = 0; p < HW; p++)
+                dx[p] += g[p] * scale;
+        }
+    }
+}
+
 /* din += k * (dout - mean_g - xhat * mean_gx) for channel ch of every
  * image, k = gamma * invstd, from the batch's sums over M values. */
 static void input_grad_channel(const nr_batchnorm_dims *d, int ch, const float *in,

@@ -14,6 +14,7 @@ static int batchnorm_setup(nr_layer *layer, const ns_node *params,
     layer->config.batchnorm.eps = (float)ns_get_float(params, "eps");
     nr_layer_setup_same_shape(layer, params, site, err);
     layer->param_count = 2 * (size_t)layer->in.c; /* gamma, beta */
+    layer->buffer_count = 2 * (size_t)layer->in.c; /* running mean, variance */
     layer->macs = nr_shape_size(layer->in);       /* one multiply-add per value */
     return 0;
 }
@@ -21,6 +22,11 @@ static int batchnorm_setup(nr_layer *layer, const ns_node *params,
 static void batchnorm_describe(const nr_layer *layer, char *buf, size_t size)
 {
     snprintf(buf, size, "%d ch", layer->in.c);
+}
+
+static void batchnorm_describe_params(const nr_layer *layer, char *buf, size_t size)
+{
+    snprintf(buf, size, "gamma %d, beta %d", layer->in.c, layer->in.c);
 }
 
 /* Memory. Shared by the threads (scratch, one block per net):
@@ -49,7 +55,7 @@ static void batchnorm_bind(nr_layer_run *run, nr_net_plan *plan)
     size_t c = (size_t)run->layer->in.c;
     run->weight = nr_plan_params(plan, c, &run->dweight); /* gamma */
     run->bias = nr_plan_params(plan, c, &run->dbias);     /* beta */
-    run->running = nr_arena_take(&plan->buffers, 2 * c, sizeof(float));
+    run->running = nr_arena_take(&plan->buffers, run->layer->buffer_count, sizeof(float));
     size_t head = header_bytes(run->layer) / sizeof(double);
     double *block = nr_arena_take(&plan->scratch, head + (size_t)plan->max_batch *
                                                             row_doubles(run->layer),
@@ -100,7 +106,9 @@ static void batchnorm_forward(const nr_exec *ex, nr_layer_run *run, const float 
     const int c = layer->in.c;
     const nr_batchnorm_dims share = {.n = ex->n, .c = c, .hw = layer->in.h * layer->in.w};
     const float eps = layer->config.batchnorm.eps;
-    if (!ex->training) {
+    /* frozen: the fixed map of evaluation in training too (running
+     * statistics used, not updated; see netspec/REFERENCE.md, freeze) */
+    if (!ex->training || layer->frozen) {
         if (ex->n > 0)
             nr_batchnorm_forward_eval(&share, in, run->weight, run->bias, run->running,
                                       run->running + c, eps, run->out);
@@ -137,6 +145,13 @@ static void batchnorm_backward(const nr_exec *ex, nr_layer_run *run, const float
     const nr_layer *layer = run->layer;
     const int c = layer->in.c;
     const nr_batchnorm_dims share = {.n = ex->n, .c = c, .hw = layer->in.h * layer->in.w};
+    if (layer->frozen) {
+        /* every thread takes this branch: no barrier is waited for */
+        if (din && ex->n > 0)
+            nr_batchnorm_backward_eval(&share, run->dout, run->weight, run->running + c,
+                                       layer->config.batchnorm.eps, din);
+        return;
+    }
     const size_t stride = row_doubles(layer);
     const float *stats = stats_of(ex, run);
     double *total = (double *)ex->workspace;
@@ -157,6 +172,7 @@ const nr_layer_ops nr_batchnorm_ops = {
     .name = "batchnorm",
     .setup = batchnorm_setup,
     .describe = batchnorm_describe,
+    .describe_params = batchnorm_describe_params,
     .bind = batchnorm_bind,
     .workspace_floats = batchnorm_workspace_floats,
     .init = batchnorm_init,

@@ -52,6 +52,14 @@ static void conv_describe(const nr_layer *layer, char *buf, size_t size)
              layer->config.conv.pad, layer->config.conv.bias ? "" : " no-bias");
 }
 
+static void conv_describe_params(const nr_layer *layer, char *buf, size_t size)
+{
+    const int filters = layer->config.conv.filters, k = layer->config.conv.size;
+    int n = snprintf(buf, size, "weight %dx%dx%dx%d", filters, layer->in.c, k, k);
+    if (layer->config.conv.bias && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", bias %d", filters);
+}
+
 static nr_conv2d_dims conv_dims(const nr_layer *layer, int n)
 {
     return (nr_conv2d_dims){.n = n, .c = layer->in.c, .h = layer->in.h, .w = layer->in.w,
@@ -141,6 +149,7 @@ const nr_layer_ops nr_conv_ops = {
     .needs_image = true,
     .setup = conv_setup,
     .describe = conv_describe,
+    .describe_params = conv_describe_params,
     .bind = conv_bind,
     .init = conv_init,
     .workspace_floats = conv_workspace_floats,

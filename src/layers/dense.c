@@ -48,6 +48,14 @@ static void dense_describe(const nr_layer *layer, char *buf, size_t size)
              layer->config.dense.bias ? "" : " no-bias");
 }
 
+static void dense_describe_params(const nr_layer *layer, char *buf, size_t size)
+{
+    const int units = layer->config.dense.units;
+    int n = snprintf(buf, size, "weight %dx%zu", units, nr_shape_size(layer->in));
+    if (layer->config.dense.bias && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ", bias %d", units);
+}
+
 static nr_dense_dims dense_dims(const nr_layer *layer, int n)
 {
     return (nr_dense_dims){.n = n, .in = (int)nr_shape_size(layer->in),
@@ -158,6 +166,7 @@ const nr_layer_ops nr_dense_ops = {
     .name = "dense",
     .setup = dense_setup,
     .describe = dense_describe,
+    .describe_params = dense_describe_params,
     .bind = dense_bind,
     .init = dense_init,
     .forward = dense_forward,

@@ -93,6 +93,12 @@ static int append_layers(layer_list *out, const ns_node *list_node, nr_shape *sh
                                  "first dense or flatten layer", shape->c, name);
         if (ops->setup(layer, params, &layer_site, err) != 0)
             return -1;
+        /* the fine-tuning keys of the kinds with parameters (the schema
+         * gives them to those kinds only) */
+        const ns_node *freeze = params ? ns_map_get(params, "freeze") : NULL;
+        const ns_node *fresh = params ? ns_map_get(params, "fresh") : NULL;
+        layer->frozen = freeze && ns_bool(freeze);
+        layer->fresh = fresh && ns_bool(fresh);
         if (nr_shape_size(layer->out) > NR_MAX_EXAMPLE_VALUES)
             return nr_layer_fail(layer, &layer_site, err,
                                  "output %dx%dx%d has %zu values per example, more than the "
@@ -193,6 +199,18 @@ static size_t expanded_count(const ns_node *list, const ns_node **culprit)
     return total;
 }
 
+/* Learnable floats of the frozen layers among `layers` (blocks included). */
+static size_t frozen_params(const nr_layer *layers, size_t count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        total += layers[i].frozen ? layers[i].param_count : 0;
+        total += frozen_params(layers[i].block, layers[i].block_count);
+        total += frozen_params(layers[i].shortcut, layers[i].shortcut_count);
+    }
+    return total;
+}
+
 /* Sums what the layers (blocks and shortcuts included) need per example. */
 static void sum_layers(const nr_layer *layers, size_t count, size_t *values)
 {
@@ -285,6 +303,7 @@ int nr_graph_build(const ns_doc *doc, nr_graph **out, nr_error *err)
         graph->macs += graph->layers[i].macs;
         too_big = graph->param_count > NR_MAX_PARAMS || graph->macs > NR_MAX_MACS;
     }
+    graph->frozen_param_count = frozen_params(graph->layers, graph->count);
     if (too_big) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: network.layers: the network is too large "
                 "(%s); limits: %zu values per example over all layer outputs, %zu "
@@ -336,6 +355,45 @@ uint64_t nr_graph_hash(const nr_graph *graph)
                        graph->count);
 }
 
+/* The order of the net's parameter and buffer vectors: each layer, then
+ * (a residual) its block's layers, then its shortcut's (net.c binds them so). */
+static void walk_weighted(const nr_layer *layers, size_t count, nr_weighted_layer *out,
+                          size_t capacity, size_t *n, size_t *params, size_t *buffers)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = &layers[i];
+        if (layer->kind != NR_LAYER_RESIDUAL && (layer->param_count || layer->buffer_count)) {
+            if (out && *n < capacity)
+                out[*n] = (nr_weighted_layer){.layer = layer, .param_offset = *params,
+                                              .buffer_offset = *buffers};
+            (*n)++;
+            *params += layer->param_count;
+            *buffers += layer->buffer_count;
+        }
+        walk_weighted(layer->block, layer->block_count, out, capacity, n, params, buffers);
+        walk_weighted(layer->shortcut, layer->shortcut_count, out, capacity, n, params,
+                      buffers);
+    }
+}
+
+size_t nr_graph_weighted_layers(const nr_graph *graph, nr_weighted_layer *out,
+                                size_t capacity)
+{
+    size_t n = 0, params = 0, buffers = 0;
+    walk_weighted(graph->layers, graph->count, out, capacity, &n, &params, &buffers);
+    return n;
+}
+
+const char *nr_layer_describe_params(const nr_layer *layer, char *buf, size_t size)
+{
+    const nr_layer_ops *ops = nr_layer_registry[layer->kind];
+    if (size)
+        buf[0] = '\0';
+    if (ops->describe_params && layer->kind != NR_LAYER_RESIDUAL)
+        ops->describe_params(layer, buf, size);
+    return buf;
+}
+
 static bool activation_floats(const nr_layer *layers, size_t count, size_t *total)
 {
     for (size_t i = 0; i < count; i++) {
@@ -385,7 +443,8 @@ static void write_rows(const nr_layer *layers, size_t count, int depth, FILE *ou
         const nr_layer *layer = &layers[i];
         char desc[128], name[160], shape[48], params[32], macs[32];
         nr_layer_describe(layer, desc, sizeof desc);
-        snprintf(name, sizeof name, "%*s%s", 2 * depth, "", desc);
+        snprintf(name, sizeof name, "%*s%s%s", 2 * depth, "", desc,
+                 layer->frozen ? " (frozen)" : "");
         fprintf(out, "%-8s %-34s %-12s %12s %14s\n", layer->label, name,
                 nr_shape_text(layer->out, shape, sizeof shape),
                 nr_format_thousands(layer->param_count, params, sizeof params),
@@ -412,7 +471,15 @@ void nr_graph_write_summary(const nr_graph *graph, FILE *out)
             "MACs/example");
     fprintf(out, "%-8s %-34s %s\n", "-", "input", nr_shape_text(graph->input, shape, sizeof shape));
     write_rows(graph->layers, graph->count, 0, out);
-    fprintf(out, "total: %s learnable parameters, %s forward MACs per example\n",
-            nr_format_thousands(graph->param_count, params, sizeof params),
+    fprintf(out, "total: %s learnable parameters",
+            nr_format_thousands(graph->param_count, params, sizeof params));
+    if (graph->frozen_param_count) {
+        char trained[32], frozen[32];
+        fprintf(out, " (%s trained, %s frozen)",
+                nr_format_thousands(graph->param_count - graph->frozen_param_count, trained,
+                                    sizeof trained),
+                nr_format_thousands(graph->frozen_param_count, frozen, sizeof frozen));
+    }
+    fprintf(out, ", %s forward MACs per example\n",
             nr_format_thousands(graph->macs, macs, sizeof macs));
 }

@@ -220,6 +220,9 @@ struct nr_layer_ops {
     /* Appends the kind's settings to a short description ("8x3x3 s1 p1");
      * NULL when the name says everything. */
     void (*describe)(const nr_layer *layer, char *buf, size_t size);
+    /* The shapes of its parameter tensors ("weight 16x8x3x3, bias 16"; see
+     * nr_layer_describe_params); NULL for kinds without parameters. */
+    void (*describe_params)(const nr_layer *layer, char *buf, size_t size);
 
     /* Takes the layer's params/buffers/scratch from the plan (both passes);
      * NULL when it needs none. */

@@ -60,6 +60,7 @@ static int build_projection(nr_layer *layer, const nr_layer_site *site, nr_error
         bn->config.batchnorm.eps = 1e-5f;
         bn->in = bn->out = out;
         bn->param_count = 2 * (size_t)out.c;
+        bn->buffer_count = 2 * (size_t)out.c;
         bn->macs = nr_shape_size(out);
     }
     return 0;
