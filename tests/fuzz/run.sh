@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh [SECONDS] - build the libFuzzer harnesses (fuzz_spec,
-# fuzz_png) with clang -fsanitize=fuzzer,address,undefined straight from the
+# fuzz_png, fuzz_jpeg) with clang -fsanitize=fuzzer,address,undefined straight from the
 # sources (no CMake), seed their corpora, and run each for SECONDS (default
 # 30) at low priority. Exits non-zero when a harness finds a crash, a leak,
 # undefined behaviour or a broken invariant (the reproducer is left in
@@ -11,7 +11,7 @@
 #                       (default build-fuzz/ in the source tree; the corpora
 #                       grow there from run to run)
 #   NETRUN_BINARY_DIR   a normal build with netrun-synth and netrun-pngcraft,
-#                       for the PNG seeds (default build/)
+#                       for the PNG and JPEG seeds (default build/)
 #   CC                  the compiler (default clang)
 #   FUZZ_JOBS           compile jobs (default: online cores)
 set -euo pipefail
@@ -26,7 +26,7 @@ bin=${NETRUN_BINARY_DIR:-$src/build}
 cc=${CC:-clang}
 [[ $cc == cc || $cc == gcc* ]] && cc=clang   # libFuzzer needs clang
 jobs=${FUZZ_JOBS:-$(nproc)}
-mkdir -p "$work/obj" "$work/artifacts" "$work/corpus-spec" "$work/corpus-png"
+mkdir -p "$work/obj" "$work/artifacts" "$work/corpus-spec" "$work/corpus-png" "$work/corpus-jpeg"
 work=$(cd "$work" && pwd)
 
 die() { echo "fuzz: error: $*" >&2; exit 1; }
@@ -60,16 +60,16 @@ printf '%s\n' "${sources[@]}" |
     f={}; rel=${f#$SRC/}; o=$OBJ/${rel//\//_}; o=${o%.c}.o
     "$CC_" "$@" -fsanitize=fuzzer-no-link -c "$f" -o "$o"' _ "${cflags[@]}" ||
   die "compiling the sources failed"
-for h in fuzz_spec fuzz_png; do
+for h in fuzz_spec fuzz_png fuzz_jpeg; do
   "$cc" "${cflags[@]}" -fsanitize=fuzzer "$src/tests/fuzz/$h.c" "$work"/obj/*.o \
     "${pkg_libs[@]}" -lm -lpthread -o "$work/$h" || die "linking $h failed"
 done
 
 # ---- seeds: the example specs, the bad-spec corpus, a few --set lines;
 # PNGs from netrun-synth (gray, RGB) and netrun-pngcraft (valid and broken)
-seed_spec=$work/seed-spec seed_png=$work/seed-png
-rm -rf "$seed_spec" "$seed_png"
-mkdir -p "$seed_spec" "$seed_png"
+seed_spec=$work/seed-spec seed_png=$work/seed-png seed_jpeg=$work/seed-jpeg
+rm -rf "$seed_spec" "$seed_png" "$seed_jpeg"
+mkdir -p "$seed_spec" "$seed_png" "$seed_jpeg"
 cp "$src"/specs/*.yaml "$seed_spec/"
 for f in "$src"/tests/bad_specs/*.yaml; do cp "$f" "$seed_spec/bad_${f##*/}"; done
 { printf '#set train.optimizer.adam.lr=0.002\n#set network.layers.0.conv.filters=4\n'
@@ -125,6 +125,12 @@ SPEC
   "$bin/netrun-synth" seed-synth/rgb --classes 2 --size 6x5 --channels 3 --train 1 --test 1 >/dev/null
   cp seed-synth/gray/Train/0/0000.png "$seed_png/synth-gray.png"
   cp seed-synth/rgb/Train/0/0000.png "$seed_png/synth-rgb.png"
+  # tiny JPEGs: gray and RGB (4:2:0), of sizes not multiples of 8 or 16
+  "$bin/netrun-synth" seed-synth/jgray --classes 2 --sizes 9x7,8x8 --format jpeg --train 2 --test 1 >/dev/null
+  "$bin/netrun-synth" seed-synth/jrgb --classes 2 --sizes 6x5,17x9 --channels 3 --format jpeg --train 2 --test 1 >/dev/null
+  for f in seed-synth/jgray/Train/0/*.jpg seed-synth/jrgb/Train/0/*.jpg; do
+    g=${f#seed-synth/}; cp "$f" "$seed_jpeg/${g//\//-}"
+  done
   rm -rf seed-synth
 )
 for kind in good rgb truncated no-iend bad-crc bad-zlib short-data huge claims-max zero-width \
@@ -140,9 +146,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on
 status=0
 # malloc limits: a spec is at most a few KiB here and a graph at most 100000
 # layers; a PNG of at most 4 KiB (libFuzzer's default -max_len) can hold
-# at most ~4 MiB of pixels, so any larger allocation is a finding
-declare -A malloc_mb=([fuzz_spec]=512 [fuzz_png]=64)
-for h in fuzz_spec fuzz_png; do
+# at most ~4 MiB of pixels, and a JPEG of 4 KiB at most 4 M pixels (1024 a
+# byte: 12 MiB as RGB, plus libjpeg's buffers), so any larger allocation is a
+# finding
+declare -A malloc_mb=([fuzz_spec]=512 [fuzz_png]=64 [fuzz_jpeg]=128)
+for h in fuzz_spec fuzz_png fuzz_jpeg; do
   kind=${h#fuzz_}
   log=$work/$h.log
   echo "fuzz: running $h for ${seconds}s (log: $log)" >&2
