@@ -189,7 +189,10 @@ static int resample(const uint8_t *in, int c, int ih, int iw, const axis_map *ym
                 dst[k * nw + j] = s[k];
         }
     }
+    /* (acc + half) / den through a reciprocal (a 64-bit division per pixel
+     * would cost more than the rest), corrected to the exact quotient */
     uint64_t den = (uint64_t)ym->den * xm->den, half = den / 2;
+    double inv = 1.0 / (double)den;
     size_t plane = (size_t)oh * (size_t)ow;
     for (int i = 0; i < ym->out; i++) {
         memset(acc, 0, cs * nw * sizeof *acc);
@@ -201,8 +204,12 @@ static int resample(const uint8_t *in, int c, int ih, int iw, const axis_map *ym
         }
         for (size_t k = 0; k < cs; k++) {
             uint8_t *o = out + k * plane + (size_t)(oy + i) * (size_t)ow + (size_t)ox;
-            for (size_t j = 0; j < nw; j++)
-                o[j] = (uint8_t)((acc[k * nw + j] + half) / den);
+            for (size_t j = 0; j < nw; j++) {
+                uint64_t x = acc[k * nw + j] + half, q = (uint64_t)((double)x * inv);
+                q -= q * den > x;
+                q += (q + 1) * den <= x;
+                o[j] = (uint8_t)q;
+            }
         }
     }
     free(rows);
