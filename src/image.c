@@ -9,7 +9,7 @@
  * output pixel integer weights over source pixels that sum to the axis'
  * denominator: the overlap lengths (in 1/D pixels, summing to A) when
  * shrinking, the two bilinear weights (in 1/(2D) pixels) when growing. A
- * horizontal pass sums rows into uint32 (at most 255 x 2^16), a vertical
+ * vertical pass sums rows into uint32 (at most 255 x 2^16), a horizontal
  * pass into uint64, and the result is divided by the product of the two
  * denominators once, rounding halves up: exact, whatever the sizes.
  */
@@ -160,59 +160,46 @@ static int axis_build(axis_map *m, int in, int out, int64_t A, int64_t B, int64_
 }
 
 /* Resamples HWC `in` (c channels, ih x iw) through the two maps into the
- * CHW planes of `out` (c x oh x ow), at rows oy.., columns ox.. */
-static int resample(const uint8_t *in, int c, int ih, int iw, const axis_map *ym,
-                    const axis_map *xm, uint8_t *out, int oh, int ow, int oy, int ox)
+ * CHW planes of `out` (c x oh x ow), at rows oy.., columns ox..: first
+ * vertically (whole HWC rows at once, one weight per row: contiguous, so
+ * the compiler vectorizes it), then horizontally. */
+static int resample(const uint8_t *in, int c, int iw, const axis_map *ym, const axis_map *xm,
+                    uint8_t *out, int oh, int ow, int oy, int ox)
 {
-    size_t nw = (size_t)xm->out, cs = (size_t)c;
-    uint32_t *rows = malloc((size_t)ih * cs * nw * sizeof *rows);
-    uint64_t *acc = malloc(cs * nw * sizeof *acc);
-    if (!rows || !acc) {
-        free(rows);
-        free(acc);
+    size_t row = (size_t)iw * (size_t)c, cs = (size_t)c;
+    uint32_t *acc = malloc(row * sizeof *acc);
+    if (!acc)
         return -1;
-    }
-    /* which source rows the vertical pass reads */
-    int ylo = ym->src[0], yhi = ym->src[ym->offset[ym->out] - 1];
-    for (int y = ylo; y <= yhi; y++) {
-        const uint8_t *src = in + (size_t)y * (size_t)iw * cs;
-        uint32_t *dst = rows + (size_t)y * cs * nw;      /* [c][j] */
-        for (size_t j = 0; j < nw; j++) {
-            uint32_t s[4] = {0, 0, 0, 0};
-            for (int t = xm->offset[j]; t < xm->offset[j + 1]; t++) {
-                const uint8_t *p = src + (size_t)xm->src[t] * cs;
-                uint32_t wt = xm->weight[t];
-                for (size_t k = 0; k < cs; k++)
-                    s[k] += wt * p[k];
-            }
-            for (size_t k = 0; k < cs; k++)
-                dst[k * nw + j] = s[k];
-        }
-    }
     /* (acc + half) / den through a reciprocal (a 64-bit division per pixel
      * would cost more than the rest), corrected to the exact quotient */
     uint64_t den = (uint64_t)ym->den * xm->den, half = den / 2;
     double inv = 1.0 / (double)den;
     size_t plane = (size_t)oh * (size_t)ow;
     for (int i = 0; i < ym->out; i++) {
-        memset(acc, 0, cs * nw * sizeof *acc);
+        memset(acc, 0, row * sizeof *acc);
         for (int t = ym->offset[i]; t < ym->offset[i + 1]; t++) {
-            const uint32_t *r = rows + (size_t)ym->src[t] * cs * nw;
-            uint64_t wt = ym->weight[t];
-            for (size_t q = 0; q < cs * nw; q++)
+            const uint8_t *r = in + (size_t)ym->src[t] * row;
+            uint32_t wt = ym->weight[t];
+            for (size_t q = 0; q < row; q++)
                 acc[q] += wt * r[q];
         }
-        for (size_t k = 0; k < cs; k++) {
-            uint8_t *o = out + k * plane + (size_t)(oy + i) * (size_t)ow + (size_t)ox;
-            for (size_t j = 0; j < nw; j++) {
-                uint64_t x = acc[k * nw + j] + half, q = (uint64_t)((double)x * inv);
+        uint8_t *o = out + (size_t)(oy + i) * (size_t)ow + (size_t)ox;
+        for (int j = 0; j < xm->out; j++) {
+            uint64_t sum[4] = {0, 0, 0, 0};
+            for (int t = xm->offset[j]; t < xm->offset[j + 1]; t++) {
+                const uint32_t *p = acc + (size_t)xm->src[t] * cs;
+                uint64_t wt = xm->weight[t];
+                for (size_t k = 0; k < cs; k++)
+                    sum[k] += wt * p[k];
+            }
+            for (size_t k = 0; k < cs; k++) {
+                uint64_t x = sum[k] + half, q = (uint64_t)((double)x * inv);
                 q -= q * den > x;
                 q += (q + 1) * den <= x;
-                o[j] = (uint8_t)q;
+                o[k * plane + (size_t)j] = (uint8_t)q;
             }
         }
     }
-    free(rows);
     free(acc);
     return 0;
 }
@@ -250,7 +237,7 @@ static int resize(const uint8_t *in, int c, int ih, int iw, nr_image_fit fit, ui
         axis_free(&ym);
         return -1;
     }
-    int rc = resample(in, c, ih, iw, &ym, &xm, out, oh, ow, oy, ox);
+    int rc = resample(in, c, iw, &ym, &xm, out, oh, ow, oy, ox);
     axis_free(&ym);
     axis_free(&xm);
     return rc;
