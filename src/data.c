@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -873,6 +874,10 @@ int nr_dataset_load(const char *root, const nr_data_options *opts,
             (void)cache_write(&s, ds);
     }
     ds->root = root_copy;
+    for (int c = 0; c < 3; c++) {
+        ds->pixel_scale[c] = NR_PIXEL_SCALE;
+        ds->pixel_shift[c] = 0.0f;
+    }
     ds->count = s.count;
     ds->class_count = s.class_count;
     ds->class_names = s.class_names;
@@ -896,6 +901,108 @@ void nr_dataset_free(nr_dataset *ds)
     free(ds->pixels);
     free(ds->labels);
     free(ds);
+}
+
+int nr_dataset_take(nr_dataset *from, const uint32_t *idx, size_t n, const char *root,
+                    nr_dataset **out, nr_error *err)
+{
+    size_t chw = (size_t)from->channels * (size_t)from->height * (size_t)from->width;
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    char **names = NULL, **files = NULL, **left_files = NULL;
+    size_t names_bytes, files_bytes, left_bytes, left = from->count - n;
+    char **picked = malloc((n ? n : 1) * sizeof *picked);
+    char **kept = malloc((left ? left : 1) * sizeof *kept);
+    uint8_t *taken = calloc(from->count ? from->count : 1, 1);
+    if (ds && picked && kept && taken) {
+        for (size_t i = 0; i < n; i++)
+            taken[idx[i]] = 1;
+        for (size_t i = 0, a = 0, b = 0; i < from->count; i++) {
+            if (taken[i])
+                picked[a++] = from->files[i];
+            else
+                kept[b++] = from->files[i];
+        }
+        ds->root = strdup(root);
+        ds->pixels = malloc(n * chw + 1);
+        ds->labels = malloc(n * sizeof *ds->labels + 1);
+        names = pack_strings(from->class_names, from->class_count, &names_bytes);
+        files = pack_strings(picked, n, &files_bytes);
+        left_files = pack_strings(kept, left, &left_bytes);
+    }
+    if (!ds || !picked || !kept || !taken || !ds->root || !ds->pixels || !ds->labels ||
+        !names || !files || !left_files) {
+        if (ds) {
+            free(ds->root);
+            free(ds->pixels);
+            free(ds->labels);
+        }
+        free(ds);
+        free(names);
+        free(files);
+        free(left_files);
+        free(picked);
+        free(kept);
+        free(taken);
+        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    }
+    /* copy the taken images out, then close the gaps in place (in order) */
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < from->count; i++) {
+        const uint8_t *src = from->pixels + i * chw;
+        if (taken[i]) {
+            memcpy(ds->pixels + a * chw, src, chw);
+            ds->labels[a++] = from->labels[i];
+        } else {
+            if (b != i) {
+                memmove(from->pixels + b * chw, src, chw);
+                from->labels[b] = from->labels[i];
+            }
+            b++;
+        }
+    }
+    ds->count = n;
+    ds->channels = from->channels;
+    ds->height = from->height;
+    ds->width = from->width;
+    ds->class_count = from->class_count;
+    ds->class_names = names;
+    ds->files = files;
+    memcpy(ds->pixel_scale, from->pixel_scale, sizeof ds->pixel_scale);
+    memcpy(ds->pixel_shift, from->pixel_shift, sizeof ds->pixel_shift);
+    free(from->files);
+    from->files = left_files;
+    from->count = left;
+    free(picked);
+    free(kept);
+    free(taken);
+    *out = ds;
+    return 0;
+}
+
+void nr_dataset_channel_stats(const nr_dataset *ds, const uint32_t *idx, size_t n,
+                              double *mean, double *std)
+{
+    size_t plane = (size_t)ds->height * (size_t)ds->width;
+    size_t images = idx ? n : ds->count;
+    for (int c = 0; c < ds->channels; c++) {
+        uint64_t sum = 0, squares = 0;
+        for (size_t k = 0; k < images; k++) {
+            size_t i = idx ? idx[k] : k;
+            const uint8_t *p = ds->pixels + (i * (size_t)ds->channels + (size_t)c) * plane;
+            uint64_t s1 = 0, s2 = 0;
+            for (size_t j = 0; j < plane; j++) {
+                s1 += p[j];
+                s2 += (uint64_t)p[j] * p[j];
+            }
+            sum += s1;
+            squares += s2;
+        }
+        double count = (double)images * (double)plane;
+        double m = count > 0 ? (double)sum / count : 0.0;
+        double var = count > 0 ? (double)squares / count - m * m : 0.0;
+        mean[c] = m;
+        std[c] = var > 0 ? sqrt(var) : 0.0;
+    }
 }
 
 /* "'a', 'b', 'c' and 4 more" into buf: up to five names of a list. */
