@@ -207,9 +207,9 @@ int netrun_model_load_image(netrun_model *m, const char *path, unsigned char *pi
     int channels, height, width;
     uint8_t *image = NULL;
     /* the header first: an image of another shape is refused before decoding */
-    if (nr_png_info(path, &channels, &height, &width, &err) != 0 ||
+    if (nr_image_info(path, NULL, &channels, &height, &width, &err) != 0 ||
         (channels == info->channels && height == info->height && width == info->width &&
-         nr_png_read(path, &image, &channels, &height, &width, &err) != 0))
+         nr_image_read(path, NULL, &image, &channels, &height, &width, &err) != 0))
         return failed(m, &err);
     if (channels != info->channels || height != info->height || width != info->width) {
         free(image);

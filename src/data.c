@@ -405,11 +405,11 @@ static int list_class(const char *root, int rfd, const char *cls, name_list *fil
         if (!S_ISREG(st.st_mode) || nr_image_format_of(name) == NR_IMAGE_NONE) {
             nr_fail(err, NR_EXIT_INPUT,
                     "%s/%s/%s: error: %s; class folders may contain only "
-                    ".png images (names starting with '.' are ignored)",
+                    NR_IMAGE_SUFFIXES " images (names starting with '.' are ignored)",
                     root, cls, name,
-                    S_ISDIR(st.st_mode)    ? "a folder, not a .png file"
+                    S_ISDIR(st.st_mode)    ? "a folder, not an image file"
                     : !S_ISREG(st.st_mode) ? "not a regular file (a device, FIFO or socket)"
-                                           : "not a .png file");
+                                           : "not an image file");
             goto fail;
         }
         if (fp) {
@@ -719,7 +719,7 @@ static int decode_one(decode_ctx *ctx, size_t i, nr_error *err)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", ctx->s->root);
     uint8_t *px = NULL;
     int c, h, w;
-    int rc = nr_image_read(path, &px, &c, &h, &w, err);
+    int rc = nr_image_read(path, NULL, &px, &c, &h, &w, err);
     if (rc == 0) {
         if (c != ctx->channels || h != ctx->height || w != ctx->width) {
             rc = nr_fail(err, NR_EXIT_INPUT,
@@ -761,7 +761,7 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", s->root);
     uint8_t *px0 = NULL;
     int c, h, w;
-    if (nr_image_read(first, &px0, &c, &h, &w, err) != 0) {
+    if (nr_image_read(first, NULL, &px0, &c, &h, &w, err) != 0) {
         free(first);
         return -1;
     }
@@ -1159,7 +1159,7 @@ int nr_dataset_survey(const char *root, nr_dataset_info *out, nr_error *err)
         goto done;
     }
     out->class_count = classes.n;
-    rc = nr_png_info(out->first_image, &out->channels, &out->height, &out->width, err);
+    rc = nr_image_info(out->first_image, NULL, &out->channels, &out->height, &out->width, err);
 done:
     if (rfd >= 0)
         close(rfd);
@@ -1201,7 +1201,7 @@ int nr_dataset_probe(const char *root_arg, int *channels, int *height, int *widt
     if (!path)
         nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
     else
-        rc = nr_png_info(path, channels, height, width, err);
+        rc = nr_image_info(path, NULL, channels, height, width, err);
     free(rel);
     free(path);
 out:

@@ -1,12 +1,13 @@
 /* png.c - reading and writing single PNG images with libpng.
  *
- * Reading accepts 8-bit (or 1/2/4-bit) grayscale, 8-bit RGB and palette
- * images and returns 8-bit gray (1 channel) or RGB (3 channels) pixels in CHW
- * order. 16-bit images, images with an alpha channel (gray+alpha, RGBA) and
- * palette or gray/RGB images with tRNS transparency are refused. The header is
- * checked against NR_PNG_MAX_SIDE and against the file's size (what deflate
- * can pack into it) before any pixel memory is allocated; ancillary chunks
- * but tRNS are skipped unread.
+ * Reading (nr_png_decode, src/image_decode.h) accepts every PNG color type
+ * and bit depth and gives 8-bit samples HWC as stored: gray, gray+alpha, RGB
+ * or RGBA; palette images expanded (to gray when every entry is gray);
+ * 1/2/4-bit gray scaled to 0..255, 16-bit to 8 bits (round(v / 257)); tRNS
+ * turned into an alpha channel. The header is checked against
+ * NR_IMAGE_MAX_SIDE and against the file's size (what deflate can pack into
+ * it) before any pixel memory is allocated; ancillary chunks but tRNS are
+ * skipped unread.
  *
  * libpng reports errors with longjmp; every function here keeps the state that
  * must survive a longjmp in a struct (not in non-volatile locals) and never
@@ -22,10 +23,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "netrun/data.h"
+#include "image_decode.h"
 #include "netrun/fileio.h"
+#include "netrun/image.h"
 
-#define NR_PNG_MAX_SIDE 16384
+#define NR_PNG_MAX_SIDE NR_IMAGE_MAX_SIDE
 #define MAX_DEFLATE_RATIO 1032ull   /* the most deflate can compress (258 bytes in 2 bits) */
 #define MAX_CHUNK_MALLOC (8u << 20)  /* libpng's own buffer for one chunk (not IDAT) */
 
@@ -61,26 +63,18 @@ static void reader_read(png_structp png, png_bytep data, size_t len)
     }
 }
 
-static const char *color_type_name(int ct)
-{
-    switch (ct) {
-    case PNG_COLOR_TYPE_GRAY: return "gray";
-    case PNG_COLOR_TYPE_GRAY_ALPHA: return "gray+alpha";
-    case PNG_COLOR_TYPE_RGB: return "RGB";
-    case PNG_COLOR_TYPE_RGB_ALPHA: return "RGBA";
-    case PNG_COLOR_TYPE_PALETTE: return "palette";
-    default: return "unknown";
-    }
-}
-
 /* What the header says and how to turn the rows into pixels. */
 typedef struct png_layout {
     png_uint_32 width, height;
     int bit_depth, color_type, interlace;
-    int channels;             /* of the result: 1 or 3 */
+    int samples;              /* per pixel in the file: 1 gray/palette, 2, 3, 4 */
+    int channels;             /* of the result: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
     int palette_gray;         /* palette whose entries all have r == g == b */
     int palette_count;
     png_color palette[256];
+    int trns;                 /* a tRNS chunk: alpha from it */
+    unsigned char trns_alpha[256];  /* palette: alpha of each index (255 past the chunk) */
+    unsigned trns_gray, trns_rgb[3];   /* gray / RGB: the transparent value, file depth */
 } png_layout;
 
 /* Reads up to the first IDAT and checks that the image is supported.
@@ -102,30 +96,40 @@ static int read_layout(png_structp png, png_infop info, const char *path,
                        "%dx%d limit; use smaller images",
                        path, (unsigned long)lay->width, (unsigned long)lay->height,
                        NR_PNG_MAX_SIDE, NR_PNG_MAX_SIDE);
-    if (lay->bit_depth == 16)
-        return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: 16-bit %s PNG is not supported; only 8-bit gray or "
-                       "RGB images are (convert the file to 8 bits per channel)",
-                       path, color_type_name(lay->color_type));
-    if (lay->color_type == PNG_COLOR_TYPE_GRAY_ALPHA ||
-        lay->color_type == PNG_COLOR_TYPE_RGB_ALPHA)
-        return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: %s PNG has an alpha channel, which is not supported; "
-                       "only 8-bit gray or RGB images are (drop the alpha channel)",
-                       path, color_type_name(lay->color_type));
-    if (png_get_valid(png, info, PNG_INFO_tRNS))
-        return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: %s PNG has transparency (tRNS chunk), which is not "
-                       "supported; only opaque 8-bit gray or RGB images are (drop the "
-                       "transparency)",
-                       path, color_type_name(lay->color_type));
 
+    lay->trns = png_get_valid(png, info, PNG_INFO_tRNS) ? 1 : 0;
+    png_bytep trans_alpha = NULL;
+    int num_trans = 0;
+    png_color_16p trans_color = NULL;
+    if (lay->trns && !png_get_tRNS(png, info, &trans_alpha, &num_trans, &trans_color))
+        lay->trns = 0;
     switch (lay->color_type) {
     case PNG_COLOR_TYPE_GRAY:
+        lay->samples = 1;
         lay->channels = 1;
+        if (lay->trns && trans_color)
+            lay->trns_gray = trans_color->gray;
+        else
+            lay->trns = 0;
+        break;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+        lay->samples = lay->channels = 2;
+        lay->trns = 0;
         break;
     case PNG_COLOR_TYPE_RGB:
+        lay->samples = 3;
         lay->channels = 3;
+        if (lay->trns && trans_color) {
+            lay->trns_rgb[0] = trans_color->red;
+            lay->trns_rgb[1] = trans_color->green;
+            lay->trns_rgb[2] = trans_color->blue;
+        } else {
+            lay->trns = 0;
+        }
+        break;
+    case PNG_COLOR_TYPE_RGB_ALPHA:
+        lay->samples = lay->channels = 4;
+        lay->trns = 0;
         break;
     case PNG_COLOR_TYPE_PALETTE: {
         png_colorp pal = NULL;
@@ -140,14 +144,22 @@ static int read_layout(png_structp png, png_infop info, const char *path,
         for (int i = 0; i < n; i++)
             if (pal[i].red != pal[i].green || pal[i].red != pal[i].blue)
                 lay->palette_gray = 0;
+        memset(lay->trns_alpha, 255, sizeof lay->trns_alpha);
+        if (lay->trns && trans_alpha && num_trans > 0)
+            memcpy(lay->trns_alpha, trans_alpha, (size_t)(num_trans > 256 ? 256 : num_trans));
+        else
+            lay->trns = 0;
+        lay->samples = 1;
         lay->channels = lay->palette_gray ? 1 : 3;
         break;
     }
     default:
         return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: unsupported PNG color type %d; only 8-bit gray or RGB "
-                       "images are supported", path, lay->color_type);
+                       "%s: error: unsupported PNG color type %d; only gray, RGB, palette, "
+                       "gray+alpha or RGBA images are supported", path, lay->color_type);
     }
+    if (lay->trns)
+        lay->channels += 1;
     return 0;
 }
 
@@ -197,16 +209,16 @@ static int open_png(const char *path, png_reader *r, nr_error *err)
     return 0;
 }
 
-/* Shared body of nr_png_read and nr_png_info. Kept separate from the public
- * functions so that all state crossing setjmp lives in *s. */
+/* Shared body of the header-only and full reads. Kept separate from the
+ * public function so that all state crossing setjmp lives in *s. */
 typedef struct png_job {
     png_reader r;
     png_structp png;
     png_infop info;
     png_layout lay;
-    uint8_t *raw;        /* HWC rows as libpng delivers them */
+    uint8_t *raw;        /* rows as libpng delivers them, when they need converting */
     png_bytep *rows;
-    uint8_t *out;        /* CHW result */
+    uint8_t *out;        /* HWC result */
     int failed_check;    /* err was filled by our own check, not libpng */
 } png_job;
 
@@ -238,7 +250,78 @@ static int libpng_failure(png_job *s, const char *path, nr_error *err)
                    s->r.libmsg);
 }
 
-/* decode: 0 = header only, 1 = full image. */
+/* one sample of a row delivered at bit depth `depth` (packed depths already
+ * unpacked to a byte each), as read: 0..2^depth-1 */
+static inline unsigned sample_at(const uint8_t *row, size_t i, int depth)
+{
+    if (depth == 16)
+        return ((unsigned)row[2 * i] << 8) | row[2 * i + 1];
+    return row[i];
+}
+
+/* a sample of depth `depth` scaled to 8 bits: 1/2/4 bits exactly (255 is a
+ * multiple of 1, 3 and 15), 16 bits rounded (v * 255 / 65535 = v / 257) */
+static inline uint8_t to8(unsigned v, int depth)
+{
+    if (depth == 16)
+        return (uint8_t)((v + 128u) / 257u);
+    if (depth < 8)
+        return (uint8_t)(v * 255u / ((1u << depth) - 1u));
+    return (uint8_t)v;
+}
+
+/* The delivered rows (s->raw) into 8-bit HWC pixels (s->out). 0 or -1 with
+ * s->r.libmsg set (a palette index out of range). */
+static int convert_rows(png_job *s)
+{
+    const png_layout *lay = &s->lay;
+    size_t w = lay->width, h = lay->height;
+    int depth = lay->bit_depth;
+    size_t in_row = w * (size_t)lay->samples * (depth == 16 ? 2u : 1u);
+    int oc = lay->channels;
+    for (size_t y = 0; y < h; y++) {
+        const uint8_t *row = s->raw + y * in_row;
+        uint8_t *o = s->out + y * w * (size_t)oc;
+        if (lay->color_type == PNG_COLOR_TYPE_PALETTE) {
+            for (size_t x = 0; x < w; x++, o += oc) {
+                unsigned idx = row[x];
+                if ((int)idx >= lay->palette_count) {
+                    snprintf(s->r.libmsg, sizeof s->r.libmsg,
+                             "palette index %u out of range (palette has %d entries)", idx,
+                             lay->palette_count);
+                    return -1;
+                }
+                const png_color *c = &lay->palette[idx];
+                int k = 0;
+                o[k++] = c->red;
+                if (!lay->palette_gray) {
+                    o[k++] = c->green;
+                    o[k++] = c->blue;
+                }
+                if (lay->trns)
+                    o[k] = lay->trns_alpha[idx];
+            }
+            continue;
+        }
+        int ns = lay->samples;
+        for (size_t x = 0; x < w; x++, o += oc) {
+            unsigned v[4];
+            for (int k = 0; k < ns; k++) {
+                v[k] = sample_at(row, x * (size_t)ns + (size_t)k, depth);
+                o[k] = to8(v[k], depth);
+            }
+            if (lay->trns) {
+                int transparent = ns == 1 ? v[0] == lay->trns_gray
+                                          : v[0] == lay->trns_rgb[0] &&
+                                                v[1] == lay->trns_rgb[1] &&
+                                                v[2] == lay->trns_rgb[2];
+                o[ns] = transparent ? 0 : 255;
+            }
+        }
+    }
+    return 0;
+}
+
 static int png_run(png_job *s, const char *path, int decode, nr_error *err)
 {
     if (open_png(path, &s->r, err) != 0)
@@ -258,7 +341,7 @@ static int png_run(png_job *s, const char *path, int decode, nr_error *err)
     png_set_sig_bytes(s->png, 8);
     /* Ancillary chunks that can carry data of any length (text, ICC
      * profiles, ...) are skipped unread: their length field alone would make
-     * libpng allocate up to 2 GiB. Only tRNS matters here (it is refused). */
+     * libpng allocate up to 2 GiB. Only tRNS matters here (it becomes alpha). */
     static const png_byte ignored[] =
         "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0sCAL\0"
         "sPLT\0sRGB\0tEXt\0tIME\0zTXt";
@@ -283,122 +366,72 @@ static int png_run(png_job *s, const char *path, int decode, nr_error *err)
      * 1032 * S bytes of scanlines (a filter byte + the packed pixels per row).
      * A header claiming more is a truncated or forged file: refuse it before
      * allocating what it claims. */
-    unsigned long long samples = s->lay.color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+    png_layout *lay = &s->lay;
     unsigned long long scanline_bytes =
-        (unsigned long long)s->lay.height *
-        (1 + ((unsigned long long)s->lay.width * samples * (unsigned)s->lay.bit_depth + 7) / 8);
+        (unsigned long long)lay->height *
+        (1 + ((unsigned long long)lay->width * (unsigned)lay->samples *
+                  (unsigned)lay->bit_depth + 7) / 8);
     if (s->r.size != ULLONG_MAX && scanline_bytes / MAX_DEFLATE_RATIO > s->r.size)
         return nr_fail(err, NR_EXIT_INPUT,
                        "%s: error: truncated PNG: the header says %lux%lu pixels, which "
                        "cannot fit in a file of %llu bytes; re-create the file",
-                       path, (unsigned long)s->lay.width, (unsigned long)s->lay.height,
+                       path, (unsigned long)lay->width, (unsigned long)lay->height,
                        s->r.size);
     if (!decode)
         return 0;
 
-    png_layout *lay = &s->lay;
     if (lay->bit_depth < 8)
-        png_set_packing(s->png);        /* one byte per pixel, values unscaled */
+        png_set_packing(s->png);        /* one byte per sample, values unscaled */
     png_set_interlace_handling(s->png);
     png_read_update_info(s->png, s->info);
 
     size_t w = lay->width, h = lay->height;
-    size_t in_ch = lay->color_type == PNG_COLOR_TYPE_RGB ? 3 : 1;
+    size_t in_row = w * (size_t)lay->samples * (lay->bit_depth == 16 ? 2u : 1u);
     size_t rowbytes = png_get_rowbytes(s->png, s->info);
-    if (rowbytes != w * in_ch) {
+    if (rowbytes != in_row) {
         snprintf(s->r.libmsg, sizeof s->r.libmsg,
                  "unexpected row size %zu for width %zu", rowbytes, w);
         return libpng_failure(s, path, err);
     }
-    size_t plane = w * h;
-    s->out = malloc(plane * (size_t)lay->channels);
+    s->out = malloc(w * h * (size_t)lay->channels);
     s->rows = malloc(h * sizeof *s->rows);
     if (!s->out || !s->rows)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory decoding "
                        "%zux%zu image", path, w, h);
-    /* Gray images decode in place; RGB and palette images go through a
-     * row buffer and are reordered (RGB) or looked up (palette). */
-    uint8_t *dst;
-    if (lay->color_type == PNG_COLOR_TYPE_GRAY) {
-        dst = s->out;
-    } else {
-        s->raw = malloc(plane * in_ch);
+    /* 8-bit gray, gray+alpha, RGB and RGBA without tRNS decode in place;
+     * the others go through a buffer and are converted */
+    int in_place = lay->bit_depth == 8 && lay->color_type != PNG_COLOR_TYPE_PALETTE &&
+                   !lay->trns;
+    uint8_t *dst = s->out;
+    if (!in_place) {
+        s->raw = malloc(in_row * h);
         if (!s->raw)
             return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory decoding "
                            "%zux%zu image", path, w, h);
         dst = s->raw;
     }
     for (size_t y = 0; y < h; y++)
-        s->rows[y] = dst + y * w * in_ch;
+        s->rows[y] = dst + y * in_row;
     png_read_image(s->png, s->rows);
     png_read_end(s->png, NULL);
-
-    if (lay->color_type == PNG_COLOR_TYPE_GRAY) {
-        if (lay->bit_depth < 8) {
-            unsigned maxv = (1u << lay->bit_depth) - 1u;
-            for (size_t i = 0; i < plane; i++)
-                s->out[i] = (uint8_t)((s->out[i] * 255u) / maxv);
-        }
-    } else if (lay->color_type == PNG_COLOR_TYPE_RGB) {
-        uint8_t *r = s->out, *g = s->out + plane, *b = s->out + 2 * plane;
-        const uint8_t *src = s->raw;
-        for (size_t i = 0; i < plane; i++) {
-            r[i] = src[3 * i];
-            g[i] = src[3 * i + 1];
-            b[i] = src[3 * i + 2];
-        }
-    } else { /* palette */
-        for (size_t i = 0; i < plane; i++) {
-            unsigned idx = s->raw[i];
-            if ((int)idx >= lay->palette_count) {
-                snprintf(s->r.libmsg, sizeof s->r.libmsg,
-                         "palette index %u out of range (palette has %d entries)", idx,
-                         lay->palette_count);
-                return libpng_failure(s, path, err);
-            }
-            const png_color *c = &lay->palette[idx];
-            if (lay->channels == 1) {
-                s->out[i] = c->red;
-            } else {
-                s->out[i] = c->red;
-                s->out[plane + i] = c->green;
-                s->out[2 * plane + i] = c->blue;
-            }
-        }
-    }
+    if (!in_place && convert_rows(s) != 0)
+        return libpng_failure(s, path, err);
     return 0;
 }
 
-int nr_png_read(const char *path, uint8_t **pixels, int *channels, int *height,
-                int *width, nr_error *err)
+int nr_png_decode(const char *path, int header_only, nr_stored_image *out, nr_error *err)
 {
+    memset(out, 0, sizeof *out);
     png_job *s = calloc(1, sizeof *s);
     if (!s)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", path);
-    int rc = png_run(s, path, 1, err);
+    int rc = png_run(s, path, !header_only, err);
     if (rc == 0) {
-        *pixels = s->out;
+        out->pixels = s->out;
         s->out = NULL;
-        *channels = s->lay.channels;
-        *height = (int)s->lay.height;
-        *width = (int)s->lay.width;
-    }
-    job_cleanup(s);
-    free(s);
-    return rc;
-}
-
-int nr_png_info(const char *path, int *channels, int *height, int *width,
-                nr_error *err)
-{
-    png_job *s = calloc(1, sizeof *s);
-    if (!s)
-        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", path);
-    int rc = png_run(s, path, 0, err);
-    if (rc == 0) {
-        *channels = s->lay.channels;
-        *height = (int)s->lay.height;
-        *width = (int)s->lay.width;
+        out->channels = s->lay.channels;
+        out->height = (int)s->lay.height;
+        out->width = (int)s->lay.width;
     }
     job_cleanup(s);
     free(s);

@@ -317,7 +317,7 @@ static void read_one(read_job *job, size_t j)
     uint8_t *px = NULL;
     int c = 0, h = 0, w = 0;
     nr_error why = {0};
-    int rc = nr_image_read(path, &px, &c, &h, &w, &why);
+    int rc = nr_image_read(path, NULL, &px, &c, &h, &w, &why);
     if (rc == 0 && (c != job->channels || h != job->height || w != job->width)) {
         char is[96], takes[96];
         describe_shape(c, h, w, is, sizeof is);

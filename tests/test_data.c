@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -483,59 +484,153 @@ static void refused(const char *path, const char *what)
     refused_at(path, what, 1);
 }
 
-START_TEST(refuses_16bit_alpha_and_transparency)
+/* reads PATH (nr_png_read, or nr_image_read with a white background when
+ * white) and checks the CHW pixels against want (c x 2 x 2) */
+static void reads_as(const char *path, int white, int want_c, const uint8_t *want)
+{
+    nr_error err = {0};
+    uint8_t *px = NULL;
+    int c = 0, h = 0, w = 0;
+    nr_image_prep prep = {.alpha = NR_ALPHA_WHITE};
+    int rc = white ? nr_image_read(path, &prep, &px, &c, &h, &w, &err)
+                   : nr_png_read(path, &px, &c, &h, &w, &err);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    ck_assert_int_eq(c, want_c);
+    ck_assert_int_eq(h, 2);
+    ck_assert_int_eq(w, 2);
+    for (int i = 0; i < c * 4; i++)
+        ck_assert_msg(px[i] == want[i], "%s: pixel %d is %u, want %u", path, i, px[i],
+                      want[i]);
+    free(px);
+    int ic, ih, iw;
+    ck_assert_msg(nr_png_info(path, &ic, &ih, &iw, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(ic, want_c);
+    ck_assert_int_eq(ih, 2);
+    ck_assert_int_eq(iw, 2);
+}
+
+/* round(v a / 255 + bg (255 - a) / 255), in doubles */
+static uint8_t over(unsigned v, unsigned a, unsigned bg)
+{
+    return (uint8_t)lround((v * (double)a + bg * (255.0 - a)) / 255.0);
+}
+
+/* issue 14: 16-bit, alpha and tRNS are read (scaled, composited), no longer
+ * refused */
+START_TEST(reads_16bit_alpha_and_transparency)
 {
     char buf[4096];
-    const char *root = fresh_dir("refused", buf, sizeof buf);
-    mkdir_in(root, "k");
+    const char *root = fresh_dir("alpha16", buf, sizeof buf);
+    mkdir_in(root, "gray");
+    mkdir_in(root, "rgb");
+    mkdir_in(root, "gray/k");
+    mkdir_in(root, "rgb/k");
     char p[4096];
-    unsigned char rows[4 * 4 * 4] = {0};
 
+    /* 16-bit gray: round(v * 255 / 65535) */
+    unsigned g16v[4] = {0, 65535, 257 * 100 + 128, 257 * 100 + 129};
+    unsigned char g16rows[8];
+    uint8_t g16want[4];
+    for (int i = 0; i < 4; i++) {
+        g16rows[2 * i] = (unsigned char)(g16v[i] >> 8);
+        g16rows[2 * i + 1] = (unsigned char)(g16v[i] & 255);
+        g16want[i] = (uint8_t)lround(g16v[i] * 255.0 / 65535.0);
+    }
+    ck_assert_uint_eq(g16want[2], 100);
+    ck_assert_uint_eq(g16want[3], 101);
     raw_png g16 = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY,
-                   .bit_depth = 16, .rows = rows, .rowbytes = 4};
-    tpath(p, sizeof p, "%s/k/g16.png", root);
+                   .bit_depth = 16, .rows = g16rows, .rowbytes = 4};
+    tpath(p, sizeof p, "%s/gray/k/g16.png", root);
     ck_assert_int_eq(raw_png_write(p, &g16), 0);
-    refused(p, "16-bit");
+    reads_as(p, 0, 1, g16want);
 
+    /* 16-bit RGB */
+    unsigned char rgb16rows[24];
+    uint8_t rgb16want[12];
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++) {
+            unsigned v = (unsigned)(i * 16411 + k * 5003 + 77) % 65536u;
+            rgb16rows[6 * i + 2 * k] = (unsigned char)(v >> 8);
+            rgb16rows[6 * i + 2 * k + 1] = (unsigned char)(v & 255);
+            rgb16want[k * 4 + i] = (uint8_t)lround(v * 255.0 / 65535.0);
+        }
     raw_png rgb16 = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_RGB,
-                     .bit_depth = 16, .rows = rows, .rowbytes = 12};
-    tpath(p, sizeof p, "%s/k/rgb16.png", root);
+                     .bit_depth = 16, .rows = rgb16rows, .rowbytes = 12};
+    tpath(p, sizeof p, "%s/rgb/k/rgb16.png", root);
     ck_assert_int_eq(raw_png_write(p, &rgb16), 0);
-    refused(p, "16-bit");
+    reads_as(p, 0, 3, rgb16want);
 
+    /* RGBA: composited on black */
+    unsigned char rgbarows[16] = {200, 100, 50, 255, 200, 100, 50, 0,
+                                  200, 100, 50, 128, 7, 250, 1, 77};
+    uint8_t rgbawant[12];
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            rgbawant[k * 4 + i] = over(rgbarows[4 * i + k], rgbarows[4 * i + 3], 0);
+    ck_assert_uint_eq(rgbawant[2], 100);   /* 200 * 128 / 255 = 100.39 */
     raw_png rgba = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_RGB_ALPHA,
-                    .bit_depth = 8, .rows = rows, .rowbytes = 8};
-    tpath(p, sizeof p, "%s/k/rgba.png", root);
+                    .bit_depth = 8, .rows = rgbarows, .rowbytes = 8};
+    tpath(p, sizeof p, "%s/rgb/k/rgba.png", root);
     ck_assert_int_eq(raw_png_write(p, &rgba), 0);
-    refused(p, "alpha");
+    reads_as(p, 0, 3, rgbawant);
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+            rgbawant[k * 4 + i] = over(rgbarows[4 * i + k], rgbarows[4 * i + 3], 255);
+    ck_assert_uint_eq(rgbawant[1], 255);   /* fully transparent on white */
+    reads_as(p, 1, 3, rgbawant);
 
+    /* gray+alpha */
+    unsigned char garows[8] = {255, 255, 255, 0, 100, 51, 7, 128};
+    uint8_t gawant[4];
+    for (int i = 0; i < 4; i++)
+        gawant[i] = over(garows[2 * i], garows[2 * i + 1], 0);
+    ck_assert_uint_eq(gawant[2], 20);
     raw_png ga = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY_ALPHA,
-                  .bit_depth = 8, .rows = rows, .rowbytes = 4};
-    tpath(p, sizeof p, "%s/k/ga.png", root);
+                  .bit_depth = 8, .rows = garows, .rowbytes = 4};
+    tpath(p, sizeof p, "%s/gray/k/ga.png", root);
     ck_assert_int_eq(raw_png_write(p, &ga), 0);
-    refused(p, "alpha");
+    reads_as(p, 0, 1, gawant);
 
+    /* palette with tRNS: index 0 transparent */
     png_color pal[2] = {{1, 2, 3}, {4, 5, 6}};
     unsigned char alpha[1] = {0};
+    unsigned char prows[4] = {0, 1, 1, 0};
     raw_png pt = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_PALETTE,
-                  .bit_depth = 8, .rows = rows, .rowbytes = 2, .palette = pal,
+                  .bit_depth = 8, .rows = prows, .rowbytes = 2, .palette = pal,
                   .palette_count = 2, .trns = alpha, .trns_count = 1};
-    tpath(p, sizeof p, "%s/k/ptrns.png", root);
+    tpath(p, sizeof p, "%s/rgb/k/ptrns.png", root);
     ck_assert_int_eq(raw_png_write(p, &pt), 0);
-    refused(p, "transparency");
+    const uint8_t ptwant_black[12] = {0, 4, 4, 0, 0, 5, 5, 0, 0, 6, 6, 0};
+    const uint8_t ptwant_white[12] = {255, 4, 4, 255, 255, 5, 5, 255, 255, 6, 6, 255};
+    reads_as(p, 0, 3, ptwant_black);
+    reads_as(p, 1, 3, ptwant_white);
 
+    /* gray with tRNS on value 0 */
+    unsigned char gtrows[4] = {0, 9, 0, 200};
     raw_png gt = {.width = 2, .height = 2, .color_type = PNG_COLOR_TYPE_GRAY,
-                  .bit_depth = 8, .rows = rows, .rowbytes = 2, .gray_trns = 1};
-    tpath(p, sizeof p, "%s/k/gtrns.png", root);
+                  .bit_depth = 8, .rows = gtrows, .rowbytes = 2, .gray_trns = 1};
+    tpath(p, sizeof p, "%s/gray/k/gtrns.png", root);
     ck_assert_int_eq(raw_png_write(p, &gt), 0);
-    refused(p, "transparency");
+    const uint8_t gtwant_black[4] = {0, 9, 0, 200}, gtwant_white[4] = {255, 9, 255, 200};
+    reads_as(p, 0, 1, gtwant_black);
+    reads_as(p, 1, 1, gtwant_white);
 
-    /* through a dataset load: the first refused file (sorted) is named */
-    nr_error err;
-    load_fails(root, &err);
-    tpath(p, sizeof p, "%s/k/g16.png", root);
-    ck_assert_msg(strncmp(err.message, p, strlen(p)) == 0, "%s", err.message);
-    ASSERT_HAS(err.message, "16-bit");
+    /* through a dataset load: the same pixels, in sorted order */
+    nr_dataset *ds;
+    tpath(p, sizeof p, "%s/gray", root);
+    load_ok(p, 0, 2, &ds);
+    ck_assert_uint_eq(ds->count, 3);
+    ck_assert_int_eq(ds->channels, 1);
+    ck_assert_mem_eq(ds->pixels, g16want, 4);          /* g16.png */
+    ck_assert_mem_eq(ds->pixels + 4, gawant, 4);       /* ga.png */
+    ck_assert_mem_eq(ds->pixels + 8, gtwant_black, 4); /* gtrns.png */
+    nr_dataset_free(ds);
+    tpath(p, sizeof p, "%s/rgb", root);
+    load_ok(p, 0, 2, &ds);
+    ck_assert_uint_eq(ds->count, 3);
+    ck_assert_int_eq(ds->channels, 3);
+    ck_assert_mem_eq(ds->pixels + 12, rgb16want, 12);  /* ptrns, rgb16, rgba */
+    nr_dataset_free(ds);
 }
 END_TEST
 
@@ -1244,7 +1339,7 @@ static Suite *data_suite(void)
     tcase_add_test(tc, thread_counts_agree);
     tcase_add_test(tc, rgb_dataset_is_chw);
     tcase_add_test(tc, palette_and_low_bit_depth_convert);
-    tcase_add_test(tc, refuses_16bit_alpha_and_transparency);
+    tcase_add_test(tc, reads_16bit_alpha_and_transparency);
     tcase_add_test(tc, odd_size_names_file_and_both_sizes);
     tcase_add_test(tc, lowest_failing_index_wins);
     tcase_add_test(tc, corrupt_pngs_name_the_file);

@@ -426,7 +426,7 @@ START_TEST(test_image_listing)
     write_file(target, "x");
     const char *empty[] = {path};
     ck_assert_int_eq(nr_image_list_collect(empty, 1, toy_names, 4, &list, &err), -1);
-    ck_assert_msg(strstr(err.message, "no images (.png files) in this folder"), "%s",
+    ck_assert_msg(strstr(err.message, "no images (.png, .jpg or .jpeg files) in this folder"), "%s",
                   err.message);
 }
 END_TEST

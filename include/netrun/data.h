@@ -1,16 +1,14 @@
 /* netrun/data.h - image-classification datasets laid out as class folders of
- * PNG files:  ROOT/<class>/<anything>.png
+ * image files:  ROOT/<class>/<anything>.png (or .jpg, .jpeg: netrun/image.h)
  *
  * Class names are the sorted (byte order, strcmp) names of ROOT's
  * sub-folders; hidden entries (starting with '.') are ignored, any other entry
  * of ROOT that is not a folder is an error. Files in a class folder are taken in
- * sorted order; anything but a regular *.png file (suffix in any case) is an
+ * sorted order; anything but a regular image file (NR_IMAGE_SUFFIXES, in any case) is an
  * error naming the file, and so is a class folder without images. Limits:
  * 65535 classes, 100 million images.
- * Images: 8-bit grayscale (1 channel) or 8-bit RGB (3 channels). Palette images are
- * expanded to RGB (or gray if the palette is gray), gray+alpha / RGBA images and
- * images with tRNS transparency are refused with a message saying so, 16-bit
- * images are refused; 1/2/4-bit gray is scaled to 0..255. All images
+ * Images: read by nr_image_read (netrun/image.h: PNG or JPEG; alpha composited
+ * on black, 16-bit scaled to 8 bits), gray (1 channel) or RGB (3). All images
  * of one dataset must have the same channels x height x width; the first odd
  * file is named with both sizes.
  *
@@ -32,6 +30,7 @@
 #include <stdint.h>
 
 #include "netrun/error.h"
+#include "netrun/image.h"
 
 /* Training and evaluation feed pixel p (0..255) to the network as
  * p * NR_PIXEL_SCALE (0..1); weights files record it. */
@@ -123,40 +122,5 @@ int nr_class_names_check(const char *path, char *const *expected, size_t expecte
  * (used by `netrun check` when the spec gives no network.input). */
 int nr_dataset_probe(const char *root, int *channels, int *height, int *width,
                      nr_error *err);
-
-/* The image files netrun reads, told by the name's suffix (any case): the
- * one place that decides it, for the dataset loader and `netrun predict`.
- * NR_IMAGE_SUFFIXES names them for messages. */
-typedef enum nr_image_format {
-    NR_IMAGE_NONE = 0,   /* not an image netrun reads */
-    NR_IMAGE_PNG,        /* *.png */
-} nr_image_format;
-#define NR_IMAGE_SUFFIXES ".png"
-
-/* The format of the file NAME (a path or a bare name; only its last
- * component counts, which must have something before the suffix). */
-nr_image_format nr_image_format_of(const char *name);
-/* Reads one image of a format netrun reads (nr_png_read for a .png: the
- * same pixels, conversions and refusals as training); a name of no such
- * format is refused with "PATH: error: not an image netrun reads; ...". */
-int nr_image_read(const char *path, uint8_t **pixels, int *channels, int *height,
-                  int *width, nr_error *err);
-
-/* One PNG, decoded to 8-bit gray or RGB. *pixels is malloc'd, CHW, caller frees.
- * Refuses, before allocating, headers claiming more than 16384 x 16384 or
- * more pixels than the file's size can hold (deflate compresses at most
- * 1032:1: a larger claim is a truncated or forged file). Ancillary chunks
- * other than tRNS are skipped unread, and libpng's buffer for one chunk is
- * limited to 8 MiB, so no length field makes it allocate more. */
-int nr_png_read(const char *path, uint8_t **pixels, int *channels, int *height,
-                int *width, nr_error *err);
-/* Reads only the header of one PNG (same checks and messages as nr_png_read:
- * size limit, 16-bit, alpha) and gives the shape nr_png_read would return. */
-int nr_png_info(const char *path, int *channels, int *height, int *width,
-                nr_error *err);
-/* Writes an 8-bit gray (channels 1) or RGB (channels 3) PNG from CHW pixels,
- * atomically (temporary name + rename). */
-int nr_png_write(const char *path, const uint8_t *pixels, int channels,
-                 int height, int width, nr_error *err);
 
 #endif

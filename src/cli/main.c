@@ -212,9 +212,9 @@ static const struct command {
      "predict classifies images with a trained model as it is; -o names the CSV",
      "Classifies images with a trained model. MODEL is a run folder (runs/<name>-<n>)\n"
      "or a weights file with the run's resolved.yaml beside it. Each image is read\n"
-     "and scaled as in training: an 8-bit gray or RGB .png of the model's input\n"
-     "size (images are not resized). A folder is searched recursively in sorted\n"
-     "order (names starting with '.' skipped, .png files taken). Prints one line\n"
+     "and scaled as in training: a PNG or JPEG image of the model's input size\n"
+     "(images are not resized). A folder is searched recursively in sorted order\n"
+     "(names starting with '.' skipped, .png, .jpg and .jpeg files taken). Prints one line\n"
      "per image: its path, the predicted class and its probability, then the top K\n"
      "classes with theirs. When the images of a folder all sit in folders named\n"
      "after the model's classes (a Test set), also prints their accuracy and\n"

@@ -202,16 +202,13 @@ huge	100000x100000 larger than the 16384x16384 limit
 claims-max	truncated PNG 16384x16384 cannot fit
 zero-width	corrupt PNG IHDR
 bad-ihdr	corrupt PNG IHDR
-16bit	16-bit gray PNG is not supported
-gray-alpha	alpha channel is not supported
-trns	transparency (tRNS chunk) is not supported
 palette-oob	palette index 5 out of range
 no-plte	corrupt PNG PLTE
 rgb	3x12x12 all images of a dataset must have the same shape
 smaller	1x10x12 all images of a dataset must have the same shape
 empty	empty file (0 bytes)
 text	not a PNG file
-folder	a folder, not a .png file
+folder	a folder, not an image file
 fifo	not a regular file
 EOF
 )

@@ -164,9 +164,9 @@ expect_error "run folder without weights.bin" "unfinished: error: no weights.bin
   predict unfinished bars/Test
 expect_error "weights without resolved.yaml" "lonely/resolved.yaml: error: no resolved.yaml beside the weights" -- \
   predict lonely/weights.bin bars/Test
-expect_error "missing image" "nope.png: error: no such file or folder|give images (.png files)" -- \
+expect_error "missing image" "nope.png: error: no such file or folder|give images (.png, .jpg or .jpeg files)" -- \
   predict run bars/Test nope.png
-expect_error "folder without images" "unfinished: error: no images (.png files) in this folder" -- \
+expect_error "folder without images" "unfinished: error: no images (.png, .jpg or .jpeg files) in this folder" -- \
   predict run unfinished
 expect_error "no image" "no image or folder given|usage: netrun predict MODEL" -- predict run
 expect_error "no model" "no model given|usage: netrun predict MODEL" -- predict

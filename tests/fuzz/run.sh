@@ -39,8 +39,8 @@ done
 # ---- build: every engine source once (instrumented for coverage, not
 # linked with the fuzzer's main), then one binary per harness
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-read -r -a pkg_cflags <<<"$(pkg-config --cflags yaml-0.1 libpng cairo openblas)"
-read -r -a pkg_libs <<<"$(pkg-config --libs yaml-0.1 libpng cairo openblas)"
+read -r -a pkg_cflags <<<"$(pkg-config --cflags yaml-0.1 libpng libjpeg cairo openblas)"
+read -r -a pkg_libs <<<"$(pkg-config --libs yaml-0.1 libpng libjpeg cairo openblas)"
 cflags=(-std=c11 -g -O1 -Wall -Wextra -D_POSIX_C_SOURCE=200809L '-DNETRUN_VERSION="fuzz"'
         -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
         -I"$src/include" -I"$src/src" -I"$src/netspec" "${pkg_cflags[@]}" "${sanitize[@]}")

@@ -3,9 +3,15 @@
  *
  *   netrun-synth OUT [--classes K] [--size HxW] [--channels 1|3]
  *                    [--train N] [--test N] [--seed S] [--names a,b,c]
+ *                    [--format png|jpeg] [--alpha] [--depth 8|16]
+ *                    [--sizes HxW,HxW,...]
  *
- * writes OUT/Train/<class>/NNNN.png and OUT/Test/<class>/NNNN.png, N images
- * per class. Class k (k-th name as given; netrun sorts the names) is a bright
+ * writes OUT/Train/<class>/NNNN.png and OUT/Test/<class>/NNNN.png (.jpg with
+ * --format jpeg, quality 90), N images per class. --alpha adds an alpha
+ * channel (gray+alpha or RGBA PNG: 255 on the bar, 128..255 elsewhere),
+ * --depth 16 writes 16-bit PNGs whose samples read back (v / 257, rounded)
+ * as the 8-bit ones; --sizes gives image i of each class the size i mod n of
+ * the list. Class k (k-th name as given; netrun sorts the names) is a bright
  * one-pixel bar on a noisy background: orientation k % 4 (horizontal,
  * vertical, diagonal, anti-diagonal), centred in cell k / 4 of a g x g grid
  * over the image (g as small as the class count allows). Every image jitters
@@ -25,6 +31,8 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <dirent.h>
+#include <png.h>
+#include <setjmp.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,7 +51,9 @@ enum {
     MAX_SIDE = 4096,
     MAX_PER_CLASS = 1000000,
     MAX_NAME = 255,
-    MAX_IMAGES = 100000000 /* netrun's dataset limit */
+    MAX_IMAGES = 100000000, /* netrun's dataset limit */
+    MAX_SIZES = 64,
+    JPEG_QUALITY = 90
 };
 
 /* PRNG stream of (split, class): disjoint from netrun's own streams (1..5). */
@@ -70,6 +80,11 @@ static const char usage_text[] =
     "      --seed S         random seed, 0 .. 2^64-1 (default 1)\n"
     "  -n, --names A,B,...  class folder names (default 0, 1, ... zero-padded to\n"
     "                       sort in class order); no '/', not starting with '.'\n"
+    "      --format F       png (default) or jpeg (.jpg files, quality 90)\n"
+    "      --alpha          PNG with an alpha channel (gray+alpha or RGBA)\n"
+    "      --depth D        PNG bits per sample, 8 (default) or 16\n"
+    "      --sizes HxW,...  image i of a class gets size i mod n of the list\n"
+    "                       (at most 64 sizes; replaces --size)\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 success, 1 internal error, 2 bad input or unwritable OUT\n";
@@ -83,6 +98,11 @@ typedef struct synth_options {
     char **names;          /* the class names (owned) */
     char *names_buf;       /* the strings the names point into (owned) */
     int name_count;        /* names given with --names, 0 if none */
+    int jpeg;              /* --format jpeg */
+    int alpha;             /* --alpha */
+    int depth;             /* --depth: 8 or 16 */
+    int size_count;        /* --sizes: the sizes images cycle through, 0 if none */
+    int heights[MAX_SIZES], widths[MAX_SIZES];
 } synth_options;
 
 /* One line on stderr, "netrun-synth: error: ...". */
@@ -163,6 +183,32 @@ static int parse_size(const char *text, int *height, int *width)
     *height = (int)hv;
     *width = (int)wv;
     return 0;
+}
+
+/* "HxW,HxW,..." */
+static int parse_sizes(synth_options *o, const char *text)
+{
+    char *buf = strdup(text);
+    if (!buf)
+        return oom();
+    int n = 0, status = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (n == MAX_SIZES) {
+            status = fail("--sizes: more than %d sizes", MAX_SIZES);
+            break;
+        }
+        if (parse_size(tok, &o->heights[n], &o->widths[n]) != 0) {
+            status = fail("--sizes '%s': '%s' is not HxW, each %d to %d; e.g. --sizes "
+                          "12x12,16x10", text, tok, MIN_SIDE, MAX_SIDE);
+            break;
+        }
+        n++;
+    }
+    free(buf);
+    if (status == 0 && n == 0)
+        status = fail("--sizes '%s': no size; e.g. --sizes 12x12,16x10", text);
+    o->size_count = n;
+    return status;
 }
 
 /* Splits --names in place; checks each name is usable as a folder that
@@ -254,9 +300,10 @@ static uint8_t clamp_u8(float v)
 }
 
 /* One image of class k into px (CHW). */
-static void draw(const synth_options *o, const layout *lay, int k, nr_rng *rng, uint8_t *px)
+static void draw(const synth_options *o, const layout *lay, int k, nr_rng *rng, int H, int W,
+                 uint8_t *px)
 {
-    const int H = o->height, W = o->width, C = o->channels;
+    const int C = o->channels;
     const size_t plane = (size_t)H * W;
 
     /* background: a per-image level plus per-pixel Gaussian noise */
@@ -363,6 +410,117 @@ static void remove_tree(const char *path)
     rmdir(path);
 }
 
+typedef struct png_out {
+    FILE *fp;
+    png_structp png;
+    png_infop info;
+    jmp_buf jmp;
+} png_out;
+
+static void png_out_error(png_structp png, png_const_charp msg)
+{
+    (void)msg;
+    png_out *w = png_get_error_ptr(png);
+    longjmp(w->jmp, 1);
+}
+
+/* rows: height rows of HWC samples as libpng takes them */
+static int png_out_write(png_out *w, png_bytep *rows, int height, int width, int depth,
+                         int color_type)
+{
+    if (setjmp(w->jmp))
+        return -1;
+    png_init_io(w->png, w->fp);
+    png_set_IHDR(w->png, w->info, (png_uint_32)width, (png_uint_32)height, depth, color_type,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(w->png, w->info);
+    png_write_image(w->png, rows);
+    png_write_end(w->png, NULL);
+    return 0;
+}
+
+/* A PNG with --alpha or --depth 16 from CHW px: alpha 255 where the bar
+ * is (brighter than 140), 128 + (7 x + 13 y) mod 128 elsewhere; 16-bit
+ * samples v * 257 + d, |d| <= 128, which read back as v. */
+static int write_png_extra(const synth_options *o, const char *path, const uint8_t *px, int H,
+                           int W)
+{
+    int C = o->channels, S = C + (o->alpha ? 1 : 0), B = o->depth / 8;
+    size_t plane = (size_t)H * W, row_bytes = (size_t)W * S * B;
+    uint8_t *buf = malloc(row_bytes * H);
+    png_bytep *rows = malloc((size_t)H * sizeof *rows);
+    png_out w = {0};
+    int status = 0;
+    if (!buf || !rows) {
+        status = oom();
+        goto done;
+    }
+    for (int y = 0; y < H; y++) {
+        rows[y] = buf + (size_t)y * row_bytes;
+        for (int x = 0; x < W; x++) {
+            size_t i = (size_t)y * W + x;
+            uint8_t bright = 0;
+            for (int s = 0; s < S; s++) {
+                unsigned v;
+                if (s < C) {
+                    v = px[(size_t)s * plane + i];
+                    bright = v > bright ? (uint8_t)v : bright;
+                } else {
+                    v = bright > 140 ? 255u : 128u + (unsigned)(7 * x + 13 * y) % 128u;
+                }
+                uint8_t *q = rows[y] + ((size_t)x * S + s) * B;
+                if (B == 1) {
+                    q[0] = (uint8_t)v;
+                } else {
+                    long v16 = (long)v * 257 + (long)((x * 31 + y * 17 + s * 5) % 257) - 128;
+                    v16 = v16 < 0 ? 0 : v16 > 65535 ? 65535 : v16;
+                    q[0] = (uint8_t)(v16 >> 8);
+                    q[1] = (uint8_t)(v16 & 255);
+                }
+            }
+        }
+    }
+    w.fp = fopen(path, "wb");
+    if (!w.fp) {
+        status = fail("%s: cannot create: %s", path, strerror(errno));
+        goto done;
+    }
+    w.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w, png_out_error, NULL);
+    w.info = w.png ? png_create_info_struct(w.png) : NULL;
+    if (!w.info) {
+        status = oom();
+        goto done;
+    }
+    int color_type = C == 1 ? (o->alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
+                            : (o->alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
+    if (png_out_write(&w, rows, H, W, o->depth, color_type) != 0)
+        status = fail("%s: cannot write the PNG", path);
+done:
+    if (w.png)
+        png_destroy_write_struct(&w.png, w.info ? &w.info : NULL);
+    if (w.fp && fclose(w.fp) != 0 && status == 0)
+        status = fail("%s: cannot write: %s", path, strerror(errno));
+    free(rows);
+    free(buf);
+    return status;
+}
+
+static int write_image(const synth_options *o, const char *path, const uint8_t *px, int H,
+                       int W)
+{
+    nr_error err = {0};
+    if (o->jpeg) {
+        if (nr_jpeg_write(path, px, o->channels, H, W, JPEG_QUALITY, &err) != 0)
+            return fail_nr(&err);
+        return 0;
+    }
+    if (o->alpha || o->depth == 16)
+        return write_png_extra(o, path, px, H, W);
+    if (nr_png_write(path, px, o->channels, H, W, &err) != 0)
+        return fail_nr(&err);
+    return 0;
+}
+
 static int write_split(const synth_options *o, const layout *lay, const char *root,
                        const char *split_name, int split, long per_class, uint8_t *px)
 {
@@ -386,16 +544,18 @@ static int write_split(const synth_options *o, const layout *lay, const char *ro
             char num[24], file[40];
             int n = snprintf(num, sizeof num, "%ld", i);
             int pad = digits > n ? digits - n : 0;
-            snprintf(file, sizeof file, "%.*s%s.png", pad, "0000000", num);
+            snprintf(file, sizeof file, "%.*s%s.%s", pad, "0000000", num,
+                     o->jpeg ? "jpg" : "png");
             char *path = join(class_dir, file);
             if (!path) {
                 status = oom();
                 break;
             }
-            draw(o, lay, k, &rng, px);
-            nr_error err = {0};
-            if (nr_png_write(path, px, o->channels, o->height, o->width, &err) != 0)
-                status = fail_nr(&err);
+            int which = o->size_count ? (int)(i % o->size_count) : 0;
+            int H = o->size_count ? o->heights[which] : o->height;
+            int W = o->size_count ? o->widths[which] : o->width;
+            draw(o, lay, k, &rng, H, W, px);
+            status = write_image(o, path, px, H, W);
             free(path);
         }
         free(class_dir);
@@ -412,7 +572,11 @@ static int generate(const synth_options *o)
         len--;
     char *out = strndup(o->out, len);
     char *tmp = malloc(len + 32);
-    uint8_t *px = malloc((size_t)o->channels * o->height * o->width);
+    size_t most = (size_t)o->height * o->width;
+    for (int i = 0; i < o->size_count; i++)
+        if ((size_t)o->heights[i] * o->widths[i] > most)
+            most = (size_t)o->heights[i] * o->widths[i];
+    uint8_t *px = malloc((size_t)o->channels * most);
     int status = 0;
     if (!out || !tmp || !px) {
         status = oom();
@@ -446,10 +610,13 @@ static int generate(const synth_options *o)
     if (status != 0)
         remove_tree(tmp);
     else
-        printf("%s: %d classes, %dx%dx%d %s, %ld train + %ld test images per class, seed %" PRIu64
-               "\n",
+        printf("%s: %d classes, %dx%dx%d%s %s%s%s %s, %ld train + %ld test images per class, "
+               "seed %" PRIu64 "\n",
                out, o->classes, o->channels, o->height, o->width,
-               o->channels == 1 ? "gray" : "RGB", o->train, o->test, o->seed);
+               o->size_count > 1 ? " (and other sizes)" : "",
+               o->channels == 1 ? "gray" : "RGB", o->alpha ? "+alpha" : "",
+               o->depth == 16 ? " 16-bit" : "", o->jpeg ? "JPEG" : "PNG", o->train, o->test,
+               o->seed);
 done:
     free(px);
     free(tmp);
@@ -459,7 +626,7 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { OPT_TRAIN = 256, OPT_TEST, OPT_SEED };
+    enum { OPT_TRAIN = 256, OPT_TEST, OPT_SEED, OPT_FORMAT, OPT_ALPHA, OPT_DEPTH, OPT_SIZES };
     static const struct option long_options[] = {
         {"classes", required_argument, NULL, 'k'},
         {"size", required_argument, NULL, 's'},
@@ -468,11 +635,15 @@ int main(int argc, char **argv)
         {"test", required_argument, NULL, OPT_TEST},
         {"seed", required_argument, NULL, OPT_SEED},
         {"names", required_argument, NULL, 'n'},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"alpha", no_argument, NULL, OPT_ALPHA},
+        {"depth", required_argument, NULL, OPT_DEPTH},
+        {"sizes", required_argument, NULL, OPT_SIZES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     synth_options o = {.height = 12, .width = 12, .channels = 1, .train = 60, .test = 20,
-                       .seed = 1};
+                       .seed = 1, .depth = 8};
     int status = -1;
     long v;
     int c;
@@ -515,6 +686,25 @@ int main(int argc, char **argv)
             if ((v = parse_names(&o, optarg)) != 0)
                 status = (int)v;
             break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "png") == 0 || strcmp(optarg, "jpeg") == 0)
+                o.jpeg = optarg[0] == 'j';
+            else
+                status = fail("--format '%s': expected png or jpeg", optarg);
+            break;
+        case OPT_ALPHA:
+            o.alpha = 1;
+            break;
+        case OPT_DEPTH:
+            if (strcmp(optarg, "8") == 0 || strcmp(optarg, "16") == 0)
+                o.depth = (int)strtol(optarg, NULL, 10);
+            else
+                status = fail("--depth '%s': expected 8 or 16", optarg);
+            break;
+        case OPT_SIZES:
+            if ((v = parse_sizes(&o, optarg)) != 0)
+                status = (int)v;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             status = 0;
@@ -550,8 +740,19 @@ int main(int argc, char **argv)
         else if (!o.classes)
             o.classes = 3;
     }
+    if (status < 0 && o.jpeg && (o.alpha || o.depth != 8))
+        status = fail("--format jpeg has no %s; --alpha and --depth 16 are for PNG",
+                      o.alpha ? "alpha" : "16-bit samples");
+    if (status < 0 && o.size_count) {
+        /* the first size names the dataset; the smallest side bounds the classes */
+        o.height = o.heights[0];
+        o.width = o.widths[0];
+    }
     if (status < 0) {
         int g = max_grid(o.height, o.width);
+        for (int i = 0; i < o.size_count; i++)
+            if (max_grid(o.heights[i], o.widths[i]) < g)
+                g = max_grid(o.heights[i], o.widths[i]);
         long max_classes = 4L * g * g;
         if (o.classes > max_classes)
             status = fail("%d classes do not fit %dx%d images: at most %ld (4 orientations x "
