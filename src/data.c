@@ -690,6 +690,7 @@ out:
 
 typedef struct decode_ctx {
     const scan_result *s;
+    const nr_image_prep *prep;   /* NULL: as stored */
     const char *first_path;      /* image 0, for the size message */
     int channels, height, width;
     size_t chw;
@@ -719,14 +720,22 @@ static int decode_one(decode_ctx *ctx, size_t i, nr_error *err)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", ctx->s->root);
     uint8_t *px = NULL;
     int c, h, w;
-    int rc = nr_image_read(path, NULL, &px, &c, &h, &w, err);
+    int rc = nr_image_read(path, ctx->prep, &px, &c, &h, &w, err);
     if (rc == 0) {
         if (c != ctx->channels || h != ctx->height || w != ctx->width) {
+            /* what the spec can say to make them one shape */
+            char fix[160];
+            if (c != ctx->channels)
+                snprintf(fix, sizeof fix, "set data.channels: %d (or 1) to convert every "
+                         "image", ctx->channels == 1 ? 3 : ctx->channels);
+            else
+                snprintf(fix, sizeof fix, "set data.size: [%d, %d] to resize every image",
+                         ctx->height, ctx->width);
             rc = nr_fail(err, NR_EXIT_INPUT,
                          "%s: error: image is %dx%dx%d (channels x height x width) but "
                          "%s is %dx%dx%d; all images of a dataset must have the same "
-                         "shape", path, c, h, w, ctx->first_path, ctx->channels,
-                         ctx->height, ctx->width);
+                         "shape: %s", path, c, h, w, ctx->first_path, ctx->channels,
+                         ctx->height, ctx->width, fix);
         } else {
             memcpy(ctx->pixels + i * ctx->chw, px, ctx->chw);
         }
@@ -761,7 +770,8 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", s->root);
     uint8_t *px0 = NULL;
     int c, h, w;
-    if (nr_image_read(first, NULL, &px0, &c, &h, &w, err) != 0) {
+    const nr_image_prep *prep = opts ? &opts->prep : NULL;
+    if (nr_image_read(first, prep, &px0, &c, &h, &w, err) != 0) {
         free(first);
         return -1;
     }
@@ -782,7 +792,7 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
     memcpy(pixels, px0, chw);
     free(px0);
 
-    decode_ctx ctx = {.s = s, .first_path = first, .channels = c, .height = h,
+    decode_ctx ctx = {.s = s, .prep = prep, .first_path = first, .channels = c, .height = h,
                       .width = w, .chw = chw, .pixels = pixels};
     atomic_init(&ctx.min_err, SIZE_MAX);
     long nt = opts && opts->threads > 0 ? opts->threads : sysconf(_SC_NPROCESSORS_ONLN);
@@ -853,6 +863,19 @@ int nr_dataset_load(const char *root, const nr_data_options *opts,
     scan_result s;
     if (scan(root, &s, err) != 0)
         return -1;
+    /* a preparation other than "as stored" is part of what the cache holds
+     * (as stored: the fingerprint of caches written before there was one) */
+    const nr_image_prep *prep = opts ? &opts->prep : NULL;
+    if (prep && (prep->channels || prep->height || prep->width ||
+                 prep->alpha != NR_ALPHA_BLACK)) {
+        uint64_t fp = nr_fnv1a(s.fingerprint, "prep", 4);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->channels);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->height);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->width);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->fit);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->alpha);
+        s.fingerprint = fp;
+    }
     nr_dataset *ds = calloc(1, sizeof *ds);
     char *root_copy = strdup(root);
     if (!ds || !root_copy) {

@@ -303,8 +303,20 @@ void nr_spec_prepared_shape(const ns_doc *doc, int *channels, int *height, int *
 void nr_spec_data_options(const ns_doc *doc, nr_data_options *opts)
 {
     memset(opts, 0, sizeof *opts);
-    opts->use_cache = ns_get_bool(doc->root, "data.cache");
+    const ns_node *root = doc->root;
+    opts->use_cache = ns_get_bool(root, "data.cache");
     opts->threads = 0;
+    const ns_node *channels = ns_path_get(root, "data.channels");
+    const ns_node *size = ns_path_get(root, "data.size");
+    opts->prep.channels = channels ? atoi(ns_str(channels)) : 0;
+    opts->prep.height = size ? (int)ns_int(size->items[0]) : 0;
+    opts->prep.width = size ? (int)ns_int(size->items[1]) : 0;
+    const char *fit = ns_get_str(root, "data.fit");
+    opts->prep.fit = strcmp(fit, "crop") == 0  ? NR_FIT_CROP
+                     : strcmp(fit, "pad") == 0 ? NR_FIT_PAD
+                                               : NR_FIT_STRETCH;
+    opts->prep.alpha = strcmp(ns_get_str(root, "data.alpha"), "white") == 0 ? NR_ALPHA_WHITE
+                                                                            : NR_ALPHA_BLACK;
 }
 
 static int fill_input_from_data(ns_doc *doc, nr_error *err)

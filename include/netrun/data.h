@@ -55,6 +55,10 @@ typedef struct nr_dataset {
 
 typedef struct nr_data_options {
     int use_cache;         /* read/write ROOT/.netrun-cache (default 1) */
+    nr_image_prep prep;    /* how every image is prepared (data.size, data.fit,
+                              data.channels, data.alpha; netrun/image.h); zeroed:
+                              as stored. Part of the cache's fingerprint: a cache
+                              made with another preparation is not used */
     int threads;           /* decode threads for a cold load; 0 = online cores */
 } nr_data_options;
 
