@@ -248,7 +248,8 @@ static size_t walk(diff_ctx *c, const ns_key *key, const ns_node *a, const ns_no
         return walk_choice(c, key->variants, a, b);
     case NS_T_LAYERS:
         return walk_layers(c, key->variants, a, b);
-    case NS_T_INT_LIST: {
+    case NS_T_INT_LIST:
+    case NS_T_FLOAT_LIST: {
         /* one report for the whole list */
         diff_ctx quiet = {0};
         return walk_generic(&quiet, a, b) ? emit_diff(c, a, b) : 0;

@@ -227,7 +227,9 @@ static int resolve_path(rctx *c, ns_node *n, const ns_key *k)
     return 0;
 }
 
-static int check_int_list(rctx *c, const ns_node *n, const ns_key *k)
+/* An int-list or a float-list: the count, then each item against the
+ * key's range (an item's error names the item: "input[1]"). */
+static int check_list(rctx *c, const ns_node *n, const ns_key *k)
 {
     if (n->kind != NS_SEQ)
         return expected(c, n, k, false);
@@ -237,20 +239,15 @@ static int check_int_list(rctx *c, const ns_node *n, const ns_key *k)
                           prefix(c, pre, sizeof pre),
                           ns_schema_describe(k, true, what, sizeof what), n->count);
     }
+    ns_key one = *k;   /* the items' own type */
+    one.type = k->type == NS_T_INT_LIST ? NS_T_INT : NS_T_FLOAT;
     for (size_t i = 0; i < n->count; i++) {
-        long long v;
-        const ns_node *item = n->items[i];
-        if (item->kind != NS_SCALAR || item->quoted || !ns_text_int(item->scalar, &v) ||
-            v < k->imin || v > k->imax) {
-            char found[400], pre[800];
-            size_t old = ns_path_index(&c->path, i);
-            int rc = ns_fail_at(c->err, c->doc, ns_node_pos(item),
-                                "%sexpected an integer from %lld to %lld, got %s",
-                                prefix(c, pre, sizeof pre), k->imin, k->imax,
-                                got(item, true, found, sizeof found));
-            ns_path_pop(&c->path, old);
+        size_t old = ns_path_index(&c->path, i);
+        int rc = one.type == NS_T_INT ? check_int(c, n->items[i], &one)
+                                      : check_float(c, n->items[i], &one);
+        ns_path_pop(&c->path, old);
+        if (rc != 0)
             return rc;
-        }
     }
     return 0;
 }
@@ -516,7 +513,8 @@ static int resolve_value(rctx *c, ns_node **slot, const ns_key *k, ns_pos key_po
     case NS_T_PATH:
         return resolve_path(c, n, k);
     case NS_T_INT_LIST:
-        return check_int_list(c, n, k);
+    case NS_T_FLOAT_LIST:
+        return check_list(c, n, k);
     case NS_T_MAP:
         if (ns_is_null(n))
             n->kind = NS_MAP;   /* "train:" with nothing = all defaults */

@@ -292,10 +292,26 @@ static void derive_name(const ns_doc *doc, char *buf, size_t size)
     snprintf(buf, size, "%.*s", ok ? (int)n : 4, ok ? base : "spec");
 }
 
+static const char *const fit_values[] = { "stretch", "crop", "pad", NULL };
+static const char *const channels_values[] = { "1", "3", NULL };
+static const char *const alpha_values[] = { "black", "white", NULL };
+static const char *const normalize_values[] = { "none", "scale", "standardize", NULL };
+
 static const ns_key data_keys[] = {
-    { .name = "train", .type = NS_T_PATH, REQUIRED, .doc = "training images: a folder with one folder of PNG files per class" },
-    { .name = "test", .type = NS_T_PATH, REQUIRED, .doc = "test images, laid out like train" },
+    { .name = "train", .type = NS_T_PATH, REQUIRED, .doc = "training images: a folder with one folder of images (PNG, JPEG) per class" },
+    { .name = "test", .type = NS_T_PATH, OPTIONAL, .doc = "test images, laid out like train; absent = data.test_fraction of Train" },
+    { .name = "test_fraction", FLOAT_RANGE(0, 1), OPEN_LOW, OPEN_HIGH, OPTIONAL, .doc = "without data.test: share of Train held out (stratified, seeded) as the test set" },
     { .name = "cache", BOOL_TYPE, DEFAULT("true"), .doc = "keep a decoded cache next to the data" },
+    { .name = "size", .type = NS_T_INT_LIST, .imin = 1, .imax = 16384, .min_items = 2, .max_items = 2, OPTIONAL,
+      .doc = "[height, width] every image is resized to; absent = images must share one size" },
+    { .name = "fit", ENUM_OF(fit_values), DEFAULT("stretch"), .doc = "how data.size treats the aspect ratio: stretch, crop (cover, centre cut) or pad (fit inside, black border)" },
+    { .name = "channels", ENUM_OF(channels_values), OPTIONAL, .doc = "1 (gray) or 3 (RGB) every image is converted to; absent = images must share one channel count" },
+    { .name = "alpha", ENUM_OF(alpha_values), DEFAULT("black"), .doc = "what transparent pixels are composited on before alpha is dropped" },
+    { .name = "normalize", ENUM_OF(normalize_values), DEFAULT("scale"), .doc = "network input: none = pixel (0..255), scale = pixel / 255, standardize = (pixel - mean) / std per channel" },
+    { .name = "mean", .type = NS_T_FLOAT_LIST, .fmin = 0, .fmax = 255, .min_items = 1, .max_items = 3, OPTIONAL,
+      .doc = "with standardize: per-channel pixel mean (0..255); absent = measured on the training images" },
+    { .name = "std", .type = NS_T_FLOAT_LIST, .fmin = 0, .fmax = 255, .fmin_open = true, .min_items = 1, .max_items = 3, OPTIONAL,
+      .doc = "with standardize: per-channel pixel standard deviation; absent = measured on the training images" },
     END
 };
 
@@ -368,6 +384,7 @@ const char *ns_schema_type_name(ns_type type)
     case NS_T_ENUM: return "enum";
     case NS_T_PATH: return "path";
     case NS_T_INT_LIST: return "int-list";
+    case NS_T_FLOAT_LIST: return "float-list";
     case NS_T_MAP: return "map";
     case NS_T_CHOICE: return "choice";
     case NS_T_LAYERS: return "layer list";
@@ -439,6 +456,15 @@ const char *ns_schema_describe(const ns_key *k, bool article, char *buf, size_t 
             put(buf, size, &o, "%slist of %zu to %zu integers", article ? "a " : "",
                 k->min_items, k->max_items);
         put(buf, size, &o, " from %lld to %lld", k->imin, k->imax);
+        break;
+    case NS_T_FLOAT_LIST:
+        if (k->min_items == k->max_items)
+            put(buf, size, &o, "%slist of %zu numbers", article ? "a " : "", k->min_items);
+        else
+            put(buf, size, &o, "%slist of %zu to %zu numbers", article ? "a " : "",
+                k->min_items, k->max_items);
+        put(buf, size, &o, " each ");
+        put_float_range(k, buf, size, &o);
         break;
     case NS_T_MAP:
         put(buf, size, &o, "%smap with keys ", article ? "a " : "");

@@ -37,6 +37,7 @@ typedef enum ns_type {
     NS_T_ENUM,      /* one of `values` */
     NS_T_PATH,      /* a file system path, made absolute by resolve */
     NS_T_INT_LIST,  /* min_items..max_items integers, each in [imin, imax] */
+    NS_T_FLOAT_LIST,  /* min_items..max_items finite numbers, each in fmin..fmax */
     NS_T_MAP,       /* a map with the keys `keys` */
     NS_T_CHOICE,    /* one of `variants`: "name" or {name: {params}} */
     NS_T_LAYERS     /* min_items..max_items choices of `variants` */
@@ -69,9 +70,9 @@ struct ns_key {
     /* NS_DERIVED: writes the value for `doc` into buf (valid for this key). */
     void (*derive)(const ns_doc *doc, char *buf, size_t size);
     long long imin, imax;     /* INT, INT_LIST items; STRING with charset: length */
-    double fmin, fmax;        /* FLOAT */
+    double fmin, fmax;        /* FLOAT, FLOAT_LIST items */
     bool fmin_open, fmax_open;
-    size_t min_items, max_items;      /* INT_LIST, LAYERS */
+    size_t min_items, max_items;      /* INT_LIST, FLOAT_LIST, LAYERS */
     const char *charset;      /* STRING: the allowed characters, NULL = any */
     const char *charset_doc;  /* STRING: how messages describe the charset */
     const char *const *values;        /* ENUM: allowed values, NULL-terminated */

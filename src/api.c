@@ -207,15 +207,15 @@ int netrun_model_load_image(netrun_model *m, const char *path, unsigned char *pi
     int channels, height, width;
     uint8_t *image = NULL;
     /* the header first: an image of another shape is refused before decoding */
-    if (nr_image_info(path, NULL, &channels, &height, &width, &err) != 0 ||
+    if (nr_image_info(path, &m->model.prep, &channels, &height, &width, &err) != 0 ||
         (channels == info->channels && height == info->height && width == info->width &&
-         nr_image_read(path, NULL, &image, &channels, &height, &width, &err) != 0))
+         nr_image_read(path, &m->model.prep, &image, &channels, &height, &width, &err) != 0))
         return failed(m, &err);
     if (channels != info->channels || height != info->height || width != info->width) {
         free(image);
         nr_fail(&err, NR_EXIT_INPUT, "%s: error: a %dx%dx%d image (channels x height x "
-                "width); the model takes %dx%dx%d images, as it was trained on (images are "
-                "not resized or converted)", path, channels, height, width, info->channels,
+                "width); the model takes %dx%dx%d images, as it was trained on (its spec's "
+                "data.size and data.channels, when given, resize and convert images)", path, channels, height, width, info->channels,
                 info->height, info->width);
         return failed(m, &err);
     }

@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -689,6 +690,7 @@ out:
 
 typedef struct decode_ctx {
     const scan_result *s;
+    const nr_image_prep *prep;   /* NULL: as stored */
     const char *first_path;      /* image 0, for the size message */
     int channels, height, width;
     size_t chw;
@@ -718,14 +720,22 @@ static int decode_one(decode_ctx *ctx, size_t i, nr_error *err)
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", ctx->s->root);
     uint8_t *px = NULL;
     int c, h, w;
-    int rc = nr_image_read(path, NULL, &px, &c, &h, &w, err);
+    int rc = nr_image_read(path, ctx->prep, &px, &c, &h, &w, err);
     if (rc == 0) {
         if (c != ctx->channels || h != ctx->height || w != ctx->width) {
+            /* what the spec can say to make them one shape */
+            char fix[160];
+            if (c != ctx->channels)
+                snprintf(fix, sizeof fix, "set data.channels: %d (or 1) to convert every "
+                         "image", ctx->channels == 1 ? 3 : ctx->channels);
+            else
+                snprintf(fix, sizeof fix, "set data.size: [%d, %d] to resize every image",
+                         ctx->height, ctx->width);
             rc = nr_fail(err, NR_EXIT_INPUT,
                          "%s: error: image is %dx%dx%d (channels x height x width) but "
                          "%s is %dx%dx%d; all images of a dataset must have the same "
-                         "shape", path, c, h, w, ctx->first_path, ctx->channels,
-                         ctx->height, ctx->width);
+                         "shape: %s", path, c, h, w, ctx->first_path, ctx->channels,
+                         ctx->height, ctx->width, fix);
         } else {
             memcpy(ctx->pixels + i * ctx->chw, px, ctx->chw);
         }
@@ -760,7 +770,8 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
         return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", s->root);
     uint8_t *px0 = NULL;
     int c, h, w;
-    if (nr_image_read(first, NULL, &px0, &c, &h, &w, err) != 0) {
+    const nr_image_prep *prep = opts ? &opts->prep : NULL;
+    if (nr_image_read(first, prep, &px0, &c, &h, &w, err) != 0) {
         free(first);
         return -1;
     }
@@ -781,7 +792,7 @@ static int decode_all(const scan_result *s, const nr_data_options *opts,
     memcpy(pixels, px0, chw);
     free(px0);
 
-    decode_ctx ctx = {.s = s, .first_path = first, .channels = c, .height = h,
+    decode_ctx ctx = {.s = s, .prep = prep, .first_path = first, .channels = c, .height = h,
                       .width = w, .chw = chw, .pixels = pixels};
     atomic_init(&ctx.min_err, SIZE_MAX);
     long nt = opts && opts->threads > 0 ? opts->threads : sysconf(_SC_NPROCESSORS_ONLN);
@@ -852,6 +863,19 @@ int nr_dataset_load(const char *root, const nr_data_options *opts,
     scan_result s;
     if (scan(root, &s, err) != 0)
         return -1;
+    /* a preparation other than "as stored" is part of what the cache holds
+     * (as stored: the fingerprint of caches written before there was one) */
+    const nr_image_prep *prep = opts ? &opts->prep : NULL;
+    if (prep && (prep->channels || prep->height || prep->width ||
+                 prep->alpha != NR_ALPHA_BLACK)) {
+        uint64_t fp = nr_fnv1a(s.fingerprint, "prep", 4);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->channels);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->height);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->width);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->fit);
+        fp = nr_fnv1a_u64(fp, (uint64_t)prep->alpha);
+        s.fingerprint = fp;
+    }
     nr_dataset *ds = calloc(1, sizeof *ds);
     char *root_copy = strdup(root);
     if (!ds || !root_copy) {
@@ -873,6 +897,10 @@ int nr_dataset_load(const char *root, const nr_data_options *opts,
             (void)cache_write(&s, ds);
     }
     ds->root = root_copy;
+    for (int c = 0; c < 3; c++) {
+        ds->pixel_scale[c] = NR_PIXEL_SCALE;
+        ds->pixel_shift[c] = 0.0f;
+    }
     ds->count = s.count;
     ds->class_count = s.class_count;
     ds->class_names = s.class_names;
@@ -896,6 +924,108 @@ void nr_dataset_free(nr_dataset *ds)
     free(ds->pixels);
     free(ds->labels);
     free(ds);
+}
+
+int nr_dataset_take(nr_dataset *from, const uint32_t *idx, size_t n, const char *root,
+                    nr_dataset **out, nr_error *err)
+{
+    size_t chw = (size_t)from->channels * (size_t)from->height * (size_t)from->width;
+    nr_dataset *ds = calloc(1, sizeof *ds);
+    char **names = NULL, **files = NULL, **left_files = NULL;
+    size_t names_bytes, files_bytes, left_bytes, left = from->count - n;
+    char **picked = malloc((n ? n : 1) * sizeof *picked);
+    char **kept = malloc((left ? left : 1) * sizeof *kept);
+    uint8_t *taken = calloc(from->count ? from->count : 1, 1);
+    if (ds && picked && kept && taken) {
+        for (size_t i = 0; i < n; i++)
+            taken[idx[i]] = 1;
+        for (size_t i = 0, a = 0, b = 0; i < from->count; i++) {
+            if (taken[i])
+                picked[a++] = from->files[i];
+            else
+                kept[b++] = from->files[i];
+        }
+        ds->root = strdup(root);
+        ds->pixels = malloc(n * chw + 1);
+        ds->labels = malloc(n * sizeof *ds->labels + 1);
+        names = pack_strings(from->class_names, from->class_count, &names_bytes);
+        files = pack_strings(picked, n, &files_bytes);
+        left_files = pack_strings(kept, left, &left_bytes);
+    }
+    if (!ds || !picked || !kept || !taken || !ds->root || !ds->pixels || !ds->labels ||
+        !names || !files || !left_files) {
+        if (ds) {
+            free(ds->root);
+            free(ds->pixels);
+            free(ds->labels);
+        }
+        free(ds);
+        free(names);
+        free(files);
+        free(left_files);
+        free(picked);
+        free(kept);
+        free(taken);
+        return nr_fail(err, NR_EXIT_INTERNAL, "%s: error: out of memory", root);
+    }
+    /* copy the taken images out, then close the gaps in place (in order) */
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < from->count; i++) {
+        const uint8_t *src = from->pixels + i * chw;
+        if (taken[i]) {
+            memcpy(ds->pixels + a * chw, src, chw);
+            ds->labels[a++] = from->labels[i];
+        } else {
+            if (b != i) {
+                memmove(from->pixels + b * chw, src, chw);
+                from->labels[b] = from->labels[i];
+            }
+            b++;
+        }
+    }
+    ds->count = n;
+    ds->channels = from->channels;
+    ds->height = from->height;
+    ds->width = from->width;
+    ds->class_count = from->class_count;
+    ds->class_names = names;
+    ds->files = files;
+    memcpy(ds->pixel_scale, from->pixel_scale, sizeof ds->pixel_scale);
+    memcpy(ds->pixel_shift, from->pixel_shift, sizeof ds->pixel_shift);
+    free(from->files);
+    from->files = left_files;
+    from->count = left;
+    free(picked);
+    free(kept);
+    free(taken);
+    *out = ds;
+    return 0;
+}
+
+void nr_dataset_channel_stats(const nr_dataset *ds, const uint32_t *idx, size_t n,
+                              double *mean, double *std)
+{
+    size_t plane = (size_t)ds->height * (size_t)ds->width;
+    size_t images = idx ? n : ds->count;
+    for (int c = 0; c < ds->channels; c++) {
+        uint64_t sum = 0, squares = 0;
+        for (size_t k = 0; k < images; k++) {
+            size_t i = idx ? idx[k] : k;
+            const uint8_t *p = ds->pixels + (i * (size_t)ds->channels + (size_t)c) * plane;
+            uint64_t s1 = 0, s2 = 0;
+            for (size_t j = 0; j < plane; j++) {
+                s1 += p[j];
+                s2 += (uint64_t)p[j] * p[j];
+            }
+            sum += s1;
+            squares += s2;
+        }
+        double count = (double)images * (double)plane;
+        double m = count > 0 ? (double)sum / count : 0.0;
+        double var = count > 0 ? (double)squares / count - m * m : 0.0;
+        mean[c] = m;
+        std[c] = var > 0 ? sqrt(var) : 0.0;
+    }
 }
 
 /* "'a', 'b', 'c' and 4 more" into buf: up to five names of a list. */

@@ -96,6 +96,9 @@ int nr_model_open(const char *path, int max_batch, int threads, nr_model *m, nr_
         nr_spec_load(m->spec_path, NULL, 0, &m->spec, err) != 0)
         goto fail;
     m->max_batch = max_batch ? max_batch : cfg->batch_size;
+    nr_data_options data_opts;
+    nr_spec_data_options(m->spec.doc, &data_opts);
+    m->prep = data_opts.prep;
     if (nr_net_create(m->spec.graph, m->max_batch, cfg->backend, cfg->loss, &m->net, err) != 0 ||
         nr_weights_load(m->weights_path, m->net, nr_graph_hash(m->spec.graph), &m->info,
                         err) != 0 ||

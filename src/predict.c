@@ -294,6 +294,7 @@ typedef struct read_job {
     const nr_image_list *list;
     size_t first, count;           /* images [first, first + count) of the list */
     int channels, height, width;   /* the model's input */
+    const nr_image_prep *prep;     /* the model's spec's preparation */
     size_t image_size;
     uint8_t *pixels;               /* [count, image_size]: image first + j at j */
     nr_error **why;                /* [count]: NULL, or why image first + j failed */
@@ -317,13 +318,14 @@ static void read_one(read_job *job, size_t j)
     uint8_t *px = NULL;
     int c = 0, h = 0, w = 0;
     nr_error why = {0};
-    int rc = nr_image_read(path, NULL, &px, &c, &h, &w, &why);
+    int rc = nr_image_read(path, job->prep, &px, &c, &h, &w, &why);
     if (rc == 0 && (c != job->channels || h != job->height || w != job->width)) {
         char is[96], takes[96];
         describe_shape(c, h, w, is, sizeof is);
         describe_shape(job->channels, job->height, job->width, takes, sizeof takes);
         rc = nr_fail(&why, NR_EXIT_INPUT, "%s: error: the image is %s but the model takes "
-                     "%s images (channels x height x width; images are not resized)", path,
+                     "%s images (channels x height x width; images are resized and converted only "
+                     "by the spec's data.size and data.channels)", path,
                      is, takes);
     }
     if (rc == 0)
@@ -406,7 +408,7 @@ int nr_predict_images(nr_model *m, const nr_image_list *list, int threads,
     if (threads > MAX_READ_THREADS)
         threads = MAX_READ_THREADS;
     read_job job = {.list = list, .channels = m->info.channels, .height = m->info.height,
-                    .width = m->info.width, .image_size = size,
+                    .width = m->info.width, .prep = &m->prep, .image_size = size,
                     .pixels = malloc(chunk * size), .why = calloc(chunk, sizeof *job.why)};
     batch b = {.pixels = malloc(max_batch * size), .index = malloc(max_batch * sizeof *b.index),
                .outputs = malloc(max_batch * k * sizeof *b.outputs),

@@ -101,19 +101,96 @@ static void describe_machine(char *buf, size_t size)
              uts.sysname, uts.machine);
 }
 
+/* data.test_fraction: the stratified, seeded test split of *train moved
+ * into *test (its root names where it comes from). */
+static int split_off_test(const ns_doc *doc, const nr_train_config *cfg, nr_dataset *train,
+                          nr_dataset **test, nr_error *err)
+{
+    double fraction = nr_spec_test_fraction(doc);
+    uint32_t *keep = malloc((train->count ? train->count : 1) * sizeof *keep);
+    uint32_t *held = malloc((train->count ? train->count : 1) * sizeof *held);
+    char root[4200];
+    snprintf(root, sizeof root, "%s (data.test_fraction %g)", train->root, fraction);
+    int rc = -1;
+    if (!keep || !held) {
+        nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    } else {
+        size_t kept, taken;
+        nr_stratified_split(train, fraction, cfg->seed, NR_RNG_STREAM_TEST_SPLIT, keep, &kept,
+                            held, &taken);
+        if (taken == 0 || kept == 0)
+            nr_fail(err, NR_EXIT_INPUT, "%s: error: data.test_fraction %g of %zu images "
+                    "holds out %zu; choose a fraction that leaves images for both training "
+                    "and testing", train->root, fraction, train->count, taken);
+        else
+            rc = nr_dataset_take(train, held, taken, root, test, err);
+    }
+    free(keep);
+    free(held);
+    return rc;
+}
+
+/* data.normalize on the loaded sets: standardize without data.mean/data.std
+ * measures them on the images the model trains on (Train less the test and
+ * validation splits, before augmentation) and writes them into the spec
+ * (resolved.yaml) first. */
+static int set_pixel_transform(run_state *s, nr_error *err)
+{
+    ns_doc *doc = s->spec.doc;
+    nr_dataset *train = s->train;
+    if (nr_spec_needs_stats(doc)) {
+        uint32_t *train_idx = malloc((train->count ? train->count : 1) * sizeof *train_idx);
+        uint32_t *val_idx = malloc((train->count ? train->count : 1) * sizeof *val_idx);
+        if (!train_idx || !val_idx) {
+            free(train_idx);
+            free(val_idx);
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        }
+        size_t n = train->count, held = 0;
+        if (s->spec.train.validation_fraction > 0)
+            nr_validation_split(train, s->spec.train.validation_fraction, s->spec.train.seed,
+                                train_idx, &n, val_idx, &held);
+        double mean[3], std[3];
+        nr_dataset_channel_stats(train, s->spec.train.validation_fraction > 0 ? train_idx : NULL,
+                                 n, mean, std);
+        free(train_idx);
+        free(val_idx);
+        if (nr_spec_set_standardize(doc, train->channels, mean, std, err) != 0)
+            return -1;
+        say(s->opts, "data.normalize: standardize with mean and std measured on the %zu "
+            "training images (written to resolved.yaml)", n);
+    }
+    if (nr_spec_pixel_transform(doc, train->channels, train->pixel_scale, train->pixel_shift,
+                                err) != 0)
+        return -1;
+    memcpy(s->test->pixel_scale, train->pixel_scale, sizeof train->pixel_scale);
+    memcpy(s->test->pixel_shift, train->pixel_shift, sizeof train->pixel_shift);
+    return 0;
+}
+
 static int load_data(run_state *s, nr_error *err)
 {
     const ns_node *root = s->spec.doc->root;
-    nr_data_options data_opts = {.use_cache = ns_get_bool(root, "data.cache"), .threads = 0};
+    nr_data_options data_opts;
+    nr_spec_data_options(s->spec.doc, &data_opts);
     say(s->opts, "loading %s", ns_get_str(root, "data.train"));
     if (nr_dataset_load(ns_get_str(root, "data.train"), &data_opts, &s->train, err) != 0)
         return -1;
+    if (!ns_path_get(root, "data.test")) {
+        if (split_off_test(s->spec.doc, &s->spec.train, s->train, &s->test, err) != 0)
+            return -1;
+        say(s->opts, "test set: %zu images of %s held out (data.test_fraction %g)",
+            s->test->count, s->train->root, nr_spec_test_fraction(s->spec.doc));
+        return set_pixel_transform(s, err);
+    }
     say(s->opts, "loading %s", ns_get_str(root, "data.test"));
     if (nr_dataset_load(ns_get_str(root, "data.test"), &data_opts, &s->test, err) != 0)
         return -1;
     /* checked from the listings before (nr_spec_check_data); again, as the
      * folders may have changed since (the trainer checks the shape) */
-    return nr_dataset_check_pair(s->train, s->test, err);
+    if (nr_dataset_check_pair(s->train, s->test, err) != 0)
+        return -1;
+    return set_pixel_transform(s, err);
 }
 
 /* mkdir -p for the parents of path (not path itself). */
@@ -440,6 +517,8 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     nr_model_info model = nr_model_info_for(s->train->channels, s->train->height,
                                             s->train->width, s->train->class_count,
                                             s->train->class_names);
+    memcpy(model.pixel_scale, s->train->pixel_scale, sizeof s->train->pixel_scale);
+    memcpy(model.pixel_shift, s->train->pixel_shift, sizeof s->train->pixel_shift);
     int saved = nr_weights_save(weights, s->net, nr_graph_hash(s->spec.graph), &model, err);
     free(weights);
     if (saved != 0)
@@ -601,16 +680,10 @@ done:
 }
 
 /* The weights' model info against the Test set: the same class names (in
- * the same, sorted, order) and netrun's pixel scaling. */
+ * the same, sorted, order). */
 static int check_model_classes(const char *weights_path, const nr_model_info *model,
                                const nr_dataset_info *test, nr_error *err)
 {
-    for (int c = 0; c < model->channels; c++)
-        if (model->pixel_scale[c] != NR_PIXEL_SCALE || model->pixel_shift[c] != 0.0f)
-            return nr_fail(err, NR_EXIT_INPUT, "%s: error: the model was trained on pixels "
-                           "scaled by %g and shifted by %g (channel %d); this netrun feeds "
-                           "pixel / 255", weights_path, model->pixel_scale[c],
-                           model->pixel_shift[c], c + 1);
     char from[4200];
     snprintf(from, sizeof from, "the %zu classes %s was trained on", model->class_count,
              weights_path);
@@ -633,18 +706,40 @@ int nr_run_eval(const char *spec_path, const char *const *sets, size_t set_count
         goto done;
     const ns_doc *doc = spec.doc;
     const nr_train_config *cfg = &spec.train;
+    /* without data.test: the test split of Train, as the run took it */
+    bool split = !ns_path_get(doc->root, "data.test");
+    const char *test_root = ns_get_str(doc->root, split ? "data.train" : "data.test");
     if (nr_weights_read_info(weights_path, &model, err) != 0 ||
-        nr_dataset_survey(ns_get_str(doc->root, "data.test"), &surveyed, err) != 0)
+        nr_dataset_survey(test_root, &surveyed, err) != 0)
         goto done;
+    {
+        int c = surveyed.channels, h = surveyed.height, w = surveyed.width;
+        nr_spec_prepared_shape(doc, &c, &h, &w);
+        surveyed.channels = c, surveyed.height = h, surveyed.width = w;
+    }
     /* a version-1 weights file records no classes: only their number is known */
     result->classes_checked = model.class_count > 0;
     if ((result->classes_checked &&
          check_model_classes(weights_path, &model, &surveyed, err) != 0) ||
         nr_spec_check_fit(&spec, &surveyed, err) != 0)
         goto done;
-    nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
-    if (nr_dataset_load(ns_get_str(doc->root, "data.test"), &data_opts, &test, err) != 0)
+    nr_data_options data_opts;
+    nr_spec_data_options(doc, &data_opts);
+    if (nr_dataset_load(test_root, &data_opts, &test, err) != 0)
         goto done;
+    if (split) {
+        nr_dataset *held = NULL;
+        if (split_off_test(doc, cfg, test, &held, err) != 0)
+            goto done;
+        nr_dataset_free(test);
+        test = held;
+    }
+    /* the pixels as the model was trained on them (a version-1 file: pixel / 255) */
+    if (model.version >= 2)
+        for (int c = 0; c < test->channels && c < 3; c++) {
+            test->pixel_scale[c] = model.pixel_scale[c];
+            test->pixel_shift[c] = model.pixel_shift[c];
+        }
     if (nr_net_create(spec.graph, cfg->batch_size, cfg->backend, cfg->loss, &net, err) != 0)
         goto done;
     if (nr_weights_load(weights_path, net, nr_graph_hash(spec.graph), NULL, err) != 0 ||

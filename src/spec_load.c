@@ -3,6 +3,7 @@
 #include "netrun/spec_load.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -160,12 +161,171 @@ int nr_spec_train_config(const ns_doc *doc, nr_train_config *cfg, nr_error *err)
     return 0;
 }
 
+nr_normalize nr_spec_normalize(const ns_doc *doc)
+{
+    const char *n = ns_get_str(doc->root, "data.normalize");
+    return strcmp(n, "none") == 0          ? NR_NORMALIZE_NONE
+           : strcmp(n, "standardize") == 0 ? NR_NORMALIZE_STANDARDIZE
+                                           : NR_NORMALIZE_SCALE;
+}
+
+bool nr_spec_needs_stats(const ns_doc *doc)
+{
+    return nr_spec_normalize(doc) == NR_NORMALIZE_STANDARDIZE &&
+           !ns_path_get(doc->root, "data.mean");
+}
+
+double nr_spec_test_fraction(const ns_doc *doc)
+{
+    const ns_node *f = ns_path_get(doc->root, "data.test_fraction");
+    return f ? ns_float(f) : 0.0;
+}
+
+/* "KEY=[v0, v1, v2]" */
+static int set_list(ns_doc *doc, const char *key, int channels, const double *v, nr_error *err)
+{
+    char assignment[256];
+    int at = snprintf(assignment, sizeof assignment, "%s=[", key);
+    for (int c = 0; c < channels; c++)
+        at += snprintf(assignment + at, sizeof assignment - (size_t)at, "%s%.7g", c ? ", " : "",
+                       v[c]);
+    snprintf(assignment + at, sizeof assignment - (size_t)at, "]");
+    return ns_doc_apply_set(doc, assignment, err);
+}
+
+int nr_spec_set_standardize(ns_doc *doc, int channels, const double *mean, const double *std,
+                            nr_error *err)
+{
+    double safe[3];
+    for (int c = 0; c < channels; c++)
+        safe[c] = std[c] > 0 ? std[c] : 1.0;   /* a constant channel: only shifted */
+    if (set_list(doc, "data.mean", channels, mean, err) != 0 ||
+        set_list(doc, "data.std", channels, safe, err) != 0)
+        return -1;
+    return ns_doc_resolve(doc, err);
+}
+
+int nr_spec_pixel_transform(const ns_doc *doc, int channels, float *scale, float *shift,
+                            nr_error *err)
+{
+    nr_normalize n = nr_spec_normalize(doc);
+    const ns_node *mean = ns_path_get(doc->root, "data.mean");
+    const ns_node *std = ns_path_get(doc->root, "data.std");
+    if (n == NR_NORMALIZE_STANDARDIZE && (!mean || !std)) {
+        char where[512];
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: data.normalize is standardize but "
+                       "data.mean and data.std are not known; give both, or train to measure "
+                       "them", ns_node_where(doc, ns_path_get(doc->root, "data.normalize"),
+                                             where, sizeof where));
+    }
+    for (int c = 0; c < channels; c++) {
+        if (n == NR_NORMALIZE_NONE) {
+            scale[c] = 1.0f;
+            shift[c] = 0.0f;
+        } else if (n == NR_NORMALIZE_SCALE) {
+            scale[c] = NR_PIXEL_SCALE;
+            shift[c] = 0.0f;
+        } else {
+            /* the counts were checked against the channels by nr_spec_load */
+            size_t i = (size_t)c < mean->count ? (size_t)c : 0;
+            float m = (float)ns_float(mean->items[i]), sd = (float)ns_float(std->items[i]);
+            scale[c] = 1.0f / sd;
+            shift[c] = -m / sd;
+        }
+    }
+    return 0;
+}
+
+/* What the schema alone cannot check in the data section (before any
+ * data is looked at). */
+static int check_data_keys(const ns_doc *doc, nr_error *err)
+{
+    const ns_node *root = doc->root;
+    const ns_node *test = ns_path_get(root, "data.test");
+    const ns_node *fraction = ns_path_get(root, "data.test_fraction");
+    const ns_node *mean = ns_path_get(root, "data.mean");
+    const ns_node *std = ns_path_get(root, "data.std");
+    char where[512];
+    if (test && fraction)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: data.test_fraction holds out a test "
+                       "set from Train, but data.test names one; keep one of them",
+                       ns_node_where(doc, fraction, where, sizeof where));
+    if (!test && !fraction)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: data: no test set; give data.test (a "
+                       "folder laid out like data.train) or data.test_fraction (e.g. 0.2 of "
+                       "Train held out)", ns_node_where(doc, ns_path_get(root, "data"), where,
+                                                        sizeof where));
+    const ns_node *stat = mean ? mean : std;
+    if (stat && nr_spec_normalize(doc) != NR_NORMALIZE_STANDARDIZE)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: data.%s is used only with "
+                       "data.normalize: standardize (it is %s); remove it or set normalize: "
+                       "standardize", ns_node_where(doc, stat, where, sizeof where),
+                       stat == mean ? "mean" : "std", ns_get_str(root, "data.normalize"));
+    if ((mean != NULL) != (std != NULL))
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: data.%s is given without data.%s; "
+                       "give both, or neither to measure them on the training images",
+                       ns_node_where(doc, stat, where, sizeof where),
+                       mean ? "mean" : "std", mean ? "std" : "mean");
+    return 0;
+}
+
+/* data.mean/data.std: one value per input channel. */
+static int check_stats_count(const ns_doc *doc, const nr_graph *graph, nr_error *err)
+{
+    const char *keys[] = {"data.mean", "data.std"};
+    for (int k = 0; k < 2; k++) {
+        const ns_node *list = ns_path_get(doc->root, keys[k]);
+        if (list && list->count != (size_t)graph->input.c) {
+            char where[512];
+            return nr_fail(err, NR_EXIT_INPUT, "%s: error: %s has %zu values but the images "
+                           "have %d channel%s; give one value per channel",
+                           ns_node_where(doc, list, where, sizeof where), keys[k], list->count,
+                           graph->input.c, graph->input.c == 1 ? "" : "s");
+        }
+    }
+    return 0;
+}
+
+/* The shape images take after the spec's preparation: data.channels and
+ * data.size when given, else what the first image has. */
+void nr_spec_prepared_shape(const ns_doc *doc, int *channels, int *height, int *width)
+{
+    const ns_node *c = ns_path_get(doc->root, "data.channels");
+    const ns_node *size = ns_path_get(doc->root, "data.size");
+    if (c)
+        *channels = atoi(ns_str(c));
+    if (size) {
+        *height = (int)ns_int(size->items[0]);
+        *width = (int)ns_int(size->items[1]);
+    }
+}
+
+void nr_spec_data_options(const ns_doc *doc, nr_data_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    const ns_node *root = doc->root;
+    opts->use_cache = ns_get_bool(root, "data.cache");
+    opts->threads = 0;
+    const ns_node *channels = ns_path_get(root, "data.channels");
+    const ns_node *size = ns_path_get(root, "data.size");
+    opts->prep.channels = channels ? atoi(ns_str(channels)) : 0;
+    opts->prep.height = size ? (int)ns_int(size->items[0]) : 0;
+    opts->prep.width = size ? (int)ns_int(size->items[1]) : 0;
+    const char *fit = ns_get_str(root, "data.fit");
+    opts->prep.fit = strcmp(fit, "crop") == 0  ? NR_FIT_CROP
+                     : strcmp(fit, "pad") == 0 ? NR_FIT_PAD
+                                               : NR_FIT_STRETCH;
+    opts->prep.alpha = strcmp(ns_get_str(root, "data.alpha"), "white") == 0 ? NR_ALPHA_WHITE
+                                                                            : NR_ALPHA_BLACK;
+}
+
 static int fill_input_from_data(ns_doc *doc, nr_error *err)
 {
     const char *train = ns_get_str(doc->root, "data.train");
     int channels, height, width;
     if (nr_dataset_probe(train, &channels, &height, &width, err) != 0)
         return -1;
+    nr_spec_prepared_shape(doc, &channels, &height, &width);
     char assignment[96];
     snprintf(assignment, sizeof assignment, "network.input=[%d, %d, %d]", channels, height,
              width);
@@ -243,13 +403,13 @@ int nr_spec_load(const char *path, const char *const *sets, size_t set_count, nr
     /* before the data is looked at, so that `netrun check` refuses every
      * setting training would refuse */
     nr_train_config cfg;
-    if (nr_spec_train_config(doc, &cfg, err) != 0)
+    if (nr_spec_train_config(doc, &cfg, err) != 0 || check_data_keys(doc, err) != 0)
         goto fail;
     if (!ns_path_get(doc->root, "network.input") && fill_input_from_data(doc, err) != 0)
         goto fail;
     nr_graph *graph = NULL;
     if (nr_graph_build(doc, &graph, err) != 0 || check_memory(doc, graph, err) != 0 ||
-        check_fresh(doc, graph, err) != 0) {
+        check_fresh(doc, graph, err) != 0 || check_stats_count(doc, graph, err) != 0) {
         nr_graph_free(graph);
         goto fail;
     }
@@ -319,8 +479,8 @@ int nr_spec_check_fit(const nr_spec *spec, const nr_dataset_info *data, nr_error
 }
 
 static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_train_config *cfg,
-                       size_t *train_images, char *warning, size_t warning_size,
-                       nr_error *err)
+                       size_t *train_images, size_t *test_images, char *warning,
+                       size_t warning_size, nr_error *err)
 {
     const nr_dataset_info *train = &data->train;
     char where[512];
@@ -329,25 +489,42 @@ static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_tra
                        "%s: error: one class folder ('%s'); a classifier needs at least 2 "
                        "classes, one folder each (%s/<class>/<image>.png)",
                        train->root, train->class_names[0], train->root);
-    size_t held = 0;
-    for (size_t c = 0; c < train->class_count; c++)
-        held += nr_validation_held_out(train->class_sizes[c], cfg->validation_fraction);
-    *train_images = train->count - held;
-    if (cfg->validation_fraction > 0 && (held == 0 || held == train->count))
+    /* the test split first, then the validation split of what is left */
+    double test_fraction = nr_spec_test_fraction(doc);
+    size_t tested = 0, held = 0;
+    for (size_t c = 0; c < train->class_count; c++) {
+        size_t t = nr_validation_held_out(train->class_sizes[c], test_fraction);
+        tested += t;
+        held += nr_validation_held_out(train->class_sizes[c] - t, cfg->validation_fraction);
+    }
+    if (test_fraction > 0 && (tested == 0 || tested == train->count))
         return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: train.validation.fraction %g of the %zu images of %s "
+                       "%s: error: data.test_fraction %g of the %zu images of %s holds out "
+                       "%zu; choose a fraction that leaves images for both training and "
+                       "testing",
+                       ns_node_where(doc, ns_path_get(doc->root, "data.test_fraction"), where,
+                                     sizeof where),
+                       test_fraction, train->count, train->root, tested);
+    *test_images = tested;
+    *train_images = train->count - tested - held;
+    if (cfg->validation_fraction > 0 && (held == 0 || held == train->count - tested))
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: train.validation.fraction %g of the %zu images of %s%s "
                        "holds out %zu; choose a fraction that leaves images for both "
                        "training and validation",
                        ns_node_where(doc, ns_path_get(doc->root, "train.validation.fraction"),
                                      where, sizeof where),
-                       cfg->validation_fraction, train->count, train->root, held);
+                       cfg->validation_fraction, train->count - tested, train->root,
+                       tested ? " left after the test split" : "", held);
     if ((size_t)cfg->batch_size > *train_images)
         snprintf(warning, warning_size,
                  "%s: warning: train.batch_size %d is larger than the %zu training images%s; "
                  "every step takes the whole set (one batch per epoch)",
                  ns_node_where(doc, ns_path_get(doc->root, "train.batch_size"), where,
                                sizeof where),
-                 cfg->batch_size, *train_images, held ? " left after the validation split" : "");
+                 cfg->batch_size, *train_images,
+                 tested ? " left after the test and validation splits"
+                 : held ? " left after the validation split" : "");
     return 0;
 }
 
@@ -356,9 +533,18 @@ static int check_surveyed(const nr_spec *spec, nr_spec_data *data, nr_error *err
 {
     bool train = data->train.root != NULL, test = data->test.root != NULL;
     data->warning[0] = '\0';
-    if (train && check_train(spec->doc, data, &spec->train, &data->train_images, data->warning,
-                             sizeof data->warning, err) != 0)
+    /* the images as the network takes them: prepared (data.channels, data.size) */
+    if (train)
+        nr_spec_prepared_shape(spec->doc, &data->train.channels, &data->train.height,
+                       &data->train.width);
+    if (test)
+        nr_spec_prepared_shape(spec->doc, &data->test.channels, &data->test.height, &data->test.width);
+    if (train && check_train(spec->doc, data, &spec->train, &data->train_images,
+                             &data->test_images, data->warning, sizeof data->warning,
+                             err) != 0)
         return -1;
+    if (test)
+        data->test_images = data->test.count;
     if (train && test && nr_dataset_info_check_pair(&data->train, &data->test, err) != 0)
         return -1;
     if ((train || test) &&
@@ -374,7 +560,7 @@ int nr_spec_check_data(const nr_spec *spec, unsigned which, nr_spec_data *out,
     const ns_node *root = spec->doc->root;
     if (((which & NR_SPEC_DATA_TRAIN) &&
          nr_dataset_survey(ns_get_str(root, "data.train"), &out->train, err) != 0) ||
-        ((which & NR_SPEC_DATA_TEST) &&
+        ((which & NR_SPEC_DATA_TEST) && ns_path_get(root, "data.test") &&
          nr_dataset_survey(ns_get_str(root, "data.test"), &out->test, err) != 0) ||
         check_surveyed(spec, out, err) != 0) {
         nr_spec_data_free(out);

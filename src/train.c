@@ -20,31 +20,54 @@ typedef uint8_t bytes16 __attribute__((vector_size(16)));
 typedef float pixels16 __attribute__((vector_size(64)));
 #endif
 
-/* Batch assembly: images idx[0..n) of `data` as float [n, C, H, W] in [0, 1]. */
+/* Batch assembly: images idx[0..n) of `data` as float [n, C, H, W]:
+ * pixel * data->pixel_scale[c] + data->pixel_shift[c] (a shift of 0 is not
+ * added: netrun's default pixel / 255 stays one multiply per pixel). */
 static void gather_batch(const nr_dataset *data, const uint32_t *idx, int n, float *x,
                          int32_t *labels)
 {
-    size_t size = (size_t)data->channels * data->height * data->width;
-    const float scale = NR_PIXEL_SCALE;
+    size_t plane = (size_t)data->height * data->width;
+    size_t size = (size_t)data->channels * plane;
     for (int i = 0; i < n; i++) {
-        const uint8_t *restrict src = data->pixels + (size_t)idx[i] * size;
-        float *restrict dst = x + (size_t)i * size;
-        size_t j = 0;
+        for (int c = 0; c < data->channels; c++) {
+            const uint8_t *restrict src =
+                data->pixels + (size_t)idx[i] * size + (size_t)c * plane;
+            float *restrict dst = x + (size_t)i * size + (size_t)c * plane;
+            const float scale = data->pixel_scale[c], shift = data->pixel_shift[c];
+            size_t j = 0;
 #if defined(__GNUC__) || defined(__clang__)
-        /* 16 pixels at a time through vector extensions (the plain loop stays
-         * scalar at -O2): the same exact conversion and multiply per pixel */
-        const pixels16 vscale = {scale, scale, scale, scale, scale, scale, scale, scale,
-                                 scale, scale, scale, scale, scale, scale, scale, scale};
-        for (; j + 16 <= size; j += 16) {
-            bytes16 b;
-            memcpy(&b, src + j, sizeof b);
-            pixels16 f = __builtin_convertvector(b, pixels16) * vscale;
-            memcpy(dst + j, &f, sizeof f);
-        }
+            /* 16 pixels at a time through vector extensions (the plain loop
+             * stays scalar at -O2): the same exact conversion and multiply */
+            const pixels16 vscale = {scale, scale, scale, scale, scale, scale, scale, scale,
+                                     scale, scale, scale, scale, scale, scale, scale, scale};
+            for (; j + 16 <= plane; j += 16) {
+                bytes16 b;
+                memcpy(&b, src + j, sizeof b);
+                pixels16 f = __builtin_convertvector(b, pixels16) * vscale;
+                memcpy(dst + j, &f, sizeof f);
+            }
 #endif
-        for (; j < size; j++)
-            dst[j] = src[j] * scale;
+            for (; j < plane; j++)
+                dst[j] = src[j] * scale;
+            if (shift != 0.0f)
+                for (j = 0; j < plane; j++)
+                    dst[j] += shift;
+        }
         labels[i] = data->labels[idx[i]];
+    }
+}
+
+/* The augmented images come as pixel / 255: rescaled to the data's
+ * pixel scaling when that is not netrun's default. */
+static void rescale_augmented(const nr_dataset *data, float *x)
+{
+    size_t plane = (size_t)data->height * data->width;
+    for (int c = 0; c < data->channels; c++) {
+        if (data->pixel_scale[c] == NR_PIXEL_SCALE && data->pixel_shift[c] == 0.0f)
+            continue;
+        const float scale = data->pixel_scale[c] * 255.0f, shift = data->pixel_shift[c];
+        for (size_t j = 0; j < plane; j++)
+            x[(size_t)c * plane + j] = x[(size_t)c * plane + j] * scale + shift;
     }
 }
 
@@ -84,6 +107,7 @@ static void gather_augmented_batch(const nr_dataset *data, const uint32_t *idx, 
         nr_augment_rng(&rng, cfg->seed, epoch, idx[i]);
         nr_augment_image(&cfg->augment, data->pixels + (size_t)idx[i] * size, data->channels,
                          data->height, data->width, x + (size_t)i * size, workspace, &rng);
+        rescale_augmented(data, x + (size_t)i * size);
         labels[i] = data->labels[idx[i]];
     }
 }
@@ -123,6 +147,14 @@ void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
                          uint32_t *train_idx, size_t *train_count, uint32_t *val_idx,
                          size_t *val_count)
 {
+    nr_stratified_split(data, fraction, seed, NR_RNG_STREAM_SPLIT, train_idx, train_count,
+                        val_idx, val_count);
+}
+
+void nr_stratified_split(const nr_dataset *data, double fraction, uint64_t seed,
+                         uint64_t stream, uint32_t *train_idx, size_t *train_count,
+                         uint32_t *val_idx, size_t *val_count)
+{
     /* held[i]: image i goes to validation */
     uint8_t *held = calloc(data->count ? data->count : 1, 1);
     uint32_t *members = malloc((data->count ? data->count : 1) * sizeof *members);
@@ -135,7 +167,7 @@ void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
         return;
     }
     nr_rng rng;
-    nr_rng_seed(&rng, seed, NR_RNG_STREAM_SPLIT);
+    nr_rng_seed(&rng, seed, stream);
     for (size_t c = 0; c < data->class_count; c++) {
         size_t m = 0;
         for (size_t i = 0; i < data->count; i++)

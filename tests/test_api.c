@@ -391,8 +391,8 @@ START_TEST(test_load_image)
     snprintf(path, sizeof path, "%s/rgb/Test/0/0000.png", root);
     ck_assert_int_eq(netrun_model_load_image(m, path, pixels), NETRUN_ERR_INPUT);
     snprintf(want, sizeof want, "%s: error: a 3x10x10 image (channels x height x width); the "
-             "model takes 1x12x12 images, as it was trained on (images are not resized or "
-             "converted)", path);
+             "model takes 1x12x12 images, as it was trained on (its spec's data.size and "
+             "data.channels, when given, resize and convert images)", path);
     ck_assert_str_eq(netrun_model_error(m), want);
     snprintf(path, sizeof path, "%s/nope.png", root);
     ck_assert_int_eq(netrun_model_load_image(m, path, pixels), NETRUN_ERR_INPUT);

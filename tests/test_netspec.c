@@ -667,7 +667,7 @@ START_TEST(test_error_unknown_keys)
                  "valid keys: name, description, seed, threads, backend, data, network, train");
     expect_error("data:\n  train: a\n  test: b\n  cahce: false\nnetwork: {layers: [relu]}\n",
                  NAME ":4:3: error: unknown key 'cahce' in data (did you mean 'cache'?)",
-                 "valid keys: train, test, cache");
+                 "valid keys: train, test, test_fraction, cache, size");
     expect_error(with_train("  loss: mse\n  epoch: 3\n"),
                  NAME ":11:3: error: unknown key 'epoch' in train (did you mean 'epochs'?); valid "
                       "keys: loss, optimizer, batch_size, epochs, shuffle", NULL);
@@ -754,7 +754,7 @@ START_TEST(test_error_types_ranges)
     expect_error("data: {train: '', test: b}\nnetwork: {layers: [relu]}\n",
                  NAME ":1:15: error: data.train: expected a path", NULL);
     expect_error("data: 3\nnetwork: {layers: [relu]}\n",
-                 NAME ":1:7: error: data: expected a map with keys train, test, cache, got '3'",
+                 NAME ":1:7: error: data: expected a map with keys train, test, test_fraction, cache, size, fit, channels, alpha, normalize, mean, std, got '3'",
                  NULL);
     expect_error(with_train("  optimizer: [sgd]\n"),
                  NAME ":10:14: error: train.optimizer: expected one optimizer", "got a list");
@@ -795,12 +795,12 @@ END_TEST
 START_TEST(test_error_missing_required)
 {
     expect_error("network: {layers: [relu]}\n",
-                 NAME ":1:1: error: missing required key 'data' (map with keys train, test, cache)",
+                 NAME ":1:1: error: missing required key 'data' (map with keys train, test, test_fraction, cache, size, fit, channels, alpha, normalize, mean, std)",
                  NULL);
     expect_error("data: {train: a, test: b}\n", NAME ":1:1: error: missing required key 'network'",
                  NULL);
-    expect_error("network: {layers: [relu]}\ndata:\n  train: a\n",
-                 NAME ":2:1: error: data: missing required key 'test' (path)", NULL);
+    expect_error("network: {layers: [relu]}\ndata:\n  test: a\n",
+                 NAME ":2:1: error: data: missing required key 'train' (path)", NULL);
     expect_error("data: {train: a, test: b}\nnetwork:\n  input: [1, 2, 3]\n",
                  NAME ":2:1: error: network: missing required key 'layers' (list of 1 to 1000 "
                       "layers)", NULL);
@@ -1585,9 +1585,9 @@ START_TEST(test_reference_documents_schema)
         if (v->params)
             check_documented(ref, v->params, v->name);
     }
-    /* top 8 + data 3 + network 2 + train 11 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
+    /* top 8 + data 11 + network 2 + train 11 + sgd 4 + adam 5 + adamw 5 + schedules 15 +
      * validation 1 + early_stopping 4 + augment 5 + 12 + layers 28 */
-    ck_assert_int_eq(checked_keys, 103);
+    ck_assert_int_eq(checked_keys, 111);
 }
 END_TEST
 

@@ -47,10 +47,18 @@ typedef struct nr_dataset {
     uint16_t *labels;      /* count labels in [0, class_count); owned */
     char **files;          /* count relative paths "class/file.png"; owned */
     int from_cache;        /* 1 if this load was served by the cache */
+    /* How the network takes these pixels, per channel: input = pixel (0..255)
+     * * pixel_scale[c] + pixel_shift[c] (data.normalize). nr_dataset_load
+     * sets netrun's default, NR_PIXEL_SCALE and 0; the run sets the spec's. */
+    float pixel_scale[3], pixel_shift[3];
 } nr_dataset;
 
 typedef struct nr_data_options {
     int use_cache;         /* read/write ROOT/.netrun-cache (default 1) */
+    nr_image_prep prep;    /* how every image is prepared (data.size, data.fit,
+                              data.channels, data.alpha; netrun/image.h); zeroed:
+                              as stored. Part of the cache's fingerprint: a cache
+                              made with another preparation is not used */
     int threads;           /* decode threads for a cold load; 0 = online cores */
 } nr_data_options;
 
@@ -63,6 +71,21 @@ int nr_dataset_load(const char *root, const nr_data_options *opts,
  * files are each one allocation (pointers followed by the strings), so their
  * elements must never be freed or replaced one by one. */
 void nr_dataset_free(nr_dataset *ds);
+
+/* Moves images idx[0..n) (ascending, distinct, < from->count) of `from`
+ * into a new dataset *out (root: a copy of `root`; the class names, shape
+ * and pixel scaling of `from`); `from` keeps the others, in order. For a
+ * test split of Train (data.test_fraction). On failure (out of memory)
+ * `from` is unchanged. */
+int nr_dataset_take(nr_dataset *from, const uint32_t *idx, size_t n, const char *root,
+                    nr_dataset **out, nr_error *err);
+
+/* Per-channel population mean and standard deviation of the pixels
+ * (0..255) of images idx[0..n) of ds (every image when idx is NULL, n
+ * ignored): mean[c], std[c] for c < ds->channels (data.normalize:
+ * standardize). Sums are exact integers; std = sqrt(E[p^2] - E[p]^2). */
+void nr_dataset_channel_stats(const nr_dataset *ds, const uint32_t *idx, size_t n,
+                              double *mean, double *std);
 
 /* Train and Test must have the same class names and image shape. */
 int nr_dataset_check_pair(const nr_dataset *train, const nr_dataset *test,

@@ -62,7 +62,8 @@ enum {
     NR_RNG_STREAM_SHUFFLE = 2,  /* epoch shuffling of the training set */
     NR_RNG_STREAM_DROPOUT = 3,  /* dropout masks */
     NR_RNG_STREAM_AUGMENT = 4,  /* data augmentation */
-    NR_RNG_STREAM_SPLIT = 5     /* train/validation split */
+    NR_RNG_STREAM_SPLIT = 5,    /* train/validation split */
+    NR_RNG_STREAM_TEST_SPLIT = 6  /* train/test split (data.test_fraction) */
 };
 
 /* Seeds from (seed, stream) through splitmix64: both the PCG state and its

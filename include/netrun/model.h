@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "netrun/error.h"
+#include "netrun/image.h"
 #include "netrun/net.h"
 #include "netrun/spec_load.h"
 #include "netrun/weights.h"
@@ -33,6 +34,8 @@ typedef struct nr_model {
     nr_spec spec;            /* resolved.yaml, loaded (owned) */
     nr_net *net;             /* the network with the weights (owned; inference only) */
     nr_model_info info;      /* input shape, scaling, class names (owned) */
+    nr_image_prep prep;      /* how an image file is prepared: the spec's data.size,
+                                data.fit, data.channels, data.alpha, as in training */
     bool names_recorded;     /* false: a version-1 weights file, names are indices */
     bool probabilities;      /* outputs are probabilities (else raw mse outputs) */
     int max_batch;           /* images per nr_model_predict call */

@@ -13,6 +13,7 @@
 #ifndef NETRUN_SPEC_LOAD_H
 #define NETRUN_SPEC_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netrun/data.h"
@@ -42,19 +43,53 @@ void nr_spec_free(nr_spec *spec);
  * doc (tests, the fuzz harness). */
 int nr_spec_train_config(const ns_doc *doc, nr_train_config *cfg, nr_error *err);
 
+/* data.normalize: what the network takes for a pixel p (0..255). */
+typedef enum nr_normalize {
+    NR_NORMALIZE_NONE,          /* p */
+    NR_NORMALIZE_SCALE,         /* p / 255 (NR_PIXEL_SCALE): the default */
+    NR_NORMALIZE_STANDARDIZE    /* (p - mean[c]) / std[c] */
+} nr_normalize;
+nr_normalize nr_spec_normalize(const ns_doc *doc);
+/* Standardize without data.mean/data.std: the run measures them on the
+ * images it trains on and writes them in with nr_spec_set_standardize. */
+bool nr_spec_needs_stats(const ns_doc *doc);
+/* Writes data.mean and data.std (channels values each, printed with 7
+ * significant digits) into the doc and resolves it again; the values used
+ * from then on are the ones read back, so a resumed run or a model opened
+ * from resolved.yaml feeds the same floats. */
+int nr_spec_set_standardize(ns_doc *doc, int channels, const double *mean, const double *std,
+                            nr_error *err);
+/* The per-channel transform of data.normalize for `channels` channels:
+ * input = pixel * scale[c] + shift[c]. Standardize needs data.mean and
+ * data.std (fails naming the spec position otherwise). */
+int nr_spec_pixel_transform(const ns_doc *doc, int channels, float *scale, float *shift,
+                            nr_error *err);
+/* The data section's loading options (data.cache and the image
+ * preparation of data.size, data.fit, data.channels, data.alpha). */
+void nr_spec_data_options(const ns_doc *doc, nr_data_options *opts);
+/* The shape images take after the spec's preparation: data.channels and
+ * data.size where given; the other values are left as they are (the
+ * stored image's). */
+void nr_spec_prepared_shape(const ns_doc *doc, int *channels, int *height, int *width);
+/* data.test_fraction, 0 when data.test is given. */
+double nr_spec_test_fraction(const ns_doc *doc);
+
 /* The spec against its data, from the folders' listings and first image
  * headers (nr_dataset_survey; nothing decoded): what training would refuse,
  * found before any work. With NR_SPEC_DATA_TRAIN: data.train exists and has
  * at least 2 classes, its validation split (train.validation) leaves images
- * on both sides; with NR_SPEC_DATA_TEST: data.test exists (and with both, has
- * Train's class names and image shape); network.input equals the images'
+ * on both sides (and so does data.test_fraction's test split); with
+ * NR_SPEC_DATA_TEST: data.test exists (and with both, has Train's class
+ * names and image shape); network.input equals the images'
  * shape; the network has one output per class (Train's, else Test's).
  * Errors name the spec position (network.input, the last dense layer's
  * units) or the data folder, and the fix. */
 enum { NR_SPEC_DATA_TRAIN = 1, NR_SPEC_DATA_TEST = 2 };
 typedef struct nr_spec_data {
     nr_dataset_info train, test;   /* zeroed when not surveyed */
-    size_t train_images;           /* Train less the validation split */
+    size_t train_images;           /* Train less the test and validation splits */
+    size_t test_images;            /* Test, or the test split of Train
+                                      (data.test_fraction) */
     char warning[512];             /* "" or a warning about what will train
                                       ("FILE:LINE:COL: warning: ...") */
 } nr_spec_data;

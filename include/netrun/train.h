@@ -169,6 +169,12 @@ int nr_trainer_load(nr_trainer *trainer, const char *path, uint64_t spec_hash, n
 void nr_validation_split(const nr_dataset *data, double fraction, uint64_t seed,
                          uint32_t *train_idx, size_t *train_count, uint32_t *val_idx,
                          size_t *val_count);
+/* The same split from the random stream `stream` (nr_validation_split:
+ * NR_RNG_STREAM_SPLIT; the test split of data.test_fraction:
+ * NR_RNG_STREAM_TEST_SPLIT, taken before the validation split). */
+void nr_stratified_split(const nr_dataset *data, double fraction, uint64_t seed,
+                         uint64_t stream, uint32_t *train_idx, size_t *train_count,
+                         uint32_t *val_idx, size_t *val_count);
 /* Images of a class of class_size held out by the split. */
 size_t nr_validation_held_out(size_t class_size, double fraction);
 

@@ -148,7 +148,8 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
 
     nr_rng_seed(&input.rng, cfg.seed, NR_RNG_STREAM_SHUFFLE);
     const char *data_note = "random pixels (the training images did not load)";
-    nr_data_options data_opts = {.use_cache = ns_get_bool(doc->root, "data.cache")};
+    nr_data_options data_opts;
+    nr_spec_data_options(doc, &data_opts);
     nr_error data_err = {0};
     if (nr_dataset_load(ns_get_str(doc->root, "data.train"), &data_opts, &train,
                         &data_err) == 0 &&

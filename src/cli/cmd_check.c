@@ -35,8 +35,18 @@ int cli_check(const cli_options *opts)
         nr_graph_write_summary(spec.graph, stdout);
         char output[512];
         printf("%s\n", nr_describe_output(spec.graph, spec.train.loss, output, sizeof output));
-        printf("data: %zu training images (%zu classes), %zu test images\n", data.train_images,
-               data.train.class_count, data.test.count);
+        int c = data.train.channels, h = data.train.height, w = data.train.width;
+        printf("data: %zu training images (%zu classes), %zu test images", data.train_images,
+               data.train.class_count, data.test_images);
+        if (!ns_path_get(doc->root, "data.test"))
+            printf(" (data.test_fraction %g of Train)", nr_spec_test_fraction(doc));
+        printf("\n");
+        if (ns_path_get(doc->root, "data.size") || ns_path_get(doc->root, "data.channels")) {
+            printf("images: prepared to %dx%dx%d (channels x height x width)", c, h, w);
+            if (ns_path_get(doc->root, "data.size"))
+                printf(", resized with fit %s", ns_get_str(doc->root, "data.fit"));
+            printf("\n");
+        }
         if (init_from.source[0]) {
             char line[4400];
             printf("%s\n", nr_init_from_describe(&init_from, line, sizeof line));

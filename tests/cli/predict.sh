@@ -143,7 +143,7 @@ check "broken among good: the 6 good ones predicted" test "$(grep -c '^mixed/3/'
 check "broken among good: CSV rows of the 6" test "$(wc -l <mixed.csv)" = 7
 check "broken among good: truncated named: $(cat "$tmp/stderr")" grep -q '^mixed/3/0002b\.png: error: ' "$tmp/stderr"
 check "broken among good: RGB named with what the model takes" \
-  grep -qx 'mixed/3/0003rgb\.png: error: the image is 3x12x12 (RGB, 12x12 pixels) but the model takes 1x12x12 (gray, 12x12 pixels) images (channels x height x width; images are not resized)' "$tmp/stderr"
+  grep -qx 'mixed/3/0003rgb\.png: error: the image is 3x12x12 (RGB, 12x12 pixels) but the model takes 1x12x12 (gray, 12x12 pixels) images (channels x height x width; images are resized and converted only by the spec.s data\.size and data.channels)' "$tmp/stderr"
 check "broken among good: 16x16 named" grep -q '^mixed/3/0004big\.png: error: the image is 1x16x16' "$tmp/stderr"
 check "broken among good: notes.txt is no image, not read" test "$(grep -c notes "$tmp/stderr")" = 0
 check "broken among good: count line" grep -qx 'netrun: 3 of 9 images could not be used (named above)' "$tmp/stderr"

@@ -18,6 +18,8 @@ nr_dataset *toy_dataset(size_t count, uint64_t seed)
     ds->class_names = names;
     ds->pixels = calloc(count * 64, 1);
     ds->labels = calloc(count, sizeof *ds->labels);
+    for (int c = 0; c < 3; c++)
+        ds->pixel_scale[c] = NR_PIXEL_SCALE;   /* netrun's default, as the loader sets */
     nr_rng rng;
     nr_rng_seed(&rng, seed, 1);
     for (size_t i = 0; i < count; i++) {
