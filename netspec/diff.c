@@ -259,6 +259,8 @@ static size_t walk(diff_ctx *c, const ns_key *key, const ns_node *a, const ns_no
         if (a->kind != NS_SCALAR || b->kind != NS_SCALAR)
             return walk_generic(c, a, b);
         return number_equal(a->scalar, b->scalar) ? 0 : emit_diff(c, a, b);
+    case NS_T_NAMED_NUMBERS:
+        return walk_generic(c, a, b);
     case NS_T_BOOL:
     case NS_T_STRING:
     case NS_T_ENUM:

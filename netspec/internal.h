@@ -50,8 +50,7 @@ const char *ns_show(const char *text, char *buf, size_t size);
 /* ns_edit_distance() is public: include/netrun/netspec.h */
 
 /* ---- positions and messages ---- */
-/* "FILE:LINE:COL", "--set A:LINE:COL", or "FILE" for line 0. */
-const char *ns_pos_where(const ns_doc *doc, ns_pos pos, char *buf, size_t size);
+/* ns_pos_where() is public: include/netrun/netspec.h */
 /* err <- "WHERE: error: fmt..." with status NR_EXIT_INPUT; returns -1. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))

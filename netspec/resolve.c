@@ -494,6 +494,29 @@ static int resolve_layers(rctx *c, ns_node *n, const ns_key *k)
     return 0;
 }
 
+/* One of k->values, or a map of any names to numbers in k's range. */
+static int check_named_numbers(rctx *c, ns_node *n, const ns_key *k)
+{
+    if (n->kind == NS_SCALAR && !ns_is_null(n)) {
+        for (const char *const *v = k->values; *v; v++)
+            if (strcmp(n->scalar, *v) == 0)
+                return 0;
+        return expected(c, n, k, false);
+    }
+    if (n->kind != NS_MAP || n->count == 0)
+        return expected(c, n, k, false);
+    ns_key number = *k;
+    number.type = NS_T_FLOAT;
+    for (size_t i = 0; i < n->count; i++) {
+        size_t old = ns_path_key(&c->path, n->keys[i]);
+        int rc = check_float(c, n->items[i], &number);
+        ns_path_pop(&c->path, old);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* `key_pos` is where the key naming this value was written (line 0 when
  * there is none); a map's "missing required key" errors point there. */
 static int resolve_value(rctx *c, ns_node **slot, const ns_key *k, ns_pos key_pos)
@@ -525,6 +548,8 @@ static int resolve_value(rctx *c, ns_node **slot, const ns_key *k, ns_pos key_po
         return resolve_choice(c, slot, k);
     case NS_T_LAYERS:
         return resolve_layers(c, n, k);
+    case NS_T_NAMED_NUMBERS:
+        return check_named_numbers(c, n, k);
     }
     return 0;
 }

@@ -25,6 +25,8 @@
 #define DERIVED(text, fn) .need = NS_DERIVED, .def = (text), .derive = (fn)
 #define END { .name = NULL }
 
+static const char *const class_weight_values[] = { "none", "balanced", NULL };
+
 static const char *const init_values[] = {
     "auto", "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", NULL
 };
@@ -330,9 +332,11 @@ static const ns_key train_keys[] = {
     { .name = "shuffle", BOOL_TYPE, DEFAULT("true"), .doc = "shuffle the training set every epoch" },
     { .name = "schedule", CHOICE_OF(schedule_variants, "schedule"), DEFAULT("constant"), .doc = "how the learning rate changes during training" },
     { .name = "label_smoothing", FLOAT_RANGE(0, 1), OPEN_HIGH, DEFAULT("0"), .doc = "cross-entropy targets (1 - s) one-hot + s / classes" },
+    { .name = "class_weights", .type = NS_T_NAMED_NUMBERS, .values = class_weight_values, .fmin = 0, .fmax = 1e6, OPEN_LOW, DEFAULT("none"), .doc = "each training example's loss times its class's weight: none, balanced (images / (classes x class images)) or {class: weight} (unnamed classes 1)" },
     { .name = "validation", MAP_OF(validation_keys), DEFAULT("{}"), .doc = "a validation split of Train, evaluated every epoch" },
     { .name = "early_stopping", MAP_OF(early_stopping_keys), DEFAULT("{}"), .doc = "stop when the validation value stops improving" },
     { .name = "augment", MAP_OF(augment_keys), DEFAULT("{}"), .doc = "random transforms of training images (training only)" },
+    { .name = "prefetch", BOOL_TYPE, DEFAULT("true"), .doc = "gather and augment the next batch on a thread of its own while the current one computes (the same results either way)" },
     { .name = "init_from", .type = NS_T_PATH, OPTIONAL, .doc = "start from the weights of a trained model (a run folder or its weights.bin); absent = fresh weights" },
     END
 };
@@ -388,6 +392,7 @@ const char *ns_schema_type_name(ns_type type)
     case NS_T_MAP: return "map";
     case NS_T_CHOICE: return "choice";
     case NS_T_LAYERS: return "layer list";
+    case NS_T_NAMED_NUMBERS: return "enum or map";
     }
     return "?";
 }
@@ -479,6 +484,14 @@ const char *ns_schema_describe(const ns_key *k, bool article, char *buf, size_t 
     case NS_T_LAYERS:
         put(buf, size, &o, "%slist of %zu to %zu %ss", article ? "a " : "", k->min_items,
             k->max_items, k->noun);
+        break;
+    case NS_T_NAMED_NUMBERS:
+        put(buf, size, &o, "one of: ");
+        for (const char *const *v = k->values; *v; v++)
+            put(buf, size, &o, "%s%s", v == k->values ? "" : ", ", *v);
+        put(buf, size, &o, ", or a map {name: number ");
+        put_float_range(k, buf, size, &o);
+        put(buf, size, &o, "}");
         break;
     }
     return buf;

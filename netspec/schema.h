@@ -40,7 +40,10 @@ typedef enum ns_type {
     NS_T_FLOAT_LIST,  /* min_items..max_items finite numbers, each in fmin..fmax */
     NS_T_MAP,       /* a map with the keys `keys` */
     NS_T_CHOICE,    /* one of `variants`: "name" or {name: {params}} */
-    NS_T_LAYERS     /* min_items..max_items choices of `variants` */
+    NS_T_LAYERS,    /* min_items..max_items choices of `variants` */
+    NS_T_NAMED_NUMBERS  /* one of `values`, or a map {any name: a number in
+                           fmin..fmax} (the names are checked by the user of
+                           the value, e.g. against class folders) */
 } ns_type;
 
 typedef enum ns_need {
@@ -70,12 +73,12 @@ struct ns_key {
     /* NS_DERIVED: writes the value for `doc` into buf (valid for this key). */
     void (*derive)(const ns_doc *doc, char *buf, size_t size);
     long long imin, imax;     /* INT, INT_LIST items; STRING with charset: length */
-    double fmin, fmax;        /* FLOAT, FLOAT_LIST items */
+    double fmin, fmax;        /* FLOAT, FLOAT_LIST items, NAMED_NUMBERS' numbers */
     bool fmin_open, fmax_open;
     size_t min_items, max_items;      /* INT_LIST, FLOAT_LIST, LAYERS */
     const char *charset;      /* STRING: the allowed characters, NULL = any */
     const char *charset_doc;  /* STRING: how messages describe the charset */
-    const char *const *values;        /* ENUM: allowed values, NULL-terminated */
+    const char *const *values;        /* ENUM, NAMED_NUMBERS: allowed values, NULL-terminated */
     const ns_key *keys;       /* MAP: its keys (end: name == NULL) */
     const ns_variant *variants;       /* CHOICE, LAYERS (end: name == NULL) */
     const char *noun;         /* CHOICE, LAYERS: "optimizer", "layer" */
@@ -96,7 +99,7 @@ const ns_variant *ns_schema_variant(const ns_variant *variants, const char *name
  * the leading "a"/"an" ("one of" forms have none). Returns buf. */
 const char *ns_schema_describe(const ns_key *key, bool article, char *buf, size_t size);
 /* The type's name as in REFERENCE.md: "int", "float", "bool", "string",
- * "enum", "path", "int-list", "map", "choice", "layer list". */
+ * "enum", "path", "int-list", "map", "choice", "layer list", "enum or map". */
 const char *ns_schema_type_name(ns_type type);
 
 #endif

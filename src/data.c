@@ -1234,3 +1234,81 @@ out:
     free(root);
     return rc;
 }
+
+bool nr_class_imbalance(const char *root, char *const *class_names, const size_t *class_sizes,
+                        size_t class_count, char *buf, size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    if (class_count < 2)
+        return false;
+    size_t big = 0, small = 0;
+    for (size_t c = 1; c < class_count; c++) {
+        if (class_sizes[c] > class_sizes[big])
+            big = c;
+        if (class_sizes[c] < class_sizes[small])
+            small = c;
+    }
+    if (class_sizes[big] <= NR_IMBALANCE_RATIO * class_sizes[small])
+        return false;
+    snprintf(buf, size, "%s: warning: class '%s' has %zu images, %.1fx the %zu of class '%s'; "
+             "an imbalance over %dx: consider train.class_weights: balanced",
+             root, class_names[big], class_sizes[big],
+             class_sizes[small] ? (double)class_sizes[big] / (double)class_sizes[small] : 0.0,
+             class_sizes[small], class_names[small], NR_IMBALANCE_RATIO);
+    return true;
+}
+
+bool nr_dataset_info_bytes(const nr_dataset_info *info, size_t *bytes)
+{
+    size_t image = (size_t)info->channels * (size_t)info->height * (size_t)info->width;
+    if (info->channels < 0 || info->height < 0 || info->width < 0 ||
+        (image && info->count > SIZE_MAX / image))
+        return false;
+    *bytes = info->count * image;
+    return true;
+}
+
+/* "N images x CxHxW = X GiB" of one dataset into buf. */
+static void describe_pixels(const nr_dataset_info *info, bool fits, size_t bytes, char *buf,
+                            size_t size)
+{
+    if (fits)
+        snprintf(buf, size, "%s: %zu images x %dx%dx%d bytes = %.1f GiB", info->root,
+                 info->count, info->channels, info->height, info->width,
+                 (double)bytes / (1u << 30));
+    else
+        snprintf(buf, size, "%s: %zu images x %dx%dx%d bytes = more than 16 EiB", info->root,
+                 info->count, info->channels, info->height, info->width);
+}
+
+int nr_dataset_check_memory(const nr_dataset_info *train, const nr_dataset_info *test,
+                            double physical, nr_error *err)
+{
+    const nr_dataset_info *sets[2] = {train, test && test->root ? test : NULL};
+    double total = 0.0;
+    bool overflow = false;
+    char parts[2][1200] = {"", ""};
+    for (int i = 0; i < 2; i++) {
+        if (!sets[i])
+            continue;
+        size_t bytes = 0;
+        bool fits = nr_dataset_info_bytes(sets[i], &bytes);
+        overflow = overflow || !fits;
+        total += (double)bytes;
+        describe_pixels(sets[i], fits, bytes, parts[i], sizeof parts[i]);
+    }
+    if (physical <= 0.0 || (!overflow && total <= physical))
+        return 0;
+    char need[64];
+    if (overflow)
+        snprintf(need, sizeof need, "more than 16 EiB");
+    else
+        snprintf(need, sizeof need, "%.1f GiB", total / (1u << 30));
+    return nr_fail(err, NR_EXIT_INPUT,
+                   "%s: error: the data does not fit in memory: its pixels, kept as uint8, "
+                   "need %s (%s%s%s; the first image's shape) but this machine has %.1f GiB; "
+                   "use fewer or smaller images",
+                   train ? train->root : test->root, need, parts[0], parts[1][0] ? "; " : "",
+                   parts[1], physical / (1u << 30));
+}

@@ -26,6 +26,7 @@ typedef struct run_state {
     const nr_run_options *opts;
     nr_spec spec;              /* doc, graph and training configuration */
     nr_dataset *train, *test;
+    float *class_weights;      /* train.class_weights as a map: [Train's classes]; owned */
     nr_net *net;
     char dir[4096];
     FILE *batches;             /* the batches.csv rows, in memory (batches_text) */
@@ -57,6 +58,7 @@ static void run_state_free(run_state *s)
     nr_net_free(s->net);
     nr_dataset_free(s->train);
     nr_dataset_free(s->test);
+    free(s->class_weights);
     nr_spec_free(&s->spec);
     /* a run that failed before writing anything (data that does not decode)
      * leaves the folder as it found it: absent, or empty */
@@ -429,8 +431,11 @@ static int prepare_spec(run_state *s, const char *spec_path, const char *const *
     if (nr_spec_load(spec_path, sets, set_count, &s->spec, err) != 0 ||
         nr_spec_check_data(&s->spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &surveyed, err) != 0)
         return -1;
-    if (surveyed.warning[0])
-        say(s->opts, "%s", surveyed.warning);
+    for (const char *line = surveyed.warning; *line;) {
+        size_t len = strcspn(line, "\n");
+        say(s->opts, "%.*s", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
     nr_spec_data_free(&surveyed);
     /* a resumed run's weights are its checkpoint's */
     if (!s->resuming && nr_init_from(&s->spec, NULL, &s->init_from, err) != 0)
@@ -471,6 +476,15 @@ static int prepare_data(run_state *s, nr_error *err)
                       err) != 0)
         return -1;
     nr_net_init(s->net, s->spec.train.seed);
+    if (s->spec.train.class_weights == NR_CLASS_WEIGHTS_GIVEN) {
+        s->class_weights = malloc(s->train->class_count * sizeof *s->class_weights);
+        if (!s->class_weights)
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+        if (nr_spec_class_weights(&s->spec, s->train->root, s->train->class_names,
+                                  s->train->class_count, s->class_weights, err) != 0)
+            return -1;
+        s->spec.train.class_weight_values = s->class_weights;
+    }
     if (!s->resuming && s->init_from.source[0]) {
         if (nr_init_from(&s->spec, s->net, &s->init_from, err) != 0)
             return -1;

@@ -133,12 +133,20 @@ int nr_spec_train_config(const ns_doc *doc, nr_train_config *cfg, nr_error *err)
         snprintf(cfg->plateau_monitor, sizeof cfg->plateau_monitor, "%s",
                  ns_get_str(ns_choice_params(ns_map_get(train, "schedule")), "monitor"));
     cfg->label_smoothing = (float)ns_get_float(train, "label_smoothing");
+    const ns_node *weights = ns_map_get(train, "class_weights");
+    if (weights->kind == NS_MAP)
+        cfg->class_weights = NR_CLASS_WEIGHTS_GIVEN;
+    else if (strcmp(weights->scalar, "balanced") == 0)
+        cfg->class_weights = NR_CLASS_WEIGHTS_BALANCED;
+    else
+        cfg->class_weights = NR_CLASS_WEIGHTS_NONE;
     cfg->validation_fraction = ns_get_float(train, "validation.fraction");
     cfg->stop_patience = (int)ns_get_int(train, "early_stopping.patience");
     cfg->stop_on_accuracy = strcmp(ns_get_str(train, "early_stopping.monitor"), "val_acc") == 0;
     cfg->stop_min_delta = ns_get_float(train, "early_stopping.min_delta");
     cfg->restore_best = ns_get_bool(train, "early_stopping.restore_best");
     augment_from_spec(ns_map_get(train, "augment"), &cfg->augment);
+    cfg->prefetch = ns_get_bool(train, "prefetch");
 
     if (cfg->stop_patience > 0 &&
         need_validation(doc, "train.early_stopping.monitor",
@@ -334,14 +342,19 @@ static int fill_input_from_data(ns_doc *doc, nr_error *err)
     return ns_doc_resolve(doc, err);
 }
 
+static double physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page_size > 0 ? (double)pages * (double)page_size : 0.0;
+}
+
 /* Refuses a network that cannot fit in this machine's memory for its batch
  * size, naming the computed size, before anything is allocated. */
 static int check_memory(const ns_doc *doc, const nr_graph *graph, nr_error *err)
 {
     int batch = (int)ns_get_int(doc->root, "train.batch_size");
     size_t bytes;
-    long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
-    double physical = pages > 0 && page_size > 0 ? (double)pages * (double)page_size : 0.0;
+    double physical = physical_memory();
     bool overflow = !nr_graph_training_bytes(graph, batch, &bytes);
     if (!overflow && (physical == 0.0 || (double)bytes <= physical))
         return 0;
@@ -478,10 +491,53 @@ int nr_spec_check_fit(const nr_spec *spec, const nr_dataset_info *data, nr_error
                    outputs, data->root, k, k);
 }
 
-static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_train_config *cfg,
+int nr_spec_class_weights(const nr_spec *spec, const char *train_root,
+                          char *const *class_names, size_t class_count, float *weights,
+                          nr_error *err)
+{
+    const ns_doc *doc = spec->doc;
+    const ns_node *given = ns_path_get(doc->root, "train.class_weights");
+    for (size_t c = 0; c < class_count; c++)
+        weights[c] = 1.0f;
+    if (!given || given->kind != NS_MAP)
+        return 0;
+    for (size_t i = 0; i < given->count; i++) {
+        size_t c = 0;
+        while (c < class_count && strcmp(class_names[c], given->keys[i]) != 0)
+            c++;
+        if (c < class_count) {
+            weights[c] = (float)ns_float(given->items[i]);
+            continue;
+        }
+        char valid[1024] = "";
+        size_t o = 0;
+        for (size_t j = 0; j < class_count && o < sizeof valid; j++) {
+            int w = snprintf(valid + o, sizeof valid - o, "%s%s", j ? ", " : "", class_names[j]);
+            o = w > 0 ? o + (size_t)w : o;
+        }
+        if (o >= sizeof valid)
+            snprintf(valid + sizeof valid - 5, 5, "...");
+        char where[512];
+        ns_pos_where(doc, given->key_pos[i], where, sizeof where);
+        return nr_fail(err, NR_EXIT_INPUT,
+                       "%s: error: train.class_weights names '%s', which is not a class of %s; "
+                       "its classes: %s",
+                       where, given->keys[i], train_root, valid);
+    }
+    return 0;
+}
+
+static void add_warning(char *warning, size_t size, const char *line)
+{
+    size_t used = strlen(warning);
+    snprintf(warning + used, size - used, "%s%s", used ? "\n" : "", line);
+}
+
+static int check_train(const nr_spec *spec, const nr_spec_data *data, const nr_train_config *cfg,
                        size_t *train_images, size_t *test_images, char *warning,
                        size_t warning_size, nr_error *err)
 {
+    const ns_doc *doc = spec->doc;
     const nr_dataset_info *train = &data->train;
     char where[512];
     if (train->class_count < 2)
@@ -516,8 +572,17 @@ static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_tra
                                      where, sizeof where),
                        cfg->validation_fraction, train->count - tested, train->root,
                        tested ? " left after the test split" : "", held);
-    if ((size_t)cfg->batch_size > *train_images)
-        snprintf(warning, warning_size,
+    float *weights = malloc(train->class_count * sizeof *weights);
+    if (!weights)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    int rc = nr_spec_class_weights(spec, train->root, train->class_names, train->class_count,
+                                   weights, err);
+    free(weights);
+    if (rc != 0)
+        return -1;
+    char line[1024];
+    if ((size_t)cfg->batch_size > *train_images) {
+        snprintf(line, sizeof line,
                  "%s: warning: train.batch_size %d is larger than the %zu training images%s; "
                  "every step takes the whole set (one batch per epoch)",
                  ns_node_where(doc, ns_path_get(doc->root, "train.batch_size"), where,
@@ -525,6 +590,12 @@ static int check_train(const ns_doc *doc, const nr_spec_data *data, const nr_tra
                  cfg->batch_size, *train_images,
                  tested ? " left after the test and validation splits"
                  : held ? " left after the validation split" : "");
+        add_warning(warning, warning_size, line);
+    }
+    if (cfg->class_weights == NR_CLASS_WEIGHTS_NONE &&
+        nr_class_imbalance(train->root, train->class_names, train->class_sizes,
+                           train->class_count, line, sizeof line))
+        add_warning(warning, warning_size, line);
     return 0;
 }
 
@@ -536,16 +607,21 @@ static int check_surveyed(const nr_spec *spec, nr_spec_data *data, nr_error *err
     /* the images as the network takes them: prepared (data.channels, data.size) */
     if (train)
         nr_spec_prepared_shape(spec->doc, &data->train.channels, &data->train.height,
-                       &data->train.width);
+                               &data->train.width);
     if (test)
-        nr_spec_prepared_shape(spec->doc, &data->test.channels, &data->test.height, &data->test.width);
-    if (train && check_train(spec->doc, data, &spec->train, &data->train_images,
+        nr_spec_prepared_shape(spec->doc, &data->test.channels, &data->test.height,
+                               &data->test.width);
+    if (train && check_train(spec, data, &spec->train, &data->train_images,
                              &data->test_images, data->warning, sizeof data->warning,
                              err) != 0)
         return -1;
     if (test)
         data->test_images = data->test.count;
     if (train && test && nr_dataset_info_check_pair(&data->train, &data->test, err) != 0)
+        return -1;
+    if ((train || test) && nr_dataset_check_memory(train ? &data->train : &data->test,
+                                                   train && test ? &data->test : NULL,
+                                                   physical_memory(), err) != 0)
         return -1;
     if ((train || test) &&
         nr_spec_check_fit(spec, train ? &data->train : &data->test, err) != 0)

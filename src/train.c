@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,7 @@ int nr_evaluate(nr_net *net, const nr_dataset *data, const uint32_t *indices, si
         int n = (int)(count - start < (size_t)batch_size ? count - start : (size_t)batch_size);
         for (int i = 0; i < n; i++)
             idx[i] = indices ? indices[start + (size_t)i] : (uint32_t)(start + (size_t)i);
-        gather_batch(data, idx, n, x, labels);
+        gather_batch_parallel(net, data, idx, n, x, labels);
         nr_net_forward(net, x, n, false);
         int batch_correct;
         float cost = nr_net_loss(net, labels, n, false, &batch_correct, probs);
@@ -295,9 +296,11 @@ struct nr_trainer {
     size_t params, buffers, image_size;
     bool augment, stopping;
     int batches;
-    float *x;                  /* [batch, C, H, W] */
-    int32_t *labels;           /* [batch] */
-    float *workspace;          /* augmentation */
+    float *x[2];               /* [batch, C, H, W]: the batch computed and the next
+                                  one (gathered by the prefetch thread meanwhile) */
+    int32_t *labels[2];        /* [batch] each */
+    float *workspace;          /* augmentation (one gather at a time uses it) */
+    float *class_weight;       /* [classes] train.class_weights; NULL for none */
     uint32_t *order;           /* [train_count] training images, shuffled per epoch */
     size_t train_count;
     uint32_t *val_idx;         /* [val_count] the validation split */
@@ -399,9 +402,12 @@ void nr_trainer_free(nr_trainer *t)
 {
     if (!t)
         return;
-    free(t->x);
-    free(t->labels);
+    free(t->x[0]);
+    free(t->x[1]);
+    free(t->labels[0]);
+    free(t->labels[1]);
     free(t->workspace);
+    free(t->class_weight);
     free(t->order);
     free(t->val_idx);
     free(t->m);
@@ -444,6 +450,35 @@ static int plan_trainable(nr_trainer *t)
     return 0;
 }
 
+/* t->class_weight from cfg: balanced over the images that train (t->order
+ * before any shuffle: the images less the validation split), or the given
+ * values. A class without training images gets weight 0 under balanced (it
+ * has no example to weight). */
+static int plan_class_weights(nr_trainer *t)
+{
+    size_t k = t->train->class_count;
+    t->class_weight = calloc(k ? k : 1, sizeof *t->class_weight);
+    if (!t->class_weight)
+        return -1;
+    if (t->cfg.class_weights == NR_CLASS_WEIGHTS_GIVEN) {
+        for (size_t c = 0; c < k; c++)
+            t->class_weight[c] = t->cfg.class_weight_values ? t->cfg.class_weight_values[c]
+                                                            : 1.0f;
+        return 0;
+    }
+    size_t *count = calloc(k ? k : 1, sizeof *count);
+    if (!count)
+        return -1;
+    for (size_t i = 0; i < t->train_count; i++)
+        count[t->train->labels[t->order[i]]]++;
+    for (size_t c = 0; c < k; c++)
+        t->class_weight[c] = count[c] ? (float)((double)t->train_count /
+                                                 ((double)k * (double)count[c]))
+                                      : 0.0f;
+    free(count);
+    return 0;
+}
+
 int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *test,
                       const nr_train_config *cfg, nr_trainer **out, nr_error *err)
 {
@@ -465,8 +500,10 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
     t->augment = nr_augment_active(&cfg->augment);
     t->stopping = cfg->stop_patience > 0;
     size_t count = train->count ? train->count : 1;
-    t->x = alloc_floats((size_t)cfg->batch_size * t->image_size);
-    t->labels = calloc((size_t)cfg->batch_size, sizeof *t->labels);
+    for (int i = 0; i < (cfg->prefetch ? 2 : 1); i++) {
+        t->x[i] = alloc_floats((size_t)cfg->batch_size * t->image_size);
+        t->labels[i] = calloc((size_t)cfg->batch_size, sizeof *t->labels[i]);
+    }
     t->order = calloc(count, sizeof *t->order);
     t->val_idx = calloc(count, sizeof *t->val_idx);
     t->m = alloc_floats(t->params);
@@ -477,7 +514,8 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
     if (t->augment)
         t->workspace = alloc_floats(nr_augment_workspace_floats(train->channels, train->height,
                                                                 train->width));
-    if (!t->x || !t->labels || !t->order || !t->val_idx || !t->m || !t->v ||
+    if (!t->x[0] || !t->labels[0] || (cfg->prefetch && (!t->x[1] || !t->labels[1])) ||
+        !t->order || !t->val_idx || !t->m || !t->v ||
         !t->best_params || !t->best_buffers || !t->history || (t->augment && !t->workspace) ||
         plan_trainable(t) != 0) {
         nr_trainer_free(t);
@@ -498,6 +536,10 @@ int nr_trainer_create(nr_net *net, const nr_dataset *train, const nr_dataset *te
                        cfg->validation_fraction);
     }
     t->batches = (int)((t->train_count + (size_t)cfg->batch_size - 1) / (size_t)cfg->batch_size);
+    if (cfg->class_weights != NR_CLASS_WEIGHTS_NONE && plan_class_weights(t) != 0) {
+        nr_trainer_free(t);
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    }
 
     trainer_state *st = &t->state;
     memset(st, 0, sizeof *st);  /* padding too: the state is checksummed as bytes */
@@ -530,29 +572,142 @@ long nr_trainer_batches_done(const nr_trainer *t)
     return (long)t->state.epochs_done * t->batches + (t->state.finished ? 0 : t->state.batch);
 }
 
-/* One training step on batch b of the current epoch; returns the batch cost. */
-static float train_batch(nr_trainer *t, int b, double lr, int *correct)
+/* The images of batch b of the current epoch: how many, from t->order. */
+static int batch_images(const nr_trainer *t, int b)
 {
-    const nr_train_config *cfg = &t->cfg;
-    size_t first = (size_t)b * cfg->batch_size;
-    int n = (int)(t->train_count - first < (size_t)cfg->batch_size ? t->train_count - first
-                                                                   : (size_t)cfg->batch_size);
+    size_t first = (size_t)b * t->cfg.batch_size;
+    return (int)(t->train_count - first < (size_t)t->cfg.batch_size ? t->train_count - first
+                                                                    : (size_t)t->cfg.batch_size);
+}
+
+/* Gathers batch b of epoch `epoch` into x, labels (augmented when
+ * configured, each image from its own (seed, epoch, index) stream): the
+ * same bits whoever calls it. net: spread the plain conversion over the
+ * net's threads (NULL: this thread alone, e.g. the prefetch thread while
+ * the net computes). */
+static void gather_training_batch(nr_trainer *t, nr_net *net, int b, int epoch, float *x,
+                                  int32_t *labels)
+{
+    const uint32_t *idx = t->order + (size_t)b * t->cfg.batch_size;
+    int n = batch_images(t, b);
     if (t->augment)
-        gather_augmented_batch(t->train, t->order + first, n, cfg, t->state.epoch,
-                               t->workspace, t->x, t->labels);
+        gather_augmented_batch(t->train, idx, n, &t->cfg, epoch, t->workspace, x, labels);
+    else if (net)
+        gather_batch_parallel(net, t->train, idx, n, x, labels);
     else
-        gather_batch_parallel(t->net, t->train, t->order + first, n, t->x, t->labels);
+        gather_batch(t->train, idx, n, x, labels);
+}
+
+/* One training step on batch b of the current epoch, gathered in x, labels;
+ * returns the batch cost. */
+static float train_batch(nr_trainer *t, int b, double lr, const float *x,
+                         const int32_t *labels, int *correct)
+{
+    int n = batch_images(t, b);
     nr_net_zero_grads(t->net);
-    nr_net_forward(t->net, t->x, n, true);
-    float cost = nr_net_loss(t->net, t->labels, n, true, correct, NULL);
+    nr_net_forward(t->net, x, n, true);
+    float cost = nr_net_loss(t->net, labels, n, true, correct, NULL);
     if (isfinite(cost)) {
         /* backward, then the optimizer step on the net's threads */
         optimizer_slice_ctx step = {.trainer = t, .step = ++t->state.opt_step, .lr = (float)lr};
-        nr_net_backward_update(t->net, t->x, n, optimizer_slice, &step);
+        nr_net_backward_update(t->net, x, n, optimizer_slice, &step);
     }
     *correct = n ? *correct : 0;
     t->state.images += n;
     return cost;
+}
+
+/* ---- the prefetch thread (train.prefetch) ----
+ * One thread beside the net's: while batch b computes it gathers batch
+ * b + 1 of the same epoch into the other buffer. The next epoch's first
+ * batch waits for its shuffle (after the epoch's evaluation), so it is
+ * gathered like a batch without prefetch. A job is posted, then waited for
+ * before its buffer is read; the thread lives for one nr_trainer_run. */
+typedef struct prefetcher {
+    nr_trainer *trainer;
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    bool running;              /* the thread was started */
+    bool quit;
+    bool posted;               /* a job waits or is being gathered */
+    int batch, epoch, slot;    /* the job */
+} prefetcher;
+
+static void *prefetch_main(void *p)
+{
+    prefetcher *pf = p;
+    pthread_mutex_lock(&pf->mutex);
+    for (;;) {
+        while (!pf->posted && !pf->quit)
+            pthread_cond_wait(&pf->changed, &pf->mutex);
+        if (pf->quit && !pf->posted)
+            break;
+        int b = pf->batch, epoch = pf->epoch, slot = pf->slot;
+        pthread_mutex_unlock(&pf->mutex);
+        nr_trainer *t = pf->trainer;
+        gather_training_batch(t, NULL, b, epoch, t->x[slot], t->labels[slot]);
+        pthread_mutex_lock(&pf->mutex);
+        pf->posted = false;
+        pthread_cond_broadcast(&pf->changed);
+    }
+    pthread_mutex_unlock(&pf->mutex);
+    return NULL;
+}
+
+static int prefetch_start(prefetcher *pf, nr_trainer *t)
+{
+    memset(pf, 0, sizeof *pf);
+    pf->trainer = t;
+    if (pthread_mutex_init(&pf->mutex, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&pf->changed, NULL) != 0) {
+        pthread_mutex_destroy(&pf->mutex);
+        return -1;
+    }
+    if (pthread_create(&pf->thread, NULL, prefetch_main, pf) != 0) {
+        pthread_cond_destroy(&pf->changed);
+        pthread_mutex_destroy(&pf->mutex);
+        return -1;
+    }
+    pf->running = true;
+    return 0;
+}
+
+static void prefetch_post(prefetcher *pf, int b, int epoch, int slot)
+{
+    pthread_mutex_lock(&pf->mutex);
+    pf->batch = b;
+    pf->epoch = epoch;
+    pf->slot = slot;
+    pf->posted = true;
+    pthread_cond_broadcast(&pf->changed);
+    pthread_mutex_unlock(&pf->mutex);
+}
+
+/* Until the posted job (if any) is done. */
+static void prefetch_wait(prefetcher *pf)
+{
+    if (!pf->running)
+        return;
+    pthread_mutex_lock(&pf->mutex);
+    while (pf->posted)
+        pthread_cond_wait(&pf->changed, &pf->mutex);
+    pthread_mutex_unlock(&pf->mutex);
+}
+
+static void prefetch_stop(prefetcher *pf)
+{
+    if (!pf->running)
+        return;
+    pthread_mutex_lock(&pf->mutex);
+    pf->quit = true;
+    pthread_cond_broadcast(&pf->changed);
+    pthread_mutex_unlock(&pf->mutex);
+    pthread_join(pf->thread, NULL);
+    pthread_cond_destroy(&pf->changed);
+    pthread_mutex_destroy(&pf->mutex);
+    pf->running = false;
 }
 
 /* After a non-finite cost: which layer is affected first. Parameters are
@@ -633,19 +788,37 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
         return -1;
     nr_net_set_label_smoothing(net, cfg->loss == NR_LOSS_CROSS_ENTROPY ? cfg->label_smoothing
                                                                        : 0.0f);
+    nr_net_set_class_weights(net, t->class_weight);
     nr_net_set_dropout_rng(net, st->dropout_rng);
     int status = 0;
+    prefetcher pf = {0};
+    if (cfg->prefetch && t->batches > 1 && prefetch_start(&pf, t) != 0) {
+        nr_net_set_class_weights(net, NULL);
+        return nr_fail(err, NR_EXIT_INTERNAL, "cannot start the prefetch thread");
+    }
     while (!st->finished) {
         if (st->batch == 0 && cfg->shuffle)
             nr_rng_shuffle(&st->shuffle_rng, t->order, t->train_count);
         double start = nr_monotonic_seconds();
-        for (int b = st->batch; b < t->batches; b++) {
+        int slot = 0;
+        const int first = st->batch;   /* st->batch moves on with every batch */
+        gather_training_batch(t, net, first, st->epoch, t->x[slot], t->labels[slot]);
+        for (int b = first; b < t->batches; b++) {
             double lr = nr_schedule_lr(&st->schedule, st->epoch, (double)b / t->batches);
             if (b == 0)
                 st->epoch_lr = lr;
+            if (b > first && pf.running) {
+                prefetch_wait(&pf);    /* batch b is in x[slot] */
+            } else if (b > first) {
+                gather_training_batch(t, net, b, st->epoch, t->x[slot], t->labels[slot]);
+            }
+            if (pf.running && b + 1 < t->batches)
+                prefetch_post(&pf, b + 1, st->epoch, slot ^ 1);
             int correct = 0;
             int images_before = st->images;
-            float cost = train_batch(t, b, lr, &correct);
+            float cost = train_batch(t, b, lr, t->x[slot], t->labels[slot], &correct);
+            if (pf.running)
+                slot ^= 1;
             st->dropout_rng = nr_net_dropout_rng(net);
             if (!isfinite(cost)) {
                 char affected[256];
@@ -704,6 +877,8 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
         outcome->restored_best = true;
     }
 out:
+    prefetch_stop(&pf);   /* after its last job: the buffers are the trainer's */
+    nr_net_set_class_weights(net, NULL);   /* the trainer's array: not the net's to keep */
     outcome->epochs_done = st->epochs_done;
     outcome->best_epoch = t->stopping ? st->stop_best_epoch : 0;
     return status;

@@ -1329,6 +1329,55 @@ START_TEST(png_round_trip)
 }
 END_TEST
 
+START_TEST(dataset_memory_check)
+{
+    /* a CIFAR-shaped survey, as nr_dataset_survey would fill it */
+    char root[] = "big/Train", test_root[] = "big/Test";
+    nr_dataset_info train = {.root = root, .count = 50000, .channels = 3, .height = 32,
+                             .width = 32};
+    nr_dataset_info test = {.root = test_root, .count = 10000, .channels = 3, .height = 32,
+                            .width = 32};
+    size_t bytes = 0;
+    ck_assert(nr_dataset_info_bytes(&train, &bytes));
+    ck_assert_uint_eq(bytes, (size_t)50000 * 3 * 32 * 32);   /* 153 600 000 */
+    nr_error err = {0};
+    /* 184 320 000 bytes in all: fits in 1 GiB, not in 100 MB */
+    ck_assert_int_eq(nr_dataset_check_memory(&train, &test, 1024.0 * 1024 * 1024, &err), 0);
+    ck_assert_int_eq(nr_dataset_check_memory(&train, &test, 184320000.0, &err), 0);
+    ck_assert_int_eq(nr_dataset_check_memory(&train, &test, 184319999.0, &err), -1);
+    ck_assert_int_eq(err.status, NR_EXIT_INPUT);
+    ck_assert_msg(strstr(err.message, "big/Train: error: the data does not fit in memory") &&
+                  strstr(err.message, "need 0.2 GiB") &&
+                  strstr(err.message, "big/Train: 50000 images x 3x32x32 bytes = 0.1 GiB") &&
+                  strstr(err.message, "big/Test: 10000 images x 3x32x32 bytes"),
+                  "%s", err.message);
+    /* a fake count of 10^12 4096x4096 RGB images overflows size_t: refused */
+    train.count = (size_t)1000000000000ull;
+    train.height = train.width = 4096;
+    ck_assert(!nr_dataset_info_bytes(&train, &bytes));
+    ck_assert_int_eq(nr_dataset_check_memory(&train, NULL, 64.0 * (1u << 30), &err), -1);
+    ck_assert_msg(strstr(err.message, "more than 16 EiB"), "%s", err.message);
+    /* unknown memory (0): no check */
+    ck_assert_int_eq(nr_dataset_check_memory(&train, NULL, 0.0, &err), 0);
+}
+END_TEST
+
+START_TEST(class_imbalance_warning)
+{
+    char a[] = "cat", b[] = "dog", c[] = "eel";
+    char *names[3] = {a, b, c};
+    size_t sizes[3] = {30, 3, 20};
+    char buf[512];
+    /* 30 = 10x 3: not over 10x */
+    ck_assert(!nr_class_imbalance("D", names, sizes, 3, buf, sizeof buf));
+    ck_assert_str_eq(buf, "");
+    sizes[1] = 2;
+    ck_assert(nr_class_imbalance("D", names, sizes, 3, buf, sizeof buf));
+    ck_assert_str_eq(buf, "D: warning: class 'cat' has 30 images, 15.0x the 2 of class 'dog'; "
+                          "an imbalance over 10x: consider train.class_weights: balanced");
+}
+END_TEST
+
 static Suite *data_suite(void)
 {
     Suite *s = suite_create("data");
@@ -1352,6 +1401,8 @@ static Suite *data_suite(void)
     tcase_add_test(tc, corrupt_cache_is_rebuilt);
     tcase_add_test(tc, unwritable_cache_is_not_an_error);
     tcase_add_test(tc, png_round_trip);
+    tcase_add_test(tc, dataset_memory_check);
+    tcase_add_test(tc, class_imbalance_warning);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1390,6 +1390,9 @@ typedef struct loss_ctx {
     double loss;
 } loss_ctx;
 
+/* class weights [5] for the weighted losses' gradient checks */
+static const float loss_class_weights[5] = { 0.5f, 2.0f, 1.0f, 3.0f, 0.25f };
+
 static void loss_forward_cb(void *p)
 {
     loss_ctx *c = p;
@@ -1399,6 +1402,17 @@ static void loss_forward_cb(void *p)
     case 2: c->loss = nr_mse_onehot(c->n, c->k, c->x, c->labels, NULL); break;
     case 4:
         c->loss = nr_softmax_cross_entropy_smoothed(c->n, c->k, c->x, c->labels, 0.1f, NULL, NULL);
+        break;
+    case 5:
+        c->loss = nr_softmax_cross_entropy_weighted(c->n, c->k, c->x, c->labels, 0.1f,
+                                                    loss_class_weights, NULL, NULL);
+        break;
+    case 6:
+        c->loss = nr_softmax_mse_weighted(c->n, c->k, c->x, c->labels, loss_class_weights,
+                                          NULL, NULL);
+        break;
+    case 7:
+        c->loss = nr_mse_onehot_weighted(c->n, c->k, c->x, c->labels, loss_class_weights, NULL);
         break;
     default: nr_softmax_forward(c->n, c->k, c->x, c->probs); break;
     }
@@ -1412,7 +1426,9 @@ static double loss_value_cb(void *p)
 START_TEST(test_loss_gradcheck)
 {
     static const char *names[] = { "softmax_cross_entropy", "softmax_mse", "mse_onehot",
-                                   "softmax_backward", "softmax_cross_entropy_smoothed" };
+                                   "softmax_backward", "softmax_cross_entropy_smoothed",
+                                   "softmax_cross_entropy_weighted", "softmax_mse_weighted",
+                                   "mse_onehot_weighted" };
     const int n = 4, k = 5;
     const size_t nk = (size_t)n * k;
     nr_rng r;
@@ -1420,7 +1436,7 @@ START_TEST(test_loss_gradcheck)
     int32_t labels[4] = { 0, 3, 4, 3 };
     loss_ctx c = { n, k, _i, falloc(nk), falloc(nk), labels, 0.0 };
     float *proj = falloc(nk);
-    if (_i == 2)
+    if (_i == 2 || _i == 7)
         fill_uniform(&r, c.x, nk, 0.0f, 1.0f);
     else
         fill_uniform(&r, c.x, nk, -2.0f, 2.0f);
@@ -1432,6 +1448,14 @@ START_TEST(test_loss_gradcheck)
     case 1: loss = nr_softmax_mse(n, k, c.x, labels, c.probs, g.g); break;
     case 2: loss = nr_mse_onehot(n, k, c.x, labels, g.g); break;
     case 4: loss = nr_softmax_cross_entropy_smoothed(n, k, c.x, labels, 0.1f, c.probs, g.g); break;
+    case 5:
+        loss = nr_softmax_cross_entropy_weighted(n, k, c.x, labels, 0.1f, loss_class_weights,
+                                                 c.probs, g.g);
+        break;
+    case 6:
+        loss = nr_softmax_mse_weighted(n, k, c.x, labels, loss_class_weights, c.probs, g.g);
+        break;
+    case 7: loss = nr_mse_onehot_weighted(n, k, c.x, labels, loss_class_weights, g.g); break;
     default:
         nr_softmax_forward(n, k, c.x, c.probs);
         nr_softmax_backward(n, k, c.probs, proj, g.g);
@@ -1557,6 +1581,44 @@ START_TEST(test_mse_golden)
     ck_assert_float_eq_tol(l1, l2, 1e-6f);
     ck_assert(rel_err(p2, p, 12) < 1e-6);
     ck_assert(rel_err(dl2, dl1, 12) < 1e-5);
+}
+END_TEST
+
+START_TEST(test_weighted_loss_golden)
+{
+    /* logits [1,2,3] twice, labels 2 and 0, class weights [4, 1, 0.5]:
+     * row losses (no smoothing) 0.40760596 and 2.40760596 (logsumexp 3.40760596),
+     * weighted mean = (0.5 * 0.40760596 + 4 * 2.40760596) / 2 = 4.91711341;
+     * softmax p = [0.09003057, 0.24472847, 0.66524096],
+     * dlogits row 0 = 0.5 (p - e2) / 2, row 1 = 4 (p - e0) / 2 */
+    const float logits[6] = { 1, 2, 3, 1, 2, 3 };
+    const int32_t labels[2] = { 2, 0 };
+    const float w[3] = { 4.0f, 1.0f, 0.5f };
+    const double p[3] = { 0.09003057, 0.24472847, 0.66524096 };
+    float dl[6] = { 0 };
+    float loss = nr_softmax_cross_entropy_weighted(2, 3, logits, labels, 0.0f, w, NULL, dl);
+    ck_assert_float_eq_tol(loss, 4.91711341f, 1e-5f);
+    for (int j = 0; j < 3; j++) {
+        ck_assert_float_eq_tol(dl[j], (float)(0.25 * (p[j] - (j == 2))), 1e-6f);
+        ck_assert_float_eq_tol(dl[3 + j], (float)(2.0 * (p[j] - (j == 0))), 1e-6f);
+    }
+    /* all weights 1 = unweighted, bit for bit (the same code path as NULL) */
+    const float ones[3] = { 1, 1, 1 };
+    float d1[6] = { 0 }, d2[6] = { 0 };
+    float l1 = nr_softmax_cross_entropy_weighted(2, 3, logits, labels, 0.1f, ones, NULL, d1);
+    float l2 = nr_softmax_cross_entropy_smoothed(2, 3, logits, labels, 0.1f, NULL, d2);
+    ck_assert(l1 == l2);
+    ck_assert(memcmp(d1, d2, sizeof d1) == 0);
+
+    /* mse: pred [0.5,0.25,0.25] label 0 weight 4 -> 4 * 0.375 / 3 = 0.5;
+     * dpred = 4 * 2 (pred - onehot) / 3 = [-4/3, 2/3, 2/3] */
+    const float pred[3] = { 0.5f, 0.25f, 0.25f };
+    const int32_t lab0[1] = { 0 };
+    float d[3] = { 0 };
+    ck_assert_float_eq_tol(nr_mse_onehot_weighted(1, 3, pred, lab0, w, d), 0.5f, 1e-7f);
+    ck_assert_float_eq_tol(d[0], -4.0f / 3, 1e-6f);
+    ck_assert_float_eq_tol(d[1], 2.0f / 3, 1e-6f);
+    ck_assert_float_eq_tol(d[2], 2.0f / 3, 1e-6f);
 }
 END_TEST
 
@@ -2051,7 +2113,8 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_pool_gradcheck, 0, 4 * N_POOL_CASES);
     tcase_add_loop_test(tc, test_dense_gradcheck, 0, 6);
     tcase_add_loop_test(tc, test_activation_gradcheck, 0, 4);
-    tcase_add_loop_test(tc, test_loss_gradcheck, 0, 5);
+    tcase_add_loop_test(tc, test_loss_gradcheck, 0, 8);
+    tcase_add_test(tc, test_weighted_loss_golden);
     tcase_add_loop_test(tc, test_batchnorm_gradcheck, 0, 3);
     tcase_add_test(tc, test_dropout_gradcheck);
     suite_add_tcase(s, tc);

@@ -26,6 +26,7 @@
 #ifndef NETRUN_DATA_H
 #define NETRUN_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,23 @@ void nr_dataset_info_free(nr_dataset_info *info);
 /* nr_dataset_check_pair for two surveys. */
 int nr_dataset_info_check_pair(const nr_dataset_info *train, const nr_dataset_info *test,
                                nr_error *err);
+
+/* When the largest class has more than 10x the images of the smallest:
+ * writes "ROOT: warning: class 'a' has N images, Rx the M of class 'b'; an
+ * imbalance over 10x: consider train.class_weights: balanced" into buf and
+ * returns true; else buf = "" and false. sizes: [class_count] image counts. */
+#define NR_IMBALANCE_RATIO 10
+bool nr_class_imbalance(const char *root, char *const *class_names, const size_t *class_sizes,
+                        size_t class_count, char *buf, size_t size);
+
+/* The uint8 pixels of a dataset in memory: count * channels * height * width
+ * bytes (of the first image's shape). False when that overflows size_t. */
+bool nr_dataset_info_bytes(const nr_dataset_info *info, size_t *bytes);
+/* Refuses (NR_EXIT_INPUT) datasets whose pixels together need more than
+ * `physical` bytes (the machine's memory), naming each one's computed size;
+ * test may be NULL or unsurveyed (root NULL). physical 0 = unknown: no check. */
+int nr_dataset_check_memory(const nr_dataset_info *train, const nr_dataset_info *test,
+                            double physical, nr_error *err);
 
 /* Two sorted lists of class names: 0 when equal, else fails (NR_EXIT_INPUT)
  * with "PATH: error: its class folders are not those of EXPECTED_FROM (N

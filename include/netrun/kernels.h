@@ -461,6 +461,15 @@ float nr_softmax_cross_entropy(int n, int k, const float *logits,
 float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
                                         const int32_t *labels, float smoothing,
                                         float *probs, float *dlogits);
+/* The same with class weights (train.class_weights, Keras' class_weight):
+ * class_weight [k] (NULL = all 1: exactly nr_softmax_cross_entropy_smoothed)
+ * scales row i's loss and gradient by w = class_weight[labels[i]]:
+ *   loss = (1/n) sum_i w_i sum_j -q_j log softmax_j,  dlogits += w_i (softmax - q) / n
+ * (divided by n, not by the sum of the weights). */
+float nr_softmax_cross_entropy_weighted(int n, int k, const float *logits,
+                                        const int32_t *labels, float smoothing,
+                                        const float *class_weight, float *probs,
+                                        float *dlogits);
 
 /* Mean squared error of an output `pred` [n, k] against one-hot targets:
  *   loss = (1/(n*k)) sum_{i,j} (pred[i, j] - onehot(labels[i])[j])^2
@@ -470,12 +479,19 @@ float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
  * Use with a softmax layer: pass probs as pred, then nr_softmax_backward. */
 float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
                     float *dpred);
+/* The same with class weights [k] (NULL = nr_mse_onehot): row i's squared
+ * errors and gradient scaled by class_weight[labels[i]], still divided by n*k. */
+float nr_mse_onehot_weighted(int n, int k, const float *pred, const int32_t *labels,
+                             const float *class_weight, float *dpred);
 /* The same MSE on softmax(logits), fused: pred = softmax(logits) is written
  * to probs ([n, k], overwritten, may be NULL) and dlogits ([n, k],
  * ACCUMULATED, may be NULL) receives the derivative of that loss w.r.t. the
  * LOGITS (through the softmax Jacobian). Returns the loss. */
 float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
                      float *probs, float *dlogits);
+/* The same with class weights [k] (NULL = nr_softmax_mse), as nr_mse_onehot_weighted. */
+float nr_softmax_mse_weighted(int n, int k, const float *logits, const int32_t *labels,
+                              const float *class_weight, float *probs, float *dlogits);
 
 /* out[i] = argmax_j x[i, j] (first maximum on ties). x: [n, k]; out: [n]. */
 void nr_argmax_rows(int n, int k, const float *x, int32_t *out);

@@ -73,6 +73,13 @@ const float *nr_net_forward(nr_net *net, const float *input, int n, bool trainin
 /* Label smoothing for cross-entropy losses computed with want_grad (the
  * training objective); evaluation losses stay plain. Default 0. */
 void nr_net_set_label_smoothing(nr_net *net, float smoothing);
+/* Class weights for the losses computed with want_grad (the training
+ * objective, train.class_weights): class_weight [classes] scales each
+ * example's loss and gradient by its label's weight (see
+ * nr_softmax_cross_entropy_weighted); evaluation losses stay plain.
+ * Borrowed: the caller keeps it alive while the net uses it. NULL (the
+ * default) = unweighted. */
+void nr_net_set_class_weights(nr_net *net, const float *class_weight);
 
 /* After a forward of n examples: the mean loss over the batch, the number of
  * correct argmax predictions in *correct (may be NULL), the class

@@ -142,6 +142,9 @@ const ns_node *ns_choice_params(const ns_node *choice);
  * default without position). Returns buf. Used by later stages (shape
  * inference) to point errors at the spec line of a layer. */
 const char *ns_node_where(const ns_doc *doc, const ns_node *node, char *buf, size_t size);
+/* The same for a position (e.g. a map's key_pos[i]): "FILE:LINE:COL", "--set
+ * TEXT:LINE:COL" for a --set assignment, "FILE" without a line. */
+const char *ns_pos_where(const ns_doc *doc, ns_pos pos, char *buf, size_t size);
 
 /* The layer kinds the language knows, for the engine's registry to check
  * against (NULL-terminated, in the order of the reference). */

@@ -81,7 +81,9 @@ double nr_spec_test_fraction(const ns_doc *doc);
  * on both sides (and so does data.test_fraction's test split); with
  * NR_SPEC_DATA_TEST: data.test exists (and with both, has Train's class
  * names and image shape); network.input equals the images'
- * shape; the network has one output per class (Train's, else Test's).
+ * shape; the network has one output per class (Train's, else Test's);
+ * train.class_weights names only Train's classes; the pixels of Train and
+ * Test (count x the prepared image shape, as uint8) fit in physical memory.
  * Errors name the spec position (network.input, the last dense layer's
  * units) or the data folder, and the fix. */
 enum { NR_SPEC_DATA_TRAIN = 1, NR_SPEC_DATA_TEST = 2 };
@@ -90,14 +92,24 @@ typedef struct nr_spec_data {
     size_t train_images;           /* Train less the test and validation splits */
     size_t test_images;            /* Test, or the test split of Train
                                       (data.test_fraction) */
-    char warning[512];             /* "" or a warning about what will train
-                                      ("FILE:LINE:COL: warning: ...") */
+    char warning[2048];            /* "" or warnings about what will train, one a
+                                      line ("FILE:LINE:COL: warning: ...", "ROOT:
+                                      warning: class 'a' has ..." for an imbalance
+                                      over 10x without train.class_weights) */
 } nr_spec_data;
 /* On success the caller frees *out with nr_spec_data_free; on failure it is
  * zeroed. */
 int nr_spec_check_data(const nr_spec *spec, unsigned which, nr_spec_data *out,
                        nr_error *err);
 void nr_spec_data_free(nr_spec_data *data);
+/* train.class_weights against Train's classes: weights [class_count] all 1,
+ * then each class the spec's map names gets its weight (none, balanced:
+ * all 1). A name that is not among class_names fails at its spec position,
+ * naming the valid ones. */
+int nr_spec_class_weights(const nr_spec *spec, const char *train_root,
+                          char *const *class_names, size_t class_count, float *weights,
+                          nr_error *err);
+
 /* The network against one surveyed dataset: network.input equals its image
  * shape and the network has one output per class of it (part of
  * nr_spec_check_data; eval uses it alone after comparing classes). */

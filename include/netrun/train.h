@@ -9,14 +9,18 @@
  *
  * Pixels stay uint8 in the datasets; each batch is converted to float
  * (value / 255) into a buffer allocated once; training images go through the
- * augmentation (when configured), seeded per epoch and image.
+ * augmentation (when configured), seeded per epoch and image. With
+ * cfg->prefetch a thread gathers batch b + 1 into a second buffer while
+ * batch b computes; evaluation gathers on the net's threads. Either way a
+ * batch's floats depend only on (seed, epoch, image): the same bits.
  *
  * Regularization and schedules: the lr follows train.schedule batch by batch;
  * a stratified, seeded validation split of Train (train.validation) is
  * evaluated after every epoch (history gains val_cost/val_acc); early
  * stopping watches a validation value and can restore the best epoch's
- * weights; label smoothing changes the training targets (the reported test
- * cost is always plain cross-entropy).
+ * weights; label smoothing changes the training targets and class weights
+ * scale each example's training loss (the reported test and validation costs
+ * are always plain).
  *
  * Frozen layers (`freeze: true`, nr_layer.frozen): the optimizer skips their
  * parameters (no step, no weight decay, moments left at 0); gradients still
@@ -42,6 +46,16 @@
 
 typedef enum nr_optimizer_kind { NR_OPT_SGD, NR_OPT_ADAM, NR_OPT_ADAMW } nr_optimizer_kind;
 
+/* train.class_weights: how each training example's loss is weighted by its
+ * class (evaluation costs stay plain). */
+typedef enum nr_class_weights_kind {
+    NR_CLASS_WEIGHTS_NONE,      /* all 1: the unweighted loss, bit for bit */
+    NR_CLASS_WEIGHTS_BALANCED,  /* class c: images / (classes * images of c), counted
+                                   over the images that train (after the validation
+                                   split), as sklearn's compute_class_weight */
+    NR_CLASS_WEIGHTS_GIVEN      /* class_weight_values */
+} nr_class_weights_kind;
+
 /* What a training run does, as plain values (made from a spec by
  * nr_spec_train_config in netrun/spec_load.h; the trainer never reads the
  * spec tree). */
@@ -59,12 +73,19 @@ typedef struct nr_train_config {
     nr_schedule schedule;
     char plateau_monitor[16];  /* reduce_on_plateau: val_cost, val_acc, train_cost, train_acc */
     float label_smoothing;   /* cross_entropy only */
+    nr_class_weights_kind class_weights;
+    const float *class_weight_values;  /* GIVEN: [Train's class count], borrowed (the
+                                          caller fills them with nr_spec_class_weights
+                                          once Train's classes are known); else NULL */
     double validation_fraction;  /* 0 = no validation split */
     int stop_patience;       /* early stopping: 0 = off */
     bool stop_on_accuracy;   /* monitor val_acc (else val_cost) */
     double stop_min_delta;
     bool restore_best;
     nr_augment_config augment;
+    bool prefetch;           /* gather (and augment) the next batch on a thread of
+                                its own while the current one computes (the same
+                                bits either way) */
 } nr_train_config;
 
 /* The learning rate the config starts with. */

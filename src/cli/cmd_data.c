@@ -1,5 +1,6 @@
 /* cli/cmd_data.c - `netrun data DIR...`: load a class-folder dataset (through
- * its decoded cache) and show what it holds and how long loading took. */
+ * its decoded cache) and show what it holds and how long loading took; warn
+ * when its classes are imbalanced over 10x. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,6 +31,12 @@ int cli_data(const cli_options *opts)
                 per_class[ds->labels[j]]++;
             for (size_t c = 0; c < ds->class_count; c++)
                 printf("  %-20s %zu\n", ds->class_names[c], per_class[c]);
+            char warning[1024];
+            if (nr_class_imbalance(ds->root, ds->class_names, per_class, ds->class_count,
+                                   warning, sizeof warning)) {
+                fflush(stdout);
+                fprintf(stderr, "%s\n", warning);
+            }
             free(per_class);
         }
         nr_dataset_free(ds);

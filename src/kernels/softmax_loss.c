@@ -62,6 +62,15 @@ float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
                                         const int32_t *labels, float smoothing,
                                         float *probs, float *dlogits)
 {
+    return nr_softmax_cross_entropy_weighted(n, k, logits, labels, smoothing, NULL, probs,
+                                             dlogits);
+}
+
+float nr_softmax_cross_entropy_weighted(int n, int k, const float *logits,
+                                        const int32_t *labels, float smoothing,
+                                        const float *class_weight, float *probs,
+                                        float *dlogits)
+{
     assert(n > 0 && k > 0);
     assert(smoothing >= 0.0f && smoothing < 1.0f);
     const float inv_n = 1.0f / (float)n;
@@ -84,9 +93,12 @@ float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
             mean /= k;
             loss = (1.0 - smoothing) * loss + smoothing * ((m - mean) + log((double)s));
         }
-        total += loss;
+        /* weight 1 (no class_weight) multiplies exactly: the unweighted bits */
+        const float w = class_weight ? class_weight[label] : 1.0f;
+        total += (double)w * loss;
         if (probs || dlogits) {
             const float inv = 1.0f / s;
+            const float step = w * inv_n;
             float *p = probs ? probs + (size_t)i * k : NULL;
             float *dl = dlogits ? dlogits + (size_t)i * k : NULL;
             for (int j = 0; j < k; j++) {
@@ -96,7 +108,7 @@ float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
                 if (dl) {
                     const float q = smoothing > 0.0f ? (j == label ? on_target : off_target)
                                                      : (j == label ? 1.0f : 0.0f);
-                    dl[j] += (pj - q) * inv_n;
+                    dl[j] += (pj - q) * step;
                 }
             }
         }
@@ -107,6 +119,12 @@ float nr_softmax_cross_entropy_smoothed(int n, int k, const float *logits,
 float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
                     float *dpred)
 {
+    return nr_mse_onehot_weighted(n, k, pred, labels, NULL, dpred);
+}
+
+float nr_mse_onehot_weighted(int n, int k, const float *pred, const int32_t *labels,
+                             const float *class_weight, float *dpred)
+{
     assert(n > 0 && k > 0);
     const double count = (double)n * k;
     const float scale = (float)(2.0 / count);
@@ -115,12 +133,19 @@ float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
         const float *p = pred + (size_t)i * k;
         const int32_t label = labels[i];
         assert(label >= 0 && label < k);
+        /* weight 1 (no class_weight) multiplies exactly: the unweighted bits */
+        const float w = class_weight ? class_weight[label] : 1.0f;
+        const float wscale = w * scale;
+        /* unweighted: summed straight into total, as before weights existed */
+        double row = 0.0, *sum = class_weight ? &row : &total;
         for (int j = 0; j < k; j++) {
             const float diff = p[j] - (j == label ? 1.0f : 0.0f);
-            total += (double)diff * diff;
+            *sum += (double)diff * diff;
             if (dpred)
-                dpred[(size_t)i * k + j] += scale * diff;
+                dpred[(size_t)i * k + j] += wscale * diff;
         }
+        if (class_weight)
+            total += (double)w * row;
     }
     return (float)(total / count);
 }
@@ -128,14 +153,25 @@ float nr_mse_onehot(int n, int k, const float *pred, const int32_t *labels,
 float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
                      float *probs, float *dlogits)
 {
+    return nr_softmax_mse_weighted(n, k, logits, labels, NULL, probs, dlogits);
+}
+
+float nr_softmax_mse_weighted(int n, int k, const float *logits, const int32_t *labels,
+                              const float *class_weight, float *probs, float *dlogits)
+{
     assert(n > 0 && k > 0);
     const double count = (double)n * k;
-    const float scale = (float)(2.0 / count);
+    const float unweighted_scale = (float)(2.0 / count);
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *x = logits + (size_t)i * k;
         const int32_t label = labels[i];
         assert(label >= 0 && label < k);
+        /* weight 1 (no class_weight) multiplies exactly: the unweighted bits */
+        const float w = class_weight ? class_weight[label] : 1.0f;
+        const float scale = w * unweighted_scale;
+        /* unweighted: summed straight into total, as before weights existed */
+        double row = 0.0, *sum = class_weight ? &row : &total;
         const float m = row_max(k, x);
         const float inv = 1.0f / row_expsum(k, x, m);
         float *p = probs ? probs + (size_t)i * k : NULL;
@@ -144,7 +180,7 @@ float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
         for (int j = 0; j < k; j++) {
             const float pj = expf(x[j] - m) * inv;
             const float diff = pj - (j == label ? 1.0f : 0.0f);
-            total += (double)diff * diff;
+            *sum += (double)diff * diff;
             dot += scale * diff * pj;
             if (p)
                 p[j] = pj;
@@ -157,6 +193,8 @@ float nr_softmax_mse(int n, int k, const float *logits, const int32_t *labels,
                 dl[j] += pj * (g - dot);
             }
         }
+        if (class_weight)
+            total += (double)w * row;
     }
     return (float)(total / count);
 }

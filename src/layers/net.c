@@ -53,6 +53,7 @@ struct nr_net {
     float *workspace;
     nr_rng dropout_rng;
     float label_smoothing;
+    const float *class_weight;   /* [classes] or NULL; borrowed (nr_net_set_class_weights) */
     const float *logits;         /* of the last forward */
     float *dlogits;
     size_t workspace_floats;
@@ -515,6 +516,10 @@ nr_shape nr_net_input(const nr_net *net) { return net->graph->input; }
 const nr_graph *nr_net_graph(const nr_net *net) { return net->graph; }
 void nr_net_set_dropout_rng(nr_net *net, nr_rng rng) { net->dropout_rng = rng; }
 void nr_net_set_label_smoothing(nr_net *net, float smoothing) { net->label_smoothing = smoothing; }
+void nr_net_set_class_weights(nr_net *net, const float *class_weight)
+{
+    net->class_weight = class_weight;
+}
 nr_rng nr_net_dropout_rng(const nr_net *net) { return net->dropout_rng; }
 
 static nr_exec make_exec(nr_net *net, int t)
@@ -619,14 +624,15 @@ float nr_net_loss(nr_net *net, const int32_t *labels, int n, bool want_grad, int
         dlogits = net->dlogits;
     }
     float loss;
+    const float *weight = want_grad ? net->class_weight : NULL;
     if (net->loss == NR_LOSS_CROSS_ENTROPY) {
-        loss = nr_softmax_cross_entropy_smoothed(n, k, net->logits, labels,
+        loss = nr_softmax_cross_entropy_weighted(n, k, net->logits, labels,
                                                  want_grad ? net->label_smoothing : 0.0f,
-                                                 probs, dlogits);
+                                                 weight, probs, dlogits);
     } else if (net->head_softmax) {
-        loss = nr_softmax_mse(n, k, net->logits, labels, probs, dlogits);
+        loss = nr_softmax_mse_weighted(n, k, net->logits, labels, weight, probs, dlogits);
     } else {
-        loss = nr_mse_onehot(n, k, net->logits, labels, dlogits);
+        loss = nr_mse_onehot_weighted(n, k, net->logits, labels, weight, dlogits);
         if (probs)
             memcpy(probs, net->logits, (size_t)n * k * sizeof(float));
     }
