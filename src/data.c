@@ -146,15 +146,35 @@ static int ends_with_component(const char *path, const char *suffix)
     return n == m || path[n - m - 1] == '/';
 }
 
+/* The tool that makes DATASET (data/DATASET, its Train or Test) on a fresh
+ * machine, or NULL for a folder no tool makes. */
+static const char *dataset_tool(const char *root)
+{
+    static const struct { const char *dataset, *tool; } made[] = {
+        {"mnist", "tools/fetch-mnist"},
+        {"synth_cifar", "tools/make-synth-cifar"},
+    };
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "data/%s", made[i].dataset);
+        if (ends_with_component(root, path))
+            return made[i].tool;
+        const char *splits[] = {"Train", "Test"};
+        for (size_t j = 0; j < 2; j++) {
+            snprintf(path, sizeof path, "data/%s/%s", made[i].dataset, splits[j]);
+            if (ends_with_component(root, path))
+                return made[i].tool;
+        }
+    }
+    return NULL;
+}
+
 static int root_missing(const char *root, int e, nr_error *err)
 {
-    if (e == ENOENT &&
-        (ends_with_component(root, "data/mnist/Train") ||
-         ends_with_component(root, "data/mnist/Test") ||
-         ends_with_component(root, "data/mnist")))
-        return nr_fail(err, NR_EXIT_INPUT,
-                       "%s: error: dataset folder not found; run tools/fetch-mnist "
-                       "first", root);
+    const char *tool = dataset_tool(root);
+    if (e == ENOENT && tool)
+        return nr_fail(err, NR_EXIT_INPUT, "%s: error: dataset folder not found; run %s first",
+                       root, tool);
     if (e == ENOENT)
         return nr_fail(err, NR_EXIT_INPUT,
                        "%s: error: dataset folder not found; expected a folder of "

@@ -904,6 +904,11 @@ START_TEST(folder_errors)
     int c, h, w;
     ck_assert_int_eq(nr_dataset_probe(p, &c, &h, &w, &err), -1);
     ASSERT_HAS(err.message, "run tools/fetch-mnist first");
+    /* missing data/synth_cifar/{Train,Test}: its own tool */
+    tpath(p, sizeof p, "%s/data/synth_cifar/Test", g_base);
+    load_fails(p, &err);
+    ASSERT_HAS(err.message, "run tools/make-synth-cifar first");
+    ck_assert_msg(strstr(err.message, "fetch-mnist") == NULL, "%s", err.message);
     /* ...but not for a name that merely ends the same way */
     tpath(p, sizeof p, "%s/data/xmnist/Train", g_base);
     load_fails(p, &err);
