@@ -99,18 +99,30 @@ static void gather_batch_parallel(nr_net *net, const nr_dataset *data, const uin
 
 /* The same with augmentation, each image from its own (seed, epoch, index) stream. */
 static void gather_augmented_batch(const nr_dataset *data, const uint32_t *idx, int n,
-                                   const nr_train_config *cfg, int epoch, float *workspace,
-                                   float *x, int32_t *labels)
+                                   const nr_augment_config *augment, uint64_t seed, int epoch,
+                                   float *workspace, float *x, int32_t *labels)
 {
     size_t size = (size_t)data->channels * data->height * data->width;
     for (int i = 0; i < n; i++) {
         nr_rng rng;
-        nr_augment_rng(&rng, cfg->seed, epoch, idx[i]);
-        nr_augment_image(&cfg->augment, data->pixels + (size_t)idx[i] * size, data->channels,
+        nr_augment_rng(&rng, seed, epoch, idx[i]);
+        nr_augment_image(augment, data->pixels + (size_t)idx[i] * size, data->channels,
                          data->height, data->width, x + (size_t)i * size, workspace, &rng);
         rescale_augmented(data, x + (size_t)i * size);
         labels[i] = data->labels[idx[i]];
     }
+}
+
+void nr_prepare_batch(const nr_dataset *data, const uint32_t *idx, int n,
+                      const nr_augment_config *augment, uint64_t seed, int epoch, nr_net *net,
+                      float *workspace, float *x, int32_t *labels)
+{
+    if (nr_augment_active(augment))
+        gather_augmented_batch(data, idx, n, augment, seed, epoch, workspace, x, labels);
+    else if (net)
+        gather_batch_parallel(net, data, idx, n, x, labels);
+    else
+        gather_batch(data, idx, n, x, labels);
 }
 
 size_t nr_validation_held_out(size_t class_size, double fraction)
@@ -588,14 +600,8 @@ static int batch_images(const nr_trainer *t, int b)
 static void gather_training_batch(nr_trainer *t, nr_net *net, int b, int epoch, float *x,
                                   int32_t *labels)
 {
-    const uint32_t *idx = t->order + (size_t)b * t->cfg.batch_size;
-    int n = batch_images(t, b);
-    if (t->augment)
-        gather_augmented_batch(t->train, idx, n, &t->cfg, epoch, t->workspace, x, labels);
-    else if (net)
-        gather_batch_parallel(net, t->train, idx, n, x, labels);
-    else
-        gather_batch(t->train, idx, n, x, labels);
+    nr_prepare_batch(t->train, t->order + (size_t)b * t->cfg.batch_size, batch_images(t, b),
+                     &t->cfg.augment, t->cfg.seed, epoch, net, t->workspace, x, labels);
 }
 
 /* One training step on batch b of the current epoch, gathered in x, labels;
@@ -617,26 +623,25 @@ static float train_batch(nr_trainer *t, int b, double lr, const float *x,
     return cost;
 }
 
-/* ---- the prefetch thread (train.prefetch) ----
- * One thread beside the net's: while batch b computes it gathers batch
- * b + 1 of the same epoch into the other buffer. The next epoch's first
- * batch waits for its shuffle (after the epoch's evaluation), so it is
- * gathered like a batch without prefetch. A job is posted, then waited for
- * before its buffer is read; the thread lives for one nr_trainer_run. */
-typedef struct prefetcher {
-    nr_trainer *trainer;
+/* ---- the prefetch thread (train.prefetch, see netrun/train.h) ----
+ * In training, while batch b computes the thread gathers batch b + 1 of
+ * the same epoch into the other buffer. The next epoch's first batch waits
+ * for its shuffle (after the epoch's evaluation), so it is gathered like a
+ * batch without prefetch. The thread lives for one nr_trainer_run. */
+struct nr_prefetcher {
+    nr_prefetch_job job;
+    void *ctx;
     pthread_t thread;
     pthread_mutex_t mutex;
     pthread_cond_t changed;
-    bool running;              /* the thread was started */
     bool quit;
-    bool posted;               /* a job waits or is being gathered */
+    bool posted;               /* a job waits or is being run */
     int batch, epoch, slot;    /* the job */
-} prefetcher;
+};
 
 static void *prefetch_main(void *p)
 {
-    prefetcher *pf = p;
+    nr_prefetcher *pf = p;
     pthread_mutex_lock(&pf->mutex);
     for (;;) {
         while (!pf->posted && !pf->quit)
@@ -645,8 +650,7 @@ static void *prefetch_main(void *p)
             break;
         int b = pf->batch, epoch = pf->epoch, slot = pf->slot;
         pthread_mutex_unlock(&pf->mutex);
-        nr_trainer *t = pf->trainer;
-        gather_training_batch(t, NULL, b, epoch, t->x[slot], t->labels[slot]);
+        pf->job(pf->ctx, b, epoch, slot);
         pthread_mutex_lock(&pf->mutex);
         pf->posted = false;
         pthread_cond_broadcast(&pf->changed);
@@ -655,29 +659,36 @@ static void *prefetch_main(void *p)
     return NULL;
 }
 
-static int prefetch_start(prefetcher *pf, nr_trainer *t)
+int nr_prefetcher_start(nr_prefetch_job job, void *ctx, nr_prefetcher **out, nr_error *err)
 {
-    memset(pf, 0, sizeof *pf);
-    pf->trainer = t;
+    *out = NULL;
+    nr_prefetcher *pf = calloc(1, sizeof *pf);
+    if (!pf)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    pf->job = job;
+    pf->ctx = ctx;
     if (pthread_mutex_init(&pf->mutex, NULL) != 0)
-        return -1;
+        goto fail;
     if (pthread_cond_init(&pf->changed, NULL) != 0) {
         pthread_mutex_destroy(&pf->mutex);
-        return -1;
+        goto fail;
     }
     if (pthread_create(&pf->thread, NULL, prefetch_main, pf) != 0) {
         pthread_cond_destroy(&pf->changed);
         pthread_mutex_destroy(&pf->mutex);
-        return -1;
+        goto fail;
     }
-    pf->running = true;
+    *out = pf;
     return 0;
+fail:
+    free(pf);
+    return nr_fail(err, NR_EXIT_INTERNAL, "cannot start the prefetch thread");
 }
 
-static void prefetch_post(prefetcher *pf, int b, int epoch, int slot)
+void nr_prefetcher_post(nr_prefetcher *pf, int batch, int epoch, int slot)
 {
     pthread_mutex_lock(&pf->mutex);
-    pf->batch = b;
+    pf->batch = batch;
     pf->epoch = epoch;
     pf->slot = slot;
     pf->posted = true;
@@ -685,20 +696,17 @@ static void prefetch_post(prefetcher *pf, int b, int epoch, int slot)
     pthread_mutex_unlock(&pf->mutex);
 }
 
-/* Until the posted job (if any) is done. */
-static void prefetch_wait(prefetcher *pf)
+void nr_prefetcher_wait(nr_prefetcher *pf)
 {
-    if (!pf->running)
-        return;
     pthread_mutex_lock(&pf->mutex);
     while (pf->posted)
         pthread_cond_wait(&pf->changed, &pf->mutex);
     pthread_mutex_unlock(&pf->mutex);
 }
 
-static void prefetch_stop(prefetcher *pf)
+void nr_prefetcher_stop(nr_prefetcher *pf)
 {
-    if (!pf->running)
+    if (!pf)
         return;
     pthread_mutex_lock(&pf->mutex);
     pf->quit = true;
@@ -707,7 +715,15 @@ static void prefetch_stop(prefetcher *pf)
     pthread_join(pf->thread, NULL);
     pthread_cond_destroy(&pf->changed);
     pthread_mutex_destroy(&pf->mutex);
-    pf->running = false;
+    free(pf);
+}
+
+/* The trainer's job: batch b of `epoch` into buffer `slot`, on the prefetch
+ * thread alone (the net's threads are computing). */
+static void prefetch_training_batch(void *ctx, int b, int epoch, int slot)
+{
+    nr_trainer *t = ctx;
+    gather_training_batch(t, NULL, b, epoch, t->x[slot], t->labels[slot]);
 }
 
 /* After a non-finite cost: which layer is affected first. Parameters are
@@ -791,10 +807,11 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
     nr_net_set_class_weights(net, t->class_weight);
     nr_net_set_dropout_rng(net, st->dropout_rng);
     int status = 0;
-    prefetcher pf = {0};
-    if (cfg->prefetch && t->batches > 1 && prefetch_start(&pf, t) != 0) {
+    nr_prefetcher *pf = NULL;
+    if (cfg->prefetch && t->batches > 1 &&
+        nr_prefetcher_start(prefetch_training_batch, t, &pf, err) != 0) {
         nr_net_set_class_weights(net, NULL);
-        return nr_fail(err, NR_EXIT_INTERNAL, "cannot start the prefetch thread");
+        return -1;
     }
     while (!st->finished) {
         if (st->batch == 0 && cfg->shuffle)
@@ -807,17 +824,17 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
             double lr = nr_schedule_lr(&st->schedule, st->epoch, (double)b / t->batches);
             if (b == 0)
                 st->epoch_lr = lr;
-            if (b > first && pf.running) {
-                prefetch_wait(&pf);    /* batch b is in x[slot] */
+            if (b > first && pf) {
+                nr_prefetcher_wait(pf);    /* batch b is in x[slot] */
             } else if (b > first) {
                 gather_training_batch(t, net, b, st->epoch, t->x[slot], t->labels[slot]);
             }
-            if (pf.running && b + 1 < t->batches)
-                prefetch_post(&pf, b + 1, st->epoch, slot ^ 1);
+            if (pf && b + 1 < t->batches)
+                nr_prefetcher_post(pf, b + 1, st->epoch, slot ^ 1);
             int correct = 0;
             int images_before = st->images;
             float cost = train_batch(t, b, lr, t->x[slot], t->labels[slot], &correct);
-            if (pf.running)
+            if (pf)
                 slot ^= 1;
             st->dropout_rng = nr_net_dropout_rng(net);
             if (!isfinite(cost)) {
@@ -877,7 +894,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
         outcome->restored_best = true;
     }
 out:
-    prefetch_stop(&pf);   /* after its last job: the buffers are the trainer's */
+    nr_prefetcher_stop(pf);   /* after its last job: the buffers are the trainer's */
     nr_net_set_class_weights(net, NULL);   /* the trainer's array: not the net's to keep */
     outcome->epochs_done = st->epochs_done;
     outcome->best_epoch = t->stopping ? st->stop_best_epoch : 0;

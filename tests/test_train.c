@@ -1,8 +1,10 @@
 /* test_train.c - the training loop's regularization and schedule features:
  * learning-rate schedules against hand-computed values (directly and from a
  * spec), the stratified validation split, early stopping restoring the best
- * epoch's weights, config errors for val_* monitors without a split, and
- * dropout/batchnorm behaving differently in training and evaluation. */
+ * epoch's weights, config errors for val_* monitors without a split,
+ * dropout/batchnorm behaving differently in training and evaluation, and
+ * the batch preparation and prefetch thread training shares with `netrun
+ * bench` (nr_prepare_batch, nr_prefetcher). */
 #define _DEFAULT_SOURCE /* M_PI */
 #include <check.h>
 #include <math.h>
@@ -491,6 +493,144 @@ START_TEST(test_divergence_stops_and_names_the_layer)
 }
 END_TEST
 
+/* ---- batch preparation (nr_prepare_batch) and the prefetch thread ---- */
+
+enum { PREP_IMAGES = 5, PREP_C = 2, PREP_H = 4, PREP_W = 5,   /* planes of 20: vector + tail */
+       SIZE = PREP_C * PREP_H * PREP_W };
+
+/* A dataset of 5 2x4x5 images, pixel k of the set (k * 37 + 11) % 256,
+ * image i of class i % 3. */
+typedef struct prep_data {
+    nr_dataset d;
+    uint8_t pixels[PREP_IMAGES * SIZE];
+    uint16_t labels[PREP_IMAGES];
+} prep_data;
+
+static void prep_dataset(prep_data *p)
+{
+    nr_dataset *d = &p->d;
+    uint8_t *pixels = p->pixels;
+    uint16_t *labels = p->labels;
+    memset(d, 0, sizeof *d);
+    d->count = PREP_IMAGES;
+    d->channels = PREP_C;
+    d->height = PREP_H;
+    d->width = PREP_W;
+    d->class_count = 3;
+    d->pixels = pixels;
+    d->labels = labels;
+    for (size_t i = 0; i < (size_t)PREP_IMAGES * PREP_C * PREP_H * PREP_W; i++)
+        pixels[i] = (uint8_t)((i * 37 + 11) % 256);
+    for (int i = 0; i < PREP_IMAGES; i++)
+        labels[i] = (uint16_t)(i % 3);
+    d->pixel_scale[0] = d->pixel_scale[1] = NR_PIXEL_SCALE;
+}
+
+START_TEST(test_prepare_batch_plain)
+{
+    prep_data p;
+    prep_dataset(&p);
+    nr_dataset d = p.d;
+    /* channel 1 standardized: pixel * scale + shift */
+    d.pixel_scale[1] = 0.02f;
+    d.pixel_shift[1] = -1.5f;
+    const uint32_t idx[3] = {3, 1, 4};
+    float x[3 * SIZE];
+    int32_t got[3];
+    nr_augment_config none;
+    memset(&none, 0, sizeof none);
+    nr_prepare_batch(&d, idx, 3, &none, 7, 1, NULL, NULL, x, got);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(got[i], (int)(idx[i] % 3));
+        for (int c = 0; c < PREP_C; c++)
+            for (int j = 0; j < PREP_H * PREP_W; j++) {
+                size_t at = (size_t)idx[i] * SIZE + (size_t)c * PREP_H * PREP_W + (size_t)j;
+                float want = (float)((at * 37 + 11) % 256) * d.pixel_scale[c];
+                if (c == 1)
+                    want += d.pixel_shift[c];
+                ck_assert_msg(x[i * SIZE + c * PREP_H * PREP_W + j] == want,
+                              "image %d channel %d pixel %d: %g, expected %g", i, c, j,
+                              (double)x[i * SIZE + c * PREP_H * PREP_W + j], (double)want);
+            }
+    }
+}
+END_TEST
+
+START_TEST(test_prepare_batch_augmented)
+{
+    prep_data p;
+    prep_dataset(&p);
+    nr_dataset d = p.d;
+    nr_augment_config aug;
+    memset(&aug, 0, sizeof aug);
+    aug.shift_p = 1.0f;
+    aug.shift_pixels = 2;
+    aug.noise_p = 1.0f;
+    aug.noise_std = 0.1f;
+    const size_t ws_floats = nr_augment_workspace_floats(PREP_C, PREP_H, PREP_W);
+    float *ws = malloc(ws_floats * sizeof *ws);
+    ck_assert_ptr_nonnull(ws);
+    const uint32_t idx[2] = {2, 0};
+    float x[2 * SIZE], x2[2 * SIZE], want[SIZE];
+    int32_t got[2];
+    nr_prepare_batch(&d, idx, 2, &aug, 9, 3, NULL, ws, x, got);
+    /* each image from its own (seed, epoch, index) stream */
+    for (int i = 0; i < 2; i++) {
+        nr_rng rng;
+        nr_augment_rng(&rng, 9, 3, idx[i]);
+        nr_augment_image(&aug, p.pixels + (size_t)idx[i] * SIZE, PREP_C, PREP_H, PREP_W, want, ws,
+                         &rng);
+        ck_assert_int_eq(got[i], (int)(idx[i] % 3));
+        ck_assert_msg(memcmp(x + i * SIZE, want, sizeof want) == 0, "image %d", i);
+    }
+    /* the image, not its place in the batch, picks the stream; another
+     * epoch augments differently */
+    const uint32_t swapped[2] = {0, 2};
+    nr_prepare_batch(&d, swapped, 2, &aug, 9, 3, NULL, ws, x2, got);
+    ck_assert(memcmp(x2, x + SIZE, SIZE * sizeof *x) == 0);
+    nr_prepare_batch(&d, idx, 2, &aug, 9, 4, NULL, ws, x2, got);
+    ck_assert(memcmp(x2, x, sizeof x) != 0);
+    free(ws);
+}
+END_TEST
+
+typedef struct prefetch_log {
+    int jobs, batch, epoch, slot;
+} prefetch_log;
+
+static void log_job(void *ctx, int batch, int epoch, int slot)
+{
+    prefetch_log *log = ctx;
+    usleep(2000);   /* a job still running when the caller waits or stops */
+    log->jobs++;
+    log->batch = batch;
+    log->epoch = epoch;
+    log->slot = slot;
+}
+
+START_TEST(test_prefetcher_runs_posted_jobs)
+{
+    prefetch_log log = {0};
+    nr_prefetcher *pf = NULL;
+    nr_error err = {0};
+    ck_assert_int_eq(nr_prefetcher_start(log_job, &log, &pf, &err), 0);
+    nr_prefetcher_wait(pf);   /* nothing posted: returns */
+    ck_assert_int_eq(log.jobs, 0);
+    nr_prefetcher_post(pf, 7, 2, 1);
+    nr_prefetcher_wait(pf);
+    ck_assert_int_eq(log.jobs, 1);
+    ck_assert_int_eq(log.batch, 7);
+    ck_assert_int_eq(log.epoch, 2);
+    ck_assert_int_eq(log.slot, 1);
+    nr_prefetcher_post(pf, 8, 2, 0);
+    nr_prefetcher_stop(pf);   /* finishes the posted job */
+    ck_assert_int_eq(log.jobs, 2);
+    ck_assert_int_eq(log.batch, 8);
+    ck_assert_int_eq(log.slot, 0);
+    nr_prefetcher_stop(NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("train");
@@ -509,6 +649,11 @@ int main(void)
     tc = tcase_create("resume");
     tcase_add_test(tc, test_interrupt_and_resume);
     tcase_add_test(tc, test_divergence_stops_and_names_the_layer);
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("batch preparation");
+    tcase_add_test(tc, test_prepare_batch_plain);
+    tcase_add_test(tc, test_prepare_batch_augmented);
+    tcase_add_test(tc, test_prefetcher_runs_posted_jobs);
     suite_add_tcase(suite, tc);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

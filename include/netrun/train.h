@@ -210,6 +210,36 @@ const char *nr_describe_output(const nr_graph *graph, nr_loss_kind loss, char *b
  * outputs. Otherwise an error naming the data folder and the fix. */
 int nr_check_data_fits(const nr_net *net, const nr_dataset *data, nr_error *err);
 
+/* ---- batch preparation (the trainer's, shared with `netrun bench`) ---- */
+
+/* The images idx[0..n) of data as float [n, C, H, W] into x (with the
+ * data's pixel scaling, pixel_scale/pixel_shift) and their labels into
+ * labels [n]. With augmentation active (nr_augment_active(augment)) each
+ * image goes through it from its own (seed, epoch, idx[i]) stream
+ * (nr_augment_rng) on this thread, in workspace
+ * [nr_augment_workspace_floats(C, H, W)]; otherwise the conversion is
+ * spread over net's threads (net NULL: this thread alone; workspace unused,
+ * may be NULL). The same bits whoever calls it. */
+void nr_prepare_batch(const nr_dataset *data, const uint32_t *idx, int n,
+                      const nr_augment_config *augment, uint64_t seed, int epoch, nr_net *net,
+                      float *workspace, float *x, int32_t *labels);
+
+/* The prefetch thread (train.prefetch): one thread beside the caller that
+ * runs posted jobs one at a time: job(ctx, batch, epoch, slot), e.g.
+ * nr_prepare_batch of the next batch into buffer `slot` while the caller
+ * computes the current one. Post a job, then wait for it before reading
+ * what it writes or posting the next (the wait orders its writes before the
+ * caller's reads). */
+typedef struct nr_prefetcher nr_prefetcher;
+typedef void (*nr_prefetch_job)(void *ctx, int batch, int epoch, int slot);
+/* Starts the thread; *out is the caller's (nr_prefetcher_stop). */
+int nr_prefetcher_start(nr_prefetch_job job, void *ctx, nr_prefetcher **out, nr_error *err);
+void nr_prefetcher_post(nr_prefetcher *pf, int batch, int epoch, int slot);
+/* Until the posted job (if any) is done. */
+void nr_prefetcher_wait(nr_prefetcher *pf);
+/* Finishes the posted job (if any), ends the thread, frees pf (NULL: no-op). */
+void nr_prefetcher_stop(nr_prefetcher *pf);
+
 typedef struct nr_eval_result {
     double cost;             /* mean loss over all examples */
     double accuracy;         /* correct / count */

@@ -5,7 +5,15 @@
  * the spec's training images (shuffled with its seed) when they load, random
  * pixels otherwise. After a warm-up, BATCHES training steps (zero grads,
  * forward, loss, backward, optimizer step; default 50) are timed, and each
- * row of the table is the median over the steps. The per-layer times come
+ * row of the table is the median over the steps.
+ *
+ * With the training images, each batch is prepared as the trainer prepares
+ * it (nr_prepare_batch: gathered, converted and augmented with the spec's
+ * train.augment), and with train.prefetch on a thread of its own while the
+ * previous batch computes (nr_prefetcher, as in training). Three rows show
+ * it: the preparation's own time, the part of it on the critical path (the
+ * whole preparation without prefetch; with prefetch the wait for the
+ * thread), and the step plus that part: what a batch of training costs. The per-layer times come
  * from the executor's timing hooks (nr_net_set_timing); with several threads
  * they add a barrier after every layer, so the "total" row (timed from the
  * outside with the hooks still on) is slightly above a real training step. */
@@ -57,30 +65,62 @@ typedef struct bench_input {
     const nr_dataset *data;  /* NULL: random pixels */
     uint32_t *order;
     size_t next;
+    int epoch;               /* 1-based: the shuffles so far (the augmentation's epoch) */
     nr_rng rng;
 } bench_input;
 
-static void next_batch(bench_input *in, size_t size, int n, int classes, float *x,
-                       int32_t *labels)
+/* Random pixels and labels for a net whose training images did not load. */
+static void random_batch(bench_input *in, size_t size, int n, int classes, float *x,
+                         int32_t *labels)
 {
     for (int i = 0; i < n; i++) {
-        float *dst = x + (size_t)i * size;
-        if (in->data) {
-            if (in->next == in->data->count) {
-                nr_rng_shuffle(&in->rng, in->order, in->data->count);
-                in->next = 0;
-            }
-            uint32_t k = in->order[in->next++];
-            const uint8_t *src = in->data->pixels + (size_t)k * size;
-            for (size_t j = 0; j < size; j++)
-                dst[j] = src[j] * (1.0f / 255.0f);
-            labels[i] = in->data->labels[k];
-        } else {
-            for (size_t j = 0; j < size; j++)
-                dst[j] = nr_rng_uniform(&in->rng);
-            labels[i] = (int32_t)nr_rng_below(&in->rng, (uint32_t)classes);
-        }
+        for (size_t j = 0; j < size; j++)
+            x[(size_t)i * size + j] = nr_rng_uniform(&in->rng);
+        labels[i] = (int32_t)nr_rng_below(&in->rng, (uint32_t)classes);
     }
+}
+
+/* The next n images of the shuffled order into idx (shuffled again when it
+ * runs out, a new epoch); returns the epoch of the last one. */
+static int next_indices(bench_input *in, int n, uint32_t *idx)
+{
+    for (int i = 0; i < n; i++) {
+        if (in->next == in->data->count) {
+            nr_rng_shuffle(&in->rng, in->order, in->data->count);
+            in->next = 0;
+            in->epoch++;
+        }
+        idx[i] = in->order[in->next++];
+    }
+    return in->epoch;
+}
+
+/* Batch preparation as in training: two buffers with prefetch (one
+ * computes while the thread fills the other), else buffer 0. */
+typedef struct bench_prep {
+    const nr_dataset *data;
+    const nr_train_config *cfg;
+    float *workspace;          /* the augmentation's (one preparation at a time) */
+    int n;                     /* images per batch */
+    float *x[2];
+    int32_t *labels[2];
+    uint32_t *idx[2];          /* the images of the batch in each buffer */
+    double seconds[2];         /* wall time of the last preparation of each buffer */
+} bench_prep;
+
+static void prepare(bench_prep *p, nr_net *net, int epoch, int slot)
+{
+    double start = nr_monotonic_seconds();
+    nr_prepare_batch(p->data, p->idx[slot], p->n, &p->cfg->augment, p->cfg->seed, epoch, net,
+                     p->workspace, p->x[slot], p->labels[slot]);
+    p->seconds[slot] = nr_monotonic_seconds() - start;
+}
+
+/* The prefetch thread's job: alone, while the net's threads compute. */
+static void prefetch_job(void *ctx, int batch, int epoch, int slot)
+{
+    (void)batch;
+    prepare(ctx, NULL, epoch, slot);
 }
 
 /* The optimizer step as training takes it: on the net's threads, each on
@@ -112,9 +152,12 @@ static void optimizer_slice(void *p, size_t first, size_t count)
 }
 
 /* Columns of a sample row: per layer forward, backward, forward CPU,
- * backward CPU (4 * layers), then these. */
+ * backward CPU (4 * layers), then these (COL_TOTAL: the step; COL_PREP: the
+ * batch's preparation; COL_EXPOSED: the caller's time spent on it, the
+ * preparation or the wait for the prefetch thread; COL_BATCH: step +
+ * exposed). */
 enum { COL_LOSS, COL_REDUCE, COL_REDUCE_CPU, COL_ZERO, COL_STEP, COL_FORWARD, COL_BACKWARD,
-       COL_TOTAL, COL_EXTRA };
+       COL_TOTAL, COL_PREP, COL_EXPOSED, COL_BATCH, COL_EXTRA };
 
 static int bench_spec(const char *spec_path, const cli_options *opts, long batches)
 {
@@ -122,10 +165,11 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     nr_spec spec = {0};
     nr_dataset *train = NULL;
     nr_net *net = NULL;
-    float *x = NULL, *m = NULL, *v = NULL;
-    int32_t *labels = NULL;
+    float *m = NULL, *v = NULL;
     double *samples = NULL, *scratch = NULL;
     bench_input input = {0};
+    bench_prep prep = {0};
+    nr_prefetcher *prefetcher = NULL;
     int status = NR_EXIT_INTERNAL;
 
     if (nr_spec_load(spec_path, opts->sets, opts->set_count, &spec, &err) != 0)
@@ -169,19 +213,55 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     const size_t layers = nr_net_timed_layers(net);
     const size_t stride = 4 * layers + COL_EXTRA;
     const size_t params = nr_net_param_count(net);
-    x = malloc((size_t)batch * size * sizeof *x);
-    labels = malloc((size_t)batch * sizeof *labels);
+    const bool augment = input.data && nr_augment_active(&cfg.augment);
+    const int buffers = input.data && cfg.prefetch ? 2 : 1;
+    prep = (bench_prep){.data = input.data, .cfg = &cfg, .n = batch};
+    for (int i = 0; i < buffers; i++) {
+        prep.x[i] = malloc((size_t)batch * size * sizeof *prep.x[i]);
+        prep.labels[i] = malloc((size_t)batch * sizeof *prep.labels[i]);
+        prep.idx[i] = malloc((size_t)batch * sizeof *prep.idx[i]);
+        if (!prep.x[i] || !prep.labels[i] || !prep.idx[i])
+            goto oom;
+    }
+    if (augment && !(prep.workspace = malloc(
+                         nr_augment_workspace_floats(train->channels, train->height,
+                                                     train->width) * sizeof(float))))
+        goto oom;
     m = calloc(params ? params : 1, sizeof *m);
     v = calloc(params ? params : 1, sizeof *v);
     samples = calloc((size_t)batches * stride, sizeof *samples);
     scratch = calloc((size_t)batches, sizeof *scratch);
-    if (!x || !labels || !m || !v || !samples || !scratch)
+    if (!m || !v || !samples || !scratch)
         goto oom;
+    if (buffers == 2 && nr_prefetcher_start(prefetch_job, &prep, &prefetcher, &err) != 0)
+        goto fail;
 
     nr_net_set_timing(net, true);
     long step = 0;
+    int slot = 0;
+    if (input.data)   /* the first batch, as at the start of an epoch */
+        prepare(&prep, net, next_indices(&input, batch, prep.idx[0]), 0);
     for (long b = -WARMUP_BATCHES; b < batches; b++) {
-        next_batch(&input, size, batch, nr_net_classes(net), x, labels);
+        /* this batch into x[slot] (the first is there already); with prefetch
+         * the next one is posted to the thread before the step */
+        double w0 = nr_monotonic_seconds();
+        if (!input.data) {
+            random_batch(&input, size, batch, nr_net_classes(net), prep.x[0], prep.labels[0]);
+        } else if (b > -WARMUP_BATCHES) {
+            if (prefetcher)
+                nr_prefetcher_wait(prefetcher);
+            else
+                prepare(&prep, net, next_indices(&input, batch, prep.idx[slot]), slot);
+        }
+        if (prefetcher && b + 1 < batches)
+            nr_prefetcher_post(prefetcher, 0, next_indices(&input, batch, prep.idx[slot ^ 1]),
+                               slot ^ 1);
+        const double exposed = input.data ? nr_monotonic_seconds() - w0 : 0.0;
+        const double prep_seconds = input.data ? prep.seconds[slot] : 0.0;
+        const float *x = prep.x[slot];
+        const int32_t *labels = prep.labels[slot];
+        if (prefetcher)
+            slot ^= 1;
         double t0 = nr_monotonic_seconds();
         nr_net_zero_grads(net);
         double t1 = nr_monotonic_seconds();
@@ -217,7 +297,12 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         extra[COL_FORWARD] = t2 - t1;
         extra[COL_BACKWARD] = t4 - t3;
         extra[COL_TOTAL] = t5 - t0;
+        extra[COL_PREP] = prep_seconds;
+        extra[COL_EXPOSED] = exposed;
+        extra[COL_BATCH] = exposed + (t5 - t0);
     }
+    nr_prefetcher_stop(prefetcher);   /* no job is posted after the last batch */
+    prefetcher = NULL;
 
     const size_t count = (size_t)batches;
     printf("netrun bench %s: batch %d, %d thread%s, %s backend, median of %ld batches "
@@ -225,6 +310,12 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
            spec_path, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
            cfg.backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
            WARMUP_BATCHES, data_note);
+    if (input.data)
+        printf("batch preparation as in training: %s, %s\n",
+               augment ? "gathered and augmented (train.augment)" : "gathered (no augmentation)",
+               buffers == 2
+                   ? "prefetch on (on a thread of its own while the previous batch computes)"
+                   : "prefetch off (before each step, on this thread)");
     printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
            "figure on a busy machine)\n");
     printf("%-4s %-26s %-9s %10s %10s %10s %6s %10s %10s\n", "#", "layer", "output",
@@ -273,15 +364,38 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     }
     double fwd = median_of(samples, count, stride, 4 * layers + COL_FORWARD, scratch);
     double bwd = median_of(samples, count, stride, 4 * layers + COL_BACKWARD, scratch);
-    double fastest = min_of(samples, count, stride, 4 * layers + COL_TOTAL);
     printf("%-4s %-36s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", "", "total per batch",
            1e3 * fwd, 1e3 * bwd, 1e3 * total, 100.0, 1e3 * cpu_fwd, 1e3 * cpu_bwd);
-    if (total > 0) {
-        printf("%.0f images/s (fastest batch: %.0f)", batch / total, batch / fastest);
+    /* what a batch of training costs: the step and the preparation's share
+     * of the critical path */
+    int batch_col = 4 * (int)layers + COL_TOTAL;
+    double per_batch = total;
+    if (input.data) {
+        static const struct {
+            int col;
+            const char *name;
+        } preps[] = {
+            {COL_PREP, "batch prep (gather, augment)"},
+            {COL_EXPOSED, "batch prep on the critical path"},
+            {COL_BATCH, "total with batch prep"},
+        };
+        for (size_t e = 0; e < sizeof preps / sizeof preps[0]; e++) {
+            double t = median_of(samples, count, stride, 4 * layers + (size_t)preps[e].col,
+                                 scratch);
+            printf("%-4s %-36s %10s %10s %10.3f %6.1f\n", "", preps[e].name, "", "", 1e3 * t,
+                   total > 0 ? 100.0 * t / total : 0.0);
+        }
+        batch_col = 4 * (int)layers + COL_BATCH;
+        per_batch = median_of(samples, count, stride, (size_t)batch_col, scratch);
+    }
+    double fastest = min_of(samples, count, stride, (size_t)batch_col);
+    if (per_batch > 0) {
+        printf("%.0f images/s (fastest batch: %.0f)", batch / per_batch, batch / fastest);
         if (input.data) {
             double steps = (double)((input.data->count + (size_t)batch - 1) / (size_t)batch);
-            printf("; one epoch of %zu images: ~%.2f s (at the fastest batch: %.2f s)",
-                   input.data->count, steps * total, steps * fastest);
+            printf("; one epoch of %zu images: ~%.2f s (at the fastest batch: %.2f s), "
+                   "batch prep included",
+                   input.data->count, steps * per_batch, steps * fastest);
         }
         printf("\n");
     }
@@ -293,8 +407,13 @@ fail:
     fprintf(stderr, "%s\n", err.message);
     status = err.status ? err.status : NR_EXIT_INTERNAL;
 done:
-    free(x);
-    free(labels);
+    nr_prefetcher_stop(prefetcher);
+    for (int i = 0; i < 2; i++) {
+        free(prep.x[i]);
+        free(prep.labels[i]);
+        free(prep.idx[i]);
+    }
+    free(prep.workspace);
     free(m);
     free(v);
     free(samples);

@@ -21,7 +21,7 @@ static const char usage_text[] =
     "       netrun data DIR...                 load a class-folder dataset, show classes and counts\n"
     "       netrun resume RUN_DIR [--epochs N]  continue an interrupted run from its\n"
     "                                          checkpoint; --epochs: to N epochs in all\n"
-    "       netrun bench [--set K=V]... SPEC [BATCHES]  time each layer per batch (median)\n"
+    "       netrun bench [--set K=V]... SPEC [BATCHES]  time each layer and the batch prep (median)\n"
     "       netrun compare RUN_DIR... [-o FILE.png]  overlay the runs' curves, print a table\n"
     "       netrun diff A.yaml B.yaml          what differs between two resolved specs\n"
     "       netrun report RUN_DIR... [-o FILE.pdf]  one PDF: settings, results, pictures\n"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CLI end-to-end for `netrun bench SPEC [BATCHES]`: the per-layer table on
 # tiny synthetic data (tools/synth/netrun-synth), with 1 and 2 threads, the
-# fused rows, random input when the data does not load, and exit status 2
-# for a bad batch count.
+# fused rows, the batch preparation rows (gather and augmentation as in
+# training, with and without train.prefetch), random input when the data
+# does not load, and exit status 2 for a bad batch count.
 # usage: tests/cli/bench.sh PATH/TO/netrun   (NETRUN_BINARY_DIR: the build dir)
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
@@ -45,13 +46,35 @@ for threads in 1 2; do
   check "bench threads=$threads: the training images" grep -q "input: the spec's training images" <<<"$out"
   for row in "^1 +conv 4x3x3" "^2 +relu" "^3 +maxpool 2x2 s2" "^4 +conv 6x3x3" "^6 +dropout" \
              "^7 +dense 216 -> 3" "loss \(softmax" "sum of the threads' gradients" \
-             "optimizer step" "total per batch"; do
+             "optimizer step" "total per batch" "batch prep \(gather, augment\) +[0-9.]+ +[0-9.]+$" \
+             "batch prep on the critical path +[0-9.]+ +[0-9.]+$" \
+             "total with batch prep +[0-9.]+ +[0-9.]+$"; do
     check "bench threads=$threads: row '$row'" grep -Eq "$row" <<<"$out"
   done
   check "bench threads=$threads: no softmax row (fused into the loss)" \
     test -z "$(grep -E '^8 +softmax' <<<"$out")"
   check "bench threads=$threads: images/s" grep -Eq "^[0-9]+ images/s" <<<"$out"
-  check "bench threads=$threads: epoch estimate" grep -q "one epoch of 180 images" <<<"$out"
+  check "bench threads=$threads: epoch estimate" \
+    grep -q "one epoch of 180 images: .*batch prep included" <<<"$out"
+  check "bench threads=$threads: prepared as in training (prefetch on by default)" \
+    grep -q "^batch preparation as in training: gathered (no augmentation), prefetch on" <<<"$out"
+done
+
+# train.prefetch off: prepared before each step; with train.augment: augmented
+out=$("$netrun" bench --set train.prefetch=false bench.yaml 3 2>"$tmp/err"); status=$?
+check "bench prefetch=false: exit $status $(cat "$tmp/err")" test "$status" = 0
+check "bench prefetch=false: prefetch off" \
+  grep -q "^batch preparation as in training: gathered (no augmentation), prefetch off" <<<"$out"
+check "bench prefetch=false: prep rows" grep -Eq "batch prep on the critical path +[0-9.]+" <<<"$out"
+for prefetch in false true; do
+  out=$("$netrun" bench --set train.prefetch=$prefetch \
+          --set 'train.augment={shift: {pixels: 2, p: 0.5}, rotate: {degrees: 10, p: 0.5}}' \
+          bench.yaml 3 2>"$tmp/err"); status=$?
+  check "bench augment prefetch=$prefetch: exit $status $(cat "$tmp/err")" test "$status" = 0
+  check "bench augment prefetch=$prefetch: augmented" \
+    grep -q "^batch preparation as in training: gathered and augmented (train.augment)" <<<"$out"
+  check "bench augment prefetch=$prefetch: total with batch prep" \
+    grep -Eq "total with batch prep +[0-9.]+ +[0-9.]+$" <<<"$out"
 done
 
 # a relu/maxpool row is either fused (AVX2 machines) or timed on its own
@@ -67,6 +90,8 @@ spec nodata.yaml missing
 out=$("$netrun" bench nodata.yaml 3 2>"$tmp/err"); status=$?
 check "bench without data: exit $status $(cat "$tmp/err")" test "$status" = 0
 check "bench without data: random pixels" grep -q "input: random pixels" <<<"$out"
+check "bench without data: no batch prep rows" test -z "$(grep -E 'batch prep' <<<"$out")"
+check "bench without data: total per batch" grep -q "total per batch" <<<"$out"
 
 # bad batch counts
 for bad in 0 -3 100001; do
