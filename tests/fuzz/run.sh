@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh [SECONDS] - build the libFuzzer harnesses (fuzz_spec,
-# fuzz_png, fuzz_jpeg) with clang -fsanitize=fuzzer,address,undefined straight from the
+# fuzz_png and fuzz_jpeg: one harness, fuzz_image.c, per format) with clang -fsanitize=fuzzer,address,undefined straight from the
 # sources (no CMake), seed their corpora, and run each for SECONDS (default
 # 30) at low priority. Exits non-zero when a harness finds a crash, a leak,
 # undefined behaviour or a broken invariant (the reproducer is left in
@@ -60,8 +60,13 @@ printf '%s\n' "${sources[@]}" |
     f={}; rel=${f#$SRC/}; o=$OBJ/${rel//\//_}; o=${o%.c}.o
     "$CC_" "$@" -fsanitize=fuzzer-no-link -c "$f" -o "$o"' _ "${cflags[@]}" ||
   die "compiling the sources failed"
+# fuzz_png and fuzz_jpeg are one harness (fuzz_image.c) built per format
 for h in fuzz_spec fuzz_png fuzz_jpeg; do
-  "$cc" "${cflags[@]}" -fsanitize=fuzzer "$src/tests/fuzz/$h.c" "$work"/obj/*.o \
+  harness=$src/tests/fuzz/$h.c kind=()
+  if [[ $h != fuzz_spec ]]; then
+    harness=$src/tests/fuzz/fuzz_image.c kind=(-DFUZZ_KIND="\"${h#fuzz_}\"")
+  fi
+  "$cc" "${cflags[@]}" "${kind[@]}" -fsanitize=fuzzer "$harness" "$work"/obj/*.o \
     "${pkg_libs[@]}" -lm -lpthread -o "$work/$h" || die "linking $h failed"
 done
 

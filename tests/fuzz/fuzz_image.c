@@ -1,7 +1,9 @@
-/* tests/fuzz/fuzz_jpeg.c - libFuzzer harness for the JPEG reader and the
- * preparation behind it (built and run by tests/fuzz/run.sh).
+/* tests/fuzz/fuzz_image.c - libFuzzer harness for the image readers and the
+ * preparation behind them, built by tests/fuzz/run.sh once per format:
+ * fuzz_png (-DFUZZ_KIND=\"png\") and fuzz_jpeg (-DFUZZ_KIND=\"jpeg\"; its read
+ * errors must say JPEG).
  *
- * bytes -> a temporary .jpg file -> nr_image_info and nr_image_read, as
+ * bytes -> a temporary .png/.jpg file -> nr_image_info and nr_image_read, as
  * stored and prepared (gray, cropped to 7x5: the resizer on whatever shape
  * the file claims). Besides crashes and sanitizer reports (reads past a buffer,
  * allocations above libFuzzer's -malloc_limit_mb), these are findings
@@ -17,11 +19,15 @@
 
 #include "netrun/image.h"
 
+#ifndef FUZZ_KIND
+#error "build with -DFUZZ_KIND=\"png\" or -DFUZZ_KIND=\"jpeg\""
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void finding(const char *what, const char *detail)
 {
-    fprintf(stderr, "fuzz_jpeg: %s: %s\n", what, detail ? detail : "");
+    fprintf(stderr, "fuzz_" FUZZ_KIND ": %s: %s\n", what, detail ? detail : "");
     abort();
 }
 
@@ -47,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static char path[64];
     if (!path[0])
-        snprintf(path, sizeof path, "%s/netrun-fuzz-jpeg-%ld.jpg",
-                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid());
+        snprintf(path, sizeof path, "%s/netrun-fuzz-" FUZZ_KIND "-%ld.%s",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (long)getpid(),
+                 strcmp(FUZZ_KIND, "jpeg") == 0 ? "jpg" : FUZZ_KIND);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
         perror(path);
@@ -83,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(pixels);
         } else {
             check_error(&err2, path);
-            if (info_ok && !prep && strstr(err2.message, "JPEG") == NULL)
+            if (info_ok && !prep && strcmp(FUZZ_KIND, "jpeg") == 0 &&
+                strstr(err2.message, "JPEG") == NULL)
                 finding("a JPEG error that does not say JPEG", err2.message);
         }
     }
