@@ -576,6 +576,16 @@ START_TEST(test_threads_setting)
 }
 END_TEST
 
+/* One training step of 4 examples with the timing on (labels 0 1 2 0). */
+static void timed_step(nr_net *net, const float *x)
+{
+    int32_t labels[4] = {0, 1, 2, 0};
+    nr_net_zero_grads(net);
+    nr_net_forward(net, x, 4, true);
+    nr_net_loss(net, labels, 4, true, NULL, NULL);
+    nr_net_backward(net, x, 4);
+}
+
 /* The bench hooks: one time per executed layer, filled by a pass. */
 START_TEST(test_timing_hooks)
 {
@@ -590,11 +600,7 @@ START_TEST(test_timing_hooks)
         ck_assert_uint_eq(nr_net_timed_layers(f.net), 3);
         nr_net_set_timing(f.net, true);
         float x[4 * 36] = {0};
-        int32_t labels[4] = {0, 1, 2, 0};
-        nr_net_zero_grads(f.net);
-        nr_net_forward(f.net, x, 4, true);
-        nr_net_loss(f.net, labels, 4, true, NULL, NULL);
-        nr_net_backward(f.net, x, 4);
+        timed_step(f.net, x);
         const nr_layer_times *times = nr_net_layer_times(f.net);
         for (size_t i = 0; i < 3; i++) {
             ck_assert(times[i].forward > 0.0 && times[i].backward > 0.0);
@@ -602,6 +608,70 @@ START_TEST(test_timing_hooks)
         }
         nr_layer_times reduce = nr_net_reduce_times(f.net);
         ck_assert(threads == 1 ? reduce.backward == 0.0 : reduce.backward > 0.0);
+        fixture_free(&f);
+    }
+}
+END_TEST
+
+/* Inside residual blocks: a timed part per inner layer, shortcut layer,
+ * identity and add, in pre-order after their block, adding up to it. */
+START_TEST(test_timing_parts)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        fixture f;
+        fixture_make(&f, "[1, 6, 6]",
+                     "    - residual:\n        layers:\n"
+                     "          - conv: {filters: 2, size: 3, pad: 1}\n          - relu\n"
+                     "    - residual:\n        layers:\n"
+                     "          - conv: {filters: 2, size: 3, pad: 1}\n"
+                     "    - dense: {units: 3}\n    - softmax\n",
+                     "cross_entropy", NR_BACKEND_BLAS, 4);
+        nr_error err = {0};
+        ck_assert_int_eq(nr_net_set_threads(f.net, threads, &err), 0);
+        ck_assert_uint_eq(nr_net_timed_layers(f.net), 3);
+        ck_assert_uint_eq(nr_net_timed_parts(f.net), 7);
+        const nr_timed_part *parts = nr_net_parts(f.net);
+        static const struct {
+            size_t top;
+            nr_part_kind kind;
+            const char *label;
+        } want[] = {{0, NR_PART_LAYER, "1.1"},    {0, NR_PART_LAYER, "1.2"},
+                    {0, NR_PART_SHORTCUT, "1.s"}, {0, NR_PART_ADD, NULL},
+                    {1, NR_PART_LAYER, "2.1"},    {1, NR_PART_IDENTITY, NULL},
+                    {1, NR_PART_ADD, NULL}};
+        for (size_t i = 0; i < 7; i++) {
+            ck_assert_uint_eq(parts[i].top, want[i].top);
+            ck_assert_int_eq(parts[i].kind, want[i].kind);
+            ck_assert_int_eq(parts[i].depth, 1);
+            if (want[i].label)
+                ck_assert_str_eq(parts[i].layer->label, want[i].label);
+            else
+                ck_assert_ptr_null(parts[i].layer);
+        }
+        nr_net_set_timing(f.net, true);
+        float x[4 * 36];
+        for (int i = 0; i < 4 * 36; i++)
+            x[i] = (float)(i % 7) / 7.0f;
+        timed_step(f.net, x);
+        const nr_layer_times *times = nr_net_layer_times(f.net);
+        for (size_t top = 0; top < 2; top++) {
+            double fwd = 0, bwd = 0, fwd_cpu = 0, bwd_cpu = 0;
+            for (size_t i = 0; i < 7; i++)
+                if (parts[i].top == top) {
+                    ck_assert(parts[i].times.forward >= 0.0 && parts[i].times.backward > 0.0);
+                    fwd += parts[i].times.forward;
+                    bwd += parts[i].times.backward;
+                    fwd_cpu += parts[i].times.forward_cpu;
+                    bwd_cpu += parts[i].times.backward_cpu;
+                }
+            /* the parts are consecutive spans within the block's (which ends
+             * a little later: the return from the block, a barrier) */
+            ck_assert(fwd > 0.0 && fwd <= times[top].forward + 1e-12);
+            ck_assert(bwd > 0.0 && bwd <= times[top].backward + 1e-12);
+            ck_assert(fwd_cpu <= times[top].forward_cpu + 1e-12);
+            ck_assert(bwd_cpu <= times[top].backward_cpu + 1e-12);
+        }
+        ck_assert(parts[5].times.forward == 0.0);   /* the identity costs nothing forward */
         fixture_free(&f);
     }
 }
@@ -664,6 +734,7 @@ int main(void)
     tcase_add_loop_test(threads, test_batchnorm_threads_same_bits, 0, 3);
     tcase_add_test(threads, test_threads_setting);
     tcase_add_test(threads, test_timing_hooks);
+    tcase_add_test(threads, test_timing_parts);
     tcase_add_test(threads, test_threaded_training_deterministic);
     suite_add_tcase(suite, threads);
     SRunner *runner = srunner_create(suite);

@@ -650,4 +650,10 @@ void nr_adam_step(size_t count, float *param, const float *grad, float *m,
 void nr_adamw_step(size_t count, float *param, const float *grad, float *m,
                    float *v, const nr_adam_params *p, long t);
 
+/* ------------------------------------------------------------------------
+ * Element-wise sums (add.c; residual blocks), vectorized, the same bits as
+ * the plain loops. Arrays [count]; out, dst must not overlap the inputs. */
+void nr_add(size_t count, const float *a, const float *b, float *out);   /* out = a + b */
+void nr_add_into(size_t count, const float *src, float *dst);           /* dst += src */
+
 #endif

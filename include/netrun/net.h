@@ -170,5 +170,31 @@ nr_layer_times nr_net_reduce_times(const nr_net *net);
  * (conv -> relu -> maxpool fused on the BLAS backend); its times are ~0 and
  * that layer's include it. */
 bool nr_net_layer_fused(const nr_net *net, size_t i);
+/* Inside residual blocks (timed the same way, a barrier after each part
+ * with several threads): one row per layer of the block, per layer of the
+ * projection shortcut, for the identity shortcut (backward: din += dL/dout;
+ * its forward costs nothing) and for the add (forward: out = block +
+ * shortcut; backward: din zeroed when the block is its first writer, dL/dout
+ * reaching both paths without a copy). Rows are in pre-order,
+ * grouped by the top-level layer they are inside (`top`, ascending); a
+ * block's rows follow their block's own row (a residual inside a block is
+ * a row of depth d whose parts have depth d + 1). The parts of a block add
+ * up to its time (the top-level row) per pass. */
+typedef enum nr_part_kind {
+    NR_PART_LAYER,       /* a layer of the block */
+    NR_PART_SHORTCUT,    /* a layer of the projection shortcut (1x1 conv, batchnorm) */
+    NR_PART_IDENTITY,    /* the identity shortcut */
+    NR_PART_ADD          /* the add of the two paths */
+} nr_part_kind;
+typedef struct nr_timed_part {
+    size_t top;               /* the top-level timed layer it is inside */
+    int depth;                /* 1: in its block; 2: in a block inside that block... */
+    nr_part_kind kind;
+    const nr_layer *layer;    /* NULL for the identity and the add (borrowed: the graph's) */
+    bool fused;               /* runs inside the layer before it (its times ~0) */
+    nr_layer_times times;
+} nr_timed_part;
+size_t nr_net_timed_parts(const nr_net *net);
+const nr_timed_part *nr_net_parts(const nr_net *net);   /* [nr_net_timed_parts] */
 
 #endif

@@ -13,7 +13,12 @@
  * previous batch computes (nr_prefetcher, as in training). Three rows show
  * it: the preparation's own time, the part of it on the critical path (the
  * whole preparation without prefetch; with prefetch the wait for the
- * thread), and the step plus that part: what a batch of training costs. The per-layer times come
+ * thread), and the step plus that part: what a batch of training costs.
+ *
+ * A residual block's row is followed by rows for what is inside it
+ * (indented): each layer of the block, of its projection shortcut (or the
+ * identity shortcut) and the add of the two paths (nr_net_parts); the
+ * block's row shows the sum of its rows' medians. The per-layer times come
  * from the executor's timing hooks (nr_net_set_timing); with several threads
  * they add a barrier after every layer, so the "total" row (timed from the
  * outside with the hooks still on) is slightly above a real training step. */
@@ -31,7 +36,8 @@
 #include "netrun/spec_load.h"
 #include "netrun/train.h"
 
-enum { WARMUP_BATCHES = 5, DEFAULT_BATCHES = 50, MAX_BATCHES = 100000 };
+enum { WARMUP_BATCHES = 5, DEFAULT_BATCHES = 50, MAX_BATCHES = 100000,
+       NAME_WIDTH = 34   /* the layer column */ };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -59,6 +65,63 @@ static double median_of(const double *samples, size_t count, size_t stride, size
     qsort(scratch, count, sizeof *scratch, cmp_double);
     return count % 2 ? scratch[count / 2]
                      : 0.5 * (scratch[count / 2 - 1] + scratch[count / 2]);
+}
+
+/* medians [rows][4] (fwd, bwd, fwd cpu, bwd cpu) of the sample columns: the
+ * `layers` top-level layers, then the parts inside residual blocks (parts,
+ * pre-order). A row with parts (a block) gets the sum of its direct parts'
+ * medians, so that the rows add up. */
+static void block_medians(const double *samples, size_t count, size_t stride, size_t layers,
+                          const nr_timed_part *parts, size_t part_count, double *medians,
+                          double *scratch)
+{
+    const size_t rows = layers + part_count;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < 4; c++)
+            medians[4 * r + c] = median_of(samples, count, stride, 4 * r + c, scratch);
+    /* children come after their parent in pre-order: in reverse, each row is
+     * complete (its own parts summed) before it is added to its parent */
+    bool summed[rows ? rows : 1];
+    memset(summed, 0, sizeof summed);
+    for (size_t p = part_count; p-- > 0;) {
+        size_t parent = parts[p].top;   /* the top-level row, or the nearest enclosing part */
+        for (size_t q = p; q-- > 0 && parts[q].top == parts[p].top;)
+            if (parts[q].depth == parts[p].depth - 1) {
+                parent = layers + q;
+                break;
+            }
+        if (!summed[parent]) {
+            summed[parent] = true;
+            memset(medians + 4 * parent, 0, 4 * sizeof *medians);
+        }
+        for (size_t c = 0; c < 4; c++)
+            medians[4 * parent + c] += medians[4 * (layers + p) + c];
+    }
+}
+
+/* One row of the table: a layer (indented by depth when inside a residual
+ * block), its kind and output shape, or `name` for the parts that are not a
+ * layer of their own (prefix: a layer's role, "shortcut: "). */
+static void print_row(const nr_layer *layer, int depth, bool fused, const char *name,
+                      const double *med, double total)
+{
+    char desc[96], shape[32];
+    int len = snprintf(desc, sizeof desc, "%*s", 2 * depth, "");
+    if (name && *name)
+        len += snprintf(desc + len, sizeof desc - (size_t)len, "%s", name);
+    const bool is_layer = !name || !*name || strstr(name, ": ");
+    if (is_layer)
+        nr_layer_describe(layer, desc + len, sizeof desc - (size_t)len);
+    if (fused) {
+        len = (int)strlen(desc);
+        snprintf(desc + len, sizeof desc - (size_t)len, " (fused)");
+    }
+    snprintf(shape, sizeof shape, "%dx%dx%d", layer->out.c, layer->out.h, layer->out.w);
+    double f = med[0], g = med[1];
+    printf("%-4s %-*.*s %-9s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n",
+           is_layer ? layer->label : "", NAME_WIDTH, NAME_WIDTH, desc, shape, 1e3 * f, 1e3 * g,
+           1e3 * (f + g), total > 0 ? 100.0 * (f + g) / total : 0.0, 1e3 * med[2],
+           1e3 * med[3]);
 }
 
 typedef struct bench_input {
@@ -166,7 +229,7 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     nr_dataset *train = NULL;
     nr_net *net = NULL;
     float *m = NULL, *v = NULL;
-    double *samples = NULL, *scratch = NULL;
+    double *samples = NULL, *scratch = NULL, *medians = NULL;
     bench_input input = {0};
     bench_prep prep = {0};
     nr_prefetcher *prefetcher = NULL;
@@ -211,7 +274,9 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     const int batch = cfg.batch_size;
     const size_t size = nr_shape_size(nr_net_input(net));
     const size_t layers = nr_net_timed_layers(net);
-    const size_t stride = 4 * layers + COL_EXTRA;
+    const size_t part_count = nr_net_timed_parts(net);
+    const size_t rows = layers + part_count;   /* sample columns: the layers, then the parts */
+    const size_t stride = 4 * rows + COL_EXTRA;
     const size_t params = nr_net_param_count(net);
     const bool augment = input.data && nr_augment_active(&cfg.augment);
     const int buffers = input.data && cfg.prefetch ? 2 : 1;
@@ -281,13 +346,15 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
             continue;
         double *row = samples + (size_t)b * stride;
         const nr_layer_times *times = nr_net_layer_times(net);
-        for (size_t i = 0; i < layers; i++) {
-            row[4 * i + 0] = times[i].forward;
-            row[4 * i + 1] = times[i].backward;
-            row[4 * i + 2] = times[i].forward_cpu;
-            row[4 * i + 3] = times[i].backward_cpu;
+        const nr_timed_part *parts = nr_net_parts(net);
+        for (size_t i = 0; i < rows; i++) {
+            const nr_layer_times *t = i < layers ? &times[i] : &parts[i - layers].times;
+            row[4 * i + 0] = t->forward;
+            row[4 * i + 1] = t->backward;
+            row[4 * i + 2] = t->forward_cpu;
+            row[4 * i + 3] = t->backward_cpu;
         }
-        double *extra = row + 4 * layers;
+        double *extra = row + 4 * rows;
         nr_layer_times reduce = nr_net_reduce_times(net);
         extra[COL_LOSS] = t3 - t2;
         extra[COL_REDUCE] = reduce.backward;
@@ -318,28 +385,32 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
                    : "prefetch off (before each step, on this thread)");
     printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
            "figure on a busy machine)\n");
-    printf("%-4s %-26s %-9s %10s %10s %10s %6s %10s %10s\n", "#", "layer", "output",
+    printf("%-4s %-*s %-9s %10s %10s %10s %6s %10s %10s\n", "#", NAME_WIDTH, "layer", "output",
            "fwd ms", "bwd ms", "sum ms", "%", "fwd cpu", "bwd cpu");
-    double total = median_of(samples, count, stride, 4 * layers + COL_TOTAL, scratch);
+    double total = median_of(samples, count, stride, 4 * rows + COL_TOTAL, scratch);
+    if (!(medians = calloc(4 * rows, sizeof *medians)))
+        goto oom;
+    block_medians(samples, count, stride, layers, nr_net_parts(net), part_count, medians,
+                  scratch);
     double cpu_fwd = 0.0, cpu_bwd = 0.0;
+    size_t part = 0;
     for (size_t i = 0; i < layers; i++) {
-        const nr_layer *layer = &spec.graph->layers[i];
-        char desc[64], shape[32];
-        nr_layer_describe(layer, desc, sizeof desc);
-        if (nr_net_layer_fused(net, i)) {
-            size_t len = strlen(desc);
-            snprintf(desc + len, sizeof desc - len, " (fused)");
+        const double *med = medians + 4 * i;
+        cpu_fwd += med[2];
+        cpu_bwd += med[3];
+        print_row(&spec.graph->layers[i], 0, nr_net_layer_fused(net, i), "", med, total);
+        for (; part < part_count && nr_net_parts(net)[part].top == i; part++) {
+            const nr_timed_part *p = &nr_net_parts(net)[part];
+            static const char *const names[] = {
+                [NR_PART_IDENTITY] = "identity shortcut",
+                [NR_PART_ADD] = "add (block + shortcut)",
+            };
+            print_row(p->layer ? p->layer : &spec.graph->layers[i], p->depth, p->fused,
+                      p->kind == NR_PART_SHORTCUT ? "shortcut: "
+                      : p->layer                  ? ""
+                                                  : names[p->kind],
+                      medians + 4 * (layers + part), total);
         }
-        snprintf(shape, sizeof shape, "%dx%dx%d", layer->out.c, layer->out.h, layer->out.w);
-        double f = median_of(samples, count, stride, 4 * i + 0, scratch);
-        double g = median_of(samples, count, stride, 4 * i + 1, scratch);
-        double fc = median_of(samples, count, stride, 4 * i + 2, scratch);
-        double gc = median_of(samples, count, stride, 4 * i + 3, scratch);
-        cpu_fwd += fc;
-        cpu_bwd += gc;
-        printf("%-4s %-26.26s %-9s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", layer->label,
-               desc, shape, 1e3 * f, 1e3 * g, 1e3 * (f + g),
-               total > 0 ? 100.0 * (f + g) / total : 0.0, 1e3 * fc, 1e3 * gc);
     }
     static const struct {
         int col, cpu_col;
@@ -351,24 +422,26 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         {COL_STEP, -1, "optimizer step"},
     };
     for (size_t e = 0; e < sizeof extras / sizeof extras[0]; e++) {
-        double t = median_of(samples, count, stride, 4 * layers + (size_t)extras[e].col, scratch);
-        printf("%-4s %-36s %10s %10s %10.3f %6.1f", "", extras[e].name, "", "", 1e3 * t,
+        double t = median_of(samples, count, stride, 4 * rows + (size_t)extras[e].col, scratch);
+        printf("%-4s %-*s %10s %10s %10.3f %6.1f", "", NAME_WIDTH + 10, extras[e].name, "", "",
+               1e3 * t,
                total > 0 ? 100.0 * t / total : 0.0);
         if (extras[e].cpu_col >= 0) {
-            double c = median_of(samples, count, stride, 4 * layers + (size_t)extras[e].cpu_col,
+            double c = median_of(samples, count, stride, 4 * rows + (size_t)extras[e].cpu_col,
                                  scratch);
             cpu_bwd += c;
             printf(" %10s %10.3f", "", 1e3 * c);
         }
         printf("\n");
     }
-    double fwd = median_of(samples, count, stride, 4 * layers + COL_FORWARD, scratch);
-    double bwd = median_of(samples, count, stride, 4 * layers + COL_BACKWARD, scratch);
-    printf("%-4s %-36s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", "", "total per batch",
+    double fwd = median_of(samples, count, stride, 4 * rows + COL_FORWARD, scratch);
+    double bwd = median_of(samples, count, stride, 4 * rows + COL_BACKWARD, scratch);
+    printf("%-4s %-*s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", "", NAME_WIDTH + 10,
+           "total per batch",
            1e3 * fwd, 1e3 * bwd, 1e3 * total, 100.0, 1e3 * cpu_fwd, 1e3 * cpu_bwd);
     /* what a batch of training costs: the step and the preparation's share
      * of the critical path */
-    int batch_col = 4 * (int)layers + COL_TOTAL;
+    int batch_col = 4 * (int)rows + COL_TOTAL;
     double per_batch = total;
     if (input.data) {
         static const struct {
@@ -380,12 +453,13 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
             {COL_BATCH, "total with batch prep"},
         };
         for (size_t e = 0; e < sizeof preps / sizeof preps[0]; e++) {
-            double t = median_of(samples, count, stride, 4 * layers + (size_t)preps[e].col,
+            double t = median_of(samples, count, stride, 4 * rows + (size_t)preps[e].col,
                                  scratch);
-            printf("%-4s %-36s %10s %10s %10.3f %6.1f\n", "", preps[e].name, "", "", 1e3 * t,
+            printf("%-4s %-*s %10s %10s %10.3f %6.1f\n", "", NAME_WIDTH + 10, preps[e].name, "",
+                   "", 1e3 * t,
                    total > 0 ? 100.0 * t / total : 0.0);
         }
-        batch_col = 4 * (int)layers + COL_BATCH;
+        batch_col = 4 * (int)rows + COL_BATCH;
         per_batch = median_of(samples, count, stride, (size_t)batch_col, scratch);
     }
     double fastest = min_of(samples, count, stride, (size_t)batch_col);
@@ -418,6 +492,7 @@ done:
     free(v);
     free(samples);
     free(scratch);
+    free(medians);
     free(input.order);
     nr_net_free(net);
     nr_dataset_free(train);

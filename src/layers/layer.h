@@ -17,6 +17,7 @@
 #define NETRUN_LAYERS_LAYER_H
 
 #include "netrun/graph.h"
+#include "netrun/net.h"
 
 typedef struct nr_layer_ops nr_layer_ops;
 
@@ -139,6 +140,12 @@ struct nr_layer_run {
     nr_layer_run *shortcut;
     nr_fuse fuse;              /* conv: the runs after it that it executes */
     bool absorbed;             /* executed by an earlier run (fusion): skipped */
+    /* Timing (nr_net_set_timing), set by the net for the runs inside residual
+     * blocks (NULL at the top level, which the net times itself): where
+     * nr_runs_forward/nr_runs_backward put this run's times; a residual run
+     * also has the rows of its identity shortcut and of its add. */
+    nr_layer_times *times;
+    nr_layer_times *identity_times, *add_times;
 };
 
 /* Per-call execution context.
@@ -156,6 +163,9 @@ struct nr_layer_run {
  *     advances its copy of the stream by the whole batch, so the masks do not
  *     depend on the thread count. */
 typedef struct nr_pool nr_pool;
+typedef struct nr_exec_clock {
+    double wall, cpu;          /* seconds: monotonic, this thread's CPU time */
+} nr_exec_clock;
 typedef struct nr_exec {
     const nr_kernel_table *kernels;
     float *workspace;          /* this thread's: the largest any layer needs */
@@ -171,7 +181,18 @@ typedef struct nr_exec {
      * false, din is ACCUMULATED as usual. Layers without the flag always get
      * a zeroed din from the executor. */
     bool din_fresh;
+    /* Per-layer timing on (nr_net_set_timing): this thread's stamp of the
+     * last nr_exec_mark (thread 0's is the one read); NULL: timing off. */
+    nr_exec_clock *clock;
 } nr_exec;
+
+/* With ex->clock: ends a timed span that began at `since` (a copy of
+ * *ex->clock taken before it): with several threads a barrier first (every
+ * thread must call it alike); then thread 0 stores the span's wall and CPU
+ * seconds in *wall, *cpu (when not NULL) and restarts its clock. */
+void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *cpu);
+/* The clock's reading now (thread 0 starts its clock with it). */
+nr_exec_clock nr_exec_clock_now(void);
 
 /* Takes `count` floats of params and points the grads slice at the same offset. */
 float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad);
@@ -182,7 +203,8 @@ float *nr_plan_params(nr_net_plan *plan, size_t count, float **grad);
  * Inside a list, each run's dout is written by the next run alone: the
  * executor zeroes it just before that run's backward, or lets a
  * NR_EXEC_SETS_DIN layer overwrite it; no gradient buffer is zeroed as a
- * whole per batch. */
+ * whole per batch. With ex->clock, each run is timed into run->times
+ * (nr_exec_mark). */
 const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count,
                              const float *in);
 /* One run of such a list (the net times them one by one): skipped when
@@ -237,7 +259,9 @@ struct nr_layer_ops {
      * the loss head (never executed as a layer). */
     void (*forward)(const nr_exec *ex, nr_layer_run *run, const float *in);
     /* From run->dout (and the forward's in/out/saved state): accumulates the
-     * parameter gradients and, when din != NULL, din += dL/din. */
+     * parameter gradients and, when din != NULL, din += dL/din. run->dout is
+     * only read (a residual block points the last run of both its paths at
+     * its own dout). */
     void (*backward)(const nr_exec *ex, nr_layer_run *run, const float *in, float *din);
     /* NR_EXEC_* flags: how the executor may split a batch across threads. */
     unsigned exec_flags;

@@ -85,6 +85,8 @@ struct nr_net {
     bool timing;
     nr_layer_times *times;       /* [exec_count] */
     nr_layer_times reduce_times;
+    nr_timed_part *parts;        /* [part_count]: the rows inside residual blocks */
+    size_t part_count;
 };
 
 /* The layer's ops->whole_batch_grads (see layer.h): every thread's view
@@ -187,6 +189,45 @@ static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count
             runs[i + 2].absorbed = true;
         }
         i += runs[i].fuse == NR_FUSE_RELU_MAXPOOL ? 2 : 1;
+    }
+}
+
+/* The timed rows inside the residual blocks of runs[0..count) (top-level
+ * layer `top` when depth > 0), in pre-order: counted (parts NULL) or filled,
+ * with each run's times pointed at its row. */
+static void plan_parts(nr_layer_run *runs, size_t count, size_t top, int depth,
+                       bool shortcut, nr_timed_part *parts, size_t *n)
+{
+    for (size_t i = 0; i < count; i++) {
+        nr_layer_run *run = &runs[i];
+        const nr_layer *layer = run->layer;
+        size_t owner = depth ? top : i;
+        if (depth) {
+            if (parts) {
+                parts[*n] = (nr_timed_part){.top = owner, .depth = depth,
+                                            .kind = shortcut ? NR_PART_SHORTCUT : NR_PART_LAYER,
+                                            .layer = layer, .fused = run->absorbed};
+                run->times = &parts[*n].times;
+            }
+            (*n)++;
+        }
+        if (!layer->block_count)
+            continue;
+        plan_parts(run->block, layer->block_count, owner, depth + 1, false, parts, n);
+        plan_parts(run->shortcut, layer->shortcut_count, owner, depth + 1, true, parts, n);
+        if (!layer->shortcut_count) {
+            if (parts) {
+                parts[*n] = (nr_timed_part){.top = owner, .depth = depth + 1,
+                                            .kind = NR_PART_IDENTITY};
+                run->identity_times = &parts[*n].times;
+            }
+            (*n)++;
+        }
+        if (parts) {
+            parts[*n] = (nr_timed_part){.top = owner, .depth = depth + 1, .kind = NR_PART_ADD};
+            run->add_times = &parts[*n].times;
+        }
+        (*n)++;
     }
 }
 
@@ -336,6 +377,11 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     fuse_runs(net->kernels, net->runs, net->exec_count, max_batch);
     if (plan_summed_ranges(net) != 0)
         goto oom;
+    plan_parts(net->runs, net->exec_count, 0, 0, false, NULL, &net->part_count);
+    if (!(net->parts = calloc(net->part_count ? net->part_count : 1, sizeof *net->parts)))
+        goto oom;
+    size_t parts = 0;
+    plan_parts(net->runs, net->exec_count, 0, 0, false, net->parts, &parts);
     net->dlogits = net->runs[net->exec_count - 1].dout;
     nr_rng_seed(&net->dropout_rng, 0, NR_RNG_STREAM_DROPOUT);
     if (setup_single_thread(net) != 0)
@@ -362,6 +408,7 @@ void nr_net_free(nr_net *net)
     free(net->scratch);
     free(net->workspace);
     free(net->times);
+    free(net->parts);
     free(net->summed);
     free(net);
 }
@@ -470,15 +517,6 @@ static void ensure_single_blas(const nr_net *net)
         openblas_set_num_threads(1);
 }
 
-typedef struct stopwatch {
-    double wall, cpu;
-} stopwatch;
-
-static stopwatch stopwatch_now(void)
-{
-    return (stopwatch){nr_monotonic_seconds(), nr_thread_cpu_seconds()};
-}
-
 void nr_net_init(nr_net *net, uint64_t seed)
 {
     nr_rng rng;
@@ -537,17 +575,14 @@ static nr_exec make_exec(nr_net *net, int t)
                      .pool = net->threads > 1 ? net->pool : NULL};
 }
 
-/* With timing on and several threads, a barrier after each layer makes its
- * time the wall time of the whole batch through it. */
-static void timing_mark(nr_net *net, int t, double *wall, double *cpu, stopwatch *start)
+/* Starts this thread's clock when timing is on (ex->clock): each layer is
+ * then timed by nr_exec_mark, with several threads after a barrier, which
+ * makes its time the wall time of the whole batch through it. */
+static void start_clock(const nr_net *net, nr_exec *ex, nr_exec_clock *clock)
 {
-    if (net->threads > 1)
-        nr_pool_barrier(net->pool);
-    if (t == 0) {
-        stopwatch now = stopwatch_now();
-        *wall = now.wall - start->wall;
-        *cpu = now.cpu - start->cpu;
-        *start = now;
+    if (net->timing) {
+        *clock = nr_exec_clock_now();
+        ex->clock = clock;
     }
 }
 
@@ -582,14 +617,14 @@ static void forward_job(void *p, int t)
     nr_exec ex = make_exec(net, t);
     nr_layer_run *runs = net->ts[t].runs;
     const float *x = net->pass_input + (size_t)ex.first * nr_shape_size(net->graph->input);
-    stopwatch start = {0};
-    if (net->timing && t == 0)
-        start = stopwatch_now();
+    nr_exec_clock clock = {0};
+    start_clock(net, &ex, &clock);
     for (size_t i = 0; i < net->exec_count; i++) {
+        nr_exec_clock since = clock;   /* a residual block marks its parts */
         nr_run_forward(&ex, &runs[i], x);
         x = runs[i].out;
-        if (net->timing)
-            timing_mark(net, t, &net->times[i].forward, &net->times[i].forward_cpu, &start);
+        if (ex.clock)
+            nr_exec_mark(&ex, since, &net->times[i].forward, &net->times[i].forward_cpu);
     }
     /* the job's end is a barrier: zeroed before any backward */
     if (net->pass_zero_grads)
@@ -688,22 +723,22 @@ static void backward_job(void *p, int t)
             memset(ts->grads + net->summed[r].lo, 0,
                    (net->summed[r].hi - net->summed[r].lo) * sizeof(float));
     const float *input = net->pass_input + (size_t)ex.first * nr_shape_size(net->graph->input);
-    stopwatch start = {0};
-    if (net->timing && t == 0)
-        start = stopwatch_now();
+    nr_exec_clock clock = {0};
+    start_clock(net, &ex, &clock);
     for (size_t i = net->exec_count; i-- > 0;) {
         const float *x = i ? runs[i - 1].out : input;
         float *dx = i ? runs[i - 1].dout : NULL;
+        nr_exec_clock since = clock;
         nr_run_backward(&ex, &runs[i], x, dx, true);
-        if (net->timing)
-            timing_mark(net, t, &net->times[i].backward, &net->times[i].backward_cpu, &start);
+        if (ex.clock)
+            nr_exec_mark(&ex, since, &net->times[i].backward, &net->times[i].backward_cpu);
     }
     if (net->threads > 1) {
         nr_pool_barrier(net->pool);
         reduce_grads(net, t);
-        if (net->timing)
-            timing_mark(net, t, &net->reduce_times.backward, &net->reduce_times.backward_cpu,
-                        &start);
+        if (ex.clock)
+            nr_exec_mark(&ex, clock, &net->reduce_times.backward,
+                         &net->reduce_times.backward_cpu);
     }
     /* the slice this thread summed is final: update it */
     if (net->pass_update) {
@@ -764,6 +799,18 @@ void nr_net_set_timing(nr_net *net, bool on)
     net->timing = on;
     memset(&net->reduce_times, 0, sizeof net->reduce_times);
     memset(net->times, 0, net->exec_count * sizeof *net->times);
+    for (size_t i = 0; i < net->part_count; i++)
+        memset(&net->parts[i].times, 0, sizeof net->parts[i].times);
+}
+
+size_t nr_net_timed_parts(const nr_net *net)
+{
+    return net->part_count;
+}
+
+const nr_timed_part *nr_net_parts(const nr_net *net)
+{
+    return net->parts;
 }
 
 size_t nr_net_timed_layers(const nr_net *net)

@@ -113,6 +113,22 @@ static void residual_describe(const nr_layer *layer, char *buf, size_t size)
              layer->shortcut_count ? "1x1 projection" : "identity");
 }
 
+/* With timing on (ex->clock): ends the span of one of the block's own rows
+ * (the add, the identity shortcut) that began at `since`. */
+static void mark_part(const nr_exec *ex, nr_exec_clock since, nr_layer_times *times,
+                      bool backward)
+{
+    if (!ex->clock)
+        return;
+    nr_exec_mark(ex, since, times ? (backward ? &times->backward : &times->forward) : NULL,
+                 times ? (backward ? &times->backward_cpu : &times->forward_cpu) : NULL);
+}
+
+static nr_exec_clock clock_of(const nr_exec *ex)
+{
+    return ex->clock ? *ex->clock : (nr_exec_clock){0};
+}
+
 /* out = block(in) + shortcut(in), the shortcut being `in` itself (identity)
  * or its projection. */
 static void residual_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
@@ -122,37 +138,45 @@ static void residual_forward(const nr_exec *ex, nr_layer_run *run, const float *
     const float *shortcut_out =
         layer->shortcut_count ? nr_runs_forward(ex, run->shortcut, layer->shortcut_count, in)
                               : in;
-    size_t count = (size_t)ex->n * nr_shape_size(layer->out);
-    for (size_t i = 0; i < count; i++)
-        run->out[i] = block_out[i] + shortcut_out[i];
-}
-
-static void add_into(float *dst, const float *src, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        dst[i] += src[i];
+    nr_exec_clock since = clock_of(ex);
+    nr_add((size_t)ex->n * nr_shape_size(layer->out), block_out, shortcut_out, run->out);
+    mark_part(ex, since, run->add_times, false);
 }
 
 /* dL/dout reaches the block's last layer and the shortcut unchanged; both
- * paths accumulate into din. */
+ * paths accumulate into din. The last run of each path reads run->dout
+ * itself during the pass (its own dout is pointed there, then back: layers
+ * only read their dout), so nothing is copied. */
 static void residual_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
 {
     const nr_layer *layer = run->layer;
     size_t count = (size_t)ex->n * nr_shape_size(layer->out);
+    nr_exec_clock since = clock_of(ex);
     /* both paths add into din: start it at 0 when it holds garbage */
     if (din && ex->din_fresh)
         memset(din, 0, (size_t)ex->n * nr_shape_size(layer->in) * sizeof *din);
     nr_exec inner = *ex;
     inner.din_fresh = false;
-    /* the last run of each path gets dL/dout as its gradient (it has no other writer) */
-    memcpy(run->block[layer->block_count - 1].dout, run->dout, count * sizeof(float));
+    nr_layer_run *block_last = &run->block[layer->block_count - 1];
+    nr_layer_run *shortcut_last =
+        layer->shortcut_count ? &run->shortcut[layer->shortcut_count - 1] : NULL;
+    float *block_dout = block_last->dout, *shortcut_dout = shortcut_last ? shortcut_last->dout
+                                                                         : NULL;
+    block_last->dout = run->dout;
+    if (shortcut_last)
+        shortcut_last->dout = run->dout;
+    mark_part(ex, since, run->add_times, true);
     nr_runs_backward(&inner, run->block, layer->block_count, in, din);
-    if (layer->shortcut_count) {
-        memcpy(run->shortcut[layer->shortcut_count - 1].dout, run->dout, count * sizeof(float));
+    if (shortcut_last) {
         nr_runs_backward(&inner, run->shortcut, layer->shortcut_count, in, din);
-    } else if (din) {
-        add_into(din, run->dout, count);
+        shortcut_last->dout = shortcut_dout;
+    } else {
+        since = clock_of(ex);
+        if (din)
+            nr_add_into(count, run->dout, din);
+        mark_part(ex, since, run->identity_times, true);
     }
+    block_last->dout = block_dout;
 }
 
 const nr_layer_ops nr_residual_ops = {

@@ -6,6 +6,28 @@
 
 #include <string.h>
 
+#include "netrun/clock.h"
+#include "layers/threads.h"
+
+nr_exec_clock nr_exec_clock_now(void)
+{
+    return (nr_exec_clock){nr_monotonic_seconds(), nr_thread_cpu_seconds()};
+}
+
+void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *cpu)
+{
+    if (ex->pool)
+        nr_pool_barrier(ex->pool);
+    if (ex->thread == 0) {
+        nr_exec_clock now = nr_exec_clock_now();
+        if (wall)
+            *wall = now.wall - since.wall;
+        if (cpu)
+            *cpu = now.cpu - since.cpu;
+        *ex->clock = now;
+    }
+}
+
 /* One layer on this thread's share (layers whose result couples the
  * examples, batchnorm, synchronise their threads themselves). */
 void nr_run_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
@@ -42,8 +64,12 @@ const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count
 {
     const float *x = in;
     for (size_t i = 0; i < count; i++) {
+        nr_exec_clock since = ex->clock ? *ex->clock : (nr_exec_clock){0};
         nr_run_forward(ex, &runs[i], x);
         x = runs[i].out;
+        if (ex->clock)
+            nr_exec_mark(ex, since, runs[i].times ? &runs[i].times->forward : NULL,
+                         runs[i].times ? &runs[i].times->forward_cpu : NULL);
     }
     return x;
 }
@@ -54,6 +80,10 @@ void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count, const
     for (size_t i = count; i-- > 0;) {
         const float *x = i ? runs[i - 1].out : in;
         float *dx = i ? runs[i - 1].dout : din;
+        nr_exec_clock since = ex->clock ? *ex->clock : (nr_exec_clock){0};
         nr_run_backward(ex, &runs[i], x, dx, i > 0);
+        if (ex->clock)
+            nr_exec_mark(ex, since, runs[i].times ? &runs[i].times->backward : NULL,
+                         runs[i].times ? &runs[i].times->backward_cpu : NULL);
     }
 }

@@ -12,7 +12,14 @@ need_tools "$synth"
 cd "$tmp" || exit 1
 "$synth" bars --classes 3 --size 12x12 --train 60 --test 20 --seed 7 >/dev/null
 
-spec() {  # spec FILE DATA: conv -> relu -> maxpool (fusable), conv -> relu, dense
+LAYERS='    - conv: {filters: 4, size: 3, stride: 1, pad: 1}
+    - relu
+    - maxpool: {size: 2, stride: 2}
+    - conv: {filters: 6, size: 3, stride: 1, pad: 1}
+    - relu
+    - dropout: {rate: 0.2}
+    - dense: {units: 3}'
+spec() {  # spec FILE DATA [LAYERS]: by default conv -> relu -> maxpool (fusable), conv -> relu, dense
   cat >"$1" <<EOF
 name: benchy
 seed: 3
@@ -22,13 +29,7 @@ data:
 network:
   input: [1, 12, 12]
   layers:
-    - conv: {filters: 4, size: 3, stride: 1, pad: 1}
-    - relu
-    - maxpool: {size: 2, stride: 2}
-    - conv: {filters: 6, size: 3, stride: 1, pad: 1}
-    - relu
-    - dropout: {rate: 0.2}
-    - dense: {units: 3}
+${3:-$LAYERS}
     - softmax
 train:
   optimizer: {sgd: {lr: 0.1}}
@@ -84,6 +85,63 @@ if grep -q "relu (fused)" <<<"$out"; then
 else
   check "bench: no fusion, no fused rows" test -z "$(grep fused <<<"$out")"
 fi
+
+# residual blocks: a row per layer inside (indented, nested labels), the
+# shortcut (1x1 projection or identity) and the add; the block's row is the
+# sum of its parts
+spec resid.yaml bars '    - residual:
+        layers:
+          - repeat:
+              times: 2
+              layers:
+                - conv: {filters: 4, size: 3, stride: 1, pad: 1}
+                - relu
+    - residual:
+        layers:
+          - conv: {filters: 4, size: 3, stride: 1, pad: 1}
+          - relu
+    - dense: {units: 3}'
+# each block row (fwd, bwd, sum, fwd cpu, bwd cpu) must be the sum of the
+# rows under it, to the printed rounding: prints the ones that are not
+block_sums() {
+  awk '
+    function flush() {
+      if (blk != "")
+        for (c = 0; c < 6; c++)
+          if (c != 3 && (tot[c] - part[c] > 0.001 * n || part[c] - tot[c] > 0.001 * n))
+            printf "block %s column %d: %s vs %s; ", blk, c + 1, tot[c], part[c]
+      blk = ""; n = 0
+      for (c = 0; c < 6; c++) part[c] = 0
+    }
+    /^[0-9]+ +residual/ { flush(); blk = $1; for (c = 0; c < 6; c++) tot[c] = $(NF - 5 + c); next }
+    blk != "" && /^([0-9]+\.[0-9s]+)? +  [a-z]/ {
+      n++; for (c = 0; c < 6; c++) part[c] += $(NF - 5 + c); next }
+    { flush() }
+    END { flush() }'
+}
+num='[0-9]+\.[0-9]{3}'
+cols="( +$num){3} +[0-9]+\.[0-9]( +$num){2}$"   # fwd bwd sum % fwd-cpu bwd-cpu
+for threads in 1 2; do
+  out=$("$netrun" bench --set threads=$threads resid.yaml 5 2>"$tmp/err"); status=$?
+  check "bench residual threads=$threads: exit $status $(cat "$tmp/err")" test "$status" = 0
+  for row in "^1 +residual 4 layers \+ 1x1 projection +4x12x12$cols" \
+             "^1\.1 +  conv 4x3x3 s1 p1 +4x12x12$cols" "^1\.2 +  relu( \(fused\))? +4x12x12$cols" \
+             "^1\.3 +  conv 4x3x3 s1 p1 +4x12x12$cols" "^1\.4 +  relu( \(fused\))? +4x12x12$cols" \
+             "^1\.s +  shortcut: conv 4x1x1 s1 p0 +4x12x12$cols" \
+             "^ +  add \(block \+ shortcut\) +4x12x12$cols" \
+             "^2 +residual 2 layers \+ identity +4x12x12$cols" \
+             "^2\.1 +  conv 4x3x3 s1 p1 +4x12x12$cols" "^2\.2 +  relu( \(fused\))? +4x12x12$cols" \
+             "^ +  identity shortcut +4x12x12$cols" "^3 +dense 576 -> 3 "; do
+    check "bench residual threads=$threads: row '$row'" grep -Eq "$row" <<<"$out"
+  done
+  check "bench residual threads=$threads: two adds" test "$(grep -c '  add (block' <<<"$out")" = 2
+  sums=$(block_sums <<<"$out")
+  check "bench residual threads=$threads: block rows add up: $sums" test -z "$sums"
+done
+# the sum check can fail: a block row 0.5 ms off is caught
+doctored=$(awk '/^1 +residual/ { $NF = $NF + 0.5 } { print }' <<<"$out")
+check "bench residual: a block row that does not add up is caught" \
+  test -n "$(block_sums <<<"$doctored")"
 
 # no data: random pixels, still a table
 spec nodata.yaml missing
