@@ -176,20 +176,41 @@ static void pack_flipped(const float *w, const geom *g, float *ap)
                 }
 }
 
+#if NR_HAVE_AVX2_KERNELS
+
+/* t[0..n) = s[0..n) with vector loads and stores, the last vector
+ * overlapping the one before when n is not a multiple of its width: the
+ * rows are short (7 or 14 floats in ex2), and a plain loop becomes a memcpy
+ * call per row that costs more than the copy. */
+static NR_AVX2_INLINE void copy_row(float *t, const float *s, int n)
+{
+    if (n >= 8) {
+        int x = 0;
+        for (; x + 8 <= n; x += 8)
+            _mm256_storeu_ps(t + x, _mm256_loadu_ps(s + x));
+        if (x < n)
+            _mm256_storeu_ps(t + n - 8, _mm256_loadu_ps(s + n - 8));
+    } else if (n >= 4) {
+        _mm_storeu_ps(t, _mm_loadu_ps(s));
+        _mm_storeu_ps(t + n - 4, _mm_loadu_ps(s + n - 4));
+    } else {
+        for (int x = 0; x < n; x++)
+            t[x] = s[x];
+    }
+}
+
 /* planes x [h, w] -> the interiors of zero-bordered planes (borders and
  * slack are zeroed once per call by the caller). */
-static void pad_copy(const float *src, int planes, int h, int w, int pad, int Wp, size_t PS,
-                     float *dst)
+NR_AVX2 static void pad_copy(const float *src, int planes, int h, int w, int pad, int Wp,
+                             size_t PS, float *dst)
 {
     for (int ch = 0; ch < planes; ch++) {
         const float *s = src + (size_t)ch * h * w;
         float *t = dst + (size_t)ch * PS + (size_t)pad * Wp + pad;
         for (int y = 0; y < h; y++)
-            memcpy(t + (size_t)y * Wp, s + (size_t)y * w, (size_t)w * sizeof *t);
+            copy_row(t + (size_t)y * Wp, s + (size_t)y * w, w);
     }
 }
-
-#if NR_HAVE_AVX2_KERNELS
 
 /* out[m, q] = sum_k ap[m, k] * src[q + off[k]] for m < Mp, q < Qp (q step 8);
  * out rows ldo apart. */
