@@ -2,8 +2,10 @@
  * against the plain-loop reference, for every gradient source (plain dconv,
  * through ReLU, through ReLU + 2x2 max pooling), densities from all zeros
  * to all nonzeros, channel counts that are and are not multiples of 8,
- * kernel sizes 1, 3 and 5, odd planes; and the choice between the sparse
- * and the dense paths. Skipped (with a note) on CPUs without AVX2/FMA. */
+ * kernel sizes 1, 3 and 5, odd planes; the choice between the sparse
+ * and the dense paths; and the direct path's dW kernels (conv_dw.c) for
+ * each ISA the CPU runs against a double-precision loop, the ISAs
+ * bit-identical. Skipped (with a note) on CPUs without AVX2/FMA. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 
 #include "float_buf.h"
 #include "kernels/conv_direct.h"
+#include "kernels/conv_dw.h"
 #include "kernels/conv_sparse.h"
 #include "netrun/kernels.h"
 
@@ -204,6 +207,80 @@ START_TEST(test_sparse_path_choice)
 }
 END_TEST
 
+/* nr_conv_dw_grid on made-up grids: count images, M gradient rows (Mp - M
+ * zero planes), K taps at scattered offsets, Qp columns; K chosen so that
+ * the 6-tap, 3-tap and 1-tap tiles all run. Against a double-precision
+ * loop, and every ISA the CPU runs gives the AVX2 kernel's bits. */
+static const int dw_cases[][5] = {
+    /* count, M, Mp, K, Qp */
+    { 1, 5, 8, 9, 56 },      /* 6 + 3 taps; rows 5..7 zero planes */
+    { 3, 8, 8, 13, 24 },     /* 6 + 6 + 1 */
+    { 2, 3, 4, 7, 8 },       /* 6 + 1, one vector of columns */
+    { 3, 16, 16, 144, 56 },  /* ex2's third conv, 7x7 grid */
+    { 1, 1, 4, 1, 16 },      /* a single tap */
+    { 2, 4, 4, 11, 216 },    /* 6 + 3 + 1 + 1, ex2's 14x14 grid */
+};
+#define N_DW_CASES ((int)(sizeof dw_cases / sizeof dw_cases[0]))
+
+START_TEST(test_dw_grid_isas)
+{
+    const int *c = dw_cases[_i];
+    const int count = c[0], M = c[1], Mp = c[2], K = c[3], Qp = c[4];
+    if (!nr_conv_dw_isa_runs(NR_CONV_DW_AVX2)) {
+        fprintf(stderr, "test_dw_grid_isas: no AVX2/FMA on this CPU, skipped\n");
+        return;
+    }
+    nr_rng r;
+    nr_rng_seed(&r, 4600, (uint64_t)_i);
+    const size_t PS = (size_t)Qp + 24;                 /* a gradient plane */
+    const size_t XS = (size_t)Qp + 96;                 /* the input region */
+    const size_t stride = XS + (size_t)Mp * PS;
+    float *buf = falloc((size_t)count * stride);
+    fill_uniform(&r, buf, (size_t)count * stride, -1.0f, 1.0f);
+    for (int i = 0; i < count; i++)                    /* rows >= M: zero planes */
+        memset(buf + (size_t)i * stride + XS + (size_t)M * PS, 0,
+               (size_t)(Mp - M) * PS * sizeof(float));
+    int32_t *off = malloc((size_t)K * sizeof *off);
+    for (int k = 0; k < K; k++)
+        off[k] = (int32_t)nr_rng_below(&r, (uint32_t)(XS - (size_t)Qp + 1));
+    const size_t nw = (size_t)M * K;
+    float *dw0 = falloc(nw);
+    fill_uniform(&r, dw0, nw, -1.0f, 1.0f);
+    float *want = falloc(nw);
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < K; k++) {
+            double sum = dw0[(size_t)m * K + k];
+            for (int i = 0; i < count; i++) {
+                const float *x = buf + (size_t)i * stride + off[k];
+                const float *g = buf + (size_t)i * stride + XS + (size_t)m * PS;
+                for (int q = 0; q < Qp; q++)
+                    sum += (double)g[q] * x[q];
+            }
+            want[(size_t)m * K + k] = (float)sum;
+        }
+    float *first = NULL;
+    for (int isa = NR_CONV_DW_AVX2; isa <= NR_CONV_DW_AVX512VL; isa++) {
+        if (!nr_conv_dw_isa_runs((nr_conv_dw_isa)isa)) {
+            fprintf(stderr, "test_dw_grid_isas: ISA %d not on this CPU, skipped\n", isa);
+            continue;
+        }
+        float *dw = fdup(dw0, nw);
+        nr_conv_dw_grid((nr_conv_dw_isa)isa, count, buf, buf + XS, stride, PS, Qp, off, M, Mp, K,
+                        dw);
+        ck_assert_msg(rel_err(dw, want, nw) < 1e-5, "case %d isa %d: rel err %g", _i, isa,
+                      rel_err(dw, want, nw));
+        if (first) {
+            ck_assert_mem_eq(dw, first, nw * sizeof(float));
+            free(dw);
+        } else {
+            first = dw;
+        }
+    }
+    free(first);
+    free(buf); free(off); free(dw0); free(want);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
     Suite *s = suite_create("conv_fast");
@@ -211,6 +288,9 @@ static Suite *conv_fast_suite(void)
     tcase_add_loop_test(tc, test_sparse_backward_vs_ref, 0, N_SHAPES * N_ZERO * 3);
     tcase_add_test(tc, test_sparse_path_choice);
     suite_add_tcase(s, tc);
+    TCase *dw = tcase_create("dw_grid");
+    tcase_add_loop_test(dw, test_dw_grid_isas, 0, N_DW_CASES);
+    suite_add_tcase(s, dw);
     return s;
 }
 

@@ -3,9 +3,10 @@
  * micro-kernels (avx2.h), only run when the CPU has them: the
  * nr_conv2d_*_direct kernels, plain and with fused relu (+ 2x2 max pooling)
  * epilogues, forward and backward. A backward whose gradient is sparse
- * enough hands its parts to conv_sparse.c (the one kernel file this one
- * calls besides pooling and activation helpers; nothing calls back). Which
- * convolution runs for a shape is decided in conv.c (nr_conv2d_*_fast).
+ * enough hands its parts to conv_sparse.c; the dense dW runs in conv_dw.c
+ * (the kernel files this one calls besides pooling and activation helpers;
+ * nothing calls back). Which convolution runs for a shape is decided in
+ * conv.c (nr_conv2d_*_fast).
  * See netrun/kernels.h for the contract.
  *
  * The idea: copy an image into a zero-bordered plane of width Wp = w + pad
@@ -41,6 +42,7 @@
 
 #include "avx2.h"
 #include "conv_direct.h"
+#include "conv_dw.h"
 #include "conv_sparse.h"
 #include "pool_plane.h"
 #include "simd.h"
@@ -176,20 +178,41 @@ static void pack_flipped(const float *w, const geom *g, float *ap)
                 }
 }
 
+#if NR_HAVE_AVX2_KERNELS
+
+/* t[0..n) = s[0..n) with vector loads and stores, the last vector
+ * overlapping the one before when n is not a multiple of its width: the
+ * rows are short (7 or 14 floats in ex2), and a plain loop becomes a memcpy
+ * call per row that costs more than the copy. */
+static NR_AVX2_INLINE void copy_row(float *t, const float *s, int n)
+{
+    if (n >= 8) {
+        int x = 0;
+        for (; x + 8 <= n; x += 8)
+            _mm256_storeu_ps(t + x, _mm256_loadu_ps(s + x));
+        if (x < n)
+            _mm256_storeu_ps(t + n - 8, _mm256_loadu_ps(s + n - 8));
+    } else if (n >= 4) {
+        _mm_storeu_ps(t, _mm_loadu_ps(s));
+        _mm_storeu_ps(t + n - 4, _mm_loadu_ps(s + n - 4));
+    } else {
+        for (int x = 0; x < n; x++)
+            t[x] = s[x];
+    }
+}
+
 /* planes x [h, w] -> the interiors of zero-bordered planes (borders and
  * slack are zeroed once per call by the caller). */
-static void pad_copy(const float *src, int planes, int h, int w, int pad, int Wp, size_t PS,
-                     float *dst)
+NR_AVX2 static void pad_copy(const float *src, int planes, int h, int w, int pad, int Wp,
+                             size_t PS, float *dst)
 {
     for (int ch = 0; ch < planes; ch++) {
         const float *s = src + (size_t)ch * h * w;
         float *t = dst + (size_t)ch * PS + (size_t)pad * Wp + pad;
         for (int y = 0; y < h; y++)
-            memcpy(t + (size_t)y * Wp, s + (size_t)y * w, (size_t)w * sizeof *t);
+            copy_row(t + (size_t)y * Wp, s + (size_t)y * w, w);
     }
 }
-
-#if NR_HAVE_AVX2_KERNELS
 
 /* out[m, q] = sum_k ap[m, k] * src[q + off[k]] for m < Mp, q < Qp (q step 8);
  * out rows ldo apart. */
@@ -290,94 +313,6 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
             _mm256_storeu_ps(o + 3 * ldo + q, c3);
         }
     }
-}
-
-/* The sum of the 8 lanes in a fixed order: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
-NR_AVX2 static float hsum(__m256 v)
-{
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);                      /* l0+l4, l1+l5, l2+l6, l3+l7 */
-    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));      /* (l0+l4)+(l2+l6), (l1+l5)+(l3+l7) */
-    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
-/* dW tiles: rows m0..m0+3 (gradient planes g + m*PS), taps k0.. (3 or 1),
- * summed over `count` images (image i: x + i*xs, g + i*gs):
- * dw[m, k] += sum_i sum_{q < Qp} G_i[m, q] * X_i[q + off[k]]. Rows >= M
- * are computed on zero planes and not written. */
-NR_AVX2 static void dw_tile_3(int count, const float *x, const float *g, size_t stride,
-                              size_t PS, int Qp, const int32_t *off, int m0, int M, int k0,
-                              float *dw, int K)
-{
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00,
-           a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-    const int32_t o0 = off[k0], o1 = off[k0 + 1], o2 = off[k0 + 2];
-    for (int img = 0; img < count; img++) {
-        const float *g0 = g + (size_t)img * stride + (size_t)m0 * PS;
-        const float *g1 = g0 + PS, *g2 = g1 + PS, *g3 = g2 + PS;
-        const float *xi = x + (size_t)img * stride;
-        const float *x0 = xi + o0, *x1 = xi + o1, *x2 = xi + o2;
-        for (int q = 0; q < Qp; q += 8) {
-            __m256 v0 = _mm256_loadu_ps(x0 + q), v1 = _mm256_loadu_ps(x1 + q),
-                   v2 = _mm256_loadu_ps(x2 + q);
-            __m256 gv = _mm256_loadu_ps(g0 + q);
-            a00 = _mm256_fmadd_ps(gv, v0, a00);
-            a01 = _mm256_fmadd_ps(gv, v1, a01);
-            a02 = _mm256_fmadd_ps(gv, v2, a02);
-            gv = _mm256_loadu_ps(g1 + q);
-            a10 = _mm256_fmadd_ps(gv, v0, a10);
-            a11 = _mm256_fmadd_ps(gv, v1, a11);
-            a12 = _mm256_fmadd_ps(gv, v2, a12);
-            gv = _mm256_loadu_ps(g2 + q);
-            a20 = _mm256_fmadd_ps(gv, v0, a20);
-            a21 = _mm256_fmadd_ps(gv, v1, a21);
-            a22 = _mm256_fmadd_ps(gv, v2, a22);
-            gv = _mm256_loadu_ps(g3 + q);
-            a30 = _mm256_fmadd_ps(gv, v0, a30);
-            a31 = _mm256_fmadd_ps(gv, v1, a31);
-            a32 = _mm256_fmadd_ps(gv, v2, a32);
-        }
-    }
-    float *d0 = dw + (size_t)m0 * K + k0;
-    d0[0] += hsum(a00), d0[1] += hsum(a01), d0[2] += hsum(a02);
-    if (m0 + 1 >= M)
-        return;
-    float *d1 = d0 + K;
-    d1[0] += hsum(a10), d1[1] += hsum(a11), d1[2] += hsum(a12);
-    if (m0 + 2 >= M)
-        return;
-    float *d2 = d1 + K;
-    d2[0] += hsum(a20), d2[1] += hsum(a21), d2[2] += hsum(a22);
-    if (m0 + 3 >= M)
-        return;
-    float *d3 = d2 + K;
-    d3[0] += hsum(a30), d3[1] += hsum(a31), d3[2] += hsum(a32);
-}
-
-NR_AVX2 static void dw_tile_1(int count, const float *x, const float *g, size_t stride,
-                              size_t PS, int Qp, const int32_t *off, int m0, int M, int k0,
-                              float *dw, int K)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int img = 0; img < count; img++) {
-        const float *g0 = g + (size_t)img * stride + (size_t)m0 * PS;
-        const float *x0 = x + (size_t)img * stride + off[k0];
-        for (int q = 0; q < Qp; q += 8) {
-            __m256 v = _mm256_loadu_ps(x0 + q);
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + q), v, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + PS + q), v, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + 2 * PS + q), v, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(g0 + 3 * PS + q), v, a3);
-        }
-    }
-    float *d = dw + (size_t)m0 * K + k0;
-    d[0] += hsum(a0);
-    if (m0 + 1 < M)
-        d[K] += hsum(a1);
-    if (m0 + 2 < M)
-        d[2 * (size_t)K] += hsum(a2);
-    if (m0 + 3 < M)
-        d[3 * (size_t)K] += hsum(a3);
 }
 
 #endif /* NR_HAVE_AVX2_KERNELS */
@@ -632,13 +567,9 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
         }
         /* dW[F, K] += sum over the chunk */
         const float *gq = bufs + (size_t)g.C * g.PS + gshift;
-        for (int m0 = 0; dweight && m0 < g.Fp; m0 += MR) {
-            int k0 = 0;
-            for (; k0 + 3 <= g.K; k0 += 3)
-                dw_tile_3(nb, bufs, gq, xs, g.PS, g.Qp, off, m0, g.F, k0, dweight, g.K);
-            for (; k0 < g.K; k0++)
-                dw_tile_1(nb, bufs, gq, xs, g.PS, g.Qp, off, m0, g.F, k0, dweight, g.K);
-        }
+        if (dweight)
+            nr_conv_dw_grid(nr_conv_dw_best_isa(), nb, bufs, gq, xs, g.PS, g.Qp, off, g.F, g.Fp,
+                            g.K, dweight);
         if (!din)
             continue;
         for (int b = 0; b < nb; b++) {
