@@ -17,7 +17,8 @@
  * Skipping exact zeros gives what the dense sums give up to rounding for
  * finite weights (0 * w == 0); NaN inputs count as nonzero. Each kernel
  * falls back to BLAS when its input is too dense to gain (the density is
- * counted first). */
+ * counted first). On CPUs with AVX-512 the forward runs
+ * forward_sparse_avx512: the same sums lane by lane, the same bits. */
 #include "netrun/kernels.h"
 
 #include <assert.h>
