@@ -6,6 +6,8 @@
  *   sizes around the 8/16/64 tiles) and input densities (0%, 10%, 20%, 50%,
  *   100% nonzeros), outputs pre-filled with NaN, gradients accumulated onto
  *   a random prior;
+ * - the sparse forward on each instruction set (AVX2, AVX-512) the CPU has,
+ *   the AVX-512 one bit for bit the AVX2 one;
  * - the transposed weights exactly, split into 1..3 parts;
  * - the weight gradient split into 1..3 parts (each part in any order)
  *   matches too, and the same split gives the same bits again;
@@ -51,6 +53,8 @@ static const int shapes[][3] = {
     {1, 1, 1},     {1, 784, 128}, {3, 7, 5},     {5, 8, 8},     {4, 9, 17},
     {7, 16, 64},   {6, 33, 65},   {2, 17, 10},   {13, 130, 70}, {9, 100, 3},
     {16, 64, 129}, {11, 31, 16},  {64, 200, 10}, {9, 260, 70},  {3, 300, 33},
+    /* the AVX-512 forward's tiles: 128 outputs, 128 + 64 + 8, 128 + 64 + 63 */
+    {5, 50, 128},  {3, 41, 200},  {2, 23, 255},
 };
 enum { SHAPE_COUNT = sizeof shapes / sizeof shapes[0] };
 static const double densities[] = {0.0, 0.1, 0.2, 0.5, 1.0};
@@ -139,6 +143,45 @@ START_TEST(test_forward_fast_matches_reference)
     }
     free(want);
     free(got);
+    case_free(&c);
+}
+END_TEST
+
+/* The sparse forward on each instruction set this CPU has == the reference,
+ * and the AVX-512 one == the AVX2 one bit for bit. */
+START_TEST(test_forward_isa_variants)
+{
+    int s = _i / DENSITY_COUNT, k = _i % DENSITY_COUNT;
+    dense_case c = case_make(s, k, 7);
+    nr_dense_transpose_weight(&c.d, c.w, c.wt, 0, 1);
+    size_t ny = (size_t)c.d.n * c.d.out;
+    float *want = falloc(ny), *avx2 = falloc(ny), *avx512 = falloc(ny);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *bias = with_bias ? c.b : NULL;
+        nr_ref_dense_forward(&c.d, c.x, c.w, bias, want);
+        fill_nan(avx2, ny);
+        fill_nan(avx512, ny);
+        int have2 = nr_dense_forward_sparse_isa(NR_DENSE_AVX2, &c.d, c.x, c.wt, bias, avx2, c.ws);
+        int have512 =
+            nr_dense_forward_sparse_isa(NR_DENSE_AVX512, &c.d, c.x, c.wt, bias, avx512, c.ws);
+        if (have2) {
+            double e = rel_err(avx2, want, ny);
+            ck_assert_msg(e < TOL, "avx2: n %d in %d out %d density %.1f bias %d: rel err %g",
+                          c.d.n, c.d.in, c.d.out, c.density, with_bias, e);
+        }
+        if (have512) {
+            double e = rel_err(avx512, want, ny);
+            ck_assert_msg(e < TOL, "avx512: n %d in %d out %d density %.1f bias %d: rel err %g",
+                          c.d.n, c.d.in, c.d.out, c.density, with_bias, e);
+        }
+        if (have2 && have512)
+            ck_assert_msg(memcmp(avx2, avx512, ny * sizeof *avx2) == 0,
+                          "avx512 != avx2 bits: n %d in %d out %d density %.1f bias %d", c.d.n,
+                          c.d.in, c.d.out, c.density, with_bias);
+    }
+    free(want);
+    free(avx2);
+    free(avx512);
     case_free(&c);
 }
 END_TEST
@@ -376,6 +419,7 @@ int main(void)
     tcase_add_test(kernels, test_sparse_choice);
     tcase_add_loop_test(kernels, test_forward_fast_matches_reference, 0,
                         SHAPE_COUNT * DENSITY_COUNT);
+    tcase_add_loop_test(kernels, test_forward_isa_variants, 0, SHAPE_COUNT * DENSITY_COUNT);
     tcase_add_loop_test(kernels, test_backward_fast_matches_reference, 0,
                         SHAPE_COUNT * DENSITY_COUNT);
     suite_add_tcase(suite, kernels);

@@ -387,6 +387,14 @@ int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x);
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
                            const float *weight_t, const float *bias, float *y,
                            float *workspace);
+/* The sparse forward of nr_dense_forward_fast (weight_t required) on one
+ * instruction set, for the tests: NR_DENSE_AVX2 or NR_DENSE_AVX512 (the
+ * one nr_dense_forward_fast prefers when the CPU has it; the same results
+ * bit for bit). Returns 0, y untouched, when this CPU lacks it. */
+typedef enum nr_dense_isa { NR_DENSE_AVX2, NR_DENSE_AVX512 } nr_dense_isa;
+int nr_dense_forward_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const float *x,
+                                const float *weight_t, const float *bias, float *y,
+                                float *workspace);
 /* The parameter gradients of nr_dense_backward for the WHOLE batch of d->n
  * images, part `part` of `parts`: dweight[:, lo:hi] += dy^T x[:, lo:hi] for
  * this part's input columns (cut at multiples of 16) and dbias[jlo:jhi] +=

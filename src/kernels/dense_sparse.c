@@ -17,7 +17,8 @@
  * Skipping exact zeros gives what the dense sums give up to rounding for
  * finite weights (0 * w == 0); NaN inputs count as nonzero. Each kernel
  * falls back to BLAS when its input is too dense to gain (the density is
- * counted first). */
+ * counted first). On CPUs with AVX-512 the forward runs
+ * forward_sparse_avx512: the same sums lane by lane, the same bits. */
 #include "netrun/kernels.h"
 
 #include <assert.h>
@@ -36,6 +37,7 @@
 
 enum {
     LANES = 8,          /* floats per AVX vector */
+    LANES16 = 16,       /* floats per AVX-512 vector */
     OUT_TILE = 64,      /* outputs per forward register tile (8 vectors) */
     COL_UNIT = 16,      /* dW column parts start at multiples of 16 floats (cache lines) */
     PREFETCH = 8,       /* nonzeros ahead whose weight rows the forward prefetches */
@@ -80,10 +82,10 @@ size_t nr_dense_weight_t_floats(const nr_dense_dims *d)
 
 size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d)
 {
-    /* forward: nonzero indices [in + 8] (int32) + values [in + 8] + padded
-     * bias [out8]; dW: 8 column lists of images [8 (n+8)] (int32) and
+    /* forward: nonzero indices [in + 16] (int32) + values [in + 16] + padded
+     * bias [out rounded up to 16]; dW: 8 column lists of images [8 (n+8)] (int32) and
      * values [8 (n+8)], 8 columns transposed [8 n], a tile [8][64] */
-    size_t forward = 2 * ((size_t)d->in + LANES) + round_up((size_t)d->out, LANES);
+    size_t forward = 2 * ((size_t)d->in + LANES16) + round_up((size_t)d->out, LANES16);
     size_t dweight = 2 * (size_t)LANES * ((size_t)d->n + LANES) + (size_t)LANES * d->n +
                      (size_t)LANES * OUT_TILE;
     return forward > dweight ? forward : dweight;
@@ -334,14 +336,14 @@ NR_AVX2_POPCNT static void sparse_tile_8(int nnz, const int32_t *idx, const floa
     memcpy(y, tmp, (size_t)keep * sizeof *y);
 }
 
-NR_AVX2_POPCNT static void forward_sparse(const nr_dense_dims *d, const float *x, const float *weight_t,
+NR_AVX2_POPCNT static void forward_sparse_avx2(const nr_dense_dims *d, const float *x, const float *weight_t,
                                    const float *bias, float *y, float *workspace)
 {
     const int in = d->in, out = d->out;
     const size_t out8 = round_up((size_t)out, LANES);
     int32_t *idx = (int32_t *)workspace;
-    float *val = workspace + in + LANES;
-    float *bias8 = val + in + LANES;
+    float *val = workspace + in + LANES16;
+    float *bias8 = val + in + LANES16;
     for (size_t j = 0; j < out8; j++)
         bias8[j] = bias && j < (size_t)out ? bias[j] : 0.0f;
     for (int i = 0; i < d->n; i++) {
@@ -356,6 +358,116 @@ NR_AVX2_POPCNT static void forward_sparse(const nr_dense_dims *d, const float *x
         for (; j < out; j += LANES)
             sparse_tile_8(nnz, idx, val, weight_t + j, out8, bias8 + j, yi + j,
                           out - j < LANES ? out - j : LANES);
+    }
+}
+#endif
+
+#if NR_HAVE_AVX2_KERNELS
+/* ---- the forward with AVX-512 ----
+ * The same sums as the AVX2 kernels, lane by lane (bit-identical results):
+ * one chain per output for the 64-output tiles of the AVX2 path (here 128
+ * or 64 outputs per pass over an image's nonzeros, half the passes), and
+ * for the last out % 64 outputs two chains (even and odd nonzeros, added at
+ * the end) as in sparse_tile_16/8. The weight rows stream from L2: one pass
+ * over the nonzeros per 128 outputs reads each row's lines once. */
+#define NR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,popcnt")))
+
+static int cpu_has_avx512(void)
+{
+    return nr_cpu_has_avx2_fma_popcnt() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+}
+
+/* gather_nonzeros with 16 lanes: idx and val have room for in + 16. */
+NR_AVX512 static int gather_nonzeros_16(const float *x, int in, int32_t *idx, float *val)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    int k = 0, p = 0;
+    for (; p < in; p += LANES16) {
+        const __mmask16 live = in - p >= LANES16 ? (__mmask16)0xffff
+                                                 : (__mmask16)((1u << (in - p)) - 1u);
+        const __m512 v = _mm512_maskz_loadu_ps(live, x + p);
+        const __mmask16 m =
+            _mm512_mask_cmp_ps_mask(live, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        /* compress in registers, then one plain store (Zen 4's compressing
+         * store to memory is slow) */
+        _mm512_storeu_ps(val + k, _mm512_maskz_compress_ps(m, v));
+        _mm512_storeu_si512(idx + k, _mm512_maskz_compress_epi32(
+                                         m, _mm512_add_epi32(lane, _mm512_set1_epi32(p))));
+        k += __builtin_popcount(m);
+    }
+    return k;
+}
+
+/* y[0 .. 16 V) = bias[..] + sum_k val[k] * wt[idx[k] * out8 + ..], one chain
+ * per output (V vectors of 16). */
+#define DEFINE_SPARSE_TILE_512(V)                                                            \
+    NR_AVX512 static void sparse_tile_512_##V(int nnz, const int32_t *idx, const float *val,  \
+                                              const float *wt, size_t out8,                   \
+                                              const float *bias, float *y)                    \
+    {                                                                                         \
+        __m512 acc[V];                                                                        \
+        UNROLL_8                                                                              \
+        for (int v = 0; v < (V); v++)                                                         \
+            acc[v] = _mm512_loadu_ps(bias + v * LANES16);                                     \
+        for (int k = 0; k < nnz; k++) {                                                       \
+            const __m512 s = _mm512_set1_ps(val[k]);                                          \
+            const float *w = wt + (size_t)idx[k] * out8;                                      \
+            UNROLL_8                                                                          \
+            for (int v = 0; v < (V); v++)                                                     \
+                acc[v] = _mm512_fmadd_ps(s, _mm512_loadu_ps(w + v * LANES16), acc[v]);       \
+        }                                                                                     \
+        UNROLL_8                                                                              \
+        for (int v = 0; v < (V); v++)                                                         \
+            _mm512_storeu_ps(y + v * LANES16, acc[v]);                                        \
+    }
+DEFINE_SPARSE_TILE_512(8)
+DEFINE_SPARSE_TILE_512(4)
+
+/* The outputs [0, lanes) (lanes <= 16) with two chains, as sparse_tile_16/8:
+ * the lanes past `lanes` are neither loaded nor stored. */
+NR_AVX512 static void sparse_tile_512_tail(int nnz, const int32_t *idx, const float *val,
+                                           const float *wt, size_t out8, const float *bias,
+                                           float *y, int lanes)
+{
+    const __mmask16 live = (__mmask16)((1u << lanes) - 1u);
+    __m512 a = _mm512_maskz_loadu_ps(live, bias), b = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 2 <= nnz; k += 2) {
+        a = _mm512_fmadd_ps(_mm512_set1_ps(val[k]),
+                            _mm512_maskz_loadu_ps(live, wt + (size_t)idx[k] * out8), a);
+        b = _mm512_fmadd_ps(_mm512_set1_ps(val[k + 1]),
+                            _mm512_maskz_loadu_ps(live, wt + (size_t)idx[k + 1] * out8), b);
+    }
+    if (k < nnz)
+        a = _mm512_fmadd_ps(_mm512_set1_ps(val[k]),
+                            _mm512_maskz_loadu_ps(live, wt + (size_t)idx[k] * out8), a);
+    _mm512_mask_storeu_ps(y, live, _mm512_add_ps(a, b));
+}
+
+NR_AVX512 static void forward_sparse_avx512(const nr_dense_dims *d, const float *x,
+                                            const float *weight_t, const float *bias, float *y,
+                                            float *workspace)
+{
+    const int in = d->in, out = d->out;
+    const size_t out8 = round_up((size_t)out, LANES);
+    int32_t *idx = (int32_t *)workspace;
+    float *val = workspace + in + LANES16;
+    float *bias16 = val + in + LANES16;
+    for (size_t j = 0; j < round_up((size_t)out, LANES16); j++)
+        bias16[j] = bias && j < (size_t)out ? bias[j] : 0.0f;
+    for (int i = 0; i < d->n; i++) {
+        const int nnz = gather_nonzeros_16(x + (size_t)i * in, in, idx, val);
+        float *yi = y + (size_t)i * out;
+        int j = 0;
+        for (; j + 2 * OUT_TILE <= out; j += 2 * OUT_TILE)
+            sparse_tile_512_8(nnz, idx, val, weight_t + j, out8, bias16 + j, yi + j);
+        for (; j + OUT_TILE <= out; j += OUT_TILE)
+            sparse_tile_512_4(nnz, idx, val, weight_t + j, out8, bias16 + j, yi + j);
+        for (; j < out; j += LANES16)
+            sparse_tile_512_tail(nnz, idx, val, weight_t + j, out8, bias16 + j, yi + j,
+                                 out - j < LANES16 ? out - j : LANES16);
     }
 }
 #endif
@@ -392,13 +504,40 @@ void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *
     assert(d->n > 0 && d->in > 0 && d->out > 0);
 #if NR_HAVE_AVX2_KERNELS
     if (weight_t && nr_dense_sparse_available()) {
-        forward_sparse(d, x, weight_t, bias, y, workspace);
+        if (cpu_has_avx512())
+            forward_sparse_avx512(d, x, weight_t, bias, y, workspace);
+        else
+            forward_sparse_avx2(d, x, weight_t, bias, y, workspace);
         return;
     }
 #endif
     (void)weight_t;
     (void)workspace;
     nr_dense_forward(d, x, weight, bias, y);
+}
+
+int nr_dense_forward_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const float *x,
+                                const float *weight_t, const float *bias, float *y,
+                                float *workspace)
+{
+    assert(d->n > 0 && d->in > 0 && d->out > 0);
+#if NR_HAVE_AVX2_KERNELS
+    if (isa == NR_DENSE_AVX512 && cpu_has_avx512()) {
+        forward_sparse_avx512(d, x, weight_t, bias, y, workspace);
+        return 1;
+    }
+    if (isa == NR_DENSE_AVX2 && nr_dense_sparse_available()) {
+        forward_sparse_avx2(d, x, weight_t, bias, y, workspace);
+        return 1;
+    }
+#endif
+    (void)isa;
+    (void)x;
+    (void)weight_t;
+    (void)bias;
+    (void)y;
+    (void)workspace;
+    return 0;
 }
 
 /* ---- weight gradient, one column part of the whole batch ---- */
