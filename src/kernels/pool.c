@@ -77,7 +77,7 @@ void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
             for (int oy = 0; oy < oh; oy++) {
                 const float *r0 = x + (size_t)(2 * oy) * W;
                 nr_maxpool2x2_row(r0, r0 + W, W, oy, ow, o + (size_t)oy * ow,
-                                am ? am + (size_t)oy * ow : NULL);
+                                  am ? am + (size_t)oy * ow : NULL);
             }
             continue;
         }

@@ -190,11 +190,6 @@ static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count
     }
 }
 
-/* Fusion: batchnorm -> relu (-> maxpool 2x2/2, even plane) in one list runs
- * as the batchnorm run (layers/batchnorm.c: normalise, relu and pool in one
- * pass after the statistics, and the matching backward); the absorbed runs
- * keep their buffers, the batchnorm run's own out/dout go unused. Any
- * backend: the batchnorm kernels are the same for both. */
 /* A 2x2 stride-2 max pooling over an even plane (the fused kernels' form). */
 static bool is_maxpool_2x2_even(const nr_layer *layer)
 {
@@ -202,6 +197,11 @@ static bool is_maxpool_2x2_even(const nr_layer *layer)
            layer->config.pool.stride == 2 && layer->in.h % 2 == 0 && layer->in.w % 2 == 0;
 }
 
+/* Fusion: batchnorm -> relu (-> maxpool 2x2/2, even plane) in one list runs
+ * as the batchnorm run (layers/batchnorm.c: normalise, relu and pool in one
+ * pass after the statistics, and the matching backward); the absorbed runs
+ * keep their buffers, the batchnorm run's own out/dout go unused. Any
+ * backend: the batchnorm kernels are the same for both. */
 static void fuse_batchnorm_runs(nr_layer_run *runs, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
