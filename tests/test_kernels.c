@@ -1723,25 +1723,17 @@ START_TEST(test_batchnorm_shares_match_whole)
 
     /* in shares: [0, a), [a, a) (empty), [a, N) */
     const int bounds[4] = { 0, N / 2, N / 2, N };
-    double *rows = calloc((size_t)N * stride, sizeof *rows), total[8], mean_d[4];
+    double *rows = calloc((size_t)N * stride, sizeof *rows), total[8];
     ck_assert_ptr_nonnull(rows);
     float *out2 = falloc(nx), mean2[4], istd2[4], scale[4], shift[4];
     float rm2[4] = { 0.1f, 0.2f, 0.3f, 0.4f }, rv2[4] = { 1.0f, 2.0f, 0.5f, 1.5f };
+    float *scratch = falloc(nr_batchnorm_scratch_floats(1, HW));
     for (int s = 0; s < 3; s++) {
         nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
         size_t at = (size_t)bounds[s] * C * HW;
-        nr_batchnorm_share_sums(&share, in + at, rows + (size_t)bounds[s] * stride, stride);
+        nr_batchnorm_share_moments(&share, in + at, rows + (size_t)bounds[s] * stride, stride);
     }
-    nr_batchnorm_combine(N, C, rows, stride, total);
-    for (int ch = 0; ch < C; ch++)
-        mean_d[ch] = total[ch] / M;
-    for (int s = 0; s < 3; s++) {
-        nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
-        size_t at = (size_t)bounds[s] * C * HW;
-        nr_batchnorm_share_centered(&share, in + at, mean_d, rows + (size_t)bounds[s] * stride + C,
-                                    stride);
-    }
-    nr_batchnorm_combine(N, C, rows + C, stride, total + C);
+    nr_batchnorm_combine_moments(N, C, HW, rows, stride, total, total + C);
     nr_batchnorm_finish_stats(C, M, total, total + C, gamma, beta, 0.1f, 1e-5f, mean2, istd2,
                               scale, shift, rm2, rv2);
     for (int s = 0; s < 3; s++) {
@@ -1755,22 +1747,29 @@ START_TEST(test_batchnorm_shares_match_whole)
     ck_assert_msg(rel_err(rm2, rm1, (size_t)C) < 1e-6 && rel_err(rv2, rv1, (size_t)C) < 1e-6,
                   "running statistics");
     /* backward */
+    const nr_batchnorm_grad_src src = { .dout = dout, .h = 1, .w = HW };
     for (int s = 0; s < 3; s++) {
         nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
         size_t at = (size_t)bounds[s] * C * HW;
-        nr_batchnorm_share_grad_sums(&share, in + at, dout + at, mean1, istd1,
-                                     rows + (size_t)bounds[s] * stride, stride);
+        nr_batchnorm_grad_src part = src;
+        part.dout = dout + at;
+        nr_batchnorm_share_grad_sums(&share, in + at, &part, mean1, istd1,
+                                     rows + (size_t)bounds[s] * stride, stride, scratch);
     }
     nr_batchnorm_combine(N, 2 * C, rows, stride, total);
     for (int ch = 0; ch < C; ch++) {
         db2[ch] += (float)total[ch];
         dg2[ch] += (float)total[C + ch];
     }
+    float k[4], mg[4], mgx[4];
+    nr_batchnorm_grad_coeffs(C, M, gamma, istd1, total, total + C, k, mg, mgx);
     for (int s = 0; s < 3; s++) {
         nr_batchnorm_dims share = { bounds[s + 1] - bounds[s], C, HW };
         size_t at = (size_t)bounds[s] * C * HW;
-        nr_batchnorm_share_input_grad(&share, in + at, dout + at, gamma, mean1, istd1, total,
-                                      total + C, M, dx2 + at);
+        nr_batchnorm_grad_src part = src;
+        part.dout = dout + at;
+        nr_batchnorm_share_input_grad(&share, in + at, &part, mean1, istd1, k, mg, mgx, false,
+                                      dx2 + at, scratch);
     }
     ck_assert_msg(rel_err(dx2, dx1.g, nx) < 1e-6, "din rel err %g", rel_err(dx2, dx1.g, nx));
     ck_assert_msg(rel_err(dg2, dg1.g, (size_t)C) < 1e-6, "dgamma");
@@ -1778,12 +1777,163 @@ START_TEST(test_batchnorm_shares_match_whole)
     /* a share's rows do not depend on where the split falls */
     double *rows2 = calloc((size_t)N * stride, sizeof *rows2);
     ck_assert_ptr_nonnull(rows2);
-    nr_batchnorm_share_grad_sums(&d, in, dout, mean1, istd1, rows2, stride);
+    nr_batchnorm_share_grad_sums(&d, in, &src, mean1, istd1, rows2, stride, scratch);
     ck_assert_mem_eq(rows, rows2, (size_t)N * stride * sizeof *rows);
     free(rows2);
     acc_free(&dx1); acc_free(&dg1); acc_free(&db1);
     free(in); free(dout); free(gamma); free(beta); free(out1); free(mean1); free(istd1);
-    free(rows); free(out2); free(dx2); free(dg2); free(db2);
+    free(rows); free(out2); free(dx2); free(dg2); free(db2); free(scratch);
+}
+END_TEST
+
+/* The statistics of the share pieces (float partial sums in blocks, per-plane
+ * moments combined) against a long-double two-pass reference, on channels
+ * whose mean is large against their spread (1e4 +- 1: a one-pass sum of
+ * squares would cancel all its digits) and on long planes (several blocks). */
+START_TEST(test_batchnorm_moments_large_mean)
+{
+    static const nr_batchnorm_dims cases[] = { { 3, 3, 777 }, { 2, 2, 4096 }, { 5, 1, 9 } };
+    const nr_batchnorm_dims d = cases[_i];
+    const size_t nx = (size_t)d.n * d.c * d.hw, stride = 2 * (size_t)d.c;
+    nr_rng r;
+    nr_rng_seed(&r, 5100 + (uint64_t)_i, 0);
+    float *in = falloc(nx);
+    fill_uniform(&r, in, nx, -1.0f, 1.0f);
+    for (size_t i = 0; i < nx; i++)
+        in[i] += 1e4f * (float)(1 + (i / (size_t)d.hw) % (size_t)d.c);
+    double *rows = calloc((size_t)d.n * stride, sizeof *rows), sum[3], m2[3];
+    ck_assert_ptr_nonnull(rows);
+    nr_batchnorm_share_moments(&d, in, rows, stride);
+    nr_batchnorm_combine_moments(d.n, d.c, d.hw, rows, stride, sum, m2);
+    for (int ch = 0; ch < d.c; ch++) {
+        long double s = 0, q = 0;
+        for (int i = 0; i < d.n; i++)
+            for (int p = 0; p < d.hw; p++)
+                s += in[((size_t)i * d.c + ch) * d.hw + p];
+        const long double mu = s / ((long double)d.n * d.hw);
+        for (int i = 0; i < d.n; i++)
+            for (int p = 0; p < d.hw; p++) {
+                long double t = in[((size_t)i * d.c + ch) * d.hw + p] - mu;
+                q += t * t;
+            }
+        ck_assert_msg(fabs((double)(sum[ch] - s)) <= 1e-12 * fabs((double)s), "sum ch %d: %.17g vs %.17Lg", ch, sum[ch], s);
+        ck_assert_msg(fabs((double)(m2[ch] - q)) <= 1e-5 * (double)q, "m2 ch %d: %g vs %g", ch,
+                      m2[ch], (double)q);
+    }
+    free(in);
+    free(rows);
+}
+END_TEST
+
+/* The fused forms (batchnorm -> relu, batchnorm -> relu -> maxpool 2x2/2)
+ * against the separate kernels in sequence, bit for bit: the forward output
+ * and argmax, and the backward (parameter sums, din accumulated and
+ * overwritten, and the evaluation-mode backward of a frozen batchnorm). */
+START_TEST(test_batchnorm_fused_match_separate)
+{
+    static const struct { int n, c, h, w; } cases[] = {
+        { 1, 3, 2, 2 }, { 3, 5, 6, 10 }, { 3, 1, 4, 14 }, { 1, 7, 1, 1 }, { 3, 2, 1, 1 },
+        { 2, 3, 28, 28 } };
+    const int N = cases[_i].n, C = cases[_i].c, H = cases[_i].h, W = cases[_i].w, HW = H * W;
+    const bool pool = H % 2 == 0 && W % 2 == 0;
+    const nr_batchnorm_dims d = { N, C, HW };
+    const nr_pool2d_dims pd = { N, C, H, W, 2, 2 };
+    const size_t nx = (size_t)N * C * HW, np = pool ? nx / 4 : 1, stride = 2 * (size_t)C;
+    const double M = (double)N * HW;
+    nr_rng r;
+    nr_rng_seed(&r, 5300 + (uint64_t)_i, 0);
+    float *in = falloc(nx), *gamma = falloc((size_t)C), *beta = falloc((size_t)C);
+    fill_uniform(&r, in, nx, -2.0f, 3.0f);
+    fill_uniform(&r, gamma, (size_t)C, 0.5f, 1.5f);
+    fill_uniform(&r, beta, (size_t)C, -0.5f, 0.5f);
+    float *scratch = falloc(nr_batchnorm_scratch_floats(H, W));
+    float mean[8], istd[8], scale[8], shift[8];
+    double *rows = calloc((size_t)N * stride, sizeof *rows), total[16];
+    ck_assert_ptr_nonnull(rows);
+    nr_batchnorm_share_moments(&d, in, rows, stride);
+    nr_batchnorm_combine_moments(N, C, HW, rows, stride, total, total + C);
+    nr_batchnorm_finish_stats(C, M, total, total + C, gamma, beta, 0.1f, 1e-5f, mean, istd,
+                              scale, shift, NULL, NULL);
+    /* forward: separate */
+    float *y = falloc(nx), *relu = falloc(nx), *pooled = falloc(np);
+    int32_t *am = calloc(np, sizeof *am);
+    ck_assert_ptr_nonnull(am);
+    fill_nan(y, nx);
+    nr_batchnorm_normalize(&d, in, scale, shift, y);
+    nr_relu_forward(nx, y, relu);
+    if (pool)
+        nr_maxpool_forward(&pd, relu, pooled, am);
+    /* forward: fused */
+    float *relu2 = falloc(nx), *pooled2 = falloc(np);
+    int32_t *am2 = calloc(np, sizeof *am2);
+    ck_assert_ptr_nonnull(am2);
+    fill_nan(relu2, nx);
+    nr_batchnorm_normalize_relu(&d, in, scale, shift, relu2);
+    ck_assert_mem_eq(relu2, relu, nx * sizeof *relu);
+    if (pool) {
+        fill_nan(pooled2, np);
+        nr_batchnorm_normalize_relu_maxpool(&d, H, W, in, scale, shift, pooled2, am2, scratch);
+        ck_assert_mem_eq(pooled2, pooled, np * sizeof *pooled);
+        ck_assert_mem_eq(am2, am, np * sizeof *am);
+    }
+    /* backward: the gradient of the last output, through the separate
+     * backward passes to the batchnorm's output gradient g */
+    float *gtop = falloc(pool ? np : nx), *gmid = falloc(nx), *g = falloc(nx);
+    fill_uniform(&r, gtop, pool ? np : nx, -1.0f, 1.0f);
+    if (pool) {
+        nr_maxpool_backward_set(&pd, gtop, am, gmid);
+        nr_relu_backward_set(nx, relu, gmid, g);
+    } else {
+        nr_relu_backward_set(nx, relu, gtop, g);
+    }
+    const nr_batchnorm_grad_src plain = { .dout = g, .h = H, .w = W };
+    nr_batchnorm_grad_src fused = { .dout = gtop, .out = relu, .h = H, .w = W };
+    if (pool) {
+        fused.out = pooled;
+        fused.argmax = am;
+    }
+    double *rows2 = calloc((size_t)N * stride, sizeof *rows2);
+    ck_assert_ptr_nonnull(rows2);
+    nr_batchnorm_share_grad_sums(&d, in, &plain, mean, istd, rows, stride, scratch);
+    nr_batchnorm_share_grad_sums(&d, in, &fused, mean, istd, rows2, stride, scratch);
+    ck_assert_mem_eq(rows2, rows, (size_t)N * stride * sizeof *rows);
+    nr_batchnorm_combine(N, 2 * C, rows, stride, total);
+    float k[8], mg[8], mgx[8];
+    nr_batchnorm_grad_coeffs(C, M, gamma, istd, total, total + C, k, mg, mgx);
+    acc_buf dx1 = acc_new(&r, nx);
+    float *dx2 = fdup(dx1.g, nx), *dx3 = falloc(nx), *dx4 = falloc(nx);
+    nr_batchnorm_share_input_grad(&d, in, &plain, mean, istd, k, mg, mgx, false, dx1.g, scratch);
+    nr_batchnorm_share_input_grad(&d, in, &fused, mean, istd, k, mg, mgx, false, dx2, scratch);
+    ck_assert_mem_eq(dx2, dx1.g, nx * sizeof *dx2);
+    /* overwritten: the accumulated form's increment, exactly */
+    fill_nan(dx3, nx);
+    nr_batchnorm_share_input_grad(&d, in, &fused, mean, istd, k, mg, mgx, true, dx3, scratch);
+    acc_delta(&dx1);
+    ck_assert_msg(rel_err(dx3, dx1.g, nx) < 1e-5, "set vs accumulate %g",
+                  rel_err(dx3, dx1.g, nx));
+    /* against the whole-batch reference */
+    memset(dx4, 0, nx * sizeof *dx4);
+    float dgr[8] = { 0 }, dbr[8] = { 0 };
+    nr_batchnorm_backward(&d, in, g, gamma, mean, istd, dx4, dgr, dbr);
+    ck_assert_msg(rel_err(dx3, dx4, nx) < 1e-5, "din vs reference %g", rel_err(dx3, dx4, nx));
+    for (int ch = 0; ch < C; ch++) {
+        ck_assert_double_eq_tol(total[ch], dbr[ch], 1e-5 * (1 + fabs(dbr[ch])));
+        ck_assert_double_eq_tol(total[C + ch], dgr[ch], 1e-5 * (1 + fabs(dgr[ch])));
+    }
+    /* evaluation mode (frozen): din = g * eval scale, as nr_batchnorm_backward_eval */
+    const float rmean[8] = { 0.1f, -0.2f, 0.3f, 0.0f, 1.0f, -1.0f, 0.5f, 2.0f };
+    const float rvar[8] = { 1.0f, 0.5f, 2.0f, 1.5f, 0.25f, 3.0f, 1.0f, 0.75f };
+    nr_batchnorm_eval_coeffs(C, gamma, beta, rmean, rvar, 1e-5f, scale, shift);
+    memset(dx4, 0, nx * sizeof *dx4);
+    nr_batchnorm_backward_eval(&d, g, gamma, rvar, 1e-5f, dx4);
+    fill_nan(dx3, nx);
+    nr_batchnorm_share_input_grad(&d, NULL, &fused, NULL, NULL, scale, NULL, NULL, true, dx3,
+                                  scratch);
+    ck_assert_mem_eq(dx3, dx4, nx * sizeof *dx3);
+    acc_free(&dx1);
+    free(in); free(gamma); free(beta); free(scratch); free(rows); free(rows2);
+    free(y); free(relu); free(pooled); free(am); free(relu2); free(pooled2); free(am2);
+    free(gtop); free(gmid); free(g); free(dx2); free(dx3); free(dx4);
 }
 END_TEST
 
@@ -2145,6 +2295,8 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_argmax_accuracy);
     tcase_add_test(tc, test_batchnorm_statistics);
     tcase_add_loop_test(tc, test_batchnorm_shares_match_whole, 0, 3);
+    tcase_add_loop_test(tc, test_batchnorm_moments_large_mean, 0, 3);
+    tcase_add_loop_test(tc, test_batchnorm_fused_match_separate, 0, 6);
     tcase_add_test(tc, test_dropout_behaviour);
     suite_add_tcase(s, tc);
 

@@ -140,6 +140,28 @@ START_TEST(test_gradcheck_batchnorm_dropout)
 }
 END_TEST
 
+/* batchnorm -> relu -> maxpool 2x2/2 and batchnorm -> relu run fused (one
+ * pass after the statistics, net.c fuse_batchnorm_runs): images with odd
+ * channel counts, and vectors after a dense layer. */
+START_TEST(test_gradcheck_batchnorm_fused)
+{
+    gradcheck("[3, 6, 10]",
+              "    - conv: {filters: 3, size: 3, pad: 1}\n"
+              "    - batchnorm\n"
+              "    - relu\n"
+              "    - maxpool: {size: 2, stride: 2}\n"
+              "    - conv: {filters: 5, size: 3, pad: 1}\n"
+              "    - batchnorm\n"
+              "    - relu\n"
+              "    - dense: {units: 7}\n"
+              "    - batchnorm\n"
+              "    - relu\n"
+              "    - dense: {units: 3}\n"
+              "    - softmax\n",
+              "cross_entropy", 80);
+}
+END_TEST
+
 START_TEST(test_gradcheck_residual)
 {
     /* a conv first, so that the residuals' input gradients are exercised */
@@ -470,6 +492,7 @@ static const char *const threaded_nets[] = {
     "    - conv: {filters: 6, size: 3, pad: 1}\n    - relu\n    - maxpool: {size: 2}\n"
     "    - dense: {units: 5}\n    - softmax\n",
     "    - conv: {filters: 3, size: 3, pad: 1}\n    - batchnorm\n    - relu\n"
+    "    - maxpool: {size: 2}\n"
     "    - dropout: {rate: 0.3}\n    - dense: {units: 8}\n    - batchnorm\n    - tanh\n"
     "    - dropout: {rate: 0.2}\n    - dense: {units: 5}\n    - softmax\n",
     "    - conv: {filters: 2, size: 1}\n"
@@ -721,6 +744,7 @@ int main(void)
     tcase_add_test(grad, test_gradcheck_cnn);
     tcase_add_test(grad, test_gradcheck_activations_pools);
     tcase_add_test(grad, test_gradcheck_batchnorm_dropout);
+    tcase_add_test(grad, test_gradcheck_batchnorm_fused);
     tcase_add_test(grad, test_gradcheck_residual);
     tcase_add_test(grad, test_gradcheck_mse);
     suite_add_tcase(suite, grad);

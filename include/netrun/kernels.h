@@ -41,6 +41,7 @@
 #ifndef NETRUN_KERNELS_H
 #define NETRUN_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -561,42 +562,93 @@ void nr_batchnorm_backward(const nr_batchnorm_dims *d, const float *in,
                            float *dgamma, float *dbeta);
 
 /* The same computations in pieces, for threads that each hold a share of
- * the batch: every share writes per-image partial sums (double) into rows
- * of a table shared by all, and after a barrier every thread adds ALL the
- * rows in image order (nr_batchnorm_combine): the statistics are the same
- * bits whatever the split, and equal the whole-batch functions' above
- * within double rounding. d describes the share (d->n images, may be 0);
- * a row is `stride` doubles (image i of the share: rows + i * stride).
- *   share_sums:      row[ch]       = sum over (y, x) of in
- *   share_centered:  row[ch]       = sum of (in - mean[ch])^2
- *   share_grad_sums: row[ch]       = sum of dout
- *                    row[c + ch]   = sum of dout * xhat, xhat = (in - mean) * invstd
+ * the batch (the fast form the layer runs: plane by plane, vectorised). Every
+ * share writes per-image partial sums (double) into rows of a table shared by
+ * all, and after a barrier every thread combines ALL the rows in image order:
+ * the statistics are the same bits whatever the split, and equal the
+ * whole-batch functions' above within double rounding. d describes the share
+ * (d->n images, may be 0); a row is `stride` doubles (image i of the share:
+ * rows + i * stride).
+ *   share_moments:   row[ch]     = sum over (y, x) of in (plane i, ch)
+ *                    row[c + ch] = sum of (in - row[ch] / hw)^2: the plane's
+ *                    squared deviations from its own mean (one pass over
+ *                    memory, no cancellation for large means)
+ *   combine_moments: sum[ch] = sum of the n rows' row[ch]; m2[ch] = the
+ *                    batch's sum of squared deviations from its mean
+ *                    sum / (n * hw), from the planes' (Chan et al.:
+ *                    m2_i + hw * (mean_i - mean)^2, added in image order)
+ *   share_grad_sums: row[ch]     = sum of g
+ *                    row[c + ch] = sum of g * xhat, xhat = (in - mean) * invstd
+ *                    with g the gradient of the batchnorm's output (src)
  * combine: total[j] = sum over rows i < n of rows[i * stride + j], j < width. */
-void nr_batchnorm_share_sums(const nr_batchnorm_dims *d, const float *in, double *rows,
-                             size_t stride);
-void nr_batchnorm_share_centered(const nr_batchnorm_dims *d, const float *in, const double *mean,
-                                 double *rows, size_t stride);
-void nr_batchnorm_share_grad_sums(const nr_batchnorm_dims *d, const float *in, const float *dout,
-                                  const float *mean, const float *invstd, double *rows,
-                                  size_t stride);
+void nr_batchnorm_share_moments(const nr_batchnorm_dims *d, const float *in, double *rows,
+                                size_t stride);
+void nr_batchnorm_combine_moments(int n, int c, int hw, const double *rows, size_t stride,
+                                  double *sum, double *m2);
 void nr_batchnorm_combine(int n, int width, const double *rows, size_t stride, double *total);
-/* From the combined sums of M = (batch images) * hw values per channel:
- * mean and invstd (as nr_batchnorm_forward_train saves them; NULL: not
- * wanted), scale = gamma * invstd and shift = beta - mean * scale for
- * nr_batchnorm_normalize, and the running statistics when non-NULL. */
+/* From the combined sum and squared deviations (m2) of M = (batch images) *
+ * hw values per channel: mean and invstd (as nr_batchnorm_forward_train
+ * saves them; NULL: not wanted), scale = gamma * invstd and shift = beta -
+ * mean * scale for nr_batchnorm_normalize, and the running statistics when
+ * non-NULL. */
 void nr_batchnorm_finish_stats(int c, double M, const double *sum, const double *sq,
                                const float *gamma, const float *beta, float momentum, float eps,
                                float *mean, float *invstd, float *scale, float *shift,
                                float *running_mean, float *running_var);
-/* out = in * scale[ch] + shift[ch] over the share; out == in allowed. */
+/* The evaluation-mode map as scale and shift (rounded as
+ * nr_batchnorm_forward_eval rounds them): out = in * scale + shift. */
+void nr_batchnorm_eval_coeffs(int c, const float *gamma, const float *beta,
+                              const float *running_mean, const float *running_var, float eps,
+                              float *scale, float *shift);
+/* out = in * scale[ch] + shift[ch] over the share; out == in allowed.
+ * _relu: then relu (out < 0 ? 0 : out, as nr_relu_forward): the fused
+ * batchnorm -> relu, out is the relu's output.
+ * _relu_maxpool: then relu and 2x2 stride-2 max pooling (h * w == d->hw, h
+ * and w even): pooled [n, c, h/2, w/2] and argmax (NULL: not wanted) as
+ * nr_maxpool_forward writes them; scratch: nr_batchnorm_scratch_floats(h, w)
+ * floats. The same operations as the separate kernels, bit for bit. */
 void nr_batchnorm_normalize(const nr_batchnorm_dims *d, const float *in, const float *scale,
                             const float *shift, float *out);
-/* din += gamma * invstd * (dout - sum_g / M - xhat * sum_gx / M) over the
- * share, from the combined sums of the whole batch (M values per channel). */
-void nr_batchnorm_share_input_grad(const nr_batchnorm_dims *d, const float *in, const float *dout,
-                                   const float *gamma, const float *mean, const float *invstd,
-                                   const double *sum_g, const double *sum_gx, double M,
-                                   float *din);
+void nr_batchnorm_normalize_relu(const nr_batchnorm_dims *d, const float *in, const float *scale,
+                                 const float *shift, float *out);
+void nr_batchnorm_normalize_relu_maxpool(const nr_batchnorm_dims *d, int h, int w,
+                                         const float *in, const float *scale,
+                                         const float *shift, float *pooled, int32_t *argmax,
+                                         float *scratch);
+size_t nr_batchnorm_scratch_floats(int h, int w);
+/* Where the backward's gradient of the batchnorm's output comes from:
+ *   dout alone (out, argmax NULL): dout [n, c, hw] is that gradient;
+ *   a fused relu (out non-NULL, argmax NULL): dout and out [n, c, hw] are the
+ *     relu's output gradient and output: g = out > 0 ? dout : 0;
+ *   a fused relu -> maxpool 2x2/2 (both non-NULL, h * w = hw): dout, out and
+ *     argmax [n, c, h/2, w/2] are the pooling's output gradient, output and
+ *     argmax: g = the pooled gradient at argmax where out > 0, 0 elsewhere.
+ * (What the separate relu and maxpool backward passes would write.) */
+typedef struct nr_batchnorm_grad_src {
+    const float *dout;
+    const float *out;
+    const int32_t *argmax;
+    int h, w;
+} nr_batchnorm_grad_src;
+/* scratch (grad_sums, input_grad): nr_batchnorm_scratch_floats(h, w) floats,
+ * h * w = d->hw (h, w: the plane's shape; hw, 1 for vectors). */
+void nr_batchnorm_share_grad_sums(const nr_batchnorm_dims *d, const float *in,
+                                  const nr_batchnorm_grad_src *src, const float *mean,
+                                  const float *invstd, double *rows, size_t stride,
+                                  float *scratch);
+/* From the combined sums of M values per channel: k = gamma * invstd,
+ * mean_g = sum_g / M, mean_gx = sum_gx / M (floats, for input_grad). */
+void nr_batchnorm_grad_coeffs(int c, double M, const float *gamma, const float *invstd,
+                              const double *sum_g, const double *sum_gx, float *k,
+                              float *mean_g, float *mean_gx);
+/* din (+)= k * (g - mean_g - xhat * mean_gx) over the share, g from src,
+ * xhat = (in - mean) * invstd; with mean_g NULL (evaluation mode, a frozen
+ * batchnorm) din (+)= g * k, k the eval scale (in, mean, invstd, mean_gx
+ * unused). set: din OVERWRITTEN, else ACCUMULATED. */
+void nr_batchnorm_share_input_grad(const nr_batchnorm_dims *d, const float *in,
+                                   const nr_batchnorm_grad_src *src, const float *mean,
+                                   const float *invstd, const float *k, const float *mean_g,
+                                   const float *mean_gx, bool set, float *din, float *scratch);
 
 /* ------------------------------------------------------------------------
  * Inverted dropout (dropout.c), training only; at evaluation the layer is

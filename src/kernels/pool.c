@@ -23,9 +23,9 @@ static void check_dims(const nr_pool2d_dims *d)
 
 /* 2x2 stride 2, one output row: 4 outputs at a time from the even/odd
  * lanes of two input rows, the same comparisons in the same order as the
- * scalar loop (first maximum wins, NaN only when first). */
-static void maxpool_row_2x2(const float *r0, const float *r1, int W, int oy, int ow,
-                            float *o, int32_t *am)
+ * scalar loop (first maximum wins, NaN only when first). See pool_plane.h. */
+void nr_maxpool2x2_row(const float *r0, const float *r1, int W, int oy, int ow, float *o,
+                       int32_t *am)
 {
     int ox = 0;
     const int32_t row0 = 2 * oy * W;
@@ -76,8 +76,8 @@ void nr_maxpool_forward(const nr_pool2d_dims *d, const float *in, float *out,
         if (S == 2 && st == 2) {
             for (int oy = 0; oy < oh; oy++) {
                 const float *r0 = x + (size_t)(2 * oy) * W;
-                maxpool_row_2x2(r0, r0 + W, W, oy, ow, o + (size_t)oy * ow,
-                                am ? am + (size_t)oy * ow : NULL);
+                nr_maxpool2x2_row(r0, r0 + W, W, oy, ow, o + (size_t)oy * ow,
+                                  am ? am + (size_t)oy * ow : NULL);
             }
             continue;
         }

@@ -27,6 +27,13 @@ static inline nr_v4f nr_v4_max2x2(nr_v4f tl, nr_v4f tr, nr_v4f bl, nr_v4f br, in
     return m;
 }
 
+/* One output row oy of the 2x2/2 max pooling of a plane W wide (W even):
+ * r0, r1 its two input rows (2 * oy and 2 * oy + 1), o: [W/2] the maxima,
+ * am: [W/2] their positions (2 * oy + dy) * W + 2 * ox + dx in the plane
+ * (NULL: not wanted), the first maximum winning ties as nr_maxpool_forward. */
+void nr_maxpool2x2_row(const float *r0, const float *r1, int W, int oy, int ow, float *o,
+                       int32_t *am);
+
 /* g, am: [H/2, W/2] gradient of the pooled plane and its argmax (iy * W + ix);
  * dx: the H x W input-gradient plane with rows dx_stride floats apart
  * (dx_stride >= W), every element OVERWRITTEN: g at the argmax, 0 elsewhere.

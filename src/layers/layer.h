@@ -108,15 +108,15 @@ typedef struct nr_net_plan {
 } nr_net_plan;
 
 /* Layer fusion (decided by the net when it is created, see net.c): a conv
- * run whose next runs are relu (and maxpool 2x2/2) in the same list may
- * execute them too; those runs are then `absorbed`: the executor skips them,
+ * or batchnorm run whose next runs are relu (and maxpool 2x2/2) in the same
+ * list may execute them too; those runs are then `absorbed`: the executor skips them,
  * their out/dout/saved buffers are the ones the conv run reads and writes
  * (run[1] = the relu, run[2] = the maxpool), and their own forward/backward
  * never run. */
 typedef enum nr_fuse {
     NR_FUSE_NONE,
-    NR_FUSE_RELU,           /* conv -> relu */
-    NR_FUSE_RELU_MAXPOOL    /* conv -> relu -> maxpool 2x2/2 */
+    NR_FUSE_RELU,           /* conv (batchnorm) -> relu */
+    NR_FUSE_RELU_MAXPOOL    /* conv (batchnorm) -> relu -> maxpool 2x2/2 */
 } nr_fuse;
 
 /* The runtime of one layer. out/dout ([max_batch, out size]) are bound by
@@ -138,7 +138,7 @@ struct nr_layer_run {
                                   0 = one state for the whole batch */
     nr_layer_run *block;       /* residual: runs of layer->block / layer->shortcut */
     nr_layer_run *shortcut;
-    nr_fuse fuse;              /* conv: the runs after it that it executes */
+    nr_fuse fuse;              /* conv, batchnorm: the runs after it that it executes */
     bool absorbed;             /* executed by an earlier run (fusion): skipped */
     /* Timing (nr_net_set_timing), set by the net for the runs inside residual
      * blocks (NULL at the top level, which the net times itself): where

@@ -231,6 +231,35 @@ static void plan_parts(nr_layer_run *runs, size_t count, size_t top, int depth,
     }
 }
 
+/* A 2x2 stride-2 max pooling over an even plane (the fused kernels' form). */
+static bool is_maxpool_2x2_even(const nr_layer *layer)
+{
+    return layer && layer->kind == NR_LAYER_MAXPOOL && layer->config.pool.size == 2 &&
+           layer->config.pool.stride == 2 && layer->in.h % 2 == 0 && layer->in.w % 2 == 0;
+}
+
+/* Fusion: batchnorm -> relu (-> maxpool 2x2/2, even plane) in one list runs
+ * as the batchnorm run (layers/batchnorm.c: normalise, relu and pool in one
+ * pass after the statistics, and the matching backward); the absorbed runs
+ * keep their buffers, the batchnorm run's own out/dout go unused. Any
+ * backend: the batchnorm kernels are the same for both. */
+static void fuse_batchnorm_runs(nr_layer_run *runs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const nr_layer *layer = runs[i].layer;
+        fuse_batchnorm_runs(runs[i].block, layer->block_count);
+        fuse_batchnorm_runs(runs[i].shortcut, layer->shortcut_count);
+        if (layer->kind != NR_LAYER_BATCHNORM || runs[i].absorbed || i + 1 >= count ||
+            runs[i + 1].layer->kind != NR_LAYER_RELU)
+            continue;
+        const bool pool = i + 2 < count && is_maxpool_2x2_even(runs[i + 2].layer);
+        runs[i].fuse = pool ? NR_FUSE_RELU_MAXPOOL : NR_FUSE_RELU;
+        for (size_t j = 1; j <= (pool ? 2u : 1u); j++)
+            runs[i + j].absorbed = true;
+        i += pool ? 2 : 1;
+    }
+}
+
 static void init_runs(nr_layer_run *runs, size_t count, nr_rng *rng)
 {
     for (size_t i = 0; i < count; i++) {
@@ -375,6 +404,7 @@ int nr_net_create(const nr_graph *graph, int max_batch, nr_backend backend, nr_l
     };
     plan_runs(&binding, net->runs, net->exec_count);
     fuse_runs(net->kernels, net->runs, net->exec_count, max_batch);
+    fuse_batchnorm_runs(net->runs, net->exec_count);
     if (plan_summed_ranges(net) != 0)
         goto oom;
     plan_parts(net->runs, net->exec_count, 0, 0, false, NULL, &net->part_count);
