@@ -187,7 +187,7 @@ START_TEST(test_sparse_path_choice)
         nr_conv2d_sparse_backward(&d, in, w, &src, di3, dw3, NULL, ws);
         ck_assert_int_eq(memcmp(dw1.g, dw3, nw * sizeof(float)) == 0,
                          (parts[c] & NR_SPARSE_DW) != 0);
-        if (!(parts[c] & NR_SPARSE_DIN) && nr_wino_pays(d.filters, d.c, d.h, d.w))
+        if (!(parts[c] & NR_SPARSE_DIN) && nr_wino_tile(d.filters, d.c, d.h, d.w))
             ck_assert_msg(rel_err(di1.g, di3, nin) < 1e-5, "rel err %g",
                           rel_err(di1.g, di3, nin));
         else

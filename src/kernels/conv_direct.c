@@ -135,15 +135,15 @@ static size_t backward_floats(const geom *g, int chunk)
 
 /* Winograd (conv_winograd.c) computes the grid instead of grid_gemm where
  * it pays: the forward (c -> filters) and din (filters -> c) of 3x3 pad 1;
- * its workspace follows the direct kernel's. */
+ * its workspace follows the direct kernel's. The tile, 0 for none. */
 static int wino_forward(const nr_conv2d_dims *d)
 {
-    return d->size == 3 && nr_wino_pays(d->c, d->filters, d->h, d->w);
+    return d->size == 3 ? nr_wino_tile(d->c, d->filters, d->h, d->w) : 0;
 }
 
 static int wino_din(const nr_conv2d_dims *d)
 {
-    return d->size == 3 && nr_wino_pays(d->filters, d->c, d->h, d->w);
+    return d->size == 3 ? nr_wino_tile(d->filters, d->c, d->h, d->w) : 0;
 }
 
 size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
@@ -151,11 +151,11 @@ size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
     geom g = make_geom(d);
     size_t f = forward_floats(&g), b = backward_floats(&g, dw_chunk(&g, d->n));
     if (wino_forward(d)) {
-        nr_wino_geom wg = nr_wino_make_geom(d->c, d->filters, d->h, d->w);
+        nr_wino_geom wg = nr_wino_make_geom(wino_forward(d), d->c, d->filters, d->h, d->w);
         f += nr_wino_workspace_floats(&wg);
     }
     if (wino_din(d)) {
-        nr_wino_geom wg = nr_wino_make_geom(d->filters, d->c, d->h, d->w);
+        nr_wino_geom wg = nr_wino_make_geom(wino_din(d), d->filters, d->c, d->h, d->w);
         b += nr_wino_workspace_floats(&wg);
     }
     size_t s = nr_conv2d_sparse_workspace_floats(d), m = f > b ? f : b;
@@ -510,7 +510,7 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
     float *xp = (float *)(off + g.K);
     float *grid = xp + (size_t)g.C * g.PS;
     const int wino = wino_forward(d);
-    const nr_wino_geom wg = nr_wino_make_geom(g.C, g.F, g.H, g.W);
+    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.C, g.F, g.H, g.W);
     float *wws = workspace + forward_floats(&g);
     if (wino) {
         nr_wino_begin(&wg, weight, (ptrdiff_t)g.K, 9, 3, 1, wws);
@@ -630,8 +630,8 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
     tap_offsets(g.C, g.S, g.Wp, g.PS, off);
     tap_offsets(g.F, g.S, g.Wp, g.PS, offg);
     /* din by Winograd: W'[ch, f, ky', kx'] = W[f, ch, 2-ky', 2-kx'] as strides */
-    const int wino = din && wino_din(d);
-    const nr_wino_geom wg = nr_wino_make_geom(g.F, g.C, g.H, g.W);
+    const int wino = din ? wino_din(d) : 0;
+    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.F, g.C, g.H, g.W);
     float *wws = workspace + backward_floats(&g, chunk);
     if (wino)
         nr_wino_begin(&wg, weight + 8, 9, (ptrdiff_t)g.K, -3, -1, wws);

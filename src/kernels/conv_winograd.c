@@ -44,28 +44,60 @@ static size_t round8(size_t x)
     return (x + 7) / 8 * 8;
 }
 
-nr_wino_geom nr_wino_make_geom(int cin, int cout, int h, int w)
+/* The transforms: F(2x2, 3x3) (Lavin & Gray) and F(4x4, 3x3) (points 0,
+ * +-1, +-2 and infinity), BT [a][a], G [a][3], AT [m][a], a = m + 2. */
+static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double BT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0},
+                                 {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0},
+                                 {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double G4[6][3] = {{1.0 / 4, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+static const double AT4[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+static double bt(int m, int i, int j)
 {
+    return m == 2 ? BT2[i][j] : BT4[i][j];
+}
+
+static double at(int m, int i, int j)
+{
+    return m == 2 ? AT2[i][j] : AT4[i][j];
+}
+
+nr_wino_geom nr_wino_make_geom(int tile, int cin, int cout, int h, int w)
+{
+    assert(tile == 2 || tile == 4);
     nr_wino_geom g;
+    g.m = tile;
+    g.a = tile + 2;
+    g.ne = g.a * g.a;
     g.cin = cin;
     g.cout = cout;
     g.h = h;
     g.w = w;
     g.coutp = (cout + OB - 1) / OB * OB;
-    g.th = (h + 1) / 2;
-    g.tw = (w + 1) / 2;
+    g.th = (h + tile - 1) / tile;
+    g.tw = (w + tile - 1) / tile;
     g.twv = (int)round8((size_t)g.tw);
     g.t = g.th * g.tw;
     g.tp = (int)round8((size_t)g.t);
     g.ldv = (int)round8((size_t)(g.t - g.tw + g.twv));
-    const size_t L = (size_t)g.twv + 8;
-    g.u = 0;
-    g.v = g.u + round8((size_t)16 * g.coutp * cin);
-    g.m = g.v + (size_t)16 * cin * g.ldv;
-    g.xt = g.m + (size_t)16 * g.coutp * g.ldv;
-    g.row = g.xt + (size_t)(2 * g.th + 2) * 4 * g.twv;
-    g.plane = g.row + 4 * L + 8;
-    g.total = g.plane + (size_t)h * (2 * (size_t)g.twv + 8);
+    const size_t rowlen = (size_t)tile * g.twv + 8;   /* a zero-bordered row */
+    const size_t ne = (size_t)g.ne;
+    g.off_u = 0;
+    g.off_v = g.off_u + round8(ne * g.coutp * cin);
+    g.off_m = g.off_v + ne * cin * g.ldv;
+    g.off_xt = g.off_m + ne * g.coutp * g.ldv;
+    g.off_row = g.off_xt + (size_t)(tile * g.th + 2) * g.a * g.twv;
+    g.off_plane = g.off_row + round8(rowlen);
+    g.total = g.off_plane + (size_t)h * rowlen;
     return g;
 }
 
@@ -74,98 +106,101 @@ size_t nr_wino_workspace_floats(const nr_wino_geom *g)
     return g->total;
 }
 
-int nr_wino_pays(int cin, int cout, int h, int w)
+/* Measured against the direct kernel (tools/bench/README.md, "Winograd";
+ * single thread, 64 images, the forward and the backward with din):
+ * - F(4x4) where a tile row fills most of its 8 lanes (28x28: 7 tiles);
+ * - F(2x2) on narrower planes, but not where cin > cout (the input
+ *   transform, per input channel, costs more than the output one: slower
+ *   for 16 -> 8 channels on 14x14 and 32 -> 16 on 7x7) nor on planes under
+ *   10 wide (4 tiles of 8 lanes) unless cin >= 32 (16 -> 32 on 7x7: slower;
+ *   32 -> 32: faster). */
+int nr_wino_tile(int cin, int cout, int h, int w)
 {
-    (void)h, (void)w;
-    return cin >= 8 && cout >= 8 && nr_cpu_has_avx2_fma();
+    (void)h;
+    if (cin < 8 || cout < 8 || !nr_cpu_has_avx2_fma())
+        return 0;
+    if ((w + 3) / 4 >= 7)
+        return 4;
+    if (cin > cout || (w < 10 && cin < 32))
+        return 0;
+    return 2;
 }
 
 void nr_wino_begin(const nr_wino_geom *g, const float *w, ptrdiff_t so, ptrdiff_t si,
                    ptrdiff_t sy, ptrdiff_t sx, float *ws)
 {
-    float *u = ws + g->u;
-    const int nob = g->coutp / OB;
+    float *u = ws + g->off_u;
+    const int nob = g->coutp / OB, a = g->a;
+    const double(*G)[3] = g->m == 2 ? G2 : G4;
     for (int o = 0; o < g->coutp; o++)
         for (int i = 0; i < g->cin; i++) {
-            float k[3][3] = {{0}}, t[4][3], r[4][4];
+            double k[3][3] = {{0}}, t[6][3], r[6][6];
             if (o < g->cout)
                 for (int ky = 0; ky < 3; ky++)
                     for (int kx = 0; kx < 3; kx++)
                         k[ky][kx] = w[o * so + i * si + ky * sy + kx * sx];
-            for (int c = 0; c < 3; c++) {   /* t = G k */
-                t[0][c] = k[0][c];
-                t[1][c] = 0.5f * (k[0][c] + k[1][c] + k[2][c]);
-                t[2][c] = 0.5f * (k[0][c] - k[1][c] + k[2][c]);
-                t[3][c] = k[2][c];
-            }
-            for (int a = 0; a < 4; a++) {   /* r = t G^T */
-                r[a][0] = t[a][0];
-                r[a][1] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-                r[a][2] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-                r[a][3] = t[a][2];
-            }
-            for (int e = 0; e < 16; e++)
-                u[(((size_t)e * nob + o / OB) * g->cin + i) * OB + o % OB] = r[e / 4][e % 4];
+            for (int p = 0; p < a; p++)   /* t = G k, r = t G^T, in double */
+                for (int c = 0; c < 3; c++)
+                    t[p][c] = G[p][0] * k[0][c] + G[p][1] * k[1][c] + G[p][2] * k[2][c];
+            for (int p = 0; p < a; p++)
+                for (int q = 0; q < a; q++)
+                    r[p][q] = t[p][0] * G[q][0] + t[p][1] * G[q][1] + t[p][2] * G[q][2];
+            for (int e = 0; e < g->ne; e++)
+                u[(((size_t)e * nob + o / OB) * g->cin + i) * OB + o % OB] =
+                    (float)r[e / a][e % a];
         }
     /* V and M columns no tile writes are read (whole 8-wide chunks): keep
-     * them defined; xt's border rows and the row's borders stay zero */
-    memset(ws + g->v, 0, (g->total - g->v) * sizeof *ws);
+     * them defined; xt's border rows and the rows' borders stay zero */
+    memset(ws + g->off_v, 0, (g->total - g->off_v) * sizeof *ws);
 }
 
 /* ---- portable stages ---------------------------------------------------- */
 
 /* Image row y of one channel -> xt row y+1 (the x-transform of its patch
- * columns, 4 rows of twv). */
+ * columns: a rows of twv, one per row of B^T), through a zero-bordered
+ * copy rb. */
 static void row_xt_portable(const nr_wino_geom *g, const float *src, float *xt_row, float *rb)
 {
-    const size_t L = (size_t)g->twv + 8;
-    float *ev = rb + 2 * L, *od = ev + L;
     memcpy(rb + 1, src, (size_t)g->w * sizeof *rb);
-    for (size_t k = 0; k < L; k++) {
-        ev[k] = rb[2 * k];
-        od[k] = rb[2 * k + 1];
-    }
-    const int n = g->twv;
-    float *a0 = xt_row, *a1 = a0 + n, *a2 = a1 + n, *a3 = a2 + n;
-    for (int k = 0; k < n; k++) {
-        a0[k] = ev[k] - ev[k + 1];
-        a1[k] = od[k] + ev[k + 1];
-        a2[k] = ev[k + 1] - od[k];
-        a3[k] = od[k] - od[k + 1];
-    }
+    const int n = g->twv, m = g->m, a = g->a;
+    for (int i = 0; i < a; i++)
+        for (int k = 0; k < n; k++) {
+            float s = 0.0f;
+            for (int j = 0; j < a; j++)
+                s += (float)bt(m, i, j) * rb[m * k + j];
+            xt_row[(size_t)i * n + k] = s;
+        }
 }
 
 /* xt (one channel) -> V[e][ch][t], tile rows ascending. */
 static void xt_v_portable(const nr_wino_geom *g, const float *xt, float *v, int ch)
 {
-    const int n = g->twv;
+    const int n = g->twv, m = g->m, a = g->a;
     const size_t es = (size_t)g->cin * g->ldv;   /* V's stride between elements e */
-    for (int ty = 0; ty < g->th; ty++) {
-        const float *r0 = xt + (size_t)(2 * ty) * 4 * n;
-        const float *r1 = r0 + 4 * n, *r2 = r1 + 4 * n, *r3 = r2 + 4 * n;
+    for (int ty = 0; ty < g->th; ty++)
         for (int k0 = 0; k0 < n; k0 += 8) {
             float *dst = v + (size_t)ch * g->ldv + (size_t)ty * g->tw + k0;
-            for (int j = 0; j < 4; j++)
-                for (int l = 0; l < 8; l++) {
-                    const size_t x = (size_t)j * n + k0 + l;
-                    dst[(0 * 4 + j) * es + l] = r0[x] - r2[x];
-                    dst[(1 * 4 + j) * es + l] = r1[x] + r2[x];
-                    dst[(2 * 4 + j) * es + l] = r2[x] - r1[x];
-                    dst[(3 * 4 + j) * es + l] = r1[x] - r3[x];
-                }
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++)
+                    for (int l = 0; l < 8; l++) {
+                        float s = 0.0f;
+                        for (int r = 0; r < a; r++)
+                            s += (float)bt(m, i, r) *
+                                 xt[((size_t)(m * ty + r) * a + j) * n + k0 + l];
+                        dst[(size_t)(i * a + j) * es + l] = s;
+                    }
         }
-    }
 }
 
 /* M[e] = U[e] V[e] for the tp columns, sums over the input channels in
  * ascending order. */
-static void gemm_portable(const nr_wino_geom *g, const float *u, const float *v, float *m)
+static void gemm_portable(const nr_wino_geom *g, const float *u, const float *v, float *mm)
 {
     const int nob = g->coutp / OB;
-    for (int e = 0; e < 16; e++)
+    for (int e = 0; e < g->ne; e++)
         for (int o = 0; o < g->coutp; o++) {
             const float *a = u + ((size_t)e * nob + o / OB) * g->cin * OB + o % OB;
-            float *dst = m + ((size_t)e * g->coutp + o) * g->ldv;
+            float *dst = mm + ((size_t)e * g->coutp + o) * g->ldv;
             for (int q = 0; q < g->tp; q++) {
                 float s = 0.0f;
                 for (int i = 0; i < g->cin; i++)
@@ -175,32 +210,30 @@ static void gemm_portable(const nr_wino_geom *g, const float *u, const float *v,
         }
 }
 
-/* M (output channel o) -> the grid plane out (rows ldy apart). */
-static void m_out_portable(const nr_wino_geom *g, const float *m, int o, float *out, size_t ldy)
+/* M (output channel o) -> the grid plane out (rows ldy apart): the valid
+ * cells only. */
+static void m_out_portable(const nr_wino_geom *g, const float *mm, int o, float *out, size_t ldy)
 {
+    const int m = g->m, a = g->a;
     const size_t es = (size_t)g->coutp * g->ldv;
     for (int ty = 0; ty < g->th; ty++)
-        for (int k0 = 0; k0 < g->twv; k0 += 8) {
-            const float *src = m + (size_t)o * g->ldv + (size_t)ty * g->tw + k0;
-            float y[2][16];
-            for (int l = 0; l < 8; l++) {
-                float s[2][4];
-                for (int j = 0; j < 4; j++) {
-                    const float m0 = src[(0 * 4 + j) * es + l], m1 = src[(1 * 4 + j) * es + l];
-                    const float m2 = src[(2 * 4 + j) * es + l], m3 = src[(3 * 4 + j) * es + l];
-                    s[0][j] = m0 + m1 + m2;
-                    s[1][j] = m1 - m2 - m3;
+        for (int tx = 0; tx < g->tw; tx++) {
+            const float *src = mm + (size_t)o * g->ldv + (size_t)ty * g->tw + tx;
+            float s[4][6];
+            for (int p = 0; p < m; p++)
+                for (int j = 0; j < a; j++) {
+                    float acc = 0.0f;
+                    for (int i = 0; i < a; i++)
+                        acc += (float)at(m, p, i) * src[(size_t)(i * a + j) * es];
+                    s[p][j] = acc;
                 }
-                for (int a = 0; a < 2; a++) {
-                    y[a][2 * l] = s[a][0] + s[a][1] + s[a][2];
-                    y[a][2 * l + 1] = s[a][1] - s[a][2] - s[a][3];
+            for (int p = 0; p < m && m * ty + p < g->h; p++)
+                for (int q = 0; q < m && m * tx + q < g->w; q++) {
+                    float acc = 0.0f;
+                    for (int j = 0; j < a; j++)
+                        acc += (float)at(m, q, j) * s[p][j];
+                    out[(size_t)(m * ty + p) * ldy + m * tx + q] = acc;
                 }
-            }
-            const int x0 = 2 * k0, count = g->w - x0 < 16 ? g->w - x0 : 16;
-            for (int a = 0; a < 2 && 2 * ty + a < g->h; a++)
-                if (count > 0)
-                    memcpy(out + (size_t)(2 * ty + a) * ldy + x0, y[a],
-                           (size_t)count * sizeof(float));
         }
 }
 
@@ -383,7 +416,7 @@ NR_AVX2 static void gemm_avx2(const nr_wino_geom *g, const float *u, const float
 {
     const int nob = g->coutp / OB, K = g->cin, tp = g->tp;
     const size_t ld = (size_t)g->ldv;
-    for (int e = 0; e < 16; e++) {
+    for (int e = 0; e < g->ne; e++) {
         const float *b = v + (size_t)e * K * ld;
         for (int ob = 0; ob < nob; ob++) {
             const float *a = u + ((size_t)e * nob + ob) * K * OB;
@@ -456,24 +489,192 @@ NR_AVX2 static void m_out_avx2(const nr_wino_geom *g, const float *m, int o, flo
         }
 }
 
+/* ---- F(4x4, 3x3), AVX2 ------------------------------------------------- */
+
+/* Phases of p[0..32): e_j = [p_j, p_{4+j}, ..., p_{28+j}], j < 4. */
+NR_AVX2_INLINE static void deinterleave4(const float *p, __m256 *e0, __m256 *e1, __m256 *e2,
+                                         __m256 *e3)
+{
+    const __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8);
+    const __m256 v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
+    const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+    const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+    /* [p0 p8 p16 p24 | p4 p12 p20 p28] and so on: tiles 0 2 4 6 | 1 3 5 7 */
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    *e0 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), order);
+    *e1 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)), order);
+    *e2 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), order);
+    *e3 = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)), order);
+}
+
+/* r = B^T d for F(4x4) (BT4), d0..d5 -> r0..r5. */
+#define WINO_BT4(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                              \
+    do {                                                                                      \
+        const __m256 four = _mm256_set1_ps(4.0f), five = _mm256_set1_ps(5.0f),                \
+                     two = _mm256_set1_ps(2.0f);                                              \
+        const __m256 a_ = _mm256_fnmadd_ps(four, d2, d4);   /* d4 - 4 d2 */                    \
+        const __m256 b_ = _mm256_fnmadd_ps(four, d1, d3);   /* d3 - 4 d1 */                    \
+        const __m256 c_ = _mm256_sub_ps(d4, d2);                                              \
+        const __m256 e_ = _mm256_mul_ps(two, _mm256_sub_ps(d3, d1));                          \
+        r0 = _mm256_fmadd_ps(four, d0, _mm256_fnmadd_ps(five, d2, d4));                       \
+        r1 = _mm256_add_ps(a_, b_);                                                           \
+        r2 = _mm256_sub_ps(a_, b_);                                                           \
+        r3 = _mm256_add_ps(c_, e_);                                                           \
+        r4 = _mm256_sub_ps(c_, e_);                                                           \
+        r5 = _mm256_fmadd_ps(four, d1, _mm256_fnmadd_ps(five, d3, d5));                       \
+    } while (0)
+
+/* One channel's rows -> xt rows 1..h (6 rows of twv each), through the
+ * zero-bordered rows P[y+1][x+1] (4*twv + 8 long): for tiles k..k+7,
+ * d_j = P[4k + j]. */
+NR_AVX2 static void channel_xt4_avx2(const nr_wino_geom *g, const float *src, size_t ld,
+                                     float *xt, float *pp)
+{
+    const int n = g->twv;
+    const size_t lp = (size_t)4 * n + 8;
+    for (int y = 0; y < g->h; y++)
+        copy_row(pp + (size_t)y * lp + 1, src + (size_t)y * ld, g->w);
+    for (int y = 0; y < g->h; y++) {
+        const float *p = pp + (size_t)y * lp;
+        float *r = xt + (size_t)(y + 1) * 6 * n;
+        for (int k = 0; k < n; k += 8) {
+            __m256 d0, d1, d2, d3, d4, d5, u2, u3, r0, r1, r2, r3, r4, r5;
+            deinterleave4(p + 4 * k, &d0, &d1, &d2, &d3);
+            deinterleave4(p + 4 * k + 4, &d4, &d5, &u2, &u3);
+            (void)u2, (void)u3;
+            WINO_BT4(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5);
+            _mm256_storeu_ps(r + k, r0);
+            _mm256_storeu_ps(r + n + k, r1);
+            _mm256_storeu_ps(r + 2 * n + k, r2);
+            _mm256_storeu_ps(r + 3 * n + k, r3);
+            _mm256_storeu_ps(r + 4 * n + k, r4);
+            _mm256_storeu_ps(r + 5 * n + k, r5);
+        }
+    }
+}
+
+NR_AVX2 static void xt_v4_avx2(const nr_wino_geom *g, const float *xt, float *v, int ch)
+{
+    const int n = g->twv;
+    const size_t es = (size_t)g->cin * g->ldv, rs = (size_t)6 * n;
+    for (int ty = 0; ty < g->th; ty++) {
+        const float *x0 = xt + (size_t)(4 * ty) * rs;
+        for (int k0 = 0; k0 < n; k0 += 8) {
+            float *dst = v + (size_t)ch * g->ldv + (size_t)ty * g->tw + k0;
+            for (int j = 0; j < 6; j++) {
+                const float *c = x0 + (size_t)j * n + k0;
+                __m256 r0, r1, r2, r3, r4, r5;
+                const __m256 d0 = _mm256_loadu_ps(c), d1 = _mm256_loadu_ps(c + rs),
+                             d2 = _mm256_loadu_ps(c + 2 * rs), d3 = _mm256_loadu_ps(c + 3 * rs),
+                             d4 = _mm256_loadu_ps(c + 4 * rs), d5 = _mm256_loadu_ps(c + 5 * rs);
+                WINO_BT4(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5);
+                _mm256_storeu_ps(dst + (size_t)(0 * 6 + j) * es, r0);
+                _mm256_storeu_ps(dst + (size_t)(1 * 6 + j) * es, r1);
+                _mm256_storeu_ps(dst + (size_t)(2 * 6 + j) * es, r2);
+                _mm256_storeu_ps(dst + (size_t)(3 * 6 + j) * es, r3);
+                _mm256_storeu_ps(dst + (size_t)(4 * 6 + j) * es, r4);
+                _mm256_storeu_ps(dst + (size_t)(5 * 6 + j) * es, r5);
+            }
+        }
+    }
+}
+#undef WINO_BT4
+
+/* y = A^T t for F(4x4) (AT4): t0..t5 -> y0..y3. */
+NR_AVX2_INLINE static void at4(__m256 t0, __m256 t1, __m256 t2, __m256 t3, __m256 t4, __m256 t5,
+                               __m256 *y0, __m256 *y1, __m256 *y2, __m256 *y3)
+{
+    const __m256 p = _mm256_add_ps(t1, t2), q = _mm256_sub_ps(t1, t2);
+    const __m256 r = _mm256_add_ps(t3, t4), s = _mm256_sub_ps(t3, t4);
+    *y0 = _mm256_add_ps(_mm256_add_ps(t0, p), r);
+    *y1 = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), s, q);
+    *y2 = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), r, p);
+    *y3 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), s, q), t5);
+}
+
+/* As m_out_avx2 for F(4x4): 32-float stores per row and chunk (runs past
+ * the row as there, same order: tile rows ascending, chunks descending,
+ * rows of a tile ascending). */
+NR_AVX2 static void m_out4_avx2(const nr_wino_geom *g, const float *m, int o, float *out,
+                                size_t ldy, const float *end)
+{
+    const size_t es = (size_t)g->coutp * g->ldv;
+    for (int ty = 0; ty < g->th; ty++)
+        for (int k0 = g->twv - 8; k0 >= 0; k0 -= 8) {
+            const float *src = m + (size_t)o * g->ldv + (size_t)ty * g->tw + k0;
+            __m256 s[4][6];   /* (A^T M)[p][j]: through memory, 24 vectors */
+            for (int j = 0; j < 6; j++)
+                at4(_mm256_loadu_ps(src + (size_t)(0 * 6 + j) * es),
+                    _mm256_loadu_ps(src + (size_t)(1 * 6 + j) * es),
+                    _mm256_loadu_ps(src + (size_t)(2 * 6 + j) * es),
+                    _mm256_loadu_ps(src + (size_t)(3 * 6 + j) * es),
+                    _mm256_loadu_ps(src + (size_t)(4 * 6 + j) * es),
+                    _mm256_loadu_ps(src + (size_t)(5 * 6 + j) * es), &s[0][j], &s[1][j],
+                    &s[2][j], &s[3][j]);
+            const int x0 = 4 * k0, count = g->w - x0 < 32 ? g->w - x0 : 32;
+            for (int p = 0; p < 4 && 4 * ty + p < g->h; p++) {
+                __m256 y0, y1, y2, y3;
+                at4(s[p][0], s[p][1], s[p][2], s[p][3], s[p][4], s[p][5], &y0, &y1, &y2, &y3);
+                /* interleave: tile k's 4 outputs at 4k .. 4k+3 */
+                const __m256 t0 = _mm256_unpacklo_ps(y0, y1), t1 = _mm256_unpackhi_ps(y0, y1);
+                const __m256 t2 = _mm256_unpacklo_ps(y2, y3), t3 = _mm256_unpackhi_ps(y2, y3);
+                const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+                const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+                const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+                const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+                __m256 q[4];
+                q[0] = _mm256_permute2f128_ps(u0, u1, 0x20);   /* tiles 0, 1 */
+                q[1] = _mm256_permute2f128_ps(u2, u3, 0x20);   /* tiles 2, 3 */
+                q[2] = _mm256_permute2f128_ps(u0, u1, 0x31);   /* tiles 4, 5 */
+                q[3] = _mm256_permute2f128_ps(u2, u3, 0x31);   /* tiles 6, 7 */
+                float *dst = out + (size_t)(4 * ty + p) * ldy + x0;
+                if (count <= 0)
+                    continue;
+                if (end - dst >= 32) {
+                    _mm256_storeu_ps(dst, q[0]);
+                    _mm256_storeu_ps(dst + 8, q[1]);
+                    _mm256_storeu_ps(dst + 16, q[2]);
+                    _mm256_storeu_ps(dst + 24, q[3]);
+                    continue;
+                }
+                for (int c = 0; c < 4 && 8 * c < count; c++) {
+                    if (count - 8 * c >= 8)
+                        _mm256_storeu_ps(dst + 8 * c, q[c]);
+                    else
+                        _mm256_maskstore_ps(dst + 8 * c, first_lanes(count - 8 * c), q[c]);
+                }
+            }
+        }
+}
+
 #endif /* NR_HAVE_AVX2_KERNELS */
 
 void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size_t in_ld,
                    size_t in_ps, float *out, size_t ldy, size_t ldo, float *ws)
 {
-    const float *u = ws + g->u;
-    float *v = ws + g->v, *m = ws + g->m, *xt = ws + g->xt, *rb = ws + g->row;
-    const size_t xrow = (size_t)4 * g->twv;
+    const float *u = ws + g->off_u;
+    float *v = ws + g->off_v, *mm = ws + g->off_m, *xt = ws + g->off_xt;
+    const size_t xrow = (size_t)g->a * g->twv;
 #if NR_HAVE_AVX2_KERNELS
     if (isa == NR_WINO_AVX2) {
+        float *pp = ws + g->off_plane;
         for (int ch = 0; ch < g->cin; ch++) {
-            channel_xt_avx2(g, in + (size_t)ch * in_ps, in_ld, xt, ws + g->plane);
-            xt_v_avx2(g, xt, v, ch);
+            if (g->m == 2) {
+                channel_xt_avx2(g, in + (size_t)ch * in_ps, in_ld, xt, pp);
+                xt_v_avx2(g, xt, v, ch);
+            } else {
+                channel_xt4_avx2(g, in + (size_t)ch * in_ps, in_ld, xt, pp);
+                xt_v4_avx2(g, xt, v, ch);
+            }
         }
-        gemm_avx2(g, u, v, m);
+        gemm_avx2(g, u, v, mm);
         const float *end = out + (size_t)(g->cout - 1) * ldo + (size_t)(g->h - 1) * ldy + g->w;
-        for (int o = 0; o < g->cout; o++)
-            m_out_avx2(g, m, o, out + (size_t)o * ldo, ldy, end);
+        for (int o = 0; o < g->cout; o++) {
+            if (g->m == 2)
+                m_out_avx2(g, mm, o, out + (size_t)o * ldo, ldy, end);
+            else
+                m_out4_avx2(g, mm, o, out + (size_t)o * ldo, ldy, end);
+        }
         return;
     }
 #endif
@@ -481,10 +682,10 @@ void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size
     for (int ch = 0; ch < g->cin; ch++) {
         for (int y = 0; y < g->h; y++)
             row_xt_portable(g, in + (size_t)ch * in_ps + (size_t)y * in_ld,
-                            xt + (size_t)(y + 1) * xrow, rb);
+                            xt + (size_t)(y + 1) * xrow, ws + g->off_row);
         xt_v_portable(g, xt, v, ch);
     }
-    gemm_portable(g, u, v, m);
+    gemm_portable(g, u, v, mm);
     for (int o = 0; o < g->cout; o++)
-        m_out_portable(g, m, o, out + (size_t)o * ldo, ldy);
+        m_out_portable(g, mm, o, out + (size_t)o * ldo, ldy);
 }
