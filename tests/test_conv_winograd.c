@@ -35,6 +35,8 @@ static const int shapes[][4] = {
     { 9, 6, 1, 1 },       /* one pixel */
     { 3, 10, 2, 40 },     /* three chunks, one tile row */
     { 1, 1, 5, 4 },
+    { 6, 9, 5, 8 },       /* F(2x2): 4 tiles a row, two rows a vector, odd count */
+    { 10, 4, 9, 15 },     /* F(4x4): the same */
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

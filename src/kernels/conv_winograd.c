@@ -20,7 +20,7 @@
  *   U  [16][coutp/4][cin][4]  U[e] for 4 output channels side by side
  *   V  [16][cin][ldv]         the input transform, column t = tile
  *   M  [16][coutp][ldv]       M[e] = U[e] V[e]
- *   xt [2th+2][4][twv]        one channel's rows after the x-transform
+ *   xt [m*th+2+m][a][twv]     one channel's rows after the x-transform
  *                             (rows 0 and > h stay zero)
  *   row: a zero-bordered image row [2L] | its even [L] | odd [L] elements
  *        (L = twv + 8), for the portable code
@@ -95,7 +95,8 @@ nr_wino_geom nr_wino_make_geom(int tile, int cin, int cout, int h, int w)
     g.off_v = g.off_u + round8(ne * g.coutp * cin);
     g.off_m = g.off_v + ne * cin * g.ldv;
     g.off_xt = g.off_m + ne * g.coutp * g.ldv;
-    g.off_row = g.off_xt + (size_t)(tile * g.th + 2) * g.a * g.twv;
+    /* m more zero rows: a pair of tile rows (tw == 4) reads them past an odd th */
+    g.off_row = g.off_xt + (size_t)(tile * g.th + 2 + tile) * g.a * g.twv;
     g.off_plane = g.off_row + round8(rowlen);
     g.total = g.off_plane + (size_t)h * rowlen;
     return g;
@@ -109,10 +110,11 @@ size_t nr_wino_workspace_floats(const nr_wino_geom *g)
 /* Measured against the direct kernel (tools/bench/README.md, "Winograd";
  * single thread, 64 images, the forward and the backward with din):
  * - F(4x4) where a tile row fills most of its 8 lanes (28x28: 7 tiles);
+ *   on 14x14 it is no faster than F(2x2) (16 -> 16) or slower (8 -> 16);
  * - F(2x2) on narrower planes, but not where cin > cout (the input
  *   transform, per input channel, costs more than the output one: slower
  *   for 16 -> 8 channels on 14x14 and 32 -> 16 on 7x7) nor on planes under
- *   10 wide (4 tiles of 8 lanes) unless cin >= 32 (16 -> 32 on 7x7: slower;
+ *   10 wide (4 tiles a row) unless cin >= 32 (16 -> 32 on 7x7: even;
  *   32 -> 32: faster). */
 int nr_wino_tile(int cin, int cout, int h, int w)
 {
@@ -249,6 +251,33 @@ NR_AVX2_INLINE static __m256i first_lanes(int n)
     return _mm256_loadu_si256((const __m256i *)(lane_mask + 8 - n));
 }
 
+/* 8 floats at p, or with pair the first 4 at p and 4 at p + hi: two tile
+ * rows of 4 tiles in one vector (tw == 4: the columns of V and M hold tile
+ * rows ty and ty+1 side by side, t = ty*4 + tx). */
+NR_AVX2_INLINE static __m256 load_pair(const float *p, size_t hi, int pair)
+{
+    if (!pair)
+        return _mm256_loadu_ps(p);
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), _mm_loadu_ps(p + hi), 1);
+}
+
+/* dst[0..count) = the first count of the 16 floats (a, b): whole stores
+ * where they end before `end` (see m_out_avx2), masked ones otherwise. */
+NR_AVX2_INLINE static void store_row16(float *dst, __m256 a, __m256 b, int count,
+                                       const float *end)
+{
+    if (end - dst >= 16) {
+        _mm256_storeu_ps(dst, a);
+        _mm256_storeu_ps(dst + 8, b);
+    } else if (count >= 8) {
+        _mm256_storeu_ps(dst, a);
+        if (count > 8)
+            _mm256_maskstore_ps(dst + 8, first_lanes(count - 8), b);
+    } else if (count > 0) {
+        _mm256_maskstore_ps(dst, first_lanes(count), a);
+    }
+}
+
 /* dst[0..round8(n)) = src[0..n) then zeros: a masked load for the tail
  * (nothing read past src + n), full stores (masked stores are slow on AMD). */
 NR_AVX2_INLINE static void copy_row(float *dst, const float *src, int n)
@@ -299,17 +328,17 @@ NR_AVX2 static void channel_xt_avx2(const nr_wino_geom *g, const float *src, siz
 
 NR_AVX2 static void xt_v_avx2(const nr_wino_geom *g, const float *xt, float *v, int ch)
 {
-    const int n = g->twv;
-    const size_t es = (size_t)g->cin * g->ldv;
-    for (int ty = 0; ty < g->th; ty++) {
+    const int n = g->twv, pair = g->tw == 4;
+    const size_t es = (size_t)g->cin * g->ldv, hi = (size_t)2 * 4 * n;
+    for (int ty = 0; ty < g->th; ty += 1 + pair) {
         const float *r0 = xt + (size_t)(2 * ty) * 4 * n;
         const float *r1 = r0 + 4 * n, *r2 = r1 + 4 * n, *r3 = r2 + 4 * n;
         for (int k0 = 0; k0 < n; k0 += 8) {
             float *dst = v + (size_t)ch * g->ldv + (size_t)ty * g->tw + k0;
             for (int j = 0; j < 4; j++) {
                 const size_t x = (size_t)j * n + k0;
-                __m256 a = _mm256_loadu_ps(r0 + x), b = _mm256_loadu_ps(r1 + x);
-                __m256 c = _mm256_loadu_ps(r2 + x), d = _mm256_loadu_ps(r3 + x);
+                __m256 a = load_pair(r0 + x, hi, pair), b = load_pair(r1 + x, hi, pair);
+                __m256 c = load_pair(r2 + x, hi, pair), d = load_pair(r3 + x, hi, pair);
                 _mm256_storeu_ps(dst + (0 * 4 + j) * es, _mm256_sub_ps(a, c));
                 _mm256_storeu_ps(dst + (1 * 4 + j) * es, _mm256_add_ps(b, c));
                 _mm256_storeu_ps(dst + (2 * 4 + j) * es, _mm256_sub_ps(c, b));
@@ -443,7 +472,8 @@ NR_AVX2 static void m_out_avx2(const nr_wino_geom *g, const float *m, int o, flo
                                size_t ldy, const float *end)
 {
     const size_t es = (size_t)g->coutp * g->ldv;
-    for (int ty = 0; ty < g->th; ty++)
+    const int pair = g->tw == 4;   /* lanes 4-7: tile row ty + 1 (see load_pair) */
+    for (int ty = 0; ty < g->th; ty += 1 + pair)
         for (int k0 = g->twv - 8; k0 >= 0; k0 -= 8) {   /* descending: see above */
             const float *src = m + (size_t)o * g->ldv + (size_t)ty * g->tw + k0;
             /* s[a][j] = (A^T M)[a][j]: named, so they stay in registers */
@@ -463,29 +493,31 @@ NR_AVX2 static void m_out_avx2(const nr_wino_geom *g, const float *m, int o, flo
             WINO_COL(3, s03, s13)
 #undef WINO_COL
             const int x0 = 2 * k0, count = g->w - x0 < 16 ? g->w - x0 : 16;
-            for (int a = 0; a < 2 && 2 * ty + a < g->h; a++) {
-                const __m256 t0 = a ? s10 : s00, t1 = a ? s11 : s01, t2 = a ? s12 : s02,
-                             t3 = a ? s13 : s03;
-                __m256 y0 = _mm256_add_ps(_mm256_add_ps(t0, t1), t2);
-                __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(t1, t2), t3);
-                /* interleave: y0[0] y1[0] y0[1] y1[1] ... */
-                __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
-                __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20);
-                __m256 second = _mm256_permute2f128_ps(lo, hi, 0x31);
-                float *dst = out + (size_t)(2 * ty + a) * ldy + x0;
-                if (count <= 0)
-                    continue;
-                if (end - dst >= 16) {
-                    _mm256_storeu_ps(dst, first);
-                    _mm256_storeu_ps(dst + 8, second);
-                } else if (count >= 8) {
-                    _mm256_storeu_ps(dst, first);
-                    if (count > 8)
-                        _mm256_maskstore_ps(dst + 8, first_lanes(count - 8), second);
-                } else {
-                    _mm256_maskstore_ps(dst, first_lanes(count), first);
+            /* a pair's rows in order: tile row ty's two, then ty + 1's */
+            for (int half = 0; half <= pair && ty + half < g->th; half++)
+                for (int a = 0; a < 2 && 2 * (ty + half) + a < g->h; a++) {
+                    const __m256 t0 = a ? s10 : s00, t1 = a ? s11 : s01, t2 = a ? s12 : s02,
+                                 t3 = a ? s13 : s03;
+                    __m256 y0 = _mm256_add_ps(_mm256_add_ps(t0, t1), t2);
+                    __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(t1, t2), t3);
+                    /* interleave: y0[0] y1[0] y0[1] y1[1] ... */
+                    __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+                    __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20);
+                    __m256 second = _mm256_permute2f128_ps(lo, hi, 0x31);
+                    float *dst = out + (size_t)(2 * (ty + half) + a) * ldy + x0;
+                    if (count <= 0)
+                        continue;
+                    if (!pair) {
+                        store_row16(dst, first, second, count, end);
+                        continue;
+                    }
+                    /* tiles 0-3 of row ty in first, of row ty + 1 in second */
+                    const __m256 row = half ? second : first;
+                    if (end - dst >= 8)
+                        _mm256_storeu_ps(dst, row);
+                    else
+                        _mm256_maskstore_ps(dst, first_lanes(count), row);
                 }
-            }
         }
 }
 
@@ -555,18 +587,20 @@ NR_AVX2 static void channel_xt4_avx2(const nr_wino_geom *g, const float *src, si
 
 NR_AVX2 static void xt_v4_avx2(const nr_wino_geom *g, const float *xt, float *v, int ch)
 {
-    const int n = g->twv;
-    const size_t es = (size_t)g->cin * g->ldv, rs = (size_t)6 * n;
-    for (int ty = 0; ty < g->th; ty++) {
+    const int n = g->twv, pair = g->tw == 4;
+    const size_t es = (size_t)g->cin * g->ldv, rs = (size_t)6 * n, hi = 4 * rs;
+    for (int ty = 0; ty < g->th; ty += 1 + pair) {
         const float *x0 = xt + (size_t)(4 * ty) * rs;
         for (int k0 = 0; k0 < n; k0 += 8) {
             float *dst = v + (size_t)ch * g->ldv + (size_t)ty * g->tw + k0;
             for (int j = 0; j < 6; j++) {
                 const float *c = x0 + (size_t)j * n + k0;
                 __m256 r0, r1, r2, r3, r4, r5;
-                const __m256 d0 = _mm256_loadu_ps(c), d1 = _mm256_loadu_ps(c + rs),
-                             d2 = _mm256_loadu_ps(c + 2 * rs), d3 = _mm256_loadu_ps(c + 3 * rs),
-                             d4 = _mm256_loadu_ps(c + 4 * rs), d5 = _mm256_loadu_ps(c + 5 * rs);
+                const __m256 d0 = load_pair(c, hi, pair), d1 = load_pair(c + rs, hi, pair),
+                             d2 = load_pair(c + 2 * rs, hi, pair),
+                             d3 = load_pair(c + 3 * rs, hi, pair),
+                             d4 = load_pair(c + 4 * rs, hi, pair),
+                             d5 = load_pair(c + 5 * rs, hi, pair);
                 WINO_BT4(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5);
                 _mm256_storeu_ps(dst + (size_t)(0 * 6 + j) * es, r0);
                 _mm256_storeu_ps(dst + (size_t)(1 * 6 + j) * es, r1);
@@ -599,7 +633,8 @@ NR_AVX2 static void m_out4_avx2(const nr_wino_geom *g, const float *m, int o, fl
                                 size_t ldy, const float *end)
 {
     const size_t es = (size_t)g->coutp * g->ldv;
-    for (int ty = 0; ty < g->th; ty++)
+    const int pair = g->tw == 4;   /* lanes 4-7: tile row ty + 1 (see load_pair) */
+    for (int ty = 0; ty < g->th; ty += 1 + pair)
         for (int k0 = g->twv - 8; k0 >= 0; k0 -= 8) {
             const float *src = m + (size_t)o * g->ldv + (size_t)ty * g->tw + k0;
             __m256 s[4][6];   /* (A^T M)[p][j]: through memory, 24 vectors */
@@ -612,7 +647,9 @@ NR_AVX2 static void m_out4_avx2(const nr_wino_geom *g, const float *m, int o, fl
                     _mm256_loadu_ps(src + (size_t)(5 * 6 + j) * es), &s[0][j], &s[1][j],
                     &s[2][j], &s[3][j]);
             const int x0 = 4 * k0, count = g->w - x0 < 32 ? g->w - x0 : 32;
-            for (int p = 0; p < 4 && 4 * ty + p < g->h; p++) {
+            /* a pair's rows in order: tile row ty's four, then ty + 1's */
+            for (int half = 0; half <= pair && ty + half < g->th; half++)
+            for (int p = 0; p < 4 && 4 * (ty + half) + p < g->h; p++) {
                 __m256 y0, y1, y2, y3;
                 at4(s[p][0], s[p][1], s[p][2], s[p][3], s[p][4], s[p][5], &y0, &y1, &y2, &y3);
                 /* interleave: tile k's 4 outputs at 4k .. 4k+3 */
@@ -627,9 +664,13 @@ NR_AVX2 static void m_out4_avx2(const nr_wino_geom *g, const float *m, int o, fl
                 q[1] = _mm256_permute2f128_ps(u2, u3, 0x20);   /* tiles 2, 3 */
                 q[2] = _mm256_permute2f128_ps(u0, u1, 0x31);   /* tiles 4, 5 */
                 q[3] = _mm256_permute2f128_ps(u2, u3, 0x31);   /* tiles 6, 7 */
-                float *dst = out + (size_t)(4 * ty + p) * ldy + x0;
+                float *dst = out + (size_t)(4 * (ty + half) + p) * ldy + x0;
                 if (count <= 0)
                     continue;
+                if (pair) {   /* tiles 0-3 of row ty in q[0..1], of row ty + 1 in q[2..3] */
+                    store_row16(dst, q[2 * half], q[2 * half + 1], count, end);
+                    continue;
+                }
                 if (end - dst >= 32) {
                     _mm256_storeu_ps(dst, q[0]);
                     _mm256_storeu_ps(dst + 8, q[1]);
