@@ -38,10 +38,11 @@ static double loss_at(nr_net *net, const float *x, const int32_t *labels, int n,
 /* Compares analytic parameter gradients with central differences at up to
  * `samples` parameters spread over the whole vector (always including the
  * first and last). */
-static void gradcheck(const char *input, const char *layers, const char *loss, int samples)
+static void gradcheck_on(nr_backend backend, const char *input, const char *layers,
+                         const char *loss, int samples)
 {
     fixture f;
-    fixture_make(&f, input, layers, loss, NR_BACKEND_REFERENCE, 4);
+    fixture_make(&f, input, layers, loss, backend, 4);
     const int n = 3;
     size_t in_size = nr_shape_size(f.graph->input);
     float *x = malloc(n * in_size * sizeof *x);
@@ -93,6 +94,30 @@ static void gradcheck(const char *input, const char *layers, const char *loss, i
     free(x);
     fixture_free(&f);
 }
+
+static void gradcheck(const char *input, const char *layers, const char *loss, int samples)
+{
+    gradcheck_on(NR_BACKEND_REFERENCE, input, layers, loss, samples);
+}
+
+/* The BLAS backend's convolutions run their forward and din by Winograd
+ * where nr_wino_tile says (src/kernels/conv_winograd.c): here conv 9 by
+ * F(4x4) both ways (26 wide), conv 10 forward by F(2x2) (13 wide); smooth
+ * activations and pooling: no kinks for the differences to cross. */
+START_TEST(test_gradcheck_winograd_convs)
+{
+    gradcheck_on(NR_BACKEND_BLAS, "[2, 5, 26]",
+                 "    - conv: {filters: 8, size: 3, pad: 1}\n"
+                 "    - tanh\n"
+                 "    - conv: {filters: 9, size: 3, pad: 1}\n"
+                 "    - tanh\n"
+                 "    - avgpool: {size: 2, stride: 2}\n"
+                 "    - conv: {filters: 10, size: 3, pad: 1}\n"
+                 "    - dense: {units: 5}\n"
+                 "    - softmax\n",
+                 "cross_entropy", 150);
+}
+END_TEST
 
 START_TEST(test_gradcheck_cnn)
 {
@@ -742,6 +767,7 @@ int main(void)
     Suite *suite = suite_create("net");
     TCase *grad = tcase_create("gradcheck");
     tcase_add_test(grad, test_gradcheck_cnn);
+    tcase_add_test(grad, test_gradcheck_winograd_convs);
     tcase_add_test(grad, test_gradcheck_activations_pools);
     tcase_add_test(grad, test_gradcheck_batchnorm_dropout);
     tcase_add_test(grad, test_gradcheck_batchnorm_fused);

@@ -44,6 +44,7 @@
 #include "conv_direct.h"
 #include "conv_dw.h"
 #include "conv_sparse.h"
+#include "conv_winograd.h"
 #include "pool_plane.h"
 #include "simd.h"
 #include "vec.h"
@@ -134,10 +135,31 @@ static size_t backward_floats(const geom *g, int chunk)
            (size_t)g->Cp * g->Qp + 8 + plane_floats(g);
 }
 
+/* Winograd (conv_winograd.c) computes the grid instead of grid_gemm where
+ * it pays: the forward (c -> filters) and din (filters -> c) of 3x3 pad 1;
+ * its workspace follows the direct kernel's. The tile, 0 for none. */
+static int wino_forward(const nr_conv2d_dims *d)
+{
+    return d->size == 3 ? nr_wino_tile(d->c, d->filters, d->h, d->w) : 0;
+}
+
+static int wino_din(const nr_conv2d_dims *d)
+{
+    return d->size == 3 ? nr_wino_tile(d->filters, d->c, d->h, d->w) : 0;
+}
+
 size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
 {
     geom g = make_geom(d);
     size_t f = forward_floats(&g), b = backward_floats(&g, dw_chunk(&g, d->n));
+    if (wino_forward(d)) {
+        nr_wino_geom wg = nr_wino_make_geom(wino_forward(d), d->c, d->filters, d->h, d->w);
+        f += nr_wino_workspace_floats(&wg);
+    }
+    if (wino_din(d)) {
+        nr_wino_geom wg = nr_wino_make_geom(wino_din(d), d->filters, d->c, d->h, d->w);
+        b += nr_wino_workspace_floats(&wg);
+    }
     size_t s = nr_conv2d_sparse_workspace_floats(d), m = f > b ? f : b;
     return m > s ? m : s;
 }
@@ -422,14 +444,26 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
     int32_t *off = (int32_t *)(ap + (size_t)g.Fp * g.K);
     float *xp = (float *)(off + g.K);
     float *grid = xp + (size_t)g.C * g.PS;
-    pack_rows(weight, g.F, g.K, g.Fp, ap);
-    tap_offsets(g.C, g.S, g.Wp, g.PS, off);
-    memset(xp, 0, (size_t)g.C * g.PS * sizeof *xp);
+    const int wino = wino_forward(d);
+    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.C, g.F, g.H, g.W);
+    float *wws = workspace + forward_floats(&g);
+    if (wino) {
+        nr_wino_begin(&wg, weight, (ptrdiff_t)g.K, 9, 3, 1, wws);
+    } else {
+        pack_rows(weight, g.F, g.K, g.Fp, ap);
+        tap_offsets(g.C, g.S, g.Wp, g.PS, off);
+        memset(xp, 0, (size_t)g.C * g.PS * sizeof *xp);
+    }
     const size_t in_step = (size_t)g.C * g.H * g.W, plane = (size_t)g.H * g.W;
     const size_t pooled_plane = (size_t)(g.H / 2) * (size_t)(g.W / 2);
     for (int i = 0; i < d->n; i++) {
-        pad_copy(in + (size_t)i * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
-        grid_gemm(g.Fp, g.K, g.Qp, ap, xp, off, grid, (size_t)g.Qp);
+        if (wino) {
+            nr_wino_image(&wg, NR_WINO_AVX2, in + (size_t)i * in_step, (size_t)g.W, plane,
+                          grid, (size_t)g.Wp, (size_t)g.Qp, wws);
+        } else {
+            pad_copy(in + (size_t)i * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
+            grid_gemm(g.Fp, g.K, g.Qp, ap, xp, off, grid, (size_t)g.Qp);
+        }
         for (int f = 0; f < g.F; f++) {
             const float *r = grid + (size_t)f * g.Qp;
             const size_t p = (size_t)i * g.F + (size_t)f;    /* output plane */
@@ -530,7 +564,13 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
     float *small = tmp + (size_t)g.H * g.W;
     tap_offsets(g.C, g.S, g.Wp, g.PS, off);
     tap_offsets(g.F, g.S, g.Wp, g.PS, offg);
-    if (din)
+    /* din by Winograd: W'[ch, f, ky', kx'] = W[f, ch, 2-ky', 2-kx'] as strides */
+    const int wino = din ? wino_din(d) : 0;
+    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.F, g.C, g.H, g.W);
+    float *wws = workspace + backward_floats(&g, chunk);
+    if (wino)
+        nr_wino_begin(&wg, weight + 8, 9, (ptrdiff_t)g.K, -3, -1, wws);
+    else if (din)
         pack_flipped(weight, &g, apf);
     /* borders, slack and the planes of rows >= F stay zero for the call */
     memset(bufs, 0, (size_t)chunk * xs * sizeof *bufs);
@@ -574,7 +614,11 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
             continue;
         for (int b = 0; b < nb; b++) {
             const float *gb = bufs + (size_t)b * xs + (size_t)g.C * g.PS;
-            grid_gemm(g.Cp, g.Kg, g.Qp, apf, gb, offg, grid, (size_t)g.Qp);
+            if (wino)
+                nr_wino_image(&wg, NR_WINO_AVX2, gb + gshift, (size_t)g.Wp, g.PS, grid,
+                              (size_t)g.Wp, (size_t)g.Qp, wws);
+            else
+                grid_gemm(g.Cp, g.Kg, g.Qp, apf, gb, offg, grid, (size_t)g.Qp);
             float *di = din + (size_t)(i0 + b) * in_step;
             for (int ch = 0; ch < g.C; ch++) {
                 const float *r = grid + (size_t)ch * g.Qp;

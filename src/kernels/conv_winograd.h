@@ -1,0 +1,84 @@
+/* conv_winograd.h - private to src/kernels: 3x3 stride-1 pad-1 convolution
+ * of one image by Winograd F(2x2, 3x3) (conv_winograd.c), written onto the
+ * output grid the direct kernel's GEMM writes (conv_direct.c: out[o, q],
+ * q = y*ldy + x, o's rows ldo floats apart), so that conv_direct.c's
+ * epilogues and its din accumulation read it unchanged. conv_direct.c
+ * calls it for the forward and for din (the forward of the output gradient
+ * with the flipped, transposed weights); it calls nothing back.
+ *
+ * Per m x m output tile (m = 2 or 4) and channel: V = B^T d B (d: the
+ * (m+2)^2 input patch, zero outside the image), U = G g G^T per (out, in)
+ * channel pair (once per call), M[e] = U[e] x V[e] for the (m+2)^2
+ * elements e (16 or 36 small GEMMs, the multiplies: 16 per 4 outputs, or
+ * 36 per 16, per channel pair instead of 9 per output), then Y = A^T M A.
+ * Every sum runs in a fixed order: deterministic. The rounding differs from
+ * direct convolution's (F(2x2): transforms with 1/2 and +-1 entries;
+ * F(4x4): entries up to 8 and 1/24, ~10x the error): see the tests for the
+ * bounds.
+ *
+ * Usage, per call of n images (one workspace, owned by the caller):
+ *   nr_wino_geom g = nr_wino_make_geom(nr_wino_tile(..), cin, cout, h, w);
+ *   float *ws = ...;                       nr_wino_workspace_floats(&g) floats
+ *   nr_wino_begin(&g, weights as strides, ws);       the weight transform
+ *   for each image: nr_wino_image(&g, isa, in.., out.., ws);
+ */
+#ifndef NETRUN_KERNELS_CONV_WINOGRAD_H
+#define NETRUN_KERNELS_CONV_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "netrun/kernels.h"
+
+/* Which code runs the per-image stages: the portable C loops or the AVX2 +
+ * FMA ones (only on a CPU that has them, nr_cpu_has_avx2_fma()). Both give
+ * the same grid up to rounding; the tests call each directly. */
+typedef enum nr_wino_isa { NR_WINO_PORTABLE, NR_WINO_AVX2 } nr_wino_isa;
+
+/* Sizes and workspace offsets (floats) of one convolution. */
+typedef struct nr_wino_geom {
+    int m;               /* output tile: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3) */
+    int a, ne;           /* input tile m + 2; elements a*a: the GEMMs */
+    int cin, cout, h, w;
+    int coutp;           /* cout rounded up to 4 */
+    int th, tw;          /* tiles: ceil(h/m) x ceil(w/m) */
+    int twv;             /* tw rounded up to 8 */
+    int t;               /* th * tw */
+    int tp;              /* t rounded up to 8: the GEMMs' columns */
+    int ldv;             /* row stride of V and M (>= the last tile row's 8-wide reach) */
+    /* workspace offsets: U, V, M, the x-transformed rows, a padded row, a padded plane */
+    size_t off_u, off_v, off_m, off_xt, off_row, off_plane;
+    size_t total;
+} nr_wino_geom;
+
+/* tile: 2 or 4 (nr_wino_tile). */
+nr_wino_geom nr_wino_make_geom(int tile, int cin, int cout, int h, int w);
+
+size_t nr_wino_workspace_floats(const nr_wino_geom *g);
+
+/* The Winograd tile for this convolution (cin -> cout channels on h x w
+ * planes, 3x3, stride 1, pad 1) on this CPU: 2 or 4 where it was measured
+ * faster than the direct kernel, 0 where it was not (or without AVX2 +
+ * FMA). The one place the choice is made: conv_direct.c asks it for the
+ * forward (c -> filters) and for din (filters -> c). */
+int nr_wino_tile(int cin, int cout, int h, int w);
+
+/* The weights g(o, i, ky, kx) = w[o*so + i*si + ky*sy + kx*sx] (o < cout,
+ * i < cin; strides may be negative: din's flipped, transposed weights are
+ * w + 8 with so = 9, si = 9*c, sy = -3, sx = -1) -> U in the workspace;
+ * also clears the parts of the workspace no image writes. Once per call,
+ * before nr_wino_image. */
+void nr_wino_begin(const nr_wino_geom *g, const float *w, ptrdiff_t so, ptrdiff_t si,
+                   ptrdiff_t sy, ptrdiff_t sx, float *ws);
+
+/* One image: in(i, y, x) = in[i*in_ps + y*in_ld + x] for y < h, x < w
+ * (nothing else is read) -> out[o*ldo + y*ldy + x] = sum_{i,ky,kx}
+ * g(o,i,ky,kx) in(i, y+ky-1, x+kx-1) for o < cout, y < h, x < w (no bias;
+ * ldy >= w, ldo >= h*ldy). The other cells before the last valid one,
+ * out[(cout-1)*ldo + (h-1)*ldy + w - 1], may be overwritten with garbage
+ * (the grid's dropped columns); nothing after it is written. ws as left by
+ * nr_wino_begin (U kept, the rest scratch). isa NR_WINO_AVX2 only where
+ * nr_cpu_has_avx2_fma(). */
+void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size_t in_ld,
+                   size_t in_ps, float *out, size_t ldy, size_t ldo, float *ws);
+
+#endif
