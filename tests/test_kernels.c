@@ -12,6 +12,7 @@
  * - a check that the gradient checker itself rejects a wrong gradient.
  */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1328,6 +1329,124 @@ START_TEST(test_maxpool_wide_and_set)
 }
 END_TEST
 
+/* Error of y in units in the last place of the float nearest `exact`
+ * (the spacing at exact's binade; the smallest subnormal below FLT_MIN). */
+static double ulp_error(float y, double exact)
+{
+    int e;
+    frexp(fabs(exact), &e);
+    double ulp = ldexp(1.0, e - 24);
+    if (ulp < ldexp(1.0, -149))
+        ulp = ldexp(1.0, -149);
+    return fabs((double)y - exact) / ulp;
+}
+
+/* Checks the fast tanh and sigmoid on xs [n] (ascending): the same bits as
+ * the portable forms, within their stated bounds of double precision,
+ * monotone (also across calls: *prev_t, *prev_s hold the last outputs).
+ * Returns the largest errors seen through *max_t, *max_s (ulp). */
+static void check_fast_act_sweep(const float *xs, size_t n, float *prev_t, float *prev_s,
+                                 double *max_t, double *max_s)
+{
+    float *t = falloc(n), *s = falloc(n), *tp = falloc(n), *sp = falloc(n);
+    nr_tanh_forward_fast(n, xs, t);
+    nr_sigmoid_forward_fast(n, xs, s);
+    nr_tanh_forward_portable(n, xs, tp);
+    nr_sigmoid_forward_portable(n, xs, sp);
+    ck_assert_mem_eq(t, tp, n * sizeof *t);
+    ck_assert_mem_eq(s, sp, n * sizeof *s);
+    /* counted, asserted once: an assertion per element is slow under check */
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = xs[i], et = tanh(x), es = 1.0 / (1.0 + exp(-x));
+        const double ut = ulp_error(t[i], et), us = ulp_error(s[i], es);
+        int ok = ut <= 2.0 && fabs(t[i] - et) <= 1e-6 && fabs(s[i] - es) <= 1e-6;
+        ok = ok && (es >= FLT_MIN ? us <= 3.0 : fabs(s[i] - es) <= 2e-45);
+        ok = ok && t[i] >= *prev_t && s[i] >= *prev_s;   /* monotone */
+        if (!ok && bad++ == 0)
+            first = i;
+        *prev_t = t[i];
+        *prev_s = s[i];
+        if (ut > *max_t)
+            *max_t = ut;
+        if (es >= FLT_MIN && us > *max_s)
+            *max_s = us;
+    }
+    ck_assert_msg(bad == 0, "%zu bad, first x = %a: tanh %a (exact %a), sigmoid %a (exact %a)",
+                  bad, xs[first], t[first], tanh((double)xs[first]), s[first],
+                  1.0 / (1.0 + exp(-(double)xs[first])));
+    free(t); free(s); free(tp); free(sp);
+}
+
+/* The float with the given position in the order of all non-NaN floats
+ * (0: -inf, 0x7f800000: -0, 0x7f800001: +0, 0xff000001: +inf). */
+static float float_at_rank(uint32_t k)
+{
+    uint32_t u = k <= 0x7f800000u ? 0xff800000u - k : k - 0x7f800001u;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t rank_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u & 0x80000000u ? 0xff800000u - u : u + 0x7f800001u;
+}
+
+/* The fast backend's tanh and sigmoid (vmath.h) against double precision:
+ * every 4093rd float from -inf to +inf, then every float in windows around
+ * the points where the algorithms change branch (tanh's 0.625 and its clamp
+ * 10, 0, sigmoid's subnormal outputs from -87.3 and its clamp -104):
+ * tanh within 2 ulp, sigmoid within 3 ulp (absolute 2e-45 below FLT_MIN),
+ * both within 1e-6 absolute, monotone, and the AVX2 and portable forms
+ * give the same bits. Specials: NaN propagates, -0 stays -0 under tanh,
+ * +-inf saturate. */
+START_TEST(test_fast_activation_accuracy)
+{
+    enum { CHUNK = 4099 };   /* odd: the vector forms' tails are exercised */
+    float *xs = falloc(CHUNK);
+    double max_t = 0.0, max_s = 0.0;
+    float prev_t = -1.0f, prev_s = 0.0f;
+    size_t n = 0;
+    for (uint64_t k = 0; k <= 0xff000001u; k += 4093) {
+        xs[n++] = float_at_rank((uint32_t)k);
+        if (n == CHUNK) {
+            check_fast_act_sweep(xs, n, &prev_t, &prev_s, &max_t, &max_s);
+            n = 0;
+        }
+    }
+    check_fast_act_sweep(xs, n, &prev_t, &prev_s, &max_t, &max_s);
+    static const float centres[] = { -104.0f, -87.33f, -10.0f, -0.625f, 0.0f, 0.625f, 10.0f };
+    for (size_t c = 0; c < sizeof centres / sizeof centres[0]; c++) {
+        const uint32_t mid = rank_of(centres[c]);
+        prev_t = -1.0f;
+        prev_s = 0.0f;
+        for (uint32_t k = mid - 8 * CHUNK; k < mid + 8 * CHUNK; k += CHUNK) {
+            for (uint32_t j = 0; j < CHUNK; j++)
+                xs[j] = float_at_rank(k + j);
+            check_fast_act_sweep(xs, CHUNK, &prev_t, &prev_s, &max_t, &max_s);
+        }
+    }
+    fprintf(stderr, "test_fast_activation_accuracy: max error tanh %.3f ulp, sigmoid %.3f ulp\n",
+            max_t, max_s);
+    /* specials, through the vector path and the tail */
+    const float sx[11] = { NAN, -0.0f, 0.0f, INFINITY, -INFINITY, 1e30f, -1e30f, FLT_MIN,
+                           -FLT_MIN, 1e-45f, -NAN };
+    float t[11], s[11];
+    nr_tanh_forward_fast(11, sx, t);
+    nr_sigmoid_forward_fast(11, sx, s);
+    ck_assert(isnan(t[0]) && isnan(s[0]) && isnan(t[10]) && isnan(s[10]));
+    ck_assert(t[1] == 0.0f && signbit(t[1]) && t[2] == 0.0f && !signbit(t[2]));
+    ck_assert(s[1] == 0.5f && s[2] == 0.5f);
+    ck_assert(t[3] == 1.0f && t[4] == -1.0f && t[5] == 1.0f && t[6] == -1.0f);
+    ck_assert(s[3] == 1.0f && s[4] == 0.0f && s[5] == 1.0f && s[6] == 0.0f);
+    ck_assert(t[7] == FLT_MIN && t[8] == -FLT_MIN && t[9] == 1e-45f);
+    free(xs);
+}
+END_TEST
+
 START_TEST(test_activation_values)
 {
     const float x[6] = { -2.0f, -0.5f, 0.0f, 0.5f, 2.0f, -100.0f };
@@ -2286,6 +2405,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_pool_golden);
     tcase_add_test(tc, test_dense_golden);
     tcase_add_test(tc, test_activation_values);
+    tcase_add_test(tc, test_fast_activation_accuracy);
     tcase_add_test(tc, test_relu_vector_paths);
     tcase_add_test(tc, test_maxpool_wide_and_set);
     tcase_add_test(tc, test_softmax_ce_golden);

@@ -21,6 +21,13 @@
 #include "toy_data.h"
 
 
+/* The CPU runs the direct convolution (and its fused epilogues). */
+static bool cpu_runs_direct_conv(void)
+{
+    nr_conv2d_dims d = {1, 1, 8, 8, 1, 3, 1, 1};
+    return nr_conv2d_direct_applies(&d);
+}
+
 static void random_fill(float *x, size_t n, nr_rng *rng, float scale)
 {
     for (size_t i = 0; i < n; i++)
@@ -37,12 +44,18 @@ static double loss_at(nr_net *net, const float *x, const int32_t *labels, int n,
 
 /* Compares analytic parameter gradients with central differences at up to
  * `samples` parameters spread over the whole vector (always including the
- * first and last). */
+ * first and last), on the given backend; `fused` (may be NULL) lists the
+ * layer indices the net must have fused into a convolution, -1 ended
+ * (checked where the CPU runs the fused kernels). */
 static void gradcheck_on(nr_backend backend, const char *input, const char *layers,
-                         const char *loss, int samples)
+                         const char *loss, int samples, const int *fused)
 {
     fixture f;
     fixture_make(&f, input, layers, loss, backend, 4);
+    for (int j = 0; fused && fused[j] >= 0; j++)
+        ck_assert_msg(nr_net_layer_fused(f.net, (size_t)fused[j]) == cpu_runs_direct_conv(),
+                      "layer %d fused: %d (%s)", fused[j],
+                      nr_net_layer_fused(f.net, (size_t)fused[j]), layers);
     const int n = 3;
     size_t in_size = nr_shape_size(f.graph->input);
     float *x = malloc(n * in_size * sizeof *x);
@@ -97,7 +110,7 @@ static void gradcheck_on(nr_backend backend, const char *input, const char *laye
 
 static void gradcheck(const char *input, const char *layers, const char *loss, int samples)
 {
-    gradcheck_on(NR_BACKEND_REFERENCE, input, layers, loss, samples);
+    gradcheck_on(NR_BACKEND_REFERENCE, input, layers, loss, samples, NULL);
 }
 
 /* The BLAS backend's convolutions run their forward and din by Winograd
@@ -115,7 +128,7 @@ START_TEST(test_gradcheck_winograd_convs)
                  "    - conv: {filters: 10, size: 3, pad: 1}\n"
                  "    - dense: {units: 5}\n"
                  "    - softmax\n",
-                 "cross_entropy", 150);
+                 "cross_entropy", 150, NULL);
 }
 END_TEST
 
@@ -130,6 +143,44 @@ START_TEST(test_gradcheck_cnn)
               "    - dense: {units: 5}\n"
               "    - softmax\n",
               "cross_entropy", 80);
+}
+END_TEST
+
+/* The fused convolution epilogues (BLAS backend, direct kernels): every
+ * activation, pooling before and after it, pooling alone, an activation
+ * alone; odd channel counts, a batch of 3. */
+START_TEST(test_gradcheck_fused_epilogues)
+{
+    static const int fused_a[] = { 1, 2, 4, 5, 7, 8, 10, -1 };
+    gradcheck_on(NR_BACKEND_BLAS, "[1, 8, 8]",
+                 "    - conv: {filters: 3, size: 3, stride: 1, pad: 1}\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - tanh\n"
+                 "    - conv: {filters: 5, size: 3, stride: 1, pad: 1}\n"
+                 "    - sigmoid\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - conv: {filters: 3, size: 3, stride: 1, pad: 1}\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - leaky_relu: {slope: 0.1}\n"
+                 "    - conv: {filters: 3, size: 1, stride: 1, pad: 0}\n"
+                 "    - tanh\n"
+                 "    - dense: {units: 5}\n"
+                 "    - softmax\n",
+                 "cross_entropy", 120, fused_a);
+    static const int fused_b[] = { 1, 2, 4, 6, 7, -1 };
+    gradcheck_on(NR_BACKEND_BLAS, "[2, 8, 8]",
+                 "    - conv: {filters: 3, size: 3, stride: 1, pad: 1}\n"
+                 "    - tanh\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - conv: {filters: 3, size: 3, stride: 1, pad: 1}\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - conv: {filters: 4, size: 3, stride: 1, pad: 1}\n"
+                 "    - leaky_relu: {slope: 0.2}\n"
+                 "    - maxpool: {size: 2, stride: 2}\n"
+                 "    - sigmoid\n"
+                 "    - dense: {units: 5}\n"
+                 "    - softmax\n",
+                 "cross_entropy", 120, fused_b);
 }
 END_TEST
 
@@ -769,6 +820,7 @@ int main(void)
     tcase_add_test(grad, test_gradcheck_cnn);
     tcase_add_test(grad, test_gradcheck_winograd_convs);
     tcase_add_test(grad, test_gradcheck_activations_pools);
+    tcase_add_test(grad, test_gradcheck_fused_epilogues);
     tcase_add_test(grad, test_gradcheck_batchnorm_dropout);
     tcase_add_test(grad, test_gradcheck_batchnorm_fused);
     tcase_add_test(grad, test_gradcheck_residual);

@@ -257,6 +257,48 @@ void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float
                                             float *din, float *dweight, float *dbias,
                                             float *workspace);
 
+/* The general fused forms: a convolution followed by an element-wise
+ * activation and/or 2x2 stride-2 max pooling, in either order, as an
+ * epilogue of the direct kernel (nr_conv2d_direct_applies; with pooling also
+ * even h and w). The activation is the fast backend's: relu and leaky_relu
+ * as nr_relu_forward / nr_leaky_relu_forward, tanh and sigmoid as
+ * nr_tanh_forward_fast / nr_sigmoid_forward_fast; the pooling as
+ * nr_maxpool_forward (argmax the same; may be NULL when no backward
+ * follows). The results are those of the separate fast kernels run in the
+ * spec's order, bit for bit (dbias of a pooling form summed over the pooled
+ * gradients: the same terms in another order; relu and max commute, so
+ * relu's two orders share one path, exactly).
+ *   out: [n, f, h, w] without pooling, [n, f, h/2, w/2] with it (the LAST
+ *        layer's output: the pooled values, or the activation of them)
+ * Backward from that output `out`, its gradient `dout` and argmax: the
+ * gradient at the convolution's output is act'(y) * dout (act' through
+ * out, as the activation kernels' backward) at the argmax of each window
+ * (everywhere without pooling), for both orders. din, dweight, dbias
+ * ACCUMULATED; workspace nr_conv2d_direct_workspace_floats(d). */
+typedef enum nr_act_kind {
+    NR_ACT_NONE,
+    NR_ACT_RELU,
+    NR_ACT_LEAKY_RELU,
+    NR_ACT_TANH,
+    NR_ACT_SIGMOID
+} nr_act_kind;
+
+typedef struct nr_conv_epilogue {
+    nr_act_kind act;
+    float slope;       /* NR_ACT_LEAKY_RELU: its slope (>= 0) */
+    int pool;          /* maxpool 2x2 stride 2 */
+    int pool_first;    /* with pool and an activation: conv -> maxpool -> act
+                          (0: conv -> act -> maxpool) */
+} nr_conv_epilogue;
+
+void nr_conv2d_fused_forward_direct(const nr_conv2d_dims *d, const nr_conv_epilogue *epi,
+                                    const float *in, const float *weight, const float *bias,
+                                    float *out, int32_t *argmax, float *workspace);
+void nr_conv2d_fused_backward_direct(const nr_conv2d_dims *d, const nr_conv_epilogue *epi,
+                                     const float *in, const float *weight, const float *out,
+                                     const int32_t *argmax, const float *dout, float *din,
+                                     float *dweight, float *dbias, float *workspace);
+
 /* The BLAS backend's convolution (conv.c): the direct kernels where they
  * apply, the batched im2col + BLAS path otherwise; workspace
  * nr_conv2d_fast_workspace_floats(d) (enough for either). */
@@ -439,6 +481,19 @@ void nr_sigmoid_backward(size_t count, const float *out, const float *dout, floa
 /* tanh: out = tanh(x). f' = 1 - out^2. */
 void nr_tanh_forward(size_t count, const float *in, float *out);
 void nr_tanh_backward(size_t count, const float *out, const float *dout, float *din);
+/* The fast backend's tanh and sigmoid: the same contract, computed without
+ * libm (src/kernels/vmath.h: Cephes' algorithms, 8 lanes at a time with
+ * AVX2 when the CPU has it): tanh within 2 ulp of the exact values,
+ * sigmoid within 3 ulp (for results >= FLT_MIN; 2e-45 absolute below),
+ * both within 1e-6 absolute, monotone, NaN
+ * propagated, tanh(-0) = -0; deterministic, and the same bits on every CPU:
+ * the _portable forms (the scalar code, what a CPU without AVX2 runs) give
+ * exactly the results of the _fast ones. The reference backend uses the
+ * libm forms above. */
+void nr_tanh_forward_fast(size_t count, const float *in, float *out);
+void nr_sigmoid_forward_fast(size_t count, const float *in, float *out);
+void nr_tanh_forward_portable(size_t count, const float *in, float *out);
+void nr_sigmoid_forward_portable(size_t count, const float *in, float *out);
 
 /* ------------------------------------------------------------------------
  * Softmax and losses (softmax_loss.c). Rows are samples: [n, k] with k

@@ -43,9 +43,9 @@
 #include "avx2.h"
 #include "conv_direct.h"
 #include "conv_dw.h"
+#include "conv_epilogue.h"
 #include "conv_sparse.h"
 #include "conv_winograd.h"
-#include "pool_plane.h"
 #include "simd.h"
 #include "vec.h"
 
@@ -340,101 +340,9 @@ NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const floa
 #endif /* NR_HAVE_AVX2_KERNELS */
 
 
-/* dst[x] = relu(src[x] + b): the separate layers' operations exactly. */
-static void bias_relu_row(float *dst, const float *src, float b, int n)
-{
-    const nr_v4f vb = nr_v4f_splat(b), zero = nr_v4f_splat(0.0f);
-    if (n < 4) {
-        for (int x = 0; x < n; x++) {
-            float v = src[x] + b;
-            dst[x] = v < 0.0f ? 0.0f : v;
-        }
-        return;
-    }
-    /* the last group of 4 may overlap the one before (n not a multiple of
-     * 4): it recomputes and rewrites the same values, without a scalar tail */
-    for (int x = 0, done = 0; !done; x += 4) {
-        if (x + 4 >= n) {
-            x = n - 4;
-            done = 1;
-        }
-        nr_v4f v = nr_v4f_load(src + x) + vb;
-        nr_v4f_store(dst + x, nr_v4f_and(v, ~(v < zero)));
-    }
-}
-
-/* pooled[oy, ox], argmax = maxpool 2x2/2 of relu(grid + b) over an h x w
- * plane whose rows are Wp apart in the grid: the values relu(src + b) and
- * the comparisons of nr_maxpool_forward on them, in the same order (first
- * maximum wins, NaN only when first), 4 outputs at a time. */
-static void relu_maxpool_plane(const float *grid, int Wp, int h, int w, float b, float *pooled,
-                               int32_t *argmax)
-{
-    const int oh = h / 2, ow = w / 2;
-    const nr_v4f vb = nr_v4f_splat(b), zero = nr_v4f_splat(0.0f);
-    for (int oy = 0; oy < oh; oy++) {
-        const float *r0 = grid + (size_t)(2 * oy) * Wp, *r1 = r0 + Wp;
-        float *o = pooled + (size_t)oy * ow;
-        int32_t *am = argmax ? argmax + (size_t)oy * ow : NULL;
-        const int32_t row0 = 2 * oy * w;
-        int ox = 0;
-        /* the last group of 4 may overlap the one before (ow not a multiple
-         * of 4): it recomputes and rewrites the same values */
-        for (int done = ow < 4; !done; ox += 4) {
-            if (ox + 4 >= ow) {
-                ox = ow - 4;
-                done = 1;
-            }
-            const int ix = 2 * ox;
-            nr_v4f a0 = nr_v4f_load(r0 + ix) + vb, a1 = nr_v4f_load(r0 + ix + 4) + vb;
-            nr_v4f b0 = nr_v4f_load(r1 + ix) + vb, b1 = nr_v4f_load(r1 + ix + 4) + vb;
-            a0 = nr_v4f_and(a0, ~(a0 < zero));
-            a1 = nr_v4f_and(a1, ~(a1 < zero));
-            b0 = nr_v4f_and(b0, ~(b0 < zero));
-            b1 = nr_v4f_and(b1, ~(b1 < zero));
-            nr_v4f tl = NR_V4_EVEN(a0, a1), tr = NR_V4_ODD(a0, a1);
-            nr_v4f bl = NR_V4_EVEN(b0, b1), br = NR_V4_ODD(b0, b1);
-            nr_v4i pick;
-            nr_v4f_store(o + ox, nr_v4_max2x2(tl, tr, bl, br, w, &pick));
-            if (am)
-                nr_v4i_store(am + ox, (nr_v4i){row0 + ix, row0 + ix + 2, row0 + ix + 4,
-                                               row0 + ix + 6} + pick);
-        }
-        if (ow >= 4)
-            continue;
-        for (ox = 0; ox < ow; ox++) {
-            const int ix = 2 * ox;
-            float v[4] = {r0[ix] + b, r0[ix + 1] + b, r1[ix] + b, r1[ix + 1] + b};
-            for (int j = 0; j < 4; j++)
-                v[j] = v[j] < 0.0f ? 0.0f : v[j];
-            int best = row0 + ix;
-            float m = v[0];
-            if (v[1] > m) { m = v[1]; best = row0 + ix + 1; }
-            if (v[2] > m) { m = v[2]; best = row0 + w + ix; }
-            if (v[3] > m) { m = v[3]; best = row0 + w + ix + 1; }
-            o[ox] = m;
-            if (am)
-                am[ox] = best;
-        }
-    }
-}
-
-/* The gradient at the convolution's output under relu + maxpool 2x2/2,
- * written straight into the interior of a zero-bordered plane (rows Wp
- * apart; every interior element written): d pooled where the pooled output
- * is > 0, at its argmax, 0 elsewhere. masked [oh*ow] receives the masked
- * d pooled (whose sum is the plane's sum). */
-static void relu_maxpool_grad_plane(const float *pooled, const float *dpooled,
-                                    const int32_t *argmax, int h, int w, int Wp, float *dst,
-                                    float *masked)
-{
-    nr_relu_backward_set((size_t)(h / 2) * (w / 2), pooled, dpooled, masked);
-    nr_maxpool2x2_backward_set_plane(h, w, masked, argmax, dst, Wp);
-}
-
 static void forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
-                           const float *bias, nr_conv_epilogue epi, float *out, int32_t *argmax,
-                           float *workspace)
+                           const float *bias, const nr_conv_epilogue *epi, float *out,
+                           int32_t *argmax, float *workspace)
 {
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_applies(d));
@@ -444,6 +352,7 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
     int32_t *off = (int32_t *)(ap + (size_t)g.Fp * g.K);
     float *xp = (float *)(off + g.K);
     float *grid = xp + (size_t)g.C * g.PS;
+    float *scratch = grid + (size_t)g.Fp * g.Qp + 8;   /* the epilogue's */
     const int wino = wino_forward(d);
     const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.C, g.F, g.H, g.W);
     float *wws = workspace + forward_floats(&g);
@@ -467,19 +376,18 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
         for (int f = 0; f < g.F; f++) {
             const float *r = grid + (size_t)f * g.Qp;
             const size_t p = (size_t)i * g.F + (size_t)f;    /* output plane */
-            if (epi == NR_EPI_RELU_MAXPOOL) {
-                relu_maxpool_plane(r, g.Wp, g.H, g.W, bias ? bias[f] : 0.0f,
-                                   out + p * pooled_plane,
-                                   argmax ? argmax + p * pooled_plane : NULL);
+            if (!nr_epi_is_none(epi)) {
+                const size_t out_plane = epi->pool ? pooled_plane : plane;
+                nr_epi_forward_plane(epi, r, g.Wp, g.H, g.W, bias ? bias + f : NULL,
+                                     out + p * out_plane,
+                                     argmax ? argmax + p * pooled_plane : NULL, scratch);
                 continue;
             }
             float *dst = out + p * plane;
             for (int y = 0; y < g.H; y++) {
                 float *row = dst + (size_t)y * g.W;
                 const float *src = r + (size_t)y * g.Wp;
-                if (epi == NR_EPI_RELU)
-                    bias_relu_row(row, src, bias ? bias[f] : 0.0f, g.W);
-                else if (bias)
+                if (bias)
                     nr_vcopy_add_scalar(row, src, bias[f], (size_t)g.W);
                 else
                     memcpy(row, src, (size_t)g.W * sizeof *row);
@@ -496,36 +404,45 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
 void nr_conv2d_forward_direct(const nr_conv2d_dims *d, const float *in, const float *weight,
                               const float *bias, float *out, float *workspace)
 {
-    forward_direct(d, in, weight, bias, NR_EPI_NONE, out, NULL, workspace);
+    const nr_conv_epilogue none = {.act = NR_ACT_NONE};
+    forward_direct(d, in, weight, bias, &none, out, NULL, workspace);
+}
+
+void nr_conv2d_fused_forward_direct(const nr_conv2d_dims *d, const nr_conv_epilogue *epi,
+                                    const float *in, const float *weight, const float *bias,
+                                    float *out, int32_t *argmax, float *workspace)
+{
+    assert(!epi->pool || (d->h % 2 == 0 && d->w % 2 == 0));
+    forward_direct(d, in, weight, bias, epi, out, argmax, workspace);
 }
 
 void nr_conv2d_relu_forward_direct(const nr_conv2d_dims *d, const float *in,
                                    const float *weight, const float *bias, float *out,
                                    float *workspace)
 {
-    forward_direct(d, in, weight, bias, NR_EPI_RELU, out, NULL, workspace);
+    const nr_conv_epilogue relu = {.act = NR_ACT_RELU};
+    forward_direct(d, in, weight, bias, &relu, out, NULL, workspace);
 }
 
 void nr_conv2d_relu_maxpool_forward_direct(const nr_conv2d_dims *d, const float *in,
                                            const float *weight, const float *bias,
                                            float *pooled, int32_t *argmax, float *workspace)
 {
-    assert(d->h % 2 == 0 && d->w % 2 == 0);
-    forward_direct(d, in, weight, bias, NR_EPI_RELU_MAXPOOL, pooled, argmax, workspace);
+    const nr_conv_epilogue relu_pool = {.act = NR_ACT_RELU, .pool = 1};
+    nr_conv2d_fused_forward_direct(d, &relu_pool, in, weight, bias, pooled, argmax, workspace);
 }
 
 
 /* The gradient w.r.t. the convolution's output for plane p (= image*F + f)
- * without pooling, as the separate layers would have left it: relu passes
- * it where the relu output is > 0. Written into tmp [h*w] unless it can be
- * read in place; returned. */
+ * without pooling, as the separate layers would have left it: act'(out) *
+ * dout. Written into tmp [h*w] unless it can be read in place; returned. */
 static const float *conv_out_grad(const nr_conv_grad_source *src, const geom *g, size_t p,
                                   float *tmp)
 {
     const size_t plane = (size_t)g->H * g->W;
-    if (src->epi == NR_EPI_NONE)
+    if (nr_epi_is_none(&src->epi))
         return src->dout + p * plane;
-    nr_relu_backward_set(plane, src->out + p * plane, src->dout + p * plane, tmp);
+    nr_epi_grad_set(&src->epi, plane, src->out + p * plane, src->dout + p * plane, tmp);
     return tmp;
 }
 
@@ -588,13 +505,13 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
             for (int f = 0; f < g.F; f++) {
                 const size_t p = (size_t)(i0 + b) * g.F + (size_t)f;
                 float *interior = gb + (size_t)f * g.PS + gshift;
-                if (src->epi == NR_EPI_RELU_MAXPOOL) {
+                if (src->epi.pool) {
                     /* dbias: the sum of the masked d pooled (the plane's nonzeros) */
                     const size_t pooled_plane = plane / 4;
-                    relu_maxpool_grad_plane(src->out + p * pooled_plane,
-                                            src->dout + p * pooled_plane,
-                                            src->argmax + p * pooled_plane, g.H, g.W, g.Wp,
-                                            interior, small);
+                    nr_epi_pool_grad_plane(&src->epi, src->out + p * pooled_plane,
+                                           src->dout + p * pooled_plane,
+                                           src->argmax + p * pooled_plane, g.H, g.W, g.Wp,
+                                           interior, small);
                     if (dbias)
                         dbias[f] += nr_vsum(small, pooled_plane);
                     continue;
@@ -639,7 +556,17 @@ void nr_conv2d_backward_direct(const nr_conv2d_dims *d, const float *in, const f
                                const float *dout, float *din, float *dweight, float *dbias,
                                float *workspace)
 {
-    nr_conv_grad_source src = {.epi = NR_EPI_NONE, .dout = dout};
+    nr_conv_grad_source src = {.epi = {.act = NR_ACT_NONE}, .dout = dout};
+    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
+}
+
+void nr_conv2d_fused_backward_direct(const nr_conv2d_dims *d, const nr_conv_epilogue *epi,
+                                     const float *in, const float *weight, const float *out,
+                                     const int32_t *argmax, const float *dout, float *din,
+                                     float *dweight, float *dbias, float *workspace)
+{
+    assert(!epi->pool || (d->h % 2 == 0 && d->w % 2 == 0));
+    nr_conv_grad_source src = {.epi = *epi, .dout = dout, .out = out, .argmax = argmax};
     backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
 }
 
@@ -647,8 +574,9 @@ void nr_conv2d_relu_backward_direct(const nr_conv2d_dims *d, const float *in,
                                     const float *weight, const float *out, const float *dout,
                                     float *din, float *dweight, float *dbias, float *workspace)
 {
-    nr_conv_grad_source src = {.epi = NR_EPI_RELU, .dout = dout, .out = out};
-    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
+    const nr_conv_epilogue relu = {.act = NR_ACT_RELU};
+    nr_conv2d_fused_backward_direct(d, &relu, in, weight, out, NULL, dout, din, dweight, dbias,
+                                    workspace);
 }
 
 void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float *in,
@@ -657,8 +585,7 @@ void nr_conv2d_relu_maxpool_backward_direct(const nr_conv2d_dims *d, const float
                                             float *din, float *dweight, float *dbias,
                                             float *workspace)
 {
-    assert(d->h % 2 == 0 && d->w % 2 == 0);
-    nr_conv_grad_source src = {.epi = NR_EPI_RELU_MAXPOOL, .dout = dpooled, .out = pooled,
-                       .argmax = argmax};
-    backward_direct(d, in, weight, &src, din, dweight, dbias, workspace);
+    const nr_conv_epilogue relu_pool = {.act = NR_ACT_RELU, .pool = 1};
+    nr_conv2d_fused_backward_direct(d, &relu_pool, in, weight, pooled, argmax, dpooled, din,
+                                    dweight, dbias, workspace);
 }

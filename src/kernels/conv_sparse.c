@@ -24,6 +24,7 @@
 
 #include "avx2.h"
 #include "conv_direct.h"
+#include "conv_epilogue.h"
 #include "vec.h"
 
 enum {
@@ -85,9 +86,10 @@ size_t nr_conv2d_sparse_workspace_floats(const nr_conv2d_dims *d)
 static const float *dense_grad_plane(const nr_conv_grad_source *src, const sgeom *g, size_t p,
                                      float *tmp)
 {
-    if (src->epi == NR_EPI_NONE)
+    if (nr_epi_is_none(&src->epi))
         return src->dout + p * g->plane;
-    nr_relu_backward_set(g->plane, src->out + p * g->plane, src->dout + p * g->plane, tmp);
+    nr_epi_grad_set(&src->epi, g->plane, src->out + p * g->plane, src->dout + p * g->plane,
+                    tmp);
     return tmp;
 }
 
@@ -106,8 +108,8 @@ static int list_dense(const float *gp, const sgeom *g, int32_t *pos, float *val)
     return count;
 }
 
-/* The same list for relu + maxpool 2x2/2: masked[j] (d pooled where the
- * pooled output is > 0) sits at the window's argmax. Raster order: for each
+/* The same list for an epilogue with maxpool 2x2/2: masked[j] (act'(out)
+ * times d pooled, nr_epi_grad_set) sits at the window's argmax. Raster order: for each
  * pooled row, the window maxima in its top row, then those in its bottom
  * row - the order in which list_dense meets them in the unpooled plane. */
 static int list_pooled(const float *masked, const int32_t *argmax, const sgeom *g, int32_t *pos,
@@ -149,11 +151,15 @@ int nr_conv2d_sparse_parts(const nr_conv2d_dims *d, const nr_conv_grad_source *s
     /* the nonzeros of the first few images stand for the call's; each
      * nonzero of a pooled gradient is one of the convolution's */
     const int sample_images = d->n < SAMPLE_IMAGES ? d->n : SAMPLE_IMAGES;
-    const size_t cells = src->epi == NR_EPI_RELU_MAXPOOL ? g.plane / 4 : g.plane;
+    const size_t cells = src->epi.pool ? g.plane / 4 : g.plane;
     const size_t sampled = (size_t)sample_images * g.F * cells;
     size_t nnz = 0;
-    for (size_t i = 0; i < sampled; i++)
-        nnz += (src->dout[i] != 0.0f) & (src->epi == NR_EPI_NONE || src->out[i] > 0.0f);
+    if (src->epi.act == NR_ACT_NONE)
+        for (size_t i = 0; i < sampled; i++)
+            nnz += src->dout[i] != 0.0f;
+    else   /* the gradient at the activation's input, as the separate layers leave it */
+        for (size_t i = 0; i < sampled; i++)
+            nnz += nr_epi_grad1(&src->epi, src->out[i], src->dout[i]) != 0.0f;
     const double density =
         (double)nnz / ((double)sample_images * g.F * g.plane) * g.Cv / g.C;
     return (density <= SPARSE_DW_MAX_DENSITY ? NR_SPARSE_DW : 0) |
@@ -370,7 +376,7 @@ void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const f
 #if NR_HAVE_AVX2_KERNELS
     assert(nr_conv2d_direct_fits(d));
     assert(d->n > 0 && d->c > 0 && d->h > 0 && d->w > 0 && d->filters > 0);
-    assert(src->epi != NR_EPI_RELU_MAXPOOL || (d->h % 2 == 0 && d->w % 2 == 0));
+    assert(!src->epi.pool || (d->h % 2 == 0 && d->w % 2 == 0));
     const sgeom g = make_sgeom(d);
     const size_t filt = (size_t)g.F * g.NV * 8;
     float *wh = workspace, *dwh = wh + filt, *xh = dwh + filt, *dinh = xh + g.hwc;
@@ -396,9 +402,9 @@ void nr_conv2d_sparse_backward(const nr_conv2d_dims *d, const float *in, const f
             const size_t p = (size_t)i * g.F + (size_t)f;
             int32_t *fpos = pos + (size_t)f * g.plane;
             float *fval = val + (size_t)f * g.plane;
-            if (src->epi == NR_EPI_RELU_MAXPOOL) {
-                nr_relu_backward_set(pooled_plane, src->out + p * pooled_plane,
-                                     src->dout + p * pooled_plane, small);
+            if (src->epi.pool) {
+                nr_epi_grad_set(&src->epi, pooled_plane, src->out + p * pooled_plane,
+                                src->dout + p * pooled_plane, small);
                 if (dbias)
                     dbias[f] += nr_vsum(small, pooled_plane);
                 counts[f] = list_pooled(small, src->argmax + p * pooled_plane, &g, fpos, fval,

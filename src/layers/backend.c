@@ -24,10 +24,11 @@ const nr_kernel_table nr_blas_kernels = {
     .dense_forward = nr_dense_forward,
     .dense_backward = nr_dense_backward,
     .conv2d_fusable = nr_conv2d_direct_applies,
-    .conv2d_relu_forward = nr_conv2d_relu_forward_direct,
-    .conv2d_relu_backward = nr_conv2d_relu_backward_direct,
-    .conv2d_relu_maxpool_forward = nr_conv2d_relu_maxpool_forward_direct,
-    .conv2d_relu_maxpool_backward = nr_conv2d_relu_maxpool_backward_direct,
+    .conv2d_fused_forward = nr_conv2d_fused_forward_direct,
+    .conv2d_fused_backward = nr_conv2d_fused_backward_direct,
+    .tanh_forward = nr_tanh_forward_fast,
+    .sigmoid_forward = nr_sigmoid_forward_fast,
+    .leaky_relu_forward = nr_leaky_relu_forward,
     .dense_fast = &blas_dense_fast,
 };
 
@@ -41,4 +42,7 @@ const nr_kernel_table nr_reference_kernels = {
     .avgpool_backward = nr_ref_avgpool_backward,
     .dense_forward = nr_ref_dense_forward,
     .dense_backward = nr_ref_dense_backward,
+    .tanh_forward = nr_tanh_forward,
+    .sigmoid_forward = nr_sigmoid_forward,
+    .leaky_relu_forward = nr_leaky_relu_forward,
 };

@@ -103,45 +103,43 @@ static size_t conv_workspace_floats(const nr_layer *layer, const nr_kernel_table
     return kernels->conv2d_workspace_floats(&d);
 }
 
-/* With fusion (run->fuse), the relu run after it (run[1]) and the maxpool
- * run after that (run[2]) are executed here, on their buffers. */
+/* With fusion (run->fused), the runs after it (run[1] .. run[fused]) are
+ * executed here, on their buffers: the last one's out and dout, the
+ * maxpool's argmax (see layer.h). */
 static void conv_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     nr_conv2d_dims d = conv_dims(run->layer, ex->n);
     const nr_kernel_table *k = ex->kernels;
-    switch (run->fuse) {
-    case NR_FUSE_RELU:
-        k->conv2d_relu_forward(&d, in, run->weight, run->bias, run[1].out, ex->workspace);
-        break;
-    case NR_FUSE_RELU_MAXPOOL:
-        k->conv2d_relu_maxpool_forward(&d, in, run->weight, run->bias, run[2].out,
-                                       ex->training ? run[2].saved : NULL, ex->workspace);
-        break;
-    case NR_FUSE_NONE:
-        k->conv2d_forward(&d, in, run->weight, run->bias, run->out, ex->workspace);
-        break;
+    if (run->fused) {
+        int32_t *argmax = run->fused_pool && ex->training ? run[run->fused_pool].saved : NULL;
+        k->conv2d_fused_forward(&d, &run->epi, in, run->weight, run->bias, run[run->fused].out,
+                                argmax, ex->workspace);
+        return;
     }
+    k->conv2d_forward(&d, in, run->weight, run->bias, run->out, ex->workspace);
 }
 
 static void conv_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
 {
     nr_conv2d_dims d = conv_dims(run->layer, ex->n);
     const nr_kernel_table *k = ex->kernels;
-    switch (run->fuse) {
-    case NR_FUSE_RELU:
-        k->conv2d_relu_backward(&d, in, run->weight, run[1].out, run[1].dout, din, run->dweight,
-                                run->dbias, ex->workspace);
-        break;
-    case NR_FUSE_RELU_MAXPOOL:
-        k->conv2d_relu_maxpool_backward(&d, in, run->weight, run[2].out, run[2].saved,
-                                        run[2].dout, din, run->dweight, run->dbias,
-                                        ex->workspace);
-        break;
-    case NR_FUSE_NONE:
-        k->conv2d_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias,
-                           ex->workspace);
-        break;
+    if (run->fused) {
+        const nr_layer_run *last = &run[run->fused];
+        const int32_t *argmax = run->fused_pool ? run[run->fused_pool].saved : NULL;
+        k->conv2d_fused_backward(&d, &run->epi, in, run->weight, last->out, argmax, last->dout,
+                                 din, run->dweight, run->dbias, ex->workspace);
+        return;
     }
+    k->conv2d_backward(&d, in, run->weight, run->dout, din, run->dweight, run->dbias,
+                       ex->workspace);
+}
+
+/* The backend fuses epilogues into this convolution's kernels. */
+static bool conv_takes_epilogue(const nr_layer *layer, const nr_kernel_table *kernels,
+                                int max_batch)
+{
+    nr_conv2d_dims d = conv_dims(layer, max_batch);
+    return kernels->conv2d_fusable && kernels->conv2d_fused_forward && kernels->conv2d_fusable(&d);
 }
 
 const nr_layer_ops nr_conv_ops = {
@@ -156,4 +154,5 @@ const nr_layer_ops nr_conv_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .auto_init_slot = conv_auto_init_slot,
+    .takes_epilogue = conv_takes_epilogue,
 };

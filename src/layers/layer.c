@@ -66,3 +66,13 @@ bool nr_size_mul(size_t *out, size_t count, const size_t *factors)
     *out = product;
     return true;
 }
+
+bool nr_epilogue_add_act(nr_conv_epilogue *epi, nr_act_kind act, float slope)
+{
+    if (epi->act != NR_ACT_NONE)
+        return false;
+    epi->act = act;
+    epi->slope = slope;
+    epi->pool_first = epi->pool;
+    return true;
+}

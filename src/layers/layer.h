@@ -68,19 +68,21 @@ typedef struct nr_kernel_table {
                           float *);
     void (*dense_backward)(const nr_dense_dims *, const float *, const float *, const float *,
                            float *, float *, float *);
-    /* Fused conv -> relu (-> maxpool 2x2/2); NULL when the backend has none.
+    /* Fused conv -> activation and/or maxpool 2x2/2 (kernels.h,
+     * nr_conv2d_fused_*_direct); NULL when the backend has none.
      * conv2d_fusable: whether they take a convolution of these dims. */
     int (*conv2d_fusable)(const nr_conv2d_dims *);
-    void (*conv2d_relu_forward)(const nr_conv2d_dims *, const float *, const float *,
-                                const float *, float *, float *);
-    void (*conv2d_relu_backward)(const nr_conv2d_dims *, const float *, const float *,
-                                 const float *, const float *, float *, float *, float *,
-                                 float *);
-    void (*conv2d_relu_maxpool_forward)(const nr_conv2d_dims *, const float *, const float *,
-                                        const float *, float *, int32_t *, float *);
-    void (*conv2d_relu_maxpool_backward)(const nr_conv2d_dims *, const float *, const float *,
-                                         const float *, const int32_t *, const float *,
-                                         float *, float *, float *, float *);
+    void (*conv2d_fused_forward)(const nr_conv2d_dims *, const nr_conv_epilogue *,
+                                 const float *, const float *, const float *, float *,
+                                 int32_t *, float *);
+    void (*conv2d_fused_backward)(const nr_conv2d_dims *, const nr_conv_epilogue *,
+                                  const float *, const float *, const float *, const int32_t *,
+                                  const float *, float *, float *, float *, float *);
+    /* Element-wise activations whose fast form rounds differently (tanh,
+     * sigmoid: vmath.h vs libm) or is vectorised (leaky_relu). */
+    void (*tanh_forward)(size_t, const float *, float *);
+    void (*sigmoid_forward)(size_t, const float *, float *);
+    void (*leaky_relu_forward)(size_t, float, const float *, float *);
     /* The dense layer's whole-batch path (see layers/dense.c); NULL when the
      * backend has none: then the layer runs dense_forward/dense_backward on
      * each thread's share. */
@@ -107,16 +109,22 @@ typedef struct nr_net_plan {
     int max_batch;
 } nr_net_plan;
 
-/* Layer fusion (decided by the net when it is created, see net.c): a conv
- * or batchnorm run whose next runs are relu (and maxpool 2x2/2) in the same
- * list may execute them too; those runs are then `absorbed`: the executor skips them,
- * their out/dout/saved buffers are the ones the conv run reads and writes
- * (run[1] = the relu, run[2] = the maxpool), and their own forward/backward
- * never run. */
+/* Layer fusion (decided by the net when it is created, see net.c
+ * fuse_runs): a conv run whose next runs are an activation and/or a maxpool
+ * 2x2/2 (in either order) in the same list may execute them too, as the
+ * epilogue `epi` of its kernel; those runs (run[1] .. run[fused]) are then
+ * `absorbed`: the executor skips them, their out/dout/saved buffers are the
+ * ones the conv run reads and writes (the last one's out and dout, the
+ * maxpool's argmax), and their own forward/backward never run. Which kinds
+ * can be an epilogue is said by their ops (conv_epilogue), never by name. */
+/* A batchnorm run whose next runs are relu (and maxpool 2x2/2) in the same
+ * list executes them too (net.c fuse_batchnorm_runs, layers/batchnorm.c),
+ * with the same absorbed convention: run[1] = the relu, run[2] = the
+ * maxpool. */
 typedef enum nr_fuse {
     NR_FUSE_NONE,
-    NR_FUSE_RELU,           /* conv (batchnorm) -> relu */
-    NR_FUSE_RELU_MAXPOOL    /* conv (batchnorm) -> relu -> maxpool 2x2/2 */
+    NR_FUSE_RELU,           /* batchnorm -> relu */
+    NR_FUSE_RELU_MAXPOOL    /* batchnorm -> relu -> maxpool 2x2/2 */
 } nr_fuse;
 
 /* The runtime of one layer. out/dout ([max_batch, out size]) are bound by
@@ -138,7 +146,10 @@ struct nr_layer_run {
                                   0 = one state for the whole batch */
     nr_layer_run *block;       /* residual: runs of layer->block / layer->shortcut */
     nr_layer_run *shortcut;
-    nr_fuse fuse;              /* conv, batchnorm: the runs after it that it executes */
+    nr_conv_epilogue epi;      /* conv: what the runs it absorbed do */
+    int fused;                 /* conv: how many runs after it it executes (0: none) */
+    int fused_pool;            /* conv: the maxpool among them (run[fused_pool]); 0: none */
+    nr_fuse fuse;              /* batchnorm: the runs after it that it executes */
     bool absorbed;             /* executed by an earlier run (fusion): skipped */
     /* Timing (nr_net_set_timing), set by the net for the runs inside residual
      * blocks (NULL at the top level, which the net times itself): where
@@ -288,7 +299,21 @@ struct nr_layer_ops {
     nr_init_kind *(*auto_init_slot)(nr_layer *layer);
     /* What this kind makes of `init: auto` of a layer before it (above). */
     nr_auto_init auto_init;
+    /* Fusion (net.c fuse_runs). takes_epilogue: the layer (a conv) can run
+     * the layers after it as an epilogue of its kernels: these kernels
+     * have fused forms for its shape with max_batch examples. NULL: never. */
+    bool (*takes_epilogue)(const nr_layer *layer, const nr_kernel_table *kernels, int max_batch);
+    /* conv_epilogue: the layer can be such an epilogue after what *epi
+     * already holds (the layers between it and the conv): adds itself to
+     * *epi and returns true; false (epi untouched) when it cannot. NULL:
+     * the kind never can. */
+    bool (*conv_epilogue)(const nr_layer *layer, nr_conv_epilogue *epi);
 };
+
+/* conv_epilogue of the activation kinds: `act` (with `slope` for
+ * leaky_relu) when *epi has no activation yet; after a pooling it runs
+ * second (pool_first). */
+bool nr_epilogue_add_act(nr_conv_epilogue *epi, nr_act_kind act, float slope);
 
 enum {
     /* Must be called on an empty share too (n = 0): it keeps per-thread state

@@ -18,7 +18,7 @@ static void leaky_relu_describe(const nr_layer *layer, char *buf, size_t size)
 static void leaky_relu_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
 {
     size_t count = (size_t)ex->n * nr_shape_size(run->layer->in);
-    nr_leaky_relu_forward(count, run->layer->config.leaky_relu.slope, in, run->out);
+    ex->kernels->leaky_relu_forward(count, run->layer->config.leaky_relu.slope, in, run->out);
 }
 
 static void leaky_relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in, float *din)
@@ -34,6 +34,11 @@ static float leaky_relu_alpha(const nr_layer *layer)
     return layer->config.leaky_relu.slope;
 }
 
+static bool leaky_relu_epilogue(const nr_layer *layer, nr_conv_epilogue *epi)
+{
+    return nr_epilogue_add_act(epi, NR_ACT_LEAKY_RELU, layer->config.leaky_relu.slope);
+}
+
 const nr_layer_ops nr_leaky_relu_ops = {
     .name = "leaky_relu",
     .onnx_op = "LeakyRelu",
@@ -43,5 +48,6 @@ const nr_layer_ops nr_leaky_relu_ops = {
     .describe = leaky_relu_describe,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
+    .conv_epilogue = leaky_relu_epilogue,
     .auto_init = NR_AUTO_INIT_HE,
 };

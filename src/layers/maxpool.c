@@ -33,6 +33,16 @@ static void maxpool_backward(const nr_exec *ex, nr_layer_run *run, const float *
     ex->kernels->maxpool_backward(&d, run->dout, run->saved, din);
 }
 
+/* An epilogue of a convolution as 2x2 stride 2 on even sizes, once. */
+static bool maxpool_epilogue(const nr_layer *layer, nr_conv_epilogue *epi)
+{
+    if (epi->pool || layer->config.pool.size != 2 || layer->config.pool.stride != 2 ||
+        layer->in.h % 2 || layer->in.w % 2)
+        return false;
+    epi->pool = 1;
+    return true;
+}
+
 const nr_layer_ops nr_maxpool_ops = {
     .name = "maxpool",
     .needs_image = true,
@@ -41,6 +51,7 @@ const nr_layer_ops nr_maxpool_ops = {
     .bind = maxpool_bind,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
+    .conv_epilogue = maxpool_epilogue,
     .exec_flags = NR_EXEC_SETS_DIN,
     .auto_init = NR_AUTO_INIT_PASS,
 };

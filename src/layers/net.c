@@ -161,9 +161,12 @@ static void plan_runs(net_arenas *a, nr_layer_run *runs, size_t count)
     }
 }
 
-/* Fusion: conv -> relu (-> maxpool 2x2/2) in one list, when the backend has
- * fused kernels for the convolution's shape, runs as one (see layer.h). The
- * absorbed runs keep their buffers; the conv run's own out/dout go unused. */
+/* Fusion: a run whose kind takes epilogues (conv) followed in one list by
+ * up to two runs whose kinds can be its epilogue (an activation and/or a
+ * maxpool 2x2/2, in either order: their ops say so and what they do), when
+ * the backend has fused kernels for the convolution's shape, runs as one
+ * (see layer.h). The absorbed runs keep their buffers; the conv run's own
+ * out/dout go unused. */
 static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count,
                       int max_batch)
 {
@@ -171,24 +174,25 @@ static void fuse_runs(const nr_kernel_table *k, nr_layer_run *runs, size_t count
         const nr_layer *layer = runs[i].layer;
         fuse_runs(k, runs[i].block, layer->block_count, max_batch);
         fuse_runs(k, runs[i].shortcut, layer->shortcut_count, max_batch);
-        if (layer->kind != NR_LAYER_CONV || !k->conv2d_fusable || i + 1 >= count ||
-            runs[i + 1].layer->kind != NR_LAYER_RELU)
+        if (!runs[i].ops->takes_epilogue || !runs[i].ops->takes_epilogue(layer, k, max_batch))
             continue;
-        nr_conv2d_dims d = {.n = max_batch, .c = layer->in.c, .h = layer->in.h,
-                            .w = layer->in.w, .filters = layer->config.conv.filters,
-                            .size = layer->config.conv.size,
-                            .stride = layer->config.conv.stride, .pad = layer->config.conv.pad};
-        if (!k->conv2d_fusable(&d))
-            continue;
-        runs[i].fuse = NR_FUSE_RELU;
-        runs[i + 1].absorbed = true;
-        const nr_layer *next = i + 2 < count ? runs[i + 2].layer : NULL;
-        if (next && next->kind == NR_LAYER_MAXPOOL && next->config.pool.size == 2 &&
-            next->config.pool.stride == 2 && next->in.h % 2 == 0 && next->in.w % 2 == 0) {
-            runs[i].fuse = NR_FUSE_RELU_MAXPOOL;
-            runs[i + 2].absorbed = true;
+        nr_conv_epilogue epi = {.act = NR_ACT_NONE};
+        int fused = 0, fused_pool = 0;
+        while (fused < 2 && i + (size_t)fused + 1 < count) {
+            const nr_layer_run *next = &runs[i + (size_t)fused + 1];
+            const int had_pool = epi.pool;
+            if (!next->ops->conv_epilogue || !next->ops->conv_epilogue(next->layer, &epi))
+                break;
+            fused++;
+            if (epi.pool && !had_pool)
+                fused_pool = fused;
         }
-        i += runs[i].fuse == NR_FUSE_RELU_MAXPOOL ? 2 : 1;
+        runs[i].epi = epi;
+        runs[i].fused = fused;
+        runs[i].fused_pool = fused_pool;
+        for (int j = 1; j <= fused; j++)
+            runs[i + (size_t)j].absorbed = true;
+        i += (size_t)fused;
     }
 }
 

@@ -17,12 +17,19 @@ static void relu_backward(const nr_exec *ex, nr_layer_run *run, const float *in,
         nr_relu_backward(count, run->out, run->dout, din);
 }
 
+static bool relu_epilogue(const nr_layer *layer, nr_conv_epilogue *epi)
+{
+    (void)layer;
+    return nr_epilogue_add_act(epi, NR_ACT_RELU, 0.0f);
+}
+
 const nr_layer_ops nr_relu_ops = {
     .name = "relu",
     .onnx_op = "Relu",
     .setup = nr_layer_setup_same_shape,
     .forward = relu_forward,
     .backward = relu_backward,
+    .conv_epilogue = relu_epilogue,
     .exec_flags = NR_EXEC_SETS_DIN,
     .auto_init = NR_AUTO_INIT_HE,
 };
