@@ -1939,7 +1939,7 @@ START_TEST(test_batchnorm_fused_match_separate)
 END_TEST
 
 /* Every instruction set the CPU runs gives the portable path's bits: the
- * normalisations, the fused pooling (values and argmax), the backward's sums
+ * statistics' partial sums, the normalisations, the fused pooling (values and argmax), the backward's sums
  * and input gradients from a plain, a relu-masked and a pooled gradient, on
  * ragged shapes (rows not a multiple of 8 or shorter than 8 windows, planes
  * not a multiple of 8) with many ties (quantised inputs, relu zeros). */
@@ -1977,7 +1977,7 @@ START_TEST(test_batchnorm_isas_same_bits)
     const nr_batchnorm_isa isas[2] = { NR_BATCHNORM_PORTABLE, NR_BATCHNORM_AVX2 };
     float *y[2], *relu[2], *pooled[2], *scr[2], *dx[2][4];
     int32_t *am[2];
-    double *rows[2][3];
+    double *rows[2][3], *moments[2];
     for (int v = 0; v < 2; v++) {
         const nr_batchnorm_isa isa = isas[v];
         y[v] = falloc(nx);
@@ -1989,6 +1989,9 @@ START_TEST(test_batchnorm_isas_same_bits)
         fill_nan(y[v], nx);
         fill_nan(relu[v], nx);
         fill_nan(pooled[v], np);
+        moments[v] = calloc((size_t)N * stride, sizeof *moments[v]);
+        ck_assert_ptr_nonnull(moments[v]);
+        nr_batchnorm_share_moments_isa(isa, &d, acc0, moments[v], stride);   /* not quantised */
         nr_batchnorm_normalize_isa(isa, &d, in, scale, shift, false, y[v]);
         nr_batchnorm_normalize_isa(isa, &d, in, scale, shift, true, relu[v]);
         if (pool) {
@@ -2019,6 +2022,7 @@ START_TEST(test_batchnorm_isas_same_bits)
                                               s < 3 ? mg : NULL, mgx, s == 1, dx[v][s], scr[v]);
         }
     }
+    ck_assert_mem_eq(moments[1], moments[0], (size_t)N * stride * sizeof *moments[0]);
     ck_assert_mem_eq(y[1], y[0], nx * sizeof *y[0]);
     ck_assert_mem_eq(relu[1], relu[0], nx * sizeof *relu[0]);
     ck_assert_mem_eq(pooled[1], pooled[0], np * sizeof *pooled[0]);
@@ -2028,7 +2032,7 @@ START_TEST(test_batchnorm_isas_same_bits)
     for (int s = 0; s < 4; s++)
         ck_assert_mem_eq(dx[1][s], dx[0][s], nx * sizeof *dx[0][s]);
     for (int v = 0; v < 2; v++) {
-        free(y[v]); free(relu[v]); free(pooled[v]); free(am[v]); free(scr[v]);
+        free(y[v]); free(relu[v]); free(pooled[v]); free(am[v]); free(scr[v]); free(moments[v]);
         for (int s = 0; s < 3; s++)
             free(rows[v][s]);
         for (int s = 0; s < 4; s++)

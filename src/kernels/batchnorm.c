@@ -171,6 +171,31 @@ static inline double lanes_sum(nr_v4f a, nr_v4f b)
     return ((double)s[0] + s[1]) + ((double)s[2] + s[3]);
 }
 
+/* The plane's sum from s, the shifted sum of its values before p: the
+ * rest shifted, then the shift added back hw times. */
+static inline double plane_sum_from(const float *x, int p, int hw, float shift, double s)
+{
+    for (; p < hw; p++)
+        s += x[p] - shift;
+    return s + (double)shift * hw;
+}
+
+/* *sum = s; *m2 from q, the squared deviations from muf of the values
+ * before p: the rest added, then corrected to the exact mean mu:
+ * sum (x - mu)^2 = sum (x - muf)^2 - hw * (mu - muf)^2 */
+static inline void plane_moments_finish(const float *x, int p, int hw, double s, double mu,
+                                        float muf, double q, double *sum, double *m2)
+{
+    for (; p < hw; p++) {
+        const double t = x[p] - muf;
+        q += t * t;
+    }
+    const double dm = mu - muf;
+    q -= hw * dm * dm;
+    *sum = s;
+    *m2 = q > 0.0 ? q : 0.0;
+}
+
 /* *sum = the plane's sum; *m2 = its sum of squared deviations from its own
  * mean sum / hw (two passes over the plane, the second in cache). Both sum
  * deviations in float: the first from the plane's first value (a shift that
@@ -191,14 +216,10 @@ static void plane_moments(const float *x, int hw, double *sum, double *m2)
         }
         s += lanes_sum(a, b);
     }
-    for (; p < hw; p++)
-        s += x[p] - shift;
-    s += (double)shift * hw;
+    s = plane_sum_from(x, p, hw, shift, s);
     const double mu = s / hw;
     const float muf = (float)mu;
-    const nr_v4f m = nr_v4f_splat(muf);
-    /* deviations from the float-rounded mean, corrected to the exact one:
-     * sum (x - mu)^2 = sum (x - muf)^2 - hw * (mu - muf)^2 */
+    const nr_v4f m = nr_v4f_splat(muf);   /* deviations from the float-rounded mean */
     double q = 0.0;
     p = 0;
     while (p + 8 <= hw) {
@@ -211,24 +232,75 @@ static void plane_moments(const float *x, int hw, double *sum, double *m2)
         }
         q += lanes_sum(a, b);
     }
-    for (; p < hw; p++) {
-        const double t = x[p] - muf;
-        q += t * t;
+    plane_moments_finish(x, p, hw, s, mu, muf, q, sum, m2);
+}
+
+#if NR_HAVE_AVX2_KERNELS
+/* lanes_sum of the two 4-float halves */
+NR_AVX2_INLINE static double lanes8_sum(__m256 v)
+{
+    float f[4];
+    _mm_storeu_ps(f, _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+    return ((double)f[0] + f[1]) + ((double)f[2] + f[3]);
+}
+
+/* plane_moments, one 8-lane accumulator holding the portable code's two
+ * 4-lane ones (the same sums in the same order). */
+NR_AVX2 static void plane_moments_avx2(const float *x, int hw, double *sum, double *m2)
+{
+    const float shift = x[0];
+    const __m256 k = _mm256_set1_ps(shift);
+    double s = 0.0;
+    int p = 0;
+    while (p + 8 <= hw) {
+        const int end = p + BLOCK < hw ? p + BLOCK : hw;
+        __m256 a = _mm256_setzero_ps();
+        for (; p + 8 <= end; p += 8)
+            a = _mm256_add_ps(a, _mm256_sub_ps(_mm256_loadu_ps(x + p), k));
+        s += lanes8_sum(a);
     }
-    const double dm = mu - muf;
-    q -= hw * dm * dm;
-    *sum = s;
-    *m2 = q > 0.0 ? q : 0.0;
+    s = plane_sum_from(x, p, hw, shift, s);
+    const double mu = s / hw;
+    const float muf = (float)mu;
+    const __m256 m = _mm256_set1_ps(muf);
+    double q = 0.0;
+    p = 0;
+    while (p + 8 <= hw) {
+        const int end = p + BLOCK < hw ? p + BLOCK : hw;
+        __m256 a = _mm256_setzero_ps();
+        for (; p + 8 <= end; p += 8) {
+            const __m256 t = _mm256_sub_ps(_mm256_loadu_ps(x + p), m);
+            a = _mm256_add_ps(a, _mm256_mul_ps(t, t));
+        }
+        q += lanes8_sum(a);
+    }
+    plane_moments_finish(x, p, hw, s, mu, muf, q, sum, m2);
+}
+#endif
+
+void nr_batchnorm_share_moments_isa(nr_batchnorm_isa isa, const nr_batchnorm_dims *d,
+                                    const float *in, double *rows, size_t stride)
+{
+    const int C = d->c, HW = d->hw;
+    for (int i = 0; i < d->n; i++)
+        for (int ch = 0; ch < C; ch++) {
+            const float *x = in + ((size_t)i * C + ch) * HW;
+            double *sum = &rows[(size_t)i * stride + ch], *m2 = sum + C;
+#if NR_HAVE_AVX2_KERNELS
+            if (isa == NR_BATCHNORM_AVX2) {
+                plane_moments_avx2(x, HW, sum, m2);
+                continue;
+            }
+#endif
+            plane_moments(x, HW, sum, m2);
+        }
+    (void)isa;
 }
 
 void nr_batchnorm_share_moments(const nr_batchnorm_dims *d, const float *in, double *rows,
                                 size_t stride)
 {
-    const int C = d->c, HW = d->hw;
-    for (int i = 0; i < d->n; i++)
-        for (int ch = 0; ch < C; ch++)
-            plane_moments(in + ((size_t)i * C + ch) * HW, HW, &rows[(size_t)i * stride + ch],
-                          &rows[(size_t)i * stride + C + ch]);
+    nr_batchnorm_share_moments_isa(nr_batchnorm_best_isa(), d, in, rows, stride);
 }
 
 void nr_batchnorm_combine_moments(int n, int c, int hw, const double *rows, size_t stride,
@@ -721,14 +793,6 @@ NR_AVX2 static void plane_unpool_grad_avx2(int h, int w, const float *g, const f
             _mm256_storeu_ps(r1 + ix + 8, b1);
         }
     }
-}
-
-/* lanes_sum of the two 4-float halves */
-NR_AVX2_INLINE static double lanes8_sum(__m256 v)
-{
-    float f[4];
-    _mm_storeu_ps(f, _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
-    return ((double)f[0] + f[1]) + ((double)f[2] + f[3]);
 }
 
 /* plane_grad_sums on the (masked) gradient: one 8-lane accumulator per sum

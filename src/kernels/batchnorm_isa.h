@@ -26,6 +26,9 @@ int nr_batchnorm_isa_runs(nr_batchnorm_isa isa);
 /* AVX2 when the CPU runs it, else the portable path. */
 nr_batchnorm_isa nr_batchnorm_best_isa(void);
 
+/* nr_batchnorm_share_moments. */
+void nr_batchnorm_share_moments_isa(nr_batchnorm_isa isa, const nr_batchnorm_dims *d,
+                                    const float *in, double *rows, size_t stride);
 /* nr_batchnorm_normalize (relu false) / nr_batchnorm_normalize_relu (true). */
 void nr_batchnorm_normalize_isa(nr_batchnorm_isa isa, const nr_batchnorm_dims *d,
                                 const float *in, const float *scale, const float *shift,
