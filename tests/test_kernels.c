@@ -21,6 +21,7 @@
 
 #include "float_buf.h"
 #include "netrun/kernels.h"
+#include "kernels/batchnorm_isa.h"
 
 /* ------------------------------------------------------------------------
  * helpers
@@ -2056,6 +2057,110 @@ START_TEST(test_batchnorm_fused_match_separate)
 }
 END_TEST
 
+/* Every instruction set the CPU runs gives the portable path's bits: the
+ * statistics' partial sums, the normalisations, the fused pooling (values and argmax), the backward's sums
+ * and input gradients from a plain, a relu-masked and a pooled gradient, on
+ * ragged shapes (rows not a multiple of 8 or shorter than 8 windows, planes
+ * not a multiple of 8) with many ties (quantised inputs, relu zeros). */
+START_TEST(test_batchnorm_isas_same_bits)
+{
+    static const struct { int n, c, h, w; } cases[] = {
+        { 1, 3, 2, 2 }, { 3, 2, 6, 10 }, { 3, 1, 4, 14 }, { 1, 2, 14, 14 }, { 3, 2, 2, 18 },
+        { 2, 3, 28, 28 }, { 1, 2, 10, 34 }, { 3, 2, 7, 7 }, { 1, 3, 1, 1 }, { 2, 2, 8, 16 } };
+    if (!nr_batchnorm_isa_runs(NR_BATCHNORM_AVX2)) {
+        fprintf(stderr, "test_batchnorm_isas_same_bits: no AVX2 on this CPU, skipped\n");
+        return;
+    }
+    const int N = cases[_i].n, C = cases[_i].c, H = cases[_i].h, W = cases[_i].w, HW = H * W;
+    const bool pool = H % 2 == 0 && W % 2 == 0;
+    const nr_batchnorm_dims d = { N, C, HW };
+    const size_t nx = (size_t)N * C * HW, np = pool ? nx / 4 : 1, stride = 2 * (size_t)C;
+    nr_rng r;
+    nr_rng_seed(&r, 5400 + (uint64_t)_i, 0);
+    float *in = falloc(nx), *gtop = falloc(nx), *acc0 = falloc(nx);
+    fill_uniform(&r, in, nx, -2.0f, 3.0f);
+    for (size_t j = 0; j < nx; j++)
+        in[j] = roundf(in[j] * 2.0f) * 0.5f;   /* ties */
+    fill_uniform(&r, gtop, nx, -1.0f, 1.0f);
+    fill_uniform(&r, acc0, nx, -1.0f, 1.0f);
+    float scale[3], shift[3], mean[3], istd[3], k[3], mg[3], mgx[3];
+    for (int ch = 0; ch < C; ch++) {
+        mean[ch] = 0.25f + 0.1f * ch;
+        istd[ch] = 0.8f + 0.3f * ch;
+        scale[ch] = istd[ch] * (1.0f + 0.2f * ch);
+        shift[ch] = -mean[ch] * scale[ch] + 0.05f;
+        k[ch] = 0.9f - 0.2f * ch;
+        mg[ch] = 0.01f * (ch + 1);
+        mgx[ch] = -0.03f * (ch + 1);
+    }
+    const nr_batchnorm_isa isas[2] = { NR_BATCHNORM_PORTABLE, NR_BATCHNORM_AVX2 };
+    float *y[2], *relu[2], *pooled[2], *scr[2], *dx[2][4];
+    int32_t *am[2];
+    double *rows[2][3], *moments[2];
+    for (int v = 0; v < 2; v++) {
+        const nr_batchnorm_isa isa = isas[v];
+        y[v] = falloc(nx);
+        relu[v] = falloc(nx);
+        pooled[v] = falloc(np);
+        am[v] = calloc(np, sizeof *am[v]);
+        ck_assert_ptr_nonnull(am[v]);
+        scr[v] = falloc(nr_batchnorm_scratch_floats(H, W));
+        fill_nan(y[v], nx);
+        fill_nan(relu[v], nx);
+        fill_nan(pooled[v], np);
+        moments[v] = calloc((size_t)N * stride, sizeof *moments[v]);
+        ck_assert_ptr_nonnull(moments[v]);
+        nr_batchnorm_share_moments_isa(isa, &d, acc0, moments[v], stride);   /* not quantised */
+        nr_batchnorm_normalize_isa(isa, &d, in, scale, shift, false, y[v]);
+        nr_batchnorm_normalize_isa(isa, &d, in, scale, shift, true, relu[v]);
+        if (pool) {
+            nr_batchnorm_normalize_relu_maxpool_isa(isa, &d, H, W, in, scale, shift, pooled[v],
+                                                    NULL, scr[v]);
+            nr_batchnorm_normalize_relu_maxpool_isa(isa, &d, H, W, in, scale, shift, pooled[v],
+                                                    am[v], scr[v]);
+        }
+        /* the gradient sources: plain, through the relu, through the pool */
+        nr_batchnorm_grad_src src[3] = { { .dout = gtop, .h = H, .w = W },
+                                         { .dout = gtop, .out = relu[v], .h = H, .w = W },
+                                         { .dout = gtop, .out = pooled[v], .argmax = am[v],
+                                           .h = H, .w = W } };
+        for (int s = 0; s < 3; s++) {
+            rows[v][s] = calloc((size_t)N * stride, sizeof *rows[v][s]);
+            ck_assert_ptr_nonnull(rows[v][s]);
+            if (s == 2 && !pool)
+                continue;
+            nr_batchnorm_share_grad_sums_isa(isa, &d, in, &src[s], mean, istd, rows[v][s],
+                                             stride, scr[v]);
+        }
+        for (int s = 0; s < 4; s++) {
+            dx[v][s] = fdup(acc0, nx);
+            const int from = s < 3 ? s : 1;   /* s 3: the eval form through the relu */
+            if (from == 2 && !pool)
+                continue;
+            nr_batchnorm_share_input_grad_isa(isa, &d, in, &src[from], mean, istd, k,
+                                              s < 3 ? mg : NULL, mgx, s == 1, dx[v][s], scr[v]);
+        }
+    }
+    ck_assert_mem_eq(moments[1], moments[0], (size_t)N * stride * sizeof *moments[0]);
+    ck_assert_mem_eq(y[1], y[0], nx * sizeof *y[0]);
+    ck_assert_mem_eq(relu[1], relu[0], nx * sizeof *relu[0]);
+    ck_assert_mem_eq(pooled[1], pooled[0], np * sizeof *pooled[0]);
+    ck_assert_mem_eq(am[1], am[0], np * sizeof *am[0]);
+    for (int s = 0; s < 3; s++)
+        ck_assert_mem_eq(rows[1][s], rows[0][s], (size_t)N * stride * sizeof *rows[0][s]);
+    for (int s = 0; s < 4; s++)
+        ck_assert_mem_eq(dx[1][s], dx[0][s], nx * sizeof *dx[0][s]);
+    for (int v = 0; v < 2; v++) {
+        free(y[v]); free(relu[v]); free(pooled[v]); free(am[v]); free(scr[v]); free(moments[v]);
+        for (int s = 0; s < 3; s++)
+            free(rows[v][s]);
+        for (int s = 0; s < 4; s++)
+            free(dx[v][s]);
+    }
+    free(in); free(gtop); free(acc0);
+}
+END_TEST
+
 START_TEST(test_batchnorm_statistics)
 {
     /* n = 2, c = 2, hw = 2. channel 0 values {1, 2, 3, 6}: mean 3, biased var
@@ -2417,6 +2522,7 @@ static Suite *kernels_suite(void)
     tcase_add_loop_test(tc, test_batchnorm_shares_match_whole, 0, 3);
     tcase_add_loop_test(tc, test_batchnorm_moments_large_mean, 0, 3);
     tcase_add_loop_test(tc, test_batchnorm_fused_match_separate, 0, 6);
+    tcase_add_loop_test(tc, test_batchnorm_isas_same_bits, 0, 10);
     tcase_add_test(tc, test_dropout_behaviour);
     suite_add_tcase(s, tc);
 
