@@ -47,7 +47,50 @@ typedef struct run_state {
     nr_dir_lock lock;          /* the run folder, held for the whole run */
     bool created_dir;          /* the run folder was made by this run */
     bool folder_used;          /* something was written into it */
+    /* several processes (opts->comm): only rank 0 writes the run folder */
+    bool writer;
+    char processes[2048];      /* summary.txt's processes line, "" alone */
+    nr_run_result *result;     /* the caller's: peer_failed */
 } run_state;
+
+/* Several processes: every one stops when any failed, with the status of
+ * the first (lowest) failing rank; that rank keeps its error (and prints
+ * it), the others fail quietly (result->peer_failed). Collective: every
+ * process calls it at the same points. Alone: status as given. */
+static int agree(run_state *s, int status, nr_error *err)
+{
+    const nr_comm *comm = s->opts->comm;
+    if (!comm || nr_comm_size(comm) == 1)
+        return status;
+    const int size = nr_comm_size(comm), rank = nr_comm_rank(comm);
+    int *statuses = calloc((size_t)size, sizeof *statuses);
+    if (!statuses) {
+        /* no way to agree: end every process now */
+        nr_comm_abort(comm, NR_EXIT_INTERNAL);
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    }
+    /* a process failing because another did (an earlier agreement) says
+     * so with a negative status: the one that failed first speaks */
+    const int own = status == 0 ? 0 : err && err->status ? err->status : NR_EXIT_INTERNAL;
+    nr_comm_allgather_int(comm, s->result->peer_failed ? -own : own, statuses);
+    int first = -1;
+    for (int r = 0; r < size && first < 0; r++)
+        if (statuses[r] > 0)
+            first = r;
+    for (int r = 0; r < size && first < 0; r++)
+        if (statuses[r] < 0)
+            first = r;
+    const int first_status = first >= 0 ? abs(statuses[first]) : 0;
+    free(statuses);
+    if (first < 0 || (first == rank && !s->result->peer_failed))
+        return status;
+    s->result->peer_failed = true;
+    if (err) {
+        err->status = first_status;
+        snprintf(err->message, sizeof err->message, "netrun: process %d failed", first);
+    }
+    return -1;
+}
 
 static void run_state_free(run_state *s)
 {
@@ -222,6 +265,8 @@ static int create_run_dir(run_state *s, nr_error *err)
 {
     const nr_run_options *opts = s->opts;
     struct stat st;
+    if (!s->writer)
+        return 0;
     if (opts->out_dir) {
         snprintf(s->dir, sizeof s->dir, "%s", opts->out_dir);
         if (stat(s->dir, &st) == 0 && !S_ISDIR(st.st_mode))
@@ -276,17 +321,28 @@ static int create_run_dir(run_state *s, nr_error *err)
 static int write_in_run(run_state *s, const char *name, const void *data, size_t len,
                         nr_error *err)
 {
+    if (!s->writer)
+        return 0;
     return nr_run_folder_write(s->dir, name, data, len, err);
 }
 
 /* summary.txt: done NULL while the run trains */
+/* The spec's threads, or the online cores for 0. */
+static int threads_of(const run_state *s)
+{
+    return s->spec.train.threads > 0 ? s->spec.train.threads
+                                     : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
 {
-    int threads = s->spec.train.threads > 0 ? s->spec.train.threads
-                                            : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!s->writer)
+        return 0;
+    int threads = threads_of(s);
     nr_run_summary summary = {.spec = &s->spec, .spec_path = s->spec_line,
                               .train = s->train, .test = s->test, .machine = s->machine,
                               .threads = threads, .history = s->history,
+                              .processes = s->processes[0] ? s->processes : NULL,
                               .init_from = s->init_from_line[0] ? s->init_from_line : NULL,
                               .extended = s->extended[0] ? s->extended : NULL};
     if (done) {
@@ -304,12 +360,16 @@ static int write_summary(run_state *s, const nr_run_result *done, nr_error *err)
 
 static int write_history(run_state *s, int epochs, nr_error *err)
 {
+    if (!s->writer)
+        return 0;
     return nr_run_folder_write_history(s->dir, s->history, epochs,
                                        s->spec.train.validation_fraction > 0, err);
 }
 
 static int save_checkpoint(run_state *s, nr_error *err)
 {
+    if (!s->writer)
+        return 0;
     char *path = nr_path_join(s->dir, NR_RUN_CHECKPOINT);
     if (!path)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
@@ -331,9 +391,19 @@ static void on_batch(void *ctx, const nr_batch_record *batch)
 
 static int write_batches(run_state *s, nr_error *err);
 
+static int write_epoch(run_state *s, const nr_epoch_record *history, int epochs_done,
+                       nr_error *err);
+
+/* After every epoch, on every process: rank 0 writes, all agree. */
 static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, nr_error *err)
 {
     run_state *s = ctx;
+    return agree(s, write_epoch(s, history, epochs_done, err), err);
+}
+
+static int write_epoch(run_state *s, const nr_epoch_record *history, int epochs_done,
+                       nr_error *err)
+{
     s->history = history;
     if (write_batches(s, err) != 0)
         return -1;
@@ -346,8 +416,8 @@ static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, 
     nr_curves_title(&s->spec.train, epochs_done, s->train_seconds, title, sizeof title);
     char full_title[400];
     snprintf(full_title, sizeof full_title, "%s\n%s", title, ns_get_str(s->spec.doc->root, "name"));
-    if (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0 ||
-        save_checkpoint(s, err) != 0)
+    if (s->writer && (nr_write_curves(s->dir, history, epochs_done, full_title, err) != 0 ||
+                      save_checkpoint(s, err) != 0))
         return -1;
     if (s->opts->hooks.on_epoch)
         s->opts->hooks.on_epoch(s->opts->hooks.ctx, &history[epochs_done - 1], s->spec.train.epochs);
@@ -356,6 +426,8 @@ static int on_epoch(void *ctx, const nr_epoch_record *history, int epochs_done, 
 
 static int copy_spec(run_state *s, nr_error *err)
 {
+    if (!s->writer)
+        return 0;
     char *text;
     size_t len;
     if (nr_read_file(s->opts->spec_path, SPEC_MAX_BYTES, &text, &len, err) != 0)
@@ -378,6 +450,8 @@ static int copy_spec(run_state *s, nr_error *err)
  * run killed after its last checkpoint may have written more). */
 static int open_batches_log(run_state *s, nr_error *err, long keep_rows)
 {
+    if (!s->writer)
+        return 0;   /* no log: on_batch keeps nothing */
     char *old = NULL;
     size_t old_len = 0, keep_bytes = 0;
     if (keep_rows > 0) {
@@ -498,6 +572,13 @@ static int prepare_data(run_state *s, nr_error *err)
     return 0;
 }
 
+/* Several processes: all stop after the batch one of them was asked to. */
+static bool stop_agreed(void *ctx, bool requested)
+{
+    const run_state *s = ctx;
+    return nr_comm_any(s->opts->comm, requested);
+}
+
 /* Trains (from wherever the trainer stands) and writes the final outputs. */
 static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
 {
@@ -506,6 +587,8 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     say(opts, "ready after %.2f s (spec, data, network, run folder); training",
         training_starts - s->started_at);
     nr_train_callbacks callbacks = {.ctx = s, .on_batch = on_batch, .on_epoch = on_epoch};
+    if (opts->comm && nr_comm_size(opts->comm) > 1)
+        callbacks.stop_agreed = stop_agreed;
     nr_train_outcome outcome;
     if (nr_trainer_run(s->trainer, &callbacks, opts->stop_request, &outcome, err) != 0) {
         result->epochs = outcome.epochs_done;
@@ -525,6 +608,18 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
         say(opts, "restored the weights of epoch %d (best %s)", outcome.best_epoch,
             s->spec.train.stop_on_accuracy ? "val_acc" : "val_cost");
 
+    nr_eval_result final;
+    if (!s->writer) {
+        /* the test evaluation is collective: take part, write nothing */
+        if (nr_evaluate(s->net, s->test, NULL, 0, s->spec.train.batch_size, &final, NULL, NULL,
+                        NULL, err) != 0)
+            return -1;
+        result->epochs = outcome.epochs_done;
+        result->best_epoch = outcome.best_epoch;
+        result->final_test_acc = final.accuracy;
+        result->final_test_cost = final.cost;
+        return 0;
+    }
     char *weights = nr_path_join(s->dir, NR_RUN_WEIGHTS);
     if (!weights)
         return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
@@ -537,7 +632,6 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     free(weights);
     if (saved != 0)
         return -1;
-    nr_eval_result final;
     if (nr_write_test_report(s->dir, s->net, s->test, s->spec.train.batch_size,
                              ns_get_str(s->spec.doc->root, "name"), &final, err) != 0)
         return -1;
@@ -554,26 +648,95 @@ static int train_and_finish(run_state *s, nr_run_result *result, nr_error *err)
     return write_summary(s, result, err);
 }
 
+/* Several processes: the net shares its batches among them (collective,
+ * after every process has agreed that its set-up succeeded). */
+static int share_batches(run_state *s, nr_error *err)
+{
+    const nr_comm *comm = s->opts->comm;
+    if (!comm || nr_comm_size(comm) == 1)
+        return 0;
+    if (nr_net_set_comm(s->net, comm, err) != 0)
+        return -1;
+    /* summary.txt: every process's threads and host */
+    enum { HOST_BYTES = 64 };
+    const int size = nr_comm_size(comm);
+    int *threads = calloc((size_t)size, sizeof *threads);
+    int *first = calloc((size_t)size + 1, sizeof *first);
+    char *hosts = calloc((size_t)size, HOST_BYTES);
+    const bool oom = nr_comm_any(comm, !threads || !first || !hosts);
+    if (!oom) {
+        nr_comm_allgather_int(comm, threads_of(s), threads);
+        for (int r = 0; r <= size; r++)
+            first[r] = r;
+        nr_comm_host(hosts + (size_t)nr_comm_rank(comm) * HOST_BYTES, HOST_BYTES);
+        nr_comm_allgather_rows(comm, hosts, HOST_BYTES, first);
+        size_t used = (size_t)snprintf(s->processes, sizeof s->processes,
+                                       "%d (threads per process:", size);
+        for (int r = 0; r < size && used < sizeof s->processes; r++)
+            used += (size_t)snprintf(s->processes + used, sizeof s->processes - used, " %d",
+                                     threads[r]);
+        for (int r = 0; r < size && used < sizeof s->processes; r++)
+            used += (size_t)snprintf(s->processes + used, sizeof s->processes - used, "%s%s",
+                                     r ? " " : "; hosts: ", hosts + (size_t)r * HOST_BYTES);
+        if (used < sizeof s->processes)
+            snprintf(s->processes + used, sizeof s->processes - used, ")");
+    }
+    free(threads);
+    free(first);
+    free(hosts);
+    if (oom)
+        return nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
+    /* the summary written before training says it too */
+    return agree(s, write_summary(s, NULL, err), err);
+}
+
+/* The state of a run on this process (rank 0 or alone: the writer). */
+static run_state run_state_for(const nr_run_options *opts, nr_run_result *result)
+{
+    memset(result, 0, sizeof *result);
+    return (run_state){.opts = opts, .result = result,
+                       .writer = !opts->comm || nr_comm_rank(opts->comm) == 0,
+                       .started_at = opts->started_at > 0.0 ? opts->started_at
+                                                            : nr_monotonic_seconds()};
+}
+
+/* The set-up of a new run: spec, run folder (held, empty), data, net. */
+static int prepare_run(run_state *s, nr_error *err)
+{
+    const nr_run_options *opts = s->opts;
+    return prepare_spec(s, opts->spec_path, opts->sets, opts->set_count, err) != 0 ||
+                   create_run_dir(s, err) != 0 || prepare_data(s, err) != 0
+               ? -1
+               : 0;
+}
+
+/* The first files of a new run (after every process has set up: a run
+ * that fails before leaves no folder). */
+static int start_run(run_state *s, nr_run_result *result, nr_error *err)
+{
+    const nr_run_options *opts = s->opts;
+    s->folder_used = true;
+    snprintf(result->run_dir, sizeof result->run_dir, "%s", s->dir);
+    if (s->writer)
+        say(opts, "run folder: %s", s->dir);
+    if (copy_spec(s, err) != 0 || write_summary(s, NULL, err) != 0 ||
+        write_history(s, 0, err) != 0 || open_batches_log(s, err, 0) != 0)
+        return -1;
+    if (s->writer && nr_augment_active(&s->spec.train.augment) &&
+        nr_write_augment_preview(s->dir, s->train, &s->spec.train, 20, err) != 0)
+        return -1;
+    return 0;
+}
+
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
-    run_state s = {.opts = opts,
-                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_monotonic_seconds()};
-    memset(result, 0, sizeof *result);
+    run_state s = run_state_for(opts, result);
     snprintf(s.spec_line, sizeof s.spec_line, "%s", opts->spec_path);
     int status = -1;
-    if (prepare_spec(&s, opts->spec_path, opts->sets, opts->set_count, err) != 0 ||
-        create_run_dir(&s, err) != 0 || prepare_data(&s, err) != 0)
+    if (agree(&s, prepare_run(&s, err), err) != 0 ||
+        agree(&s, start_run(&s, result, err), err) != 0 || share_batches(&s, err) != 0)
         goto done;
-    s.folder_used = true;
-    snprintf(result->run_dir, sizeof result->run_dir, "%s", s.dir);
-    say(opts, "run folder: %s", s.dir);
-    if (copy_spec(&s, err) != 0 || write_summary(&s, NULL, err) != 0 ||
-        write_history(&s, 0, err) != 0 || open_batches_log(&s, err, 0) != 0)
-        goto done;
-    if (nr_augment_active(&s.spec.train.augment) &&
-        nr_write_augment_preview(s.dir, s.train, &s.spec.train, 20, err) != 0)
-        goto done;
-    status = train_and_finish(&s, result, err);
+    status = agree(&s, train_and_finish(&s, result, err), err);
 done:
     run_state_free(&s);
     return status;
@@ -581,9 +744,7 @@ done:
 
 int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *err)
 {
-    run_state s = {.opts = opts,
-                   .started_at = opts->started_at > 0.0 ? opts->started_at : nr_monotonic_seconds()};
-    memset(result, 0, sizeof *result);
+    run_state s = run_state_for(opts, result);
     int status = -1;
     const char *dir = opts->out_dir;
     snprintf(s.dir, sizeof s.dir, "%s", dir);
@@ -591,7 +752,7 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
     char *checkpoint = nr_path_join(dir, NR_RUN_CHECKPOINT);
     if (!spec || !checkpoint) {
         nr_fail(err, NR_EXIT_INTERNAL, "out of memory");
-        goto done;
+        goto set_up;
     }
     struct stat st;
     if (stat(dir, &st) != 0) {
@@ -601,28 +762,28 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
         else
             nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot open the run folder: %s", dir,
                     strerror(errno));
-        goto done;
+        goto set_up;
     }
     if (!S_ISDIR(st.st_mode)) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: not a folder; netrun resume takes the run "
                 "folder an interrupted run printed, e.g. runs/<name>-<n>", dir);
-        goto done;
+        goto set_up;
     }
     /* (a run that holds only its lock file is loading its data) */
     if (stat(checkpoint, &st) != 0 && stat(spec, &st) != 0 && !nr_folder_has_lock_file(dir)) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: not a run folder (no resolved.yaml, no "
                 "checkpoint.bin); netrun resume takes the folder an interrupted run printed",
                 dir);
-        goto done;
+        goto set_up;
     }
     /* held before anything is loaded: a second resume, or a run still
      * training into it, is refused at once */
-    if (nr_folder_lock(dir, &s.lock, err) != 0)
-        goto done;
+    if (s.writer && nr_folder_lock(dir, &s.lock, err) != 0)
+        goto set_up;
     if (stat(checkpoint, &st) != 0) {
         nr_fail(err, NR_EXIT_INPUT, "%s: error: no checkpoint.bin in this run folder (a run "
                 "writes one after its first epoch); nothing to resume", dir);
-        goto done;
+        goto set_up;
     }
     /* what the summary said before: the spec as given, init_from, extensions */
     char value[4096];
@@ -640,7 +801,7 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
     if (prepare_spec(&s, spec, sets, opts->epochs > 0 ? 1 : 0, err) != 0 ||
         prepare_data(&s, err) != 0 ||
         nr_trainer_load(s.trainer, checkpoint, s.spec_hash, err) != 0)
-        goto done;
+        goto set_up;
     int epochs_done;
     s.history = nr_trainer_history(s.trainer, &epochs_done);
     for (int i = 0; i < epochs_done; i++)
@@ -659,14 +820,14 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
             nr_fail(err, NR_EXIT_INPUT, "%s: error: the run has finished (%d epochs); nothing "
                     "to resume; netrun resume %s --epochs N continues it to N epochs in all",
                     dir, epochs_done, dir);
-        goto done;
+        goto set_up;
     }
     if (planned != total) {
         /* resolved.yaml is the spec of what ran: the new total */
         char *resolved;
         size_t len;
         if (ns_doc_emit(s.spec.doc, &resolved, &len, err) != 0)
-            goto done;
+            goto set_up;
         int written = write_in_run(&s, NR_RUN_RESOLVED, resolved, len, err);
         free(resolved);
         size_t used = strlen(s.extended);
@@ -675,18 +836,24 @@ int nr_run_resume(const nr_run_options *opts, nr_run_result *result, nr_error *e
         else if (used + 16 < sizeof s.extended)
             snprintf(s.extended + used, sizeof s.extended - used, " -> %d", total);
         if (written != 0 || write_summary(&s, NULL, err) != 0)
-            goto done;
+            goto set_up;
         say(opts, "continuing %s to %d epochs in all (it was planned for %d); resolved.yaml "
             "says train.epochs: %d", dir, total, planned, total);
     }
     say(opts, "resuming %s after %ld training batches (%d epochs done)", dir,
         nr_trainer_batches_done(s.trainer), epochs_done);
     if (open_batches_log(&s, err, nr_trainer_batches_done(s.trainer)) != 0)
-        goto done;
+        goto set_up;
     /* from here on a failure keeps what trained in the folder */
     snprintf(result->run_dir, sizeof result->run_dir, "%s", dir);
-    status = train_and_finish(&s, result, err);
-done:
+    status = 0;
+set_up:
+    /* several processes: all set up, or all stop */
+    status = agree(&s, status, err);
+    if (status == 0 && share_batches(&s, err) != 0)
+        status = -1;
+    if (status == 0)
+        status = agree(&s, train_and_finish(&s, result, err), err);
     free(spec);
     free(checkpoint);
     run_state_free(&s);

@@ -161,6 +161,8 @@ static void fill_summary(FILE *out, const void *ctx)
             s->train->height, s->train->width);
     fprintf(out, "machine: %s\n", s->machine);
     fprintf(out, "threads: %d\n", s->threads);
+    if (s->processes)
+        fprintf(out, "processes: %s\n", s->processes);
     fprintf(out, "backend: %s\n",
             cfg->backend == NR_BACKEND_REFERENCE ? "reference (plain loops)" : "blas (OpenBLAS)");
     if (s->extended)

@@ -831,6 +831,16 @@ static int end_epoch(nr_trainer *t, bool *stop, nr_error *err)
     return 0;
 }
 
+/* The stop request, agreed by the callbacks when they say how. */
+static bool stop_now(const nr_train_callbacks *callbacks,
+                     const volatile sig_atomic_t *stop_request)
+{
+    const bool requested = stop_request && *stop_request;
+    if (callbacks && callbacks->stop_agreed)
+        return callbacks->stop_agreed(callbacks->ctx, requested);
+    return requested;
+}
+
 int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
                    const volatile sig_atomic_t *stop_request, nr_train_outcome *outcome,
                    nr_error *err)
@@ -904,7 +914,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
                                        .images = st->images};
                 callbacks->on_batch(callbacks->ctx, &rec);
             }
-            if (stop_request && *stop_request && b + 1 < t->batches) {
+            if (stop_now(callbacks, stop_request) && b + 1 < t->batches) {
                 st->epoch_seconds += elapsed;
                 status = nr_fail(err, NR_EXIT_INTERRUPTED,
                                  "interrupted in epoch %d after batch %d/%d", st->epoch, b + 1,
@@ -923,7 +933,7 @@ int nr_trainer_run(nr_trainer *t, const nr_train_callbacks *callbacks,
             status = -1;
             goto out;
         }
-        if (stop_request && *stop_request && !st->finished) {
+        if (stop_now(callbacks, stop_request) && !st->finished) {
             status = nr_fail(err, NR_EXIT_INTERRUPTED, "interrupted after epoch %d",
                              st->epochs_done);
             goto out;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "netrun/comm.h"
 #include "netrun/error.h"
 #include "netrun/graph.h"
 #include "netrun/kernels.h"
@@ -147,6 +148,33 @@ typedef void (*nr_net_range_fn)(void *ctx, int first, int end);
 void nr_net_parallel_for(nr_net *net, int count, nr_net_range_fn fn, void *ctx);
 int nr_net_set_threads(nr_net *net, int threads, nr_error *err);
 int nr_net_threads(const nr_net *net);   /* 1 until set */
+
+/* ---- several processes (data parallelism over MPI ranks) ----
+ * nr_net_set_comm(net, comm): every process of comm (netrun/comm.h) holds
+ * the same net (same graph, max_batch, parameters) and calls every pass with
+ * the same arguments: the WHOLE batch as input and labels. The batch is then
+ * split over all processes' threads, process r's T_r threads being global
+ * threads [T_0 + .. + T_(r-1), + T_r) of G = T_0 + .. + T_(P-1) (examples
+ * [n*u/G, n*(u+1)/G) for global thread u), and each process computes only
+ * its threads' shares. What couples the examples is exchanged: the logits
+ * after every forward (so nr_net_loss, nr_net_outputs see the whole batch),
+ * dense layers' input and output gradient (each process then computes the
+ * whole dense weight gradient), batchnorm's per-image sums; after a
+ * backward, every thread's gradient block from every process, summed in
+ * global thread order. So every process ends a pass with the same
+ * gradients, and P processes of T threads give the same bits as one
+ * process of P*T threads (nr_net_set_threads(P*T)). With several
+ * processes a backward REPLACES the gradients by the batch's (zero them
+ * before each backward, as training does).
+ * nr_net_set_comm and, once a comm is set, nr_net_set_threads are
+ * collective (every process calls them; they exchange the thread counts)
+ * and so are forward and backward. comm is borrowed (keep it alive while
+ * the net uses it); NULL or a comm of one process: this process alone.
+ * Returns 0, or -1 with err set on every process when any failed (then the
+ * net runs this process alone). */
+int nr_net_set_comm(nr_net *net, const nr_comm *comm, nr_error *err);
+/* Threads of every process together (nr_net_threads() alone). */
+int nr_net_global_threads(const nr_net *net);
 
 /* ---- per-layer timing (netrun bench) ----
  * When on, every forward/backward records, for each top-level executed

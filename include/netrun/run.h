@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "netrun/comm.h"
 #include "netrun/error.h"
 #include "netrun/net.h"
 #include "netrun/train.h"
@@ -56,6 +57,16 @@ typedef struct nr_run_options {
     /* resume: the run's new total of epochs (0: as planned); see
      * nr_run_resume */
     int epochs;
+    /* The processes training this run together (netrun/comm.h; borrowed;
+     * NULL: this process alone). Every process calls nr_run (or
+     * nr_run_resume) with the same options; they share each batch (see
+     * nr_net_set_comm) and only rank 0 writes the run folder (its lock,
+     * files, checkpoints); the hooks are called on every process (give
+     * them to rank 0 only to print once). A failure on any process before
+     * training, or of rank 0's writes after an epoch, fails the run on
+     * every process: the first failing rank gets its own error, the others
+     * that rank's exit status and result.peer_failed (print nothing). */
+    const nr_comm *comm;
 } nr_run_options;
 
 typedef struct nr_run_result {
@@ -69,6 +80,9 @@ typedef struct nr_run_result {
      * (spec, data, network, run folder), and to the end of the first
      * training batch. 0 when no batch ran (resume counts from its entry). */
     double startup_seconds, first_batch_seconds;
+    /* several processes: another process failed first; err has its exit
+     * status and no message of its own (that process prints its error) */
+    bool peer_failed;
 } nr_run_result;
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);

@@ -23,7 +23,8 @@
  *   machine: TEXT             CPU model, cores
  *   backend: TEXT             "blas (OpenBLAS)" or "reference (plain loops)"
  *   final test accuracy: F    (0..1) present once the run has finished
- * and also name, description, spec, data, classes, threads, epochs,
+ * and also name, description, spec, data, classes, threads, (several
+ * processes) processes, epochs,
  * training time, final test cost, the val lines, startup; with frozen
  * layers "trainable params: N (M frozen)", with train.init_from its
  * "init_from: ..." line (netrun/init_from.h), and for a run continued by
@@ -72,6 +73,9 @@ typedef struct nr_run_summary {
     const nr_dataset *train, *test;
     const char *machine;
     int threads;                     /* the spec's, or the online cores for 0 */
+    /* several processes: "P (threads per process: T0 T1 ...; hosts: H0 H1
+     * ...)", the "processes:" line; NULL: one process (no line) */
+    const char *processes;
     /* the end of training: finished false while the run trains */
     bool finished;
     int epochs;                      /* trained (fewer after early stopping) */

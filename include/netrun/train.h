@@ -117,6 +117,11 @@ typedef struct nr_train_callbacks {
      * the run folder). */
     int (*on_epoch)(void *ctx, const nr_epoch_record *history, int epochs_done,
                     nr_error *err);
+    /* Whether to stop now, given whether this process was asked to (the
+     * stop request): called after every batch and every epoch, so that
+     * processes training together can agree (every one stops after the same
+     * batch). NULL: the request decides. */
+    bool (*stop_agreed)(void *ctx, bool requested);
 } nr_train_callbacks;
 
 typedef struct nr_train_outcome {

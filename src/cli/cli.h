@@ -3,7 +3,9 @@
 #define NETRUN_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
+#include "netrun/comm.h"
 #include "netrun/net.h"
 
 /* Options common to the commands, filled by main's getopt_long loop. */
@@ -20,6 +22,13 @@ typedef struct cli_options {
     const char **specs;      /* positional arguments */
     size_t spec_count;
     double started_at;       /* nr_monotonic_seconds() at main's entry */
+    /* the processes mpirun started (netrun/comm.h; one alone without
+     * mpirun): training and resume share their batches over them; rank 0
+     * alone prints progress and results */
+    const nr_comm *comm;
+    /* where a run's own error goes (not one another process failed with):
+     * stderr, which ranks > 0 have silenced, so theirs is a copy of it */
+    FILE *run_errors;
 } cli_options;
 
 /* Each returns the process exit status. */

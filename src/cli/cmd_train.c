@@ -311,17 +311,35 @@ static char *compare_picture_path(const char *run_dir, const char *name)
     return NULL;
 }
 
-static void report_failure(progress *bar, const nr_error *err, const nr_run_result *result)
+/* Under mpirun: another process's failure is printed by that process; ranks
+ * > 0 have no run folder to name. */
+static void report_failure(const cli_options *opts, progress *bar, const nr_error *err,
+                           const nr_run_result *result)
 {
     clear_bar(bar);
-    fprintf(stderr, "%s\n", err->message);
-    if (!result->run_dir[0])
+    if (result->peer_failed)
         return;
+    FILE *out = opts->run_errors ? opts->run_errors : stderr;
+    fprintf(out, "%s\n", err->message);
+    if (!result->run_dir[0] || nr_comm_rank(opts->comm) != 0) {
+        fflush(out);
+        return;
+    }
     if (err->status == NR_EXIT_INTERRUPTED)
-        fprintf(stderr, "netrun: checkpoint written; continue with: netrun resume %s\n",
+        fprintf(out, "netrun: checkpoint written; continue with: netrun resume %s\n",
                 result->run_dir);
     else
-        fprintf(stderr, "netrun: what finished is kept in %s\n", result->run_dir);
+        fprintf(out, "netrun: what finished is kept in %s\n", result->run_dir);
+    fflush(out);
+}
+
+/* The progress hooks: rank 0's (or this process's alone). */
+static nr_run_hooks run_hooks(const cli_options *opts, progress *bar)
+{
+    if (opts->comm && nr_comm_rank(opts->comm) != 0)
+        return (nr_run_hooks){0};
+    return (nr_run_hooks){.ctx = bar, .message = on_message, .on_batch = on_batch,
+                          .on_epoch = on_epoch};
 }
 
 static void report_success(const char *what, const nr_run_result *result)
@@ -380,16 +398,16 @@ int cli_train(const cli_options *opts)
             .set_count = pt->set_count,
             .out_dir = runs_root ? NULL : opts->out_dir,
             .runs_root = runs_root,
-            .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
-                      .on_epoch = on_epoch},
+            .hooks = run_hooks(opts, &bar),
             .stop_request = &stop_requested,
             /* the first run's startup counts from the command's start */
             .started_at = i == 0 ? opts->started_at : 0.0,
+            .comm = opts->comm,
         };
         nr_run_result result;
         nr_error err = {0};
         if (nr_run(&run, &result, &err) != 0) {
-            report_failure(&bar, &err, &result);
+            report_failure(opts, &bar, &err, &result);
             status = err.status ? err.status : NR_EXIT_INTERNAL;
             continue;
         }
@@ -464,16 +482,16 @@ int cli_resume(const cli_options *opts)
     catch_stop_signals();
     nr_run_options run = {
         .out_dir = opts->specs[0],
-        .hooks = {.ctx = &bar, .message = on_message, .on_batch = on_batch,
-                  .on_epoch = on_epoch},
+        .hooks = run_hooks(opts, &bar),
         .stop_request = &stop_requested,
         .started_at = opts->started_at,
         .epochs = opts->epochs,
+        .comm = opts->comm,
     };
     nr_run_result result;
     nr_error err = {0};
     if (nr_run_resume(&run, &result, &err) != 0) {
-        report_failure(&bar, &err, &result);
+        report_failure(opts, &bar, &err, &result);
         return err.status ? err.status : NR_EXIT_INTERNAL;
     }
     report_success(opts->specs[0], &result);

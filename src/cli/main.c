@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "netrun/clock.h"
+#include "netrun/comm.h"
 #include "netrun/error.h"
 #include "netrun/netspec.h"
 #include "netrun/run.h"
@@ -315,9 +318,67 @@ static void print_command_names(FILE *out)
         }
 }
 
+static int run_command(int argc, char **argv, double started_at, const nr_comm *comm,
+                       FILE *run_errors);
+
+/* Under mpirun every process runs the same command line. Rank 0 speaks for
+ * all: the others print nothing on stdout, and on stderr only an error of
+ * their own that rank 0 does not print (nr_run_result.peer_failed). */
 int main(int argc, char **argv)
 {
     const double started_at = nr_monotonic_seconds();
+    nr_comm *comm = NULL;
+    nr_error err = {0};
+    if (nr_comm_open(&argc, &argv, &comm, &err) != 0) {
+        fprintf(stderr, "netrun: error: %s\n", err.message);
+        return err.status ? err.status : NR_EXIT_INTERNAL;
+    }
+    int saved_stderr = -1;
+    if (nr_comm_rank(comm) != 0) {
+        /* the command line is the same everywhere: rank 0 reports its errors */
+        int devnull = open("/dev/null", O_WRONLY);
+        fflush(stdout);
+        fflush(stderr);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            saved_stderr = dup(STDERR_FILENO);
+            dup2(devnull, STDERR_FILENO);
+            close(devnull);
+        }
+    }
+    FILE *run_errors = saved_stderr >= 0 ? fdopen(saved_stderr, "w") : NULL;
+    if (!run_errors && saved_stderr >= 0)
+        close(saved_stderr);
+    const int status = run_command(argc, argv, started_at, comm, run_errors ? run_errors : stderr);
+    nr_comm_close(comm);
+    if (run_errors)
+        fclose(run_errors);
+    return status;
+}
+
+/* A command under several processes: training and resume only. */
+static int refuse_processes(const struct command *cmd, const cli_options *opts)
+{
+    if (nr_comm_size(opts->comm) == 1)
+        return -1;
+    if (cmd->name && strcmp(cmd->name, "resume") != 0) {
+        fprintf(stderr, "netrun: error: netrun %s runs in one process; under mpirun only "
+                "training (netrun SPEC) and netrun resume run (on %d processes)\n", cmd->name,
+                nr_comm_size(opts->comm));
+        return NR_EXIT_INPUT;
+    }
+    if (!cmd->name && (opts->spec_count > 1 || opts->sweep_count > 0)) {
+        fprintf(stderr, "netrun: error: under mpirun netrun trains one spec (no --sweep, no "
+                "several specs yet): its batches are shared by the %d processes\n",
+                nr_comm_size(opts->comm));
+        return NR_EXIT_INPUT;
+    }
+    return -1;
+}
+
+static int run_command(int argc, char **argv, double started_at, const nr_comm *comm,
+                       FILE *run_errors)
+{
     const struct command *cmd = &commands[0];
     int first = 1;
     if (argc > 1) {
@@ -356,7 +417,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "netrun: error: out of memory\n");
         return NR_EXIT_INTERNAL;
     }
-    cli_options opts = {.sets = sets, .sweeps = sweeps, .started_at = started_at};
+    cli_options opts = {.sets = sets, .sweeps = sweeps, .started_at = started_at,
+                        .comm = comm, .run_errors = run_errors};
     optind = first;
     opterr = 0;
     int c;
@@ -456,7 +518,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "netrun: error: no %s given; usage: %s\n", cmd->operand,
                     cmd->usage);
             status = NR_EXIT_INPUT;
-        } else {
+        } else if ((status = refuse_processes(cmd, &opts)) < 0) {
             status = cmd->run(&opts);
         }
     }

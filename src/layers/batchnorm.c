@@ -160,10 +160,12 @@ static void batchnorm_forward(const nr_exec *ex, nr_layer_run *run, const float 
         return;
     }
     /* batch statistics: every thread sums its images, then all combine the
-     * whole batch's rows in image order (the same bits for any split) */
+     * whole batch's rows in image order (the same bits for any split; with
+     * several processes their rows are gathered first) */
     const size_t stride = row_doubles(layer);
     nr_batchnorm_share_moments(&share, in, run->saved, stride);
     barrier(ex);
+    nr_exec_gather_rows(ex, rows_of(ex, run), stride * sizeof(double));
     nr_batchnorm_combine_moments(ex->batch_n, c, share.hw, rows_of(ex, run), stride, w.total,
                                  w.total + c);
     /* thread 0 alone keeps the statistics and moves the running ones */
@@ -215,8 +217,11 @@ static void batchnorm_backward(const nr_exec *ex, nr_layer_run *run, const float
     nr_batchnorm_share_grad_sums(&share, in, &src, stats, stats + c, run->saved, stride,
                                  w.scratch);
     barrier(ex);
+    nr_exec_gather_rows(ex, rows_of(ex, run), stride * sizeof(double));
     nr_batchnorm_combine(ex->batch_n, 2 * c, rows_of(ex, run), stride, w.total);
-    if (ex->thread == 0)   /* the whole batch's gradient, once */
+    /* the whole batch's gradient, once: by the first thread of the first
+     * process (the others' blocks hold 0 there and are summed after it) */
+    if (ex->global_thread == 0)
         for (int ch = 0; ch < c; ch++) {
             run->dbias[ch] += (float)w.total[ch];
             run->dweight[ch] += (float)w.total[c + ch];

@@ -12,12 +12,18 @@
  *   backward: a barrier (every share's dout is written), then each thread
  *             computes its column part of dW (and slice of db) over the WHOLE
  *             batch straight into the net's gradient, and dx for its share.
+ * With several processes (nr_exec_gather_rows) the forward gathers the
+ * other processes' shares of the input and the backward those of dout, so
+ * every process computes the whole dW over the whole batch: the same bits
+ * as one process (dW's bits do not depend on the split), no exchange of
+ * dW, at the price of the dense weight gradient computed on every process.
  * So it is called on every thread, also with an empty share (the barriers),
  * and its parameter gradients need no per-thread copy: its ops say so
  * (whole_batch_grads) and net.c points every thread's dweight/dbias at the
  * shared gradient. */
 #include "layers/layer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,9 +131,13 @@ static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
     /* decided on the whole batch, the same answer on every thread: once every
      * share of the input is written */
     barrier(ex);
+    /* several processes: the other processes' shares of the input too (the
+     * backward's weight gradient reads the whole batch) */
+    const float *x = in - (size_t)ex->first * d.in;
+    nr_exec_gather_rows(ex, (void *)(uintptr_t)x, (size_t)d.in * sizeof *x);
     nr_dense_dims whole = dense_dims(run->layer, ex->batch_n);
     float *weight_t = NULL;
-    if (fast->forward_sparse_pays(&whole, in - (size_t)ex->first * d.in)) {
+    if (fast->forward_sparse_pays(&whole, x)) {
         weight_t = run->saved;
         fast->transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
         barrier(ex);
@@ -154,8 +164,9 @@ static void dense_backward(const nr_exec *ex, nr_layer_run *run, const float *in
     barrier(ex);
     /* the whole batch starts `first` examples before this share */
     nr_dense_dims whole = dense_dims(layer, ex->batch_n);
-    const float *x = in - (size_t)ex->first * d.in;
-    const float *dy = run->dout - (size_t)ex->first * d.out;
+    const float *x = in - (size_t)ex->first * d.in;   /* gathered by the forward */
+    float *dy = run->dout - (size_t)ex->first * d.out;
+    nr_exec_gather_rows(ex, dy, (size_t)d.out * sizeof *dy);
     fast->backward_weight_part(&whole, x, dy, run->dweight, run->dbias, ex->thread,
                                ex->threads, ex->workspace);
     if (din && ex->n > 0)

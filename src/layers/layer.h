@@ -9,13 +9,17 @@
  *
  * Dependencies run one way: graph.c (the builder) and net.c (the executor)
  * -> registry.c -> the kinds -> layer.c (setup helpers), plan.c (memory
- * plan), runs.c (running a list of runs, for residual blocks) -> kernels.
+ * plan), runs.c (running a list of runs, for residual blocks; the rows
+ * exchanged between processes, nr_exec_gather_rows) -> kernels.
  * A kind reaches the builder through nr_layer_site.build and other kinds
  * through nr_layer_run.ops, never through the registry.
  */
 #ifndef NETRUN_LAYERS_LAYER_H
 #define NETRUN_LAYERS_LAYER_H
 
+#include <stdint.h>
+
+#include "netrun/comm.h"
 #include "netrun/graph.h"
 #include "netrun/net.h"
 
@@ -159,6 +163,27 @@ struct nr_layer_run {
     nr_layer_times *identity_times, *add_times;
 };
 
+/* Several processes (nr_net_set_comm with a comm of more than one): every
+ * process runs the whole net on the whole batch's buffers but computes only
+ * the shares of its threads, global threads [thread_base[rank],
+ * thread_base[rank + 1]) of global_threads; what couples the examples is
+ * gathered (nr_exec_gather_rows, the logits after a forward), and the
+ * threads' gradient blocks of the summed ranges are gathered from every
+ * process and summed in global thread order: the bits of one process of
+ * global_threads threads. net.c plans it; runs.c's nr_exec_gather_rows
+ * reads it. */
+struct nr_net_ranks {
+    const nr_comm *comm;          /* borrowed */
+    int size;
+    int *thread_base;             /* [size + 1]; [size] = global threads */
+    int *row_first;               /* [size + 1]: the current pass's examples per process */
+    uintptr_t input_lo, input_hi; /* the current pass's input (whole on every process) */
+    size_t summed_floats;         /* S: the summed ranges' floats */
+    float *send;                  /* [threads * S]: this process's blocks, packed */
+    float *recv;                  /* [global threads * S]: every process's */
+    int *counts, *displs;         /* [size] each: floats per process in recv */
+};
+
 /* Per-call execution context.
  *
  * Threads (see net.c): a batch of batch_n examples is split into contiguous
@@ -174,6 +199,7 @@ struct nr_layer_run {
  *     advances its copy of the stream by the whole batch, so the masks do not
  *     depend on the thread count. */
 typedef struct nr_pool nr_pool;
+typedef struct nr_net_ranks nr_net_ranks;
 typedef struct nr_exec_clock {
     double wall, cpu;          /* seconds: monotonic, this thread's CPU time */
 } nr_exec_clock;
@@ -187,6 +213,12 @@ typedef struct nr_exec {
     int batch_n;               /* examples in the whole batch */
     int thread, threads;       /* this thread, of how many */
     nr_pool *pool;             /* for barriers; NULL when single-threaded */
+    /* Several processes (nr_net_set_comm): the batch is split over every
+     * process's threads, this one's index among them (== thread in one
+     * process), and the other processes' shares are theirs: `ranks` gathers
+     * them (nr_exec_gather_rows); NULL in one process. */
+    int global_thread;
+    const nr_net_ranks *ranks;
     /* backward only, for layers with NR_EXEC_SETS_DIN: din holds garbage and
      * must be OVERWRITTEN for this share (this layer is its only writer); when
      * false, din is ACCUMULATED as usual. Layers without the flag always get
@@ -202,6 +234,13 @@ typedef struct nr_exec {
  * thread must call it alike); then thread 0 stores the span's wall and CPU
  * seconds in *wall, *cpu (when not NULL) and restarts its clock. */
 void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *cpu);
+/* For layers whose result couples the examples (dense's whole-batch
+ * weight gradient, batchnorm's statistics), called by every thread after
+ * the barrier that completes this process's shares: rows is row 0 of the
+ * whole batch's per-example rows of row_bytes bytes each, this process's
+ * shares written; on return (a barrier) every other process's rows are
+ * there too. In one process it does nothing (no barrier either). */
+void nr_exec_gather_rows(const nr_exec *ex, void *rows, size_t row_bytes);
 /* The clock's reading now (thread 0 starts its clock with it). */
 nr_exec_clock nr_exec_clock_now(void);
 

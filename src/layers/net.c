@@ -3,11 +3,14 @@
 #include "netrun/net.h"
 
 #include <cblas.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "netrun/clock.h"
+#include "netrun/comm.h"
 #include "layers/layer.h"
 #include "layers/threads.h"
 
@@ -61,6 +64,12 @@ struct nr_net {
     int threads;
     nr_pool *pool;
     thread_state *ts;            /* [threads] */
+    /* several processes: net->comm (borrowed), ranks NULL when it has one
+     * process; this process's threads are global threads [thread_base,
+     * thread_base + threads) of global_threads (0 and threads alone) */
+    const nr_comm *comm;
+    nr_net_ranks *ranks;
+    int thread_base, global_threads;
     /* the parameter ranges whose gradients each thread accumulates in its own
      * block and the backward sums; the rest belong to whole-batch layers
      * (whole_batch_grads), which write the shared gradient directly */
@@ -324,8 +333,30 @@ static void *alloc_bytes(size_t bytes)
     return calloc(1, bytes ? bytes : 1);
 }
 
+static void free_ranks(nr_net *net)
+{
+    nr_net_ranks *rk = net->ranks;
+    if (net->ts && net->ts[0].runs != net->runs) {
+        free_runs(net->ts[0].runs, net->graph->layers, net->graph->count);
+        net->ts[0].runs = net->runs;
+        net->ts[0].view_first = 0;
+    }
+    net->ranks = NULL;
+    net->thread_base = 0;
+    net->global_threads = net->threads;
+    if (!rk)
+        return;
+    free(rk->thread_base);
+    free(rk->row_first);
+    free(rk->send);
+    free(rk->recv);
+    free(rk->counts);
+    free(rk);
+}
+
 static void free_threads(nr_net *net)
 {
+    free_ranks(net);
     nr_pool_free(net->pool);
     net->pool = NULL;
     if (net->ts) {
@@ -349,6 +380,7 @@ static int setup_single_thread(nr_net *net)
     net->threads = 1;
     net->ts[0] = (thread_state){.runs = net->runs, .grads = net->grads,
                                 .workspace = net->workspace, .view_first = 0};
+    net->global_threads = 1;
     return 0;
 }
 
@@ -447,7 +479,8 @@ void nr_net_free(nr_net *net)
     free(net);
 }
 
-int nr_net_set_threads(nr_net *net, int threads, nr_error *err)
+/* This process's threads (see nr_net_set_threads). */
+static int set_local_threads(nr_net *net, int threads, nr_error *err)
 {
     if (threads <= 0) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);
@@ -485,6 +518,7 @@ int nr_net_set_threads(nr_net *net, int threads, nr_error *err)
         setup_single_thread(net);
         return nr_fail(err, NR_EXIT_INTERNAL, "cannot start %d threads", threads);
     }
+    net->global_threads = threads;
     /* each worker calls BLAS on its own share: single-threaded BLAS */
     openblas_set_num_threads(1);
     return 0;
@@ -494,9 +528,106 @@ oom:
     return nr_fail(err, NR_EXIT_INTERNAL, "out of memory for %d threads", threads);
 }
 
+/* The summed ranges' floats. */
+static size_t summed_floats(const nr_net *net)
+{
+    size_t floats = 0;
+    for (size_t r = 0; r < net->summed_count; r++)
+        floats += net->summed[r].hi - net->summed[r].lo;
+    return floats;
+}
+
+/* Collective over net->comm: plans the processes' shares and the gradient
+ * exchange for the current threads (nothing with one process). `failed`:
+ * this process has already failed (err set); every process then fails. */
+static int plan_ranks(nr_net *net, bool failed, nr_error *err)
+{
+    free_ranks(net);
+    const int size = net->comm ? nr_comm_size(net->comm) : 1;
+    if (size == 1)
+        return failed ? -1 : 0;
+    const int rank = nr_comm_rank(net->comm);
+    nr_net_ranks *rk = calloc(1, sizeof *rk);
+    int *threads = calloc((size_t)size, sizeof *threads);
+    if (rk) {
+        rk->comm = net->comm;
+        rk->size = size;
+        rk->thread_base = calloc((size_t)size + 1, sizeof *rk->thread_base);
+        rk->row_first = calloc((size_t)size + 1, sizeof *rk->row_first);
+        rk->counts = calloc(2 * (size_t)size, sizeof *rk->counts);
+        rk->displs = rk->counts ? rk->counts + size : NULL;
+    }
+    bool oom = !rk || !threads || !rk->thread_base || !rk->row_first || !rk->counts;
+    /* every process's thread count (a failed one says 0) */
+    nr_comm_allgather_int(net->comm, failed || oom ? 0 : net->threads, threads);
+    bool too_big = false;
+    if (!oom) {
+        for (int r = 0; r < size; r++)
+            rk->thread_base[r + 1] = rk->thread_base[r] + threads[r];
+        const int global = rk->thread_base[size];
+        rk->summed_floats = summed_floats(net);
+        too_big = rk->summed_floats && (size_t)global > (size_t)INT_MAX / rk->summed_floats;
+        for (int r = 0; r < size && !too_big; r++) {
+            rk->counts[r] = threads[r] * (int)rk->summed_floats;
+            rk->displs[r] = rk->thread_base[r] * (int)rk->summed_floats;
+        }
+        if (!too_big) {
+            rk->send = alloc_bytes((size_t)net->threads * rk->summed_floats * sizeof(float));
+            rk->recv = alloc_bytes((size_t)global * rk->summed_floats * sizeof(float));
+            /* thread 0's share starts where its process's does: a view too */
+            nr_layer_run *views = create_runs(net->graph->layers, net->graph->count);
+            if (views) {
+                net->ts[0].runs = views;
+                net->ts[0].view_first = -1;
+            }
+            oom = !rk->send || !rk->recv || !views;
+        }
+    }
+    free(threads);
+    net->ranks = rk;
+    const bool mine = failed || oom || too_big;
+    if (nr_comm_any(net->comm, mine)) {
+        free_ranks(net);
+        if (failed)
+            return -1;
+        if (too_big)
+            return nr_fail(err, NR_EXIT_INPUT, "network: error: %zu gradient floats per "
+                           "thread are too many to exchange between processes",
+                           summed_floats(net));
+        if (oom)
+            return nr_fail(err, NR_EXIT_INTERNAL, "out of memory planning %d processes", size);
+        return nr_fail(err, NR_EXIT_INTERNAL, "another process failed to set up its threads");
+    }
+    net->thread_base = rk->thread_base[rank];
+    net->global_threads = rk->thread_base[size];
+    return 0;
+}
+
+int nr_net_set_threads(nr_net *net, int threads, nr_error *err)
+{
+    const int status = set_local_threads(net, threads, err);
+    if (net->comm)
+        return plan_ranks(net, status != 0, err);
+    return status;
+}
+
+int nr_net_set_comm(nr_net *net, const nr_comm *comm, nr_error *err)
+{
+    net->comm = comm;
+    if (plan_ranks(net, false, err) == 0)
+        return 0;
+    net->comm = NULL;   /* this process alone */
+    return -1;
+}
+
 int nr_net_threads(const nr_net *net)
 {
     return net->threads;
+}
+
+int nr_net_global_threads(const nr_net *net)
+{
+    return net->global_threads;
 }
 
 /* Points a thread's view of `count` runs at its share starting at example
@@ -529,18 +660,22 @@ static void view_runs(const nr_net *net, nr_layer_run *dst, const nr_layer_run *
 /* Splits a batch of n into contiguous shares and re-points views as needed. */
 static void split_batch(nr_net *net, int n)
 {
-    int T = net->threads;
-    for (int t = 0; t < T; t++) {
+    /* global threads: this process's are [thread_base, thread_base + T) */
+    const long G = net->global_threads, base = net->thread_base;
+    for (int t = 0; t < net->threads; t++) {
         thread_state *ts = &net->ts[t];
-        int first = (int)((long)n * t / T), last = (int)((long)n * (t + 1) / T);
+        int first = (int)(n * (base + t) / G), last = (int)(n * (base + t + 1) / G);
         ts->first = first;
         ts->n = last - first;
         ts->dropout = net->dropout_rng;
-        if (t > 0 && ts->view_first != first) {
+        if ((t > 0 || net->ranks) && ts->view_first != first) {
             view_runs(net, ts->runs, net->runs, net->exec_count, (size_t)first, ts->grads);
             ts->view_first = first;
         }
     }
+    if (net->ranks)
+        for (int r = 0; r <= net->ranks->size; r++)
+            net->ranks->row_first[r] = (int)(n * (long)net->ranks->thread_base[r] / G);
 }
 
 /* The pool needs single-threaded BLAS inside its workers; a caller may have
@@ -606,7 +741,9 @@ static nr_exec make_exec(nr_net *net, int t)
                      .batch_n = net->pass_n,
                      .thread = t,
                      .threads = net->threads,
-                     .pool = net->threads > 1 ? net->pool : NULL};
+                     .pool = net->threads > 1 ? net->pool : NULL,
+                     .global_thread = net->thread_base + t,
+                     .ranks = net->ranks};
 }
 
 /* Starts this thread's clock when timing is on (ex->clock): each layer is
@@ -645,6 +782,18 @@ static void zero_grads_slice(nr_net *net, int t)
     memset(net->grads + slice.lo, 0, (slice.hi - slice.lo) * sizeof(float));
 }
 
+/* The pass's input [n, input shape] (whole on every process). */
+static void set_pass_input(nr_net *net, const float *input, int n)
+{
+    net->pass_input = input;
+    net->pass_n = n;
+    if (net->ranks) {
+        net->ranks->input_lo = (uintptr_t)input;
+        net->ranks->input_hi =
+            (uintptr_t)(input + (size_t)n * nr_shape_size(net->graph->input));
+    }
+}
+
 static void forward_job(void *p, int t)
 {
     nr_net *net = p;
@@ -669,11 +818,13 @@ const float *nr_net_forward(nr_net *net, const float *input, int n, bool trainin
 {
     ensure_single_blas(net);
     split_batch(net, n);
-    net->pass_input = input;
-    net->pass_n = n;
+    set_pass_input(net, input, n);
     net->pass_training = training;
     take_pending_zero(net);
     run_job(net, forward_job);
+    if (net->ranks)   /* every process's logits: the loss is the whole batch's */
+        nr_comm_allgather_rows(net->comm, net->runs[net->exec_count - 1].out,
+                               (size_t)net->classes * sizeof(float), net->ranks->row_first);
     net->pass_zero_grads = false;
     /* every thread advanced its copy of the stream alike */
     net->dropout_rng = net->ts[0].dropout;
@@ -741,6 +892,48 @@ static void reduce_grads(nr_net *net, int t)
     }
 }
 
+/* Several processes, after the backward of every share: every process's
+ * thread blocks of the summed ranges gathered (thread 0 packs and
+ * exchanges), then each thread sets its slice of grads to their sum in
+ * global thread order, global thread 0's block first: the order
+ * reduce_grads sums one process's threads in, so the same bits as one
+ * process of that many threads. */
+static void reduce_grads_ranks(nr_net *net, int t)
+{
+    const nr_net_ranks *rk = net->ranks;
+    const size_t S = rk->summed_floats;
+    if (t == 0) {
+        for (int u = 0; u < net->threads; u++) {
+            const float *src = u ? net->ts[u].grads : net->grads;
+            float *dst = rk->send + (size_t)u * S;
+            for (size_t r = 0; r < net->summed_count; r++) {
+                size_t len = net->summed[r].hi - net->summed[r].lo;
+                memcpy(dst, src + net->summed[r].lo, len * sizeof *dst);
+                dst += len;
+            }
+        }
+        nr_comm_allgather_floats(rk->comm, rk->send, rk->recv, rk->counts, rk->displs);
+    }
+    if (net->threads > 1)
+        nr_pool_barrier(net->pool);
+    const param_range slice = thread_slice(net, t);
+    const int G = net->global_threads;
+    float *g = net->grads;
+    size_t packed = 0;   /* where summed range r starts in a packed block */
+    for (size_t r = 0; r < net->summed_count; r++) {
+        const size_t lo = net->summed[r].lo, hi = net->summed[r].hi;
+        const size_t a = lo > slice.lo ? lo : slice.lo, b = hi < slice.hi ? hi : slice.hi;
+        for (size_t i = a; i < b; i++) {
+            const float *block = rk->recv + packed + (i - lo);
+            float sum = block[0];
+            for (int u = 1; u < G; u++)
+                sum += block[(size_t)u * S];
+            g[i] = sum;
+        }
+        packed += hi - lo;
+    }
+}
+
 static void backward_job(void *p, int t)
 {
     nr_net *net = p;
@@ -767,7 +960,14 @@ static void backward_job(void *p, int t)
         if (ex.clock)
             nr_exec_mark(&ex, since, &net->times[i].backward, &net->times[i].backward_cpu);
     }
-    if (net->threads > 1) {
+    if (net->ranks) {
+        if (net->threads > 1)
+            nr_pool_barrier(net->pool);
+        reduce_grads_ranks(net, t);
+        if (ex.clock)
+            nr_exec_mark(&ex, clock, &net->reduce_times.backward,
+                         &net->reduce_times.backward_cpu);
+    } else if (net->threads > 1) {
         nr_pool_barrier(net->pool);
         reduce_grads(net, t);
         if (ex.clock)
@@ -787,8 +987,7 @@ void nr_net_backward_update(nr_net *net, const float *input, int n, nr_net_updat
 {
     ensure_single_blas(net);
     split_batch(net, n);   /* the same split as the forward of these n examples */
-    net->pass_input = input;
-    net->pass_n = n;
+    set_pass_input(net, input, n);
     net->pass_training = true;
     net->pass_update = update;
     net->pass_update_ctx = ctx;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "netrun/clock.h"
+#include "netrun/comm.h"
 #include "layers/threads.h"
 
 nr_exec_clock nr_exec_clock_now(void)
@@ -26,6 +27,19 @@ void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *
             *cpu = now.cpu - since.cpu;
         *ex->clock = now;
     }
+}
+
+void nr_exec_gather_rows(const nr_exec *ex, void *rows, size_t row_bytes)
+{
+    const nr_net_ranks *rk = ex->ranks;
+    if (!rk)
+        return;
+    /* the net's input is the whole batch on every process already */
+    const uintptr_t at = (uintptr_t)rows;
+    if (ex->thread == 0 && !(at >= rk->input_lo && at < rk->input_hi))
+        nr_comm_allgather_rows(rk->comm, rows, row_bytes, rk->row_first);
+    if (ex->pool)
+        nr_pool_barrier(ex->pool);
 }
 
 /* One layer on this thread's share (layers whose result couples the

@@ -1,0 +1,20 @@
+# tests/mpi/mpi.bash - sourced by the tests under mpirun (tests/mpi/*.sh),
+# after tests/cli/common.bash's cli_init (it writes into $tmp):
+#   mpi_init MPIEXEC   Open MPI as root and on more processes than cores;
+#                      Open MPI's own leaks kept out of LeakSanitizer's report
+#   mpirun ARGS...     MPIEXEC --allow-run-as-root --oversubscribe --quiet ARGS
+# Not a test itself.
+
+mpi_init() {
+  mpiexec=${1:?usage: mpi_init MPIEXEC}
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  # (MPI_Init's allocations outlive MPI_Finalize in a sanitized build)
+  local lib
+  for lib in libmpi libopen-pal libopen-rte libpmix libevent libhwloc libuc libfabric \
+             libpsm mca_; do
+    echo "leak:$lib"
+  done >"$tmp/mpi-lsan.supp"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$tmp/mpi-lsan.supp"
+}
+
+mpirun() { "$mpiexec" --allow-run-as-root --oversubscribe --quiet "$@"; }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `mpirun -np 2 netrun SPEC`: the training's batches shared by 2 processes
+# (netrun/net.h nr_net_set_comm, src/run.c). On a tiny synthetic set, with a
+# conv, a batchnorm, dropout and a dense layer:
+#   - 2 processes x 1 thread give the same weights.bin and history.csv (but
+#     seconds) as 1 process x 2 threads, and as a second 2 x 1 run;
+#   - only rank 0 writes: one run folder, progress and result printed once;
+#     summary.txt has the processes line (threads per process, hosts);
+#   - a bad spec: exit 2, the error printed once, no run folder;
+#   - a command that does not run on several processes is refused (exit 2);
+#   - a 2 x 1 run of 1 epoch resumed on 2 processes to 2 epochs: the same
+#     weights and history as the uninterrupted run.
+# Registered by CMakeLists.txt only when MPI was found.
+# usage: tests/mpi/train.sh PATH/TO/netrun MPIEXEC
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/common.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/mpi.bash"
+cli_init mpi_train "${1:-}"
+mpiexec=${2:?usage: train.sh NETRUN MPIEXEC}
+need_tools "$synth"
+cd "$tmp" || exit 1
+mpi_init "$mpiexec"
+
+strip_seconds() { cut -d, -f1-6,8- "$1"; }
+
+"$synth" data --classes 3 --size 12x12 --train 90 --test 30 >/dev/null || exit 1
+cat >spec.yaml <<'SPEC'
+name: mpi_test
+data: {train: data/Train, test: data/Test}
+network:
+  layers:
+    - conv: {filters: 4, size: 3, pad: 1}
+    - batchnorm
+    - relu
+    - maxpool
+    - dropout: {rate: 0.2}
+    - dense: {units: 3}
+    - softmax
+train:
+  epochs: 2
+  batch_size: 16
+  optimizer: {sgd: {lr: 0.05, momentum: 0.9}}
+SPEC
+
+"$netrun" spec.yaml --set threads=2 --out one_2 >one_2.out 2>one_2.err
+check "1 x 2 trains" test -s one_2/weights.bin
+mpirun -np 2 "$netrun" spec.yaml --set threads=1 --out two_1 >two_1.out 2>two_1.err
+status=$?
+check "2 x 1 trains (status $status)" test "$status" = 0 -a -s two_1/weights.bin
+check "2 x 1: weights = 1 x 2's" cmp -s two_1/weights.bin one_2/weights.bin
+check "2 x 1: history = 1 x 2's (but seconds)" \
+  cmp -s <(strip_seconds two_1/history.csv) <(strip_seconds one_2/history.csv)
+check "2 x 1: the result line once" test "$(grep -c 'test accuracy' two_1.out)" = 1
+check "2 x 1: summary.txt has the processes" \
+  grep -Eq '^processes: 2 \(threads per process: 1 1; hosts: [^ ]+ [^ ]+\)$' two_1/summary.txt
+check "2 x 1: one run folder" test "$(find . -maxdepth 1 -name 'two_1*' -type d | wc -l)" = 1
+mpirun -np 2 "$netrun" spec.yaml --set threads=1 --out two_1b >/dev/null 2>&1
+check "2 x 1 twice: the same weights" cmp -s two_1/weights.bin two_1b/weights.bin
+check "2 x 1 twice: the same history (but seconds)" \
+  cmp -s <(strip_seconds two_1/history.csv) <(strip_seconds two_1b/history.csv)
+# the files tell the splits apart: 1 x 1 differs
+"$netrun" spec.yaml --set threads=1 --out one_1 >/dev/null 2>&1
+check "1 x 1 differs from 1 x 2 (the comparison can fail)" \
+  bash -c '! cmp -s one_1/weights.bin one_2/weights.bin'
+
+# errors: once, exit 2, nothing written
+sed 's/units: 3/units: three/' spec.yaml >bad.yaml
+mpirun -np 2 "$netrun" bad.yaml --out bad >bad.out 2>bad.err
+status=$?
+check "bad spec: exit 2 (got $status)" test "$status" = 2
+check "bad spec: the error once" test "$(grep -c 'error' bad.err)" = 1
+check "bad spec: no run folder" test ! -e bad
+mpirun -np 2 "$netrun" check spec.yaml >check.out 2>check.err
+status=$?
+check "check on 2 processes: refused with 2 (got $status)" test "$status" = 2
+check "check on 2 processes: said once" test "$(grep -c 'mpirun' check.err)" = 1
+
+# resume: a 2 x 1 run of 1 epoch continued on 2 processes to 2 epochs (rank
+# 0 wrote the checkpoint, every process loads it; the spec's threads are
+# each process's)
+mpirun -np 2 "$netrun" spec.yaml --set threads=1 --set train.epochs=1 --out cont >/dev/null 2>&1
+mpirun -np 2 "$netrun" resume cont --epochs 2 >/dev/null 2>resume.err
+status=$?
+check "resume on 2 processes (status $status)" test "$status" = 0
+check "resume on 2 processes: weights = the uninterrupted run's" \
+  cmp -s cont/weights.bin two_1/weights.bin
+check "resume on 2 processes: history = the uninterrupted run's (but seconds)" \
+  cmp -s <(strip_seconds cont/history.csv) <(strip_seconds two_1/history.csv)
+
+cli_finish
