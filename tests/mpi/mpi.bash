@@ -8,10 +8,15 @@
 mpi_init() {
   mpiexec=${1:?usage: mpi_init MPIEXEC}
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  # plugins stay loaded and stacks are unwound in full (sanitized builds):
+  # the leaks' frames keep their libraries' names for the suppressions
+  export OMPI_MCA_mca_base_component_disable_dlclose=1
+  export PMIX_MCA_mca_base_component_disable_dlclose=1
+  [[ -n ${ASAN_OPTIONS:-} ]] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
   # (MPI_Init's allocations outlive MPI_Finalize in a sanitized build)
   local lib
   for lib in libmpi libopen-pal libopen-rte libpmix libevent libhwloc libuc libfabric \
-             libpsm mca_; do
+             libpsm mca_ libz; do
     echo "leak:$lib"
   done >"$tmp/mpi-lsan.supp"
   export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$tmp/mpi-lsan.supp"
