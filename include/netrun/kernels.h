@@ -453,6 +453,14 @@ int nr_dense_forward_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const 
 void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const float *dy,
                                    float *dweight, float *dbias, int part, int parts,
                                    float *workspace);
+/* The sparse weight gradient of nr_dense_backward_weight_part (whatever the
+ * density; no dbias) on one instruction set, for the tests: NR_DENSE_AVX2 or
+ * NR_DENSE_AVX512 (16-column blocks, 128 outputs per pass; the one
+ * nr_dense_backward_weight_part prefers when the CPU has it; the same
+ * results bit for bit). Returns 0, dweight untouched, when this CPU lacks it. */
+int nr_dense_backward_weight_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const float *x,
+                                        const float *dy, float *dweight, int part, int parts,
+                                        float *workspace);
 
 /* ------------------------------------------------------------------------
  * Element-wise activations (activation.c) over `count` floats (any shape).
