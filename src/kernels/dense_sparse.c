@@ -173,32 +173,6 @@ NR_AVX512 __attribute__((always_inline)) static inline void transpose_16x16(__m5
         r[k] = t[k];
 }
 
-/* nr_dense_transpose_weight's rows [lo, p) of weight_t, columns [0, out / 8
- * * 8), in blocks of 16 rows from lo; returns p (the rest for the caller). */
-NR_AVX512 static int transpose_weight_avx512(const float *weight, int in, int out, size_t out8,
-                                             float *weight_t, int lo, int hi)
-{
-    const int full16 = out / LANES16 * LANES16, full8 = out / LANES * LANES;
-    int p = lo;
-    for (; p + LANES16 <= hi; p += LANES16) {
-        for (int j = 0; j < full16; j += LANES16) {
-            __m512 r[16];
-            UNROLL_16
-            for (int k = 0; k < 16; k++)
-                r[k] = _mm512_loadu_ps(weight + (size_t)(j + k) * in + p);
-            transpose_16x16(r);
-            UNROLL_16
-            for (int k = 0; k < 16; k++)
-                _mm512_storeu_ps(weight_t + (size_t)(p + k) * out8 + j, r[k]);
-        }
-        if (full16 < full8)
-            for (int h = 0; h < LANES16; h += LANES)
-                transpose_8x8(weight + (size_t)full16 * in + p + h, (size_t)in,
-                              weight_t + (size_t)(p + h) * out8 + full16, out8);
-    }
-    return p;
-}
-
 #endif
 
 void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, float *weight_t,
@@ -213,8 +187,6 @@ void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, floa
 #if NR_HAVE_AVX2_KERNELS
     if (nr_dense_sparse_available()) {
         int full_out = out / LANES * LANES;
-        if (cpu_has_avx512())
-            p = transpose_weight_avx512(weight, in, out, out8, weight_t, lo, hi);
         for (; p + LANES <= hi; p += LANES)
             for (int j = 0; j < full_out; j += LANES)
                 transpose_8x8(weight + (size_t)j * in + p, (size_t)in,
