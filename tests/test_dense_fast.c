@@ -293,6 +293,9 @@ START_TEST(test_sparse_choice)
         dense_case c = case_make(cases[k].shape, cases[k].density, 17);
         int want = cases[k].wide && c.density <= 0.2 && nr_dense_sparse_available();
         ck_assert_int_eq(!!nr_dense_forward_sparse_pays(&c.d, c.x), want);
+        /* possible: for any input, so for the wide layers on this CPU */
+        ck_assert_int_eq(!!nr_dense_forward_sparse_possible(&c.d),
+                         cases[k].wide && nr_dense_sparse_available());
         case_free(&c);
     }
 }

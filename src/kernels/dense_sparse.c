@@ -534,11 +534,15 @@ static double sampled_density(const nr_dense_dims *d, const float *x)
     return (double)nonzero / (double)count;
 }
 
+int nr_dense_forward_sparse_possible(const nr_dense_dims *d)
+{
+    return d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available();
+}
+
 int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x)
 {
     assert(d->n > 0 && d->in > 0 && d->out > 0);
-    return d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available() &&
-           sampled_density(d, x) <= FORWARD_MAX_DENSITY;
+    return nr_dense_forward_sparse_possible(d) && sampled_density(d, x) <= FORWARD_MAX_DENSITY;
 }
 
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
