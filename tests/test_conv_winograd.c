@@ -168,7 +168,7 @@ static const int direct_shapes[][5] = {
     { 3, 9, 10, 11, 13 },    /* F(2x2) forward; din direct (10 -> 9) */
     { 3, 16, 12, 6, 10 },    /* din F(2x2) (12 -> 16); forward direct */
     { 9, 32, 32, 7, 7 },     /* F(4x4), 4 images side by side, both ways; din's dW
-                                chunks of 6: groups of 4 + 2 and 3 (repeated images) */
+                                chunks of 4, 4 and 1 (a short group repeats its last) */
     { 2, 13, 8, 14, 14 },    /* din F(2x2) */
     { 3, 16, 16, 14, 14 },   /* F(4x4) on 14x14 (4 tiles a row, two rows a vector) */
     { 5, 16, 32, 7, 7 },     /* F(4x4) side by side: forward 16 -> 32, din 32 -> 16 */

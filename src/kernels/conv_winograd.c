@@ -16,6 +16,9 @@
  * into the next tile row's columns, which are written after them (tile rows
  * in ascending order; ldv leaves room for the last row's spill).
  *
+ * Images side by side (g->nimg > 1, see conv_winograd.h): every stage but
+ * the row copies (copy_rows, row_xt_portable) sees one image g->w wide.
+ *
  * Workspace (floats, offsets in nr_wino_geom):
  *   U  [16][coutp/4][cin][4]  U[e] for 4 output channels side by side
  *   V  [16][cin][ldv]         the input transform, column t = tile
@@ -120,15 +123,19 @@ size_t nr_wino_workspace_floats(const nr_wino_geom *g)
     return g->total;
 }
 
-/* Measured against the direct kernel (tools/bench/README.md, "Winograd";
- * single thread, 64 images, the forward and the backward with din):
+/* Measured against the direct kernel (tools/bench/README.md, "Winograd"
+ * and "Winograd, second step"; single thread, 64 images, the forward and
+ * the backward with din):
  * - F(4x4) where a tile row fills most of its 8 lanes (28x28: 7 tiles);
- *   on 14x14 it is no faster than F(2x2) (16 -> 16) or slower (8 -> 16);
- * - F(2x2) on narrower planes, but not where cin > cout (the input
+ * - F(4x4) on 13-16 wide planes (4 tiles, two tile rows a vector) for
+ *   16 <= cin <= cout (16 -> 16: faster than F(2x2); 8 -> 16: even);
+ * - F(4x4) with images side by side on planes of 1-2 tiles a row (7x7)
+ *   for cin, cout >= 16 (32 -> 32: faster than F(2x2); 16 -> 32 and
+ *   32 -> 16: faster than direct);
+ * - F(2x2) on other planes, but not where cin > cout (the input
  *   transform, per input channel, costs more than the output one: slower
- *   for 16 -> 8 channels on 14x14 and 32 -> 16 on 7x7) nor on planes under
- *   10 wide (4 tiles a row) unless cin >= 32 (16 -> 32 on 7x7: even;
- *   32 -> 32: faster). */
+ *   for 16 -> 8 channels on 14x14) nor on planes under 10 wide (4 tiles a
+ *   row) unless cin >= 32. */
 int nr_wino_tile(int cin, int cout, int h, int w)
 {
     (void)h;
