@@ -1,4 +1,5 @@
-/* test_conv_winograd.c - Winograd F(2x2, 3x3) (src/kernels/conv_winograd.c)
+/* test_conv_winograd.c - Winograd F(2x2, 3x3) and F(4x4, 3x3)
+ * (src/kernels/conv_winograd.c), one image a call and several side by side,
  * against a double-precision direct convolution, both stages' code paths
  * (portable, and AVX2 where the CPU has it), forward weights and din's
  * flipped, transposed ones (given as strides), odd and even planes, channel
@@ -62,10 +63,12 @@ static void exact_conv(int cin, int cout, int h, int wd, const float *in, const 
             }
 }
 
-/* _i = shape * 8 + tile4 * 4 + isa * 2 + flipped */
+/* _i = shape * 16 + multi * 8 + tile4 * 4 + isa * 2 + flipped; multi: 3
+ * different images side by side in one call (nr_wino_images) instead of 1 */
 START_TEST(test_wino_vs_exact)
 {
-    const int *sh = shapes[_i / 8];
+    const int *sh = shapes[_i / 16];
+    const int nimg = (_i / 8) % 2 ? 3 : 1;
     const int tile = (_i / 4) % 2 ? 4 : 2;
     const double tol = tile == 2 ? WINO_TOL2 : WINO_TOL4;
     const nr_wino_isa isa = (_i / 2) % 2 ? NR_WINO_AVX2 : NR_WINO_PORTABLE;
@@ -78,16 +81,22 @@ START_TEST(test_wino_vs_exact)
     nr_rng r;
     nr_rng_seed(&r, 7100 + (uint64_t)_i, 0);
     const size_t nin = (size_t)cin * h * w, nw = (size_t)cin * cout * 9;
+    const size_t nex = (size_t)cout * h * w;
     /* the input as the din path sees it: rows ld apart, planes ps apart,
      * the gaps NaN (never read) */
     const size_t ld = (size_t)w + 3, ps = (size_t)(h + 1) * ld;
-    float *in = falloc(nin), *inp = falloc((size_t)cin * ps), *wt = falloc(nw);
-    fill_uniform(&r, in, nin, -1.0f, 1.0f);
+    float *in = falloc(nin * nimg), *inp = falloc((size_t)cin * ps * nimg), *wt = falloc(nw);
+    fill_uniform(&r, in, nin * nimg, -1.0f, 1.0f);
     fill_uniform(&r, wt, nw, -1.0f, 1.0f);
-    fill_nan(inp, (size_t)cin * ps);
-    for (int i = 0; i < cin; i++)
-        for (int y = 0; y < h; y++)
-            memcpy(inp + i * ps + y * ld, in + ((size_t)i * h + y) * w, (size_t)w * sizeof *in);
+    fill_nan(inp, (size_t)cin * ps * nimg);
+    const float *srcs[NR_WINO_MAX_IMAGES];
+    for (int b = 0; b < nimg; b++) {
+        srcs[b] = inp + (size_t)b * cin * ps;
+        for (int i = 0; i < cin; i++)
+            for (int y = 0; y < h; y++)
+                memcpy(inp + (size_t)b * cin * ps + i * ps + y * ld,
+                       in + (size_t)b * nin + ((size_t)i * h + y) * w, (size_t)w * sizeof *in);
+    }
     /* forward: w[o][i][ky][kx]; flipped: the din convolution's weights of
      * a conv with c = cout, filters = cin: w'[o][i][ky][kx] = w[i][o][2-ky][2-kx] */
     ptrdiff_t so = (ptrdiff_t)cin * 9, si = 9, sy = 3, sx = 1;
@@ -96,35 +105,47 @@ START_TEST(test_wino_vs_exact)
         so = 9, si = (ptrdiff_t)cout * 9, sy = -3, sx = -1;
         wbase = wt + 8;
     }
-    double *exact = malloc((size_t)cout * h * w * sizeof *exact);
+    double *exact = malloc(nex * nimg * sizeof *exact);
     ck_assert_ptr_nonnull(exact);
-    exact_conv(cin, cout, h, w, in, wbase, so, si, sy, sx, exact);
+    for (int b = 0; b < nimg; b++)
+        exact_conv(cin, cout, h, w, in + (size_t)b * nin, wbase, so, si, sy, sx,
+                   exact + (size_t)b * nex);
 
-    nr_wino_geom g = nr_wino_make_geom(tile, cin, cout, h, w);
-    const size_t ldy = (size_t)w + 1, ldo = (size_t)h * ldy + 5;
+    nr_wino_geom g = nr_wino_make_geom(tile, nimg, cin, cout, h, w);
+    const int gw = g.w;   /* the images side by side */
+    const size_t ldy = (size_t)gw + 1, ldo = (size_t)h * ldy + 5;
     float *ws = falloc(nr_wino_workspace_floats(&g)), *grid = falloc((size_t)cout * ldo);
     fill_nan(ws, nr_wino_workspace_floats(&g));
     memset(grid, 0x7f, (size_t)cout * ldo * sizeof *grid);   /* a sentinel: 0x7f7f7f7f */
-    nr_wino_begin(&g, wbase, so, si, sy, sx, ws);
-    const size_t last = (size_t)(cout - 1) * ldo + (size_t)(h - 1) * ldy + (size_t)w;
-    for (int rep = 0; rep < 2; rep++) {   /* the workspace is reused per image */
-        nr_wino_image(&g, isa, inp, ld, ps, grid, ldy, ldo, ws);
+    nr_wino_begin(&g, isa, wbase, so, si, sy, sx, ws);
+    {   /* the weight transform: the same bits from both isa */
+        float *ws2 = falloc(nr_wino_workspace_floats(&g));
+        nr_wino_begin(&g, NR_WINO_PORTABLE, wbase, so, si, sy, sx, ws2);
+        ck_assert_mem_eq(ws + g.off_u, ws2 + g.off_u,
+                         (size_t)g.ne * g.coutp * cin * sizeof *ws);
+        free(ws2);
+    }
+    const size_t last = (size_t)(cout - 1) * ldo + (size_t)(h - 1) * ldy + (size_t)gw;
+    for (int rep = 0; rep < 2; rep++) {   /* the workspace is reused per call */
+        nr_wino_images(&g, isa, srcs, ld, ps, grid, ldy, ldo, ws);
         double md = 0.0, mx = 1e-30;
         for (int o = 0; o < cout; o++)
             for (size_t q = 0; q < ldo; q++) {
                 const float v = grid[o * ldo + q];
-                const int y = (int)(q / ldy), x = (int)(q % ldy);
+                const int y = (int)(q / ldy), xs = (int)(q % ldy);
                 if (o * ldo + q >= last) {
                     uint32_t bits;
                     memcpy(&bits, &v, sizeof bits);
-                    ck_assert_msg(bits == 0x7f7f7f7fu, "shape %d: wrote past the grid at "
-                                  "o %d q %zu", _i / 8, o, q);
+                    ck_assert_msg(bits == 0x7f7f7f7fu, "case %d: wrote past the grid at "
+                                  "o %d q %zu", _i, o, q);
                     continue;
                 }
-                if (y >= h || x >= w)
-                    continue;   /* dropped cells: may hold garbage */
-                const double e = exact[((size_t)o * h + y) * w + x];
-                ck_assert_msg(isfinite(v), "shape %d: o %d y %d x %d not finite", _i / 8, o, y, x);
+                const int b = xs / g.sw, x = xs % g.sw;
+                if (y >= h || b >= nimg || x >= w)
+                    continue;   /* dropped cells, between images: may hold garbage */
+                const double e = exact[(size_t)b * nex + ((size_t)o * h + y) * w + x];
+                ck_assert_msg(isfinite(v), "case %d: b %d o %d y %d x %d not finite", _i, b, o,
+                              y, x);
                 if (fabs(v - e) > md)
                     md = fabs(v - e);
                 if (fabs(e) > mx)
@@ -146,8 +167,12 @@ static const int direct_shapes[][5] = {
     { 2, 12, 12, 9, 26 },    /* F(4x4), even width, odd height */
     { 3, 9, 10, 11, 13 },    /* F(2x2) forward; din direct (10 -> 9) */
     { 3, 16, 12, 6, 10 },    /* din F(2x2) (12 -> 16); forward direct */
-    { 1, 32, 32, 7, 7 },     /* F(2x2) both ways */
+    { 9, 32, 32, 7, 7 },     /* F(4x4), 4 images side by side, both ways; din's dW
+                                chunks of 4, 4 and 1 (a short group repeats its last) */
     { 2, 13, 8, 14, 14 },    /* din F(2x2) */
+    { 3, 16, 16, 14, 14 },   /* F(4x4) on 14x14 (4 tiles a row, two rows a vector) */
+    { 5, 16, 32, 7, 7 },     /* F(4x4) side by side: forward 16 -> 32, din 32 -> 16 */
+    { 2, 17, 20, 5, 6 },     /* side by side, odd: forward and din */
 };
 #define N_DIRECT ((int)(sizeof direct_shapes / sizeof direct_shapes[0]))
 
@@ -224,7 +249,7 @@ static Suite *conv_winograd_suite(void)
 {
     Suite *s = suite_create("conv_winograd");
     TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_wino_vs_exact, 0, N_SHAPES * 8);
+    tcase_add_loop_test(tc, test_wino_vs_exact, 0, N_SHAPES * 16);
     tcase_add_loop_test(tc, test_direct_with_wino_vs_ref, 0, N_DIRECT);
     suite_add_tcase(s, tc);
     return s;

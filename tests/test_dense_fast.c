@@ -6,8 +6,8 @@
  *   sizes around the 8/16/64 tiles) and input densities (0%, 10%, 20%, 50%,
  *   100% nonzeros), outputs pre-filled with NaN, gradients accumulated onto
  *   a random prior;
- * - the sparse forward on each instruction set (AVX2, AVX-512) the CPU has,
- *   the AVX-512 one bit for bit the AVX2 one;
+ * - the sparse forward and weight gradient on each instruction set (AVX2,
+ *   AVX-512) the CPU has, the AVX-512 ones bit for bit the AVX2 ones;
  * - the transposed weights exactly, split into 1..3 parts;
  * - the weight gradient split into 1..3 parts (each part in any order)
  *   matches too, and the same split gives the same bits again;
@@ -55,6 +55,9 @@ static const int shapes[][3] = {
     {16, 64, 129}, {11, 31, 16},  {64, 200, 10}, {9, 260, 70},  {3, 300, 33},
     /* the AVX-512 forward's tiles: 128 outputs, 128 + 64 + 8, 128 + 64 + 63 */
     {5, 50, 128},  {3, 41, 200},  {2, 23, 255},
+    /* the AVX-512 weight gradient's 16-column blocks and 16-image transposes:
+     * in % 16 = 2, 0, 13, 4, 0; n % 16 = 5, 0, 3, 1, 0; 128 + 64 + 8 outputs */
+    {37, 50, 128}, {64, 784, 128}, {19, 45, 200}, {33, 100, 255}, {16, 16, 70},
 };
 enum { SHAPE_COUNT = sizeof shapes / sizeof shapes[0] };
 static const double densities[] = {0.0, 0.1, 0.2, 0.5, 1.0};
@@ -238,6 +241,46 @@ START_TEST(test_backward_fast_matches_reference)
 }
 END_TEST
 
+/* The sparse weight gradient on each instruction set this CPU has == the
+ * reference, and the AVX-512 one == the AVX2 one bit for bit, in 1..3 parts
+ * accumulated onto a random prior. */
+START_TEST(test_backward_weight_isa_variants)
+{
+    int s = _i / DENSITY_COUNT, k = _i % DENSITY_COUNT;
+    dense_case c = case_make(s, k, 9);
+    size_t nw = (size_t)c.d.out * c.d.in;
+    nr_rng r;
+    nr_rng_seed(&r, 78, (uint64_t)_i);
+    acc_buf dw_ref = acc_new(&r, nw);
+    nr_ref_dense_backward(&c.d, c.x, c.w, c.dy, NULL, dw_ref.g, NULL);
+    for (int parts = 1; parts <= 3; parts++) {
+        float *dw[2];
+        int have[2];
+        static const nr_dense_isa isas[2] = {NR_DENSE_AVX2, NR_DENSE_AVX512};
+        for (int v = 0; v < 2; v++) {
+            dw[v] = fdup(dw_ref.prior, nw);
+            have[v] = 1;
+            for (int part = 0; part < parts; part++)
+                have[v] &= nr_dense_backward_weight_sparse_isa(isas[v], &c.d, c.x, c.dy, dw[v],
+                                                               part, parts, c.ws);
+            if (have[v]) {
+                double e = rel_err(dw[v], dw_ref.g, nw);
+                ck_assert_msg(e < TOL, "isa %d: n %d in %d out %d density %.1f parts %d: err %g",
+                              v, c.d.n, c.d.in, c.d.out, c.density, parts, e);
+            }
+        }
+        if (have[0] && have[1])
+            ck_assert_msg(memcmp(dw[0], dw[1], nw * sizeof(float)) == 0,
+                          "avx512 != avx2 bits: n %d in %d out %d density %.1f parts %d", c.d.n,
+                          c.d.in, c.d.out, c.density, parts);
+        free(dw[0]);
+        free(dw[1]);
+    }
+    acc_free(&dw_ref);
+    case_free(&c);
+}
+END_TEST
+
 /* The sparse/BLAS choice: sparse inputs of wide layers only, when the CPU
  * has the kernels. */
 START_TEST(test_sparse_choice)
@@ -250,6 +293,9 @@ START_TEST(test_sparse_choice)
         dense_case c = case_make(cases[k].shape, cases[k].density, 17);
         int want = cases[k].wide && c.density <= 0.2 && nr_dense_sparse_available();
         ck_assert_int_eq(!!nr_dense_forward_sparse_pays(&c.d, c.x), want);
+        /* possible: for any input, so for the wide layers on this CPU */
+        ck_assert_int_eq(!!nr_dense_forward_sparse_possible(&c.d),
+                         cases[k].wide && nr_dense_sparse_available());
         case_free(&c);
     }
 }
@@ -421,6 +467,8 @@ int main(void)
                         SHAPE_COUNT * DENSITY_COUNT);
     tcase_add_loop_test(kernels, test_forward_isa_variants, 0, SHAPE_COUNT * DENSITY_COUNT);
     tcase_add_loop_test(kernels, test_backward_fast_matches_reference, 0,
+                        SHAPE_COUNT * DENSITY_COUNT);
+    tcase_add_loop_test(kernels, test_backward_weight_isa_variants, 0,
                         SHAPE_COUNT * DENSITY_COUNT);
     suite_add_tcase(suite, kernels);
     TCase *threads = tcase_create("threads");

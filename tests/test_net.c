@@ -132,6 +132,22 @@ START_TEST(test_gradcheck_winograd_convs)
 }
 END_TEST
 
+/* F(4x4) with images side by side (7x7 planes, 16 channels in and out:
+ * conv 1 forward, conv 2 both ways; a batch of 3: one group, the last image
+ * repeated once). */
+START_TEST(test_gradcheck_winograd_side_by_side)
+{
+    gradcheck_on(NR_BACKEND_BLAS, "[16, 7, 7]",
+                 "    - conv: {filters: 16, size: 3, pad: 1}\n"
+                 "    - tanh\n"
+                 "    - conv: {filters: 17, size: 3, pad: 1}\n"
+                 "    - tanh\n"
+                 "    - dense: {units: 5}\n"
+                 "    - softmax\n",
+                 "cross_entropy", 150, NULL);
+}
+END_TEST
+
 START_TEST(test_gradcheck_cnn)
 {
     gradcheck("[2, 7, 6]",
@@ -819,6 +835,7 @@ int main(void)
     TCase *grad = tcase_create("gradcheck");
     tcase_add_test(grad, test_gradcheck_cnn);
     tcase_add_test(grad, test_gradcheck_winograd_convs);
+    tcase_add_test(grad, test_gradcheck_winograd_side_by_side);
     tcase_add_test(grad, test_gradcheck_activations_pools);
     tcase_add_test(grad, test_gradcheck_fused_epilogues);
     tcase_add_test(grad, test_gradcheck_batchnorm_dropout);

@@ -422,6 +422,10 @@ size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d);
  * nonzeros in a fixed sample of its images. The same x gives the same
  * answer, so threads sharing a batch agree. */
 int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x);
+/* Whether nr_dense_forward_sparse_pays can say yes for some x of dims d:
+ * nr_dense_sparse_available() and at least 32 outputs. When 0, the forward
+ * never needs the transposed weights nor the rest of the batch. */
+int nr_dense_forward_sparse_possible(const nr_dense_dims *d);
 /* Same contract as nr_dense_forward (y overwritten). weight_t: the current
  * transposed weights, or NULL. With weight_t (and nr_dense_sparse_available())
  * y[i] = bias + sum over the nonzero x[i, p] of x[i, p] * weight_t[p, :]
@@ -453,6 +457,14 @@ int nr_dense_forward_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const 
 void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const float *dy,
                                    float *dweight, float *dbias, int part, int parts,
                                    float *workspace);
+/* The sparse weight gradient of nr_dense_backward_weight_part (whatever the
+ * density; no dbias) on one instruction set, for the tests: NR_DENSE_AVX2 or
+ * NR_DENSE_AVX512 (16-column blocks, 128 outputs per pass; the one
+ * nr_dense_backward_weight_part prefers when the CPU has it; the same
+ * results bit for bit). Returns 0, dweight untouched, when this CPU lacks it. */
+int nr_dense_backward_weight_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const float *x,
+                                        const float *dy, float *dweight, int part, int parts,
+                                        float *workspace);
 
 /* ------------------------------------------------------------------------
  * Element-wise activations (activation.c) over `count` floats (any shape).

@@ -148,17 +148,52 @@ static int wino_din(const nr_conv2d_dims *d)
     return d->size == 3 ? nr_wino_tile(d->filters, d->c, d->h, d->w) : 0;
 }
 
+static nr_wino_geom wino_geom(int tile, int cin, int cout, int h, int w)
+{
+    tile = tile ? tile : 2;
+    return nr_wino_make_geom(tile, nr_wino_images_per_call(tile, w), cin, cout, h, w);
+}
+
+/* Where Winograd writes the grid: the direct kernel's grid (rows Wp,
+ * planes Qp apart) for one image a call; for images side by side a wider
+ * grid after the Winograd workspace (rows of the stacked width). */
+typedef struct wino_out {
+    float *grid;
+    size_t ldy, ldo;
+} wino_out;
+
+static size_t wino_wide_floats(const nr_wino_geom *wg)
+{
+    return wg->nimg > 1 ? (size_t)wg->cout * wg->h * round_up((size_t)wg->w, 8) + 8 : 0;
+}
+
+static size_t wino_floats(const nr_wino_geom *wg)
+{
+    return nr_wino_workspace_floats(wg) + wino_wide_floats(wg);
+}
+
+static wino_out wino_out_for(const nr_wino_geom *wg, const geom *g, float *wws, float *grid)
+{
+    wino_out o = {grid, (size_t)g->Wp, (size_t)g->Qp};
+    if (wg->nimg > 1) {
+        o.grid = wws + nr_wino_workspace_floats(wg);
+        o.ldy = round_up((size_t)wg->w, 8);
+        o.ldo = (size_t)wg->h * o.ldy;
+    }
+    return o;
+}
+
 size_t nr_conv2d_direct_workspace_floats(const nr_conv2d_dims *d)
 {
     geom g = make_geom(d);
     size_t f = forward_floats(&g), b = backward_floats(&g, dw_chunk(&g, d->n));
     if (wino_forward(d)) {
-        nr_wino_geom wg = nr_wino_make_geom(wino_forward(d), d->c, d->filters, d->h, d->w);
-        f += nr_wino_workspace_floats(&wg);
+        nr_wino_geom wg = wino_geom(wino_forward(d), d->c, d->filters, d->h, d->w);
+        f += wino_floats(&wg);
     }
     if (wino_din(d)) {
-        nr_wino_geom wg = nr_wino_make_geom(wino_din(d), d->filters, d->c, d->h, d->w);
-        b += nr_wino_workspace_floats(&wg);
+        nr_wino_geom wg = wino_geom(wino_din(d), d->filters, d->c, d->h, d->w);
+        b += wino_floats(&wg);
     }
     size_t s = nr_conv2d_sparse_workspace_floats(d), m = f > b ? f : b;
     return m > s ? m : s;
@@ -354,10 +389,11 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
     float *grid = xp + (size_t)g.C * g.PS;
     float *scratch = grid + (size_t)g.Fp * g.Qp + 8;   /* the epilogue's */
     const int wino = wino_forward(d);
-    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.C, g.F, g.H, g.W);
+    const nr_wino_geom wg = wino_geom(wino, g.C, g.F, g.H, g.W);
     float *wws = workspace + forward_floats(&g);
+    const wino_out wo = wino_out_for(&wg, &g, wws, grid);
     if (wino) {
-        nr_wino_begin(&wg, weight, (ptrdiff_t)g.K, 9, 3, 1, wws);
+        nr_wino_begin(&wg, NR_WINO_AVX2, weight, (ptrdiff_t)g.K, 9, 3, 1, wws);
     } else {
         pack_rows(weight, g.F, g.K, g.Fp, ap);
         tap_offsets(g.C, g.S, g.Wp, g.PS, off);
@@ -365,20 +401,28 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
     }
     const size_t in_step = (size_t)g.C * g.H * g.W, plane = (size_t)g.H * g.W;
     const size_t pooled_plane = (size_t)(g.H / 2) * (size_t)(g.W / 2);
-    for (int i = 0; i < d->n; i++) {
+    const int step = wino ? wg.nimg : 1;
+    for (int i0 = 0; i0 < d->n; i0 += step) {
+        const int nb = d->n - i0 < step ? d->n - i0 : step;
         if (wino) {
-            nr_wino_image(&wg, NR_WINO_AVX2, in + (size_t)i * in_step, (size_t)g.W, plane,
-                          grid, (size_t)g.Wp, (size_t)g.Qp, wws);
+            const float *srcs[NR_WINO_MAX_IMAGES];   /* a short group repeats its last */
+            for (int b = 0; b < wg.nimg; b++)
+                srcs[b] = in + (size_t)(i0 + (b < nb ? b : nb - 1)) * in_step;
+            nr_wino_images(&wg, NR_WINO_AVX2, srcs, (size_t)g.W, plane, wo.grid, wo.ldy,
+                           wo.ldo, wws);
         } else {
-            pad_copy(in + (size_t)i * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
+            pad_copy(in + (size_t)i0 * in_step, g.C, g.H, g.W, g.pad, g.Wp, g.PS, xp);
             grid_gemm(g.Fp, g.K, g.Qp, ap, xp, off, grid, (size_t)g.Qp);
         }
-        for (int f = 0; f < g.F; f++) {
-            const float *r = grid + (size_t)f * g.Qp;
-            const size_t p = (size_t)i * g.F + (size_t)f;    /* output plane */
+        for (int bf = 0; bf < nb * g.F; bf++) {   /* image b of the group, filter f */
+            const int b = bf / g.F, f = bf % g.F;
+            const int ldr = wino ? (int)wo.ldy : g.Wp;
+            const float *r = wino ? wo.grid + (size_t)f * wo.ldo + (size_t)b * wg.sw
+                                  : grid + (size_t)f * g.Qp;
+            const size_t p = (size_t)(i0 + b) * g.F + (size_t)f;    /* output plane */
             if (!nr_epi_is_none(epi)) {
                 const size_t out_plane = epi->pool ? pooled_plane : plane;
-                nr_epi_forward_plane(epi, r, g.Wp, g.H, g.W, bias ? bias + f : NULL,
+                nr_epi_forward_plane(epi, r, ldr, g.H, g.W, bias ? bias + f : NULL,
                                      out + p * out_plane,
                                      argmax ? argmax + p * pooled_plane : NULL, scratch);
                 continue;
@@ -386,7 +430,7 @@ static void forward_direct(const nr_conv2d_dims *d, const float *in, const float
             float *dst = out + p * plane;
             for (int y = 0; y < g.H; y++) {
                 float *row = dst + (size_t)y * g.W;
-                const float *src = r + (size_t)y * g.Wp;
+                const float *src = r + (size_t)y * (size_t)ldr;
                 if (bias)
                     nr_vcopy_add_scalar(row, src, bias[f], (size_t)g.W);
                 else
@@ -470,7 +514,12 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
             return;
     }
     const geom g = make_geom(d);
-    const int chunk = dw_chunk(&g, d->n);
+    /* din by Winograd: W'[ch, f, ky', kx'] = W[f, ch, 2-ky', 2-kx'] as strides */
+    const int wino = din ? wino_din(d) : 0;
+    const nr_wino_geom wg = wino_geom(wino, g.F, g.C, g.H, g.W);
+    int chunk = dw_chunk(&g, d->n);
+    if (wino && chunk > wg.nimg)   /* whole groups of images side by side */
+        chunk -= chunk % wg.nimg;
     float *apf = workspace;                                   /* W' for din */
     int32_t *off = (int32_t *)(apf + (size_t)g.Cp * g.Kg);    /* taps into the input */
     int32_t *offg = off + g.K;                                /* taps into G */
@@ -481,12 +530,10 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
     float *small = tmp + (size_t)g.H * g.W;
     tap_offsets(g.C, g.S, g.Wp, g.PS, off);
     tap_offsets(g.F, g.S, g.Wp, g.PS, offg);
-    /* din by Winograd: W'[ch, f, ky', kx'] = W[f, ch, 2-ky', 2-kx'] as strides */
-    const int wino = din ? wino_din(d) : 0;
-    const nr_wino_geom wg = nr_wino_make_geom(wino ? wino : 2, g.F, g.C, g.H, g.W);
     float *wws = workspace + backward_floats(&g, chunk);
+    const wino_out wo = wino_out_for(&wg, &g, wws, grid);
     if (wino)
-        nr_wino_begin(&wg, weight + 8, 9, (ptrdiff_t)g.K, -3, -1, wws);
+        nr_wino_begin(&wg, NR_WINO_AVX2, weight + 8, 9, (ptrdiff_t)g.K, -3, -1, wws);
     else if (din)
         pack_flipped(weight, &g, apf);
     /* borders, slack and the planes of rows >= F stay zero for the call */
@@ -529,19 +576,30 @@ static void backward_direct(const nr_conv2d_dims *d, const float *in, const floa
                             g.K, dweight);
         if (!din)
             continue;
-        for (int b = 0; b < nb; b++) {
-            const float *gb = bufs + (size_t)b * xs + (size_t)g.C * g.PS;
-            if (wino)
-                nr_wino_image(&wg, NR_WINO_AVX2, gb + gshift, (size_t)g.Wp, g.PS, grid,
-                              (size_t)g.Wp, (size_t)g.Qp, wws);
-            else
+        const int step = wino ? wg.nimg : 1;
+        for (int b0 = 0; b0 < nb; b0 += step) {
+            const int nbb = nb - b0 < step ? nb - b0 : step;
+            if (wino) {
+                const float *srcs[NR_WINO_MAX_IMAGES];   /* a short group repeats its last */
+                for (int b = 0; b < wg.nimg; b++)
+                    srcs[b] = bufs + (size_t)(b0 + (b < nbb ? b : nbb - 1)) * xs +
+                              (size_t)g.C * g.PS + gshift;
+                nr_wino_images(&wg, NR_WINO_AVX2, srcs, (size_t)g.Wp, g.PS, wo.grid, wo.ldy,
+                               wo.ldo, wws);
+            } else {
+                const float *gb = bufs + (size_t)b0 * xs + (size_t)g.C * g.PS;
                 grid_gemm(g.Cp, g.Kg, g.Qp, apf, gb, offg, grid, (size_t)g.Qp);
-            float *di = din + (size_t)(i0 + b) * in_step;
-            for (int ch = 0; ch < g.C; ch++) {
-                const float *r = grid + (size_t)ch * g.Qp;
-                float *dst = di + (size_t)ch * plane;
-                for (int y = 0; y < g.H; y++)
-                    nr_vadd(dst + (size_t)y * g.W, r + (size_t)y * g.Wp, (size_t)g.W);
+            }
+            for (int b = 0; b < nbb; b++) {
+                float *di = din + (size_t)(i0 + b0 + b) * in_step;
+                for (int ch = 0; ch < g.C; ch++) {
+                    const float *r = wino ? wo.grid + (size_t)ch * wo.ldo + (size_t)b * wg.sw
+                                          : grid + (size_t)ch * g.Qp;
+                    const size_t ldr = wino ? wo.ldy : (size_t)g.Wp;
+                    float *dst = di + (size_t)ch * plane;
+                    for (int y = 0; y < g.H; y++)
+                        nr_vadd(dst + (size_t)y * g.W, r + (size_t)y * ldr, (size_t)g.W);
+                }
             }
         }
     }

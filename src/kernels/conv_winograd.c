@@ -16,6 +16,9 @@
  * into the next tile row's columns, which are written after them (tile rows
  * in ascending order; ldv leaves room for the last row's spill).
  *
+ * Images side by side (g->nimg > 1, see conv_winograd.h): every stage but
+ * the row copies (copy_rows, row_xt_portable) sees one image g->w wide.
+ *
  * Workspace (floats, offsets in nr_wino_geom):
  *   U  [16][coutp/4][cin][4]  U[e] for 4 output channels side by side
  *   V  [16][cin][ldv]         the input transform, column t = tile
@@ -71,9 +74,18 @@ static double at(int m, int i, int j)
     return m == 2 ? AT2[i][j] : AT4[i][j];
 }
 
-nr_wino_geom nr_wino_make_geom(int tile, int cin, int cout, int h, int w)
+int nr_wino_images_per_call(int tile, int w)
+{
+    if (tile != 4 || (w + 3) / 4 > 2)
+        return 1;
+    const int sw = (w + 1 + 3) / 4 * 4, n = (32 - w) / sw + 1;
+    return n < NR_WINO_MAX_IMAGES ? n : NR_WINO_MAX_IMAGES;
+}
+
+nr_wino_geom nr_wino_make_geom(int tile, int nimg, int cin, int cout, int h, int w)
 {
     assert(tile == 2 || tile == 4);
+    assert(nimg >= 1 && nimg <= NR_WINO_MAX_IMAGES);
     nr_wino_geom g;
     g.m = tile;
     g.a = tile + 2;
@@ -81,6 +93,10 @@ nr_wino_geom nr_wino_make_geom(int tile, int cin, int cout, int h, int w)
     g.cin = cin;
     g.cout = cout;
     g.h = h;
+    g.nimg = nimg;
+    g.wimg = w;
+    g.sw = (w + 1 + tile - 1) / tile * tile;
+    w = (nimg - 1) * g.sw + w;
     g.w = w;
     g.coutp = (cout + OB - 1) / OB * OB;
     g.th = (h + tile - 1) / tile;
@@ -107,15 +123,19 @@ size_t nr_wino_workspace_floats(const nr_wino_geom *g)
     return g->total;
 }
 
-/* Measured against the direct kernel (tools/bench/README.md, "Winograd";
- * single thread, 64 images, the forward and the backward with din):
+/* Measured against the direct kernel (tools/bench/README.md, "Winograd"
+ * and "Winograd, second step"; single thread, 64 images, the forward and
+ * the backward with din):
  * - F(4x4) where a tile row fills most of its 8 lanes (28x28: 7 tiles);
- *   on 14x14 it is no faster than F(2x2) (16 -> 16) or slower (8 -> 16);
- * - F(2x2) on narrower planes, but not where cin > cout (the input
+ * - F(4x4) on 13-16 wide planes (4 tiles, two tile rows a vector) for
+ *   16 <= cin <= cout (16 -> 16: faster than F(2x2); 8 -> 16: even);
+ * - F(4x4) with images side by side on planes of 1-2 tiles a row (7x7)
+ *   for cin, cout >= 16 (32 -> 32: faster than F(2x2); 16 -> 32 and
+ *   32 -> 16: faster than direct);
+ * - F(2x2) on other planes, but not where cin > cout (the input
  *   transform, per input channel, costs more than the output one: slower
- *   for 16 -> 8 channels on 14x14 and 32 -> 16 on 7x7) nor on planes under
- *   10 wide (4 tiles a row) unless cin >= 32 (16 -> 32 on 7x7: even;
- *   32 -> 32: faster). */
+ *   for 16 -> 8 channels on 14x14) nor on planes under 10 wide (4 tiles a
+ *   row) unless cin >= 32. */
 int nr_wino_tile(int cin, int cout, int h, int w)
 {
     (void)h;
@@ -123,34 +143,95 @@ int nr_wino_tile(int cin, int cout, int h, int w)
         return 0;
     if ((w + 3) / 4 >= 7)
         return 4;
+    if ((w + 3) / 4 == 4 && cin >= 16 && cin <= cout)
+        return 4;
+    if ((w + 3) / 4 <= 2 && cin >= 16 && cout >= 16)
+        return 4;
     if (cin > cout || (w < 10 && cin < 32))
         return 0;
     return 2;
 }
 
-void nr_wino_begin(const nr_wino_geom *g, const float *w, ptrdiff_t so, ptrdiff_t si,
-                   ptrdiff_t sy, ptrdiff_t sx, float *ws)
+/* U for output channel o and input channels i0 <= i < i1, in double,
+ * rounded once to float: t = G k, r = t G^T (sums left to right). */
+static void filters_u_portable(const nr_wino_geom *g, const float *w, ptrdiff_t so,
+                               ptrdiff_t si, ptrdiff_t sy, ptrdiff_t sx, int o, int i0, int i1,
+                               float *u)
 {
-    float *u = ws + g->off_u;
     const int nob = g->coutp / OB, a = g->a;
     const double(*G)[3] = g->m == 2 ? G2 : G4;
-    for (int o = 0; o < g->coutp; o++)
-        for (int i = 0; i < g->cin; i++) {
-            double k[3][3] = {{0}}, t[6][3], r[6][6];
-            if (o < g->cout)
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++)
-                        k[ky][kx] = w[o * so + i * si + ky * sy + kx * sx];
-            for (int p = 0; p < a; p++)   /* t = G k, r = t G^T, in double */
-                for (int c = 0; c < 3; c++)
-                    t[p][c] = G[p][0] * k[0][c] + G[p][1] * k[1][c] + G[p][2] * k[2][c];
-            for (int p = 0; p < a; p++)
-                for (int q = 0; q < a; q++)
-                    r[p][q] = t[p][0] * G[q][0] + t[p][1] * G[q][1] + t[p][2] * G[q][2];
-            for (int e = 0; e < g->ne; e++)
-                u[(((size_t)e * nob + o / OB) * g->cin + i) * OB + o % OB] =
-                    (float)r[e / a][e % a];
+    for (int i = i0; i < i1; i++) {
+        double k[3][3] = {{0}}, t[6][3], r[6][6];
+        if (o < g->cout)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    k[ky][kx] = w[o * so + i * si + ky * sy + kx * sx];
+        for (int p = 0; p < a; p++)
+            for (int c = 0; c < 3; c++)
+                t[p][c] = G[p][0] * k[0][c] + G[p][1] * k[1][c] + G[p][2] * k[2][c];
+        for (int p = 0; p < a; p++)
+            for (int q = 0; q < a; q++)
+                r[p][q] = t[p][0] * G[q][0] + t[p][1] * G[q][1] + t[p][2] * G[q][2];
+        for (int e = 0; e < g->ne; e++)
+            u[(((size_t)e * nob + o / OB) * g->cin + i) * OB + o % OB] = (float)r[e / a][e % a];
+    }
+}
+
+#if NR_HAVE_AVX2_KERNELS
+/* As filters_u_portable for 4 input channels i..i+3 at once, one per
+ * double lane: the same multiplies and adds in the same order (separate
+ * mul and add: no contraction under -std=c11), the same bits. */
+NR_AVX2 static void filters_u4_avx2(const nr_wino_geom *g, const float *w, ptrdiff_t so,
+                                    ptrdiff_t si, ptrdiff_t sy, ptrdiff_t sx, int o, int i,
+                                    float *u)
+{
+    const int nob = g->coutp / OB, a = g->a;
+    const double(*G)[3] = g->m == 2 ? G2 : G4;
+    __m256d k[3][3], t[6][3];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            const float *p = w + o * so + i * si + ky * sy + kx * sx;
+            k[ky][kx] = _mm256_setr_pd(p[0], p[si], p[2 * si], p[3 * si]);
         }
+    for (int p = 0; p < a; p++)
+        for (int c = 0; c < 3; c++)
+            t[p][c] = _mm256_add_pd(
+                _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(G[p][0]), k[0][c]),
+                              _mm256_mul_pd(_mm256_set1_pd(G[p][1]), k[1][c])),
+                _mm256_mul_pd(_mm256_set1_pd(G[p][2]), k[2][c]));
+    float *dst = u + ((size_t)(o / OB) * g->cin + i) * OB + o % OB;
+    const size_t es = (size_t)nob * g->cin * OB;   /* between elements e */
+    for (int p = 0; p < a; p++)
+        for (int q = 0; q < a; q++) {
+            const __m256d r = _mm256_add_pd(
+                _mm256_add_pd(_mm256_mul_pd(t[p][0], _mm256_set1_pd(G[q][0])),
+                              _mm256_mul_pd(t[p][1], _mm256_set1_pd(G[q][1]))),
+                _mm256_mul_pd(t[p][2], _mm256_set1_pd(G[q][2])));
+            float f[4];
+            _mm_storeu_ps(f, _mm256_cvtpd_ps(r));
+            float *d = dst + (size_t)(p * a + q) * es;
+            d[0] = f[0];
+            d[OB] = f[1];
+            d[2 * OB] = f[2];
+            d[3 * OB] = f[3];
+        }
+}
+#endif
+
+void nr_wino_begin(const nr_wino_geom *g, nr_wino_isa isa, const float *w, ptrdiff_t so,
+                   ptrdiff_t si, ptrdiff_t sy, ptrdiff_t sx, float *ws)
+{
+    float *u = ws + g->off_u;
+    for (int o = 0; o < g->coutp; o++) {
+        int i = 0;
+#if NR_HAVE_AVX2_KERNELS
+        if (isa == NR_WINO_AVX2 && o < g->cout)
+            for (; i + 4 <= g->cin; i += 4)
+                filters_u4_avx2(g, w, so, si, sy, sx, o, i, u);
+#endif
+        filters_u_portable(g, w, so, si, sy, sx, o, i, g->cin, u);
+    }
+    (void)isa;
     /* V and M columns no tile writes are read (whole 8-wide chunks): keep
      * them defined; xt's border rows and the rows' borders stay zero */
     memset(ws + g->off_v, 0, (g->total - g->off_v) * sizeof *ws);
@@ -158,12 +239,14 @@ void nr_wino_begin(const nr_wino_geom *g, const float *w, ptrdiff_t so, ptrdiff_
 
 /* ---- portable stages ---------------------------------------------------- */
 
-/* Image row y of one channel -> xt row y+1 (the x-transform of its patch
- * columns: a rows of twv, one per row of B^T), through a zero-bordered
- * copy rb. */
-static void row_xt_portable(const nr_wino_geom *g, const float *src, float *xt_row, float *rb)
+/* Row y of one channel of the images (src[b] + off) -> xt row y+1 (the
+ * x-transform of its patch columns: a rows of twv, one per row of B^T),
+ * through a zero-bordered copy rb (the columns between images stay zero). */
+static void row_xt_portable(const nr_wino_geom *g, const float *const *src, size_t off,
+                            float *xt_row, float *rb)
 {
-    memcpy(rb + 1, src, (size_t)g->w * sizeof *rb);
+    for (int b = 0; b < g->nimg; b++)
+        memcpy(rb + 1 + (size_t)b * g->sw, src[b] + off, (size_t)g->wimg * sizeof *rb);
     const int n = g->twv, m = g->m, a = g->a;
     for (int i = 0; i < a; i++)
         for (int k = 0; k < n; k++) {
@@ -289,6 +372,20 @@ NR_AVX2_INLINE static void copy_row(float *dst, const float *src, int n)
         _mm256_storeu_ps(dst + x, _mm256_maskload_ps(src + x, first_lanes(n - x)));
 }
 
+/* One channel's rows of the images (src[b] + off, rows ld apart) side by
+ * side into the zero-bordered rows pp (lp apart): P[y+1][b*sw + x + 1].
+ * Ascending images: a copy's zero tail past wimg may reach into the next
+ * image's columns, which are written after it; the columns between
+ * images are zero (the tails, or never written since nr_wino_begin). */
+NR_AVX2_INLINE static void copy_rows(const nr_wino_geom *g, const float *const *src, size_t off,
+                              size_t ld, float *pp, size_t lp)
+{
+    for (int y = 0; y < g->h; y++)
+        for (int b = 0; b < g->nimg; b++)
+            copy_row(pp + (size_t)y * lp + 1 + (size_t)b * g->sw, src[b] + off + (size_t)y * ld,
+                     g->wimg);
+}
+
 /* Even and odd elements of p[0..16): [p0 p2 .. p14], [p1 p3 .. p15]. */
 NR_AVX2_INLINE static void deinterleave(const float *p, __m256 *ev, __m256 *od)
 {
@@ -304,13 +401,12 @@ NR_AVX2_INLINE static void deinterleave(const float *p, __m256 *ev, __m256 *od)
  * rows of the workspace (P[y+1][x+1], rows 2*twv + 8 long) so that the
  * loads below never wait on just-stored data, then for tiles k..k+7:
  * d0..d3 = P[2k], P[2k+1], P[2k+2], P[2k+3] and the x-transform. */
-NR_AVX2 static void channel_xt_avx2(const nr_wino_geom *g, const float *src, size_t ld,
-                                    float *xt, float *pp)
+NR_AVX2 static void channel_xt_avx2(const nr_wino_geom *g, const float *const *src,
+                                    size_t off, size_t ld, float *xt, float *pp)
 {
     const int n = g->twv;
     const size_t lp = (size_t)2 * n + 8;
-    for (int y = 0; y < g->h; y++)
-        copy_row(pp + (size_t)y * lp + 1, src + (size_t)y * ld, g->w);
+    copy_rows(g, src, off, ld, pp, lp);
     for (int y = 0; y < g->h; y++) {
         const float *p = pp + (size_t)y * lp;
         float *a0 = xt + (size_t)(y + 1) * 4 * n, *a1 = a0 + n, *a2 = a1 + n, *a3 = a2 + n;
@@ -559,13 +655,12 @@ NR_AVX2_INLINE static void deinterleave4(const float *p, __m256 *e0, __m256 *e1,
 /* One channel's rows -> xt rows 1..h (6 rows of twv each), through the
  * zero-bordered rows P[y+1][x+1] (4*twv + 8 long): for tiles k..k+7,
  * d_j = P[4k + j]. */
-NR_AVX2 static void channel_xt4_avx2(const nr_wino_geom *g, const float *src, size_t ld,
-                                     float *xt, float *pp)
+NR_AVX2 static void channel_xt4_avx2(const nr_wino_geom *g, const float *const *src,
+                                     size_t off, size_t ld, float *xt, float *pp)
 {
     const int n = g->twv;
     const size_t lp = (size_t)4 * n + 8;
-    for (int y = 0; y < g->h; y++)
-        copy_row(pp + (size_t)y * lp + 1, src + (size_t)y * ld, g->w);
+    copy_rows(g, src, off, ld, pp, lp);
     for (int y = 0; y < g->h; y++) {
         const float *p = pp + (size_t)y * lp;
         float *r = xt + (size_t)(y + 1) * 6 * n;
@@ -690,8 +785,8 @@ NR_AVX2 static void m_out4_avx2(const nr_wino_geom *g, const float *m, int o, fl
 
 #endif /* NR_HAVE_AVX2_KERNELS */
 
-void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size_t in_ld,
-                   size_t in_ps, float *out, size_t ldy, size_t ldo, float *ws)
+void nr_wino_images(const nr_wino_geom *g, nr_wino_isa isa, const float *const *in,
+                    size_t in_ld, size_t in_ps, float *out, size_t ldy, size_t ldo, float *ws)
 {
     const float *u = ws + g->off_u;
     float *v = ws + g->off_v, *mm = ws + g->off_m, *xt = ws + g->off_xt;
@@ -701,10 +796,10 @@ void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size
         float *pp = ws + g->off_plane;
         for (int ch = 0; ch < g->cin; ch++) {
             if (g->m == 2) {
-                channel_xt_avx2(g, in + (size_t)ch * in_ps, in_ld, xt, pp);
+                channel_xt_avx2(g, in, (size_t)ch * in_ps, in_ld, xt, pp);
                 xt_v_avx2(g, xt, v, ch);
             } else {
-                channel_xt4_avx2(g, in + (size_t)ch * in_ps, in_ld, xt, pp);
+                channel_xt4_avx2(g, in, (size_t)ch * in_ps, in_ld, xt, pp);
                 xt_v4_avx2(g, xt, v, ch);
             }
         }
@@ -722,7 +817,7 @@ void nr_wino_image(const nr_wino_geom *g, nr_wino_isa isa, const float *in, size
     assert(isa == NR_WINO_PORTABLE);
     for (int ch = 0; ch < g->cin; ch++) {
         for (int y = 0; y < g->h; y++)
-            row_xt_portable(g, in + (size_t)ch * in_ps + (size_t)y * in_ld,
+            row_xt_portable(g, in, (size_t)ch * in_ps + (size_t)y * in_ld,
                             xt + (size_t)(y + 1) * xrow, ws + g->off_row);
         xt_v_portable(g, xt, v, ch);
     }

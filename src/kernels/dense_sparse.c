@@ -18,7 +18,9 @@
  * finite weights (0 * w == 0); NaN inputs count as nonzero. Each kernel
  * falls back to BLAS when its input is too dense to gain (the density is
  * counted first). On CPUs with AVX-512 the forward runs
- * forward_sparse_avx512: the same sums lane by lane, the same bits. */
+ * forward_sparse_avx512 and the weight gradient dweight_sparse_avx512
+ * (16-column blocks, 128 outputs per pass): the same sums lane by lane, the
+ * same bits. */
 #include "netrun/kernels.h"
 
 #include <assert.h>
@@ -33,6 +35,7 @@
  * with constant bounds: unrolled completely, they live in registers (at -O2
  * GCC would otherwise keep them in memory). */
 #define UNROLL_8 _Pragma("GCC unroll 8")
+#define UNROLL_16 _Pragma("GCC unroll 16")
 #endif
 
 enum {
@@ -88,6 +91,11 @@ size_t nr_dense_fast_workspace_floats(const nr_dense_dims *d)
     size_t forward = 2 * ((size_t)d->in + LANES16) + round_up((size_t)d->out, LANES16);
     size_t dweight = 2 * (size_t)LANES * ((size_t)d->n + LANES) + (size_t)LANES * d->n +
                      (size_t)LANES * OUT_TILE;
+    /* the AVX-512 dW: 16 lists [16 (n+16)] twice, xt [16 n], a tile [16][128] */
+    size_t dweight16 = 2 * (size_t)LANES16 * ((size_t)d->n + LANES16) +
+                       (size_t)LANES16 * d->n + (size_t)LANES16 * 2 * OUT_TILE;
+    if (dweight16 > dweight)
+        dweight = dweight16;
     return forward > dweight ? forward : dweight;
 }
 
@@ -120,6 +128,51 @@ NR_AVX2_POPCNT static void transpose_8x8(const float *src, size_t ss, float *dst
                          _mm256_permute2f128_ps(s[k], s[k + 4], 0x31));
     }
 }
+
+/* The AVX-512 kernels (16-float vectors), run when the CPU has avx512f/bw/dq/vl. */
+#define NR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,popcnt")))
+
+static int cpu_has_avx512(void)
+{
+    return nr_cpu_has_avx2_fma_popcnt() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+}
+
+/* r[c] = column c of the 16x16 tile in the rows r[0..16), in registers. */
+NR_AVX512 __attribute__((always_inline)) static inline void transpose_16x16(__m512 *r)
+{
+    __m512 t[16];
+    UNROLL_16
+    for (int k = 0; k < 16; k += 2) {
+        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    }
+    /* r[4g + m], 128-bit lane L: rows 4g..4g+3 of column 4L + m */
+    UNROLL_16
+    for (int k = 0; k < 16; k += 4) {
+        r[k] = _mm512_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    UNROLL_16
+    for (int m = 0; m < 4; m++) {
+        /* lanes (0, 2) and (1, 3) of rows 0-3 and 4-7, of rows 8-11 and 12-15 */
+        const __m512 u0 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xdd);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xdd);
+        t[m] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[8 + m] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
+        t[4 + m] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
+    }
+    UNROLL_16
+    for (int k = 0; k < 16; k++)
+        r[k] = t[k];
+}
+
 #endif
 
 void nr_dense_transpose_weight(const nr_dense_dims *d, const float *weight, float *weight_t,
@@ -370,15 +423,6 @@ NR_AVX2_POPCNT static void forward_sparse_avx2(const nr_dense_dims *d, const flo
  * for the last out % 64 outputs two chains (even and odd nonzeros, added at
  * the end) as in sparse_tile_16/8. The weight rows stream from L2: one pass
  * over the nonzeros per 128 outputs reads each row's lines once. */
-#define NR_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,popcnt")))
-
-static int cpu_has_avx512(void)
-{
-    return nr_cpu_has_avx2_fma_popcnt() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-}
-
 /* gather_nonzeros with 16 lanes: idx and val have room for in + 16. */
 NR_AVX512 static int gather_nonzeros_16(const float *x, int in, int32_t *idx, float *val)
 {
@@ -490,11 +534,15 @@ static double sampled_density(const nr_dense_dims *d, const float *x)
     return (double)nonzero / (double)count;
 }
 
+int nr_dense_forward_sparse_possible(const nr_dense_dims *d)
+{
+    return d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available();
+}
+
 int nr_dense_forward_sparse_pays(const nr_dense_dims *d, const float *x)
 {
     assert(d->n > 0 && d->in > 0 && d->out > 0);
-    return d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available() &&
-           sampled_density(d, x) <= FORWARD_MAX_DENSITY;
+    return nr_dense_forward_sparse_possible(d) && sampled_density(d, x) <= FORWARD_MAX_DENSITY;
 }
 
 void nr_dense_forward_fast(const nr_dense_dims *d, const float *x, const float *weight,
@@ -662,6 +710,148 @@ NR_AVX2_POPCNT static void dweight_sparse(const nr_dense_dims *d, const float *x
             dweight[(size_t)j * d->in + p] += sum;
         }
 }
+
+/* ---- the weight gradient with AVX-512 ----
+ * Blocks of 16 input columns: the columns' lists built from a 16x16
+ * transposed copy, 128 outputs per pass over a column's list (8 zmm
+ * chains), and each dW row updated 16 columns (a cache line) at a time.
+ * Every dW element is still one chain s = fma(x[i, p], dy[i, j], s) over its
+ * column's nonzero images ascending, from 0, added once to dW: what
+ * dweight_sparse computes, bit for bit. The part's last (hi - lo) % 16
+ * columns go to dweight_sparse. */
+enum { DW_COLS = 16, DW_TILE = 128 };
+
+/* column_lists for the 16 columns x[:, p..p+16): xt [16][n], lists of
+ * stride n + 16. Returns the total. */
+NR_AVX512 static int column_lists_16(const nr_dense_dims *d, const float *x, int p, float *xt,
+                                     int32_t *img, float *val, int *count)
+{
+    const int n = d->n, stride = n + LANES16;
+    int i = 0;
+    for (; i + DW_COLS <= n; i += DW_COLS) {
+        __m512 r[16];
+        UNROLL_16
+        for (int k = 0; k < 16; k++)
+            r[k] = _mm512_loadu_ps(x + (size_t)(i + k) * d->in + p);
+        transpose_16x16(r);
+        UNROLL_16
+        for (int k = 0; k < 16; k++)
+            _mm512_storeu_ps(xt + (size_t)k * n + i, r[k]);
+    }
+    for (; i < n; i++)
+        for (int b = 0; b < DW_COLS; b++)
+            xt[b * n + i] = x[(size_t)i * d->in + p + b];
+    int total = 0;
+    for (int b = 0; b < DW_COLS; b++) {
+        count[b] = gather_nonzeros_16(xt + b * n, n, img + b * stride, val + b * stride);
+        total += count[b];
+    }
+    return total;
+}
+
+/* t[b * DW_TILE + 16 v ..] = sum over column b's list of val * dy[i, j + 16 v ..]
+ * for V vectors of 16 outputs. */
+#define DEFINE_COLUMN_TILE_512(V)                                                            \
+    NR_AVX512 static void column_tile_512_##V(const nr_dense_dims *d, const float *dy, int j, \
+                                              const int32_t *img, const float *val,           \
+                                              const int *count, float *t)                     \
+    {                                                                                         \
+        for (int b = 0; b < DW_COLS; b++) {                                                   \
+            __m512 acc[V];                                                                    \
+            UNROLL_8                                                                          \
+            for (int v = 0; v < (V); v++)                                                     \
+                acc[v] = _mm512_setzero_ps();                                                 \
+            const int32_t *ib = img + b * (d->n + LANES16);                                   \
+            const float *vb = val + b * (d->n + LANES16);                                     \
+            for (int k = 0; k < count[b]; k++) {                                              \
+                const __m512 s = _mm512_set1_ps(vb[k]);                                       \
+                const float *g = dy + (size_t)ib[k] * d->out + j;                             \
+                UNROLL_8                                                                      \
+                for (int v = 0; v < (V); v++)                                                 \
+                    acc[v] = _mm512_fmadd_ps(s, _mm512_loadu_ps(g + v * LANES16), acc[v]);   \
+            }                                                                                 \
+            UNROLL_8                                                                          \
+            for (int v = 0; v < (V); v++)                                                     \
+                _mm512_storeu_ps(t + b * DW_TILE + v * LANES16, acc[v]);                      \
+        }                                                                                     \
+    }
+DEFINE_COLUMN_TILE_512(8)
+DEFINE_COLUMN_TILE_512(4)
+DEFINE_COLUMN_TILE_512(1)
+
+/* The same for the last `lanes` (< 16) outputs at j (zero past them). */
+NR_AVX512 static void column_tile_512_tail(const nr_dense_dims *d, const float *dy, int j,
+                                           int lanes, const int32_t *img, const float *val,
+                                           const int *count, float *t)
+{
+    const __mmask16 live = (__mmask16)((1u << lanes) - 1u);
+    for (int b = 0; b < DW_COLS; b++) {
+        __m512 acc = _mm512_setzero_ps();
+        const int32_t *ib = img + b * (d->n + LANES16);
+        const float *vb = val + b * (d->n + LANES16);
+        for (int k = 0; k < count[b]; k++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(vb[k]),
+                                  _mm512_maskz_loadu_ps(live, dy + (size_t)ib[k] * d->out + j),
+                                  acc);
+        _mm512_storeu_ps(t + b * DW_TILE, acc);
+    }
+}
+
+/* dW[r, 0..16) += t[0..16)[r] for r < rows (<= 16): tile columns 0..16 of t
+ * (rows of stride DW_TILE) transposed. */
+NR_AVX512 static void add_transposed_16(const float *t, int rows, float *dweight, size_t in)
+{
+    __m512 r[16];
+    UNROLL_16
+    for (int k = 0; k < 16; k++)
+        r[k] = _mm512_loadu_ps(t + k * DW_TILE);
+    transpose_16x16(r);
+    for (int k = 0; k < rows; k++) {
+        float *w = dweight + (size_t)k * in;
+        _mm512_storeu_ps(w, _mm512_add_ps(_mm512_loadu_ps(w), r[k]));
+    }
+}
+
+NR_AVX512 static void dweight_sparse_avx512(const nr_dense_dims *d, const float *x,
+                                            const float *dy, float *dweight, int lo, int hi,
+                                            float *workspace)
+{
+    const int blocks_end = lo + (hi - lo) / DW_COLS * DW_COLS;
+    const size_t lists = (size_t)DW_COLS * (d->n + LANES16);
+    int32_t *img = (int32_t *)workspace;
+    float *val = workspace + lists;
+    float *xt = val + lists;                  /* [16][n] */
+    float *t = xt + (size_t)DW_COLS * d->n;   /* [16][DW_TILE] */
+    const int out = d->out;
+    int count[DW_COLS];
+    for (int p = lo; p < blocks_end; p += DW_COLS) {
+        if (!column_lists_16(d, x, p, xt, img, val, count))
+            continue;
+        float *dw = dweight + p;
+        for (int j = 0; j < out;) {
+            int width;
+            if (j + DW_TILE <= out) {
+                column_tile_512_8(d, dy, j, img, val, count, t);
+                width = DW_TILE;
+            } else if (j + 4 * LANES16 <= out) {
+                column_tile_512_4(d, dy, j, img, val, count, t);
+                width = 4 * LANES16;
+            } else if (j + LANES16 <= out) {
+                column_tile_512_1(d, dy, j, img, val, count, t);
+                width = LANES16;
+            } else {
+                column_tile_512_tail(d, dy, j, out - j, img, val, count, t);
+                width = out - j;
+            }
+            for (int r = 0; r < width; r += LANES16)
+                add_transposed_16(t + r, width - r < LANES16 ? width - r : LANES16,
+                                  dw + (size_t)(j + r) * d->in, (size_t)d->in);
+            j += width;
+        }
+    }
+    if (blocks_end < hi)
+        dweight_sparse(d, x, dy, dweight, blocks_end, hi, workspace);
+}
 #endif
 
 void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const float *dy,
@@ -678,7 +868,10 @@ void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const
         /* decided on the whole batch: the same path for every part */
         if (d->out >= SPARSE_MIN_OUT && nr_dense_sparse_available() &&
             sampled_density(d, x) <= DWEIGHT_MAX_DENSITY) {
-            dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
+            if (cpu_has_avx512())
+                dweight_sparse_avx512(d, x, dy, dweight, lo, hi, workspace);
+            else
+                dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
             done = 1;
         }
 #endif
@@ -693,4 +886,34 @@ void nr_dense_backward_weight_part(const nr_dense_dims *d, const float *x, const
         for (int i = 0; i < d->n && jlo < jhi; i++)
             nr_vadd(dbias + jlo, dy + (size_t)i * d->out + jlo, (size_t)(jhi - jlo));
     }
+}
+
+int nr_dense_backward_weight_sparse_isa(nr_dense_isa isa, const nr_dense_dims *d, const float *x,
+                                        const float *dy, float *dweight, int part, int parts,
+                                        float *workspace)
+{
+    assert(d->n > 0 && d->in > 0 && d->out > 0);
+    assert(parts >= 1 && part >= 0 && part < parts);
+    int lo, hi;
+    part_range(d->in, COL_UNIT, part, parts, &lo, &hi);
+#if NR_HAVE_AVX2_KERNELS
+    if (isa == NR_DENSE_AVX512 && cpu_has_avx512()) {
+        if (lo < hi)
+            dweight_sparse_avx512(d, x, dy, dweight, lo, hi, workspace);
+        return 1;
+    }
+    if (isa == NR_DENSE_AVX2 && nr_dense_sparse_available()) {
+        if (lo < hi)
+            dweight_sparse(d, x, dy, dweight, lo, hi, workspace);
+        return 1;
+    }
+#endif
+    (void)isa;
+    (void)x;
+    (void)dy;
+    (void)dweight;
+    (void)workspace;
+    (void)lo;
+    (void)hi;
+    return 0;
 }

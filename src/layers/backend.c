@@ -5,6 +5,7 @@
 
 static const nr_dense_fast_kernels blas_dense_fast = {
     .workspace_floats = nr_dense_fast_workspace_floats,
+    .forward_sparse_possible = nr_dense_forward_sparse_possible,
     .forward_sparse_pays = nr_dense_forward_sparse_pays,
     .transpose_weight = nr_dense_transpose_weight,
     .forward = nr_dense_forward_fast,

@@ -4,8 +4,10 @@
  * On a backend with a whole-batch path (its kernel table's dense_fast: the
  * BLAS one, kernels.h, dense_sparse.c) the layer takes part in the batch as
  * a whole:
- *   forward:  a barrier (every share of the input is written); when the
- *             batch is sparse enough, every thread refreshes its
+ *   forward:  if the layer can take the sparse path at all (kernels.h
+ *             nr_dense_forward_sparse_possible) or runs on several
+ *             processes, a barrier (every share of the input is written);
+ *             when the batch is sparse enough, every thread refreshes its
  *             part of the transposed weights (run->saved, one copy shared by
  *             the threads), a barrier, then each thread its share of the
  *             images (zero inputs skipped); else BLAS on each share;
@@ -128,19 +130,23 @@ static void dense_forward(const nr_exec *ex, nr_layer_run *run, const float *in)
     }
     if (ex->batch_n <= 0)
         return;
-    /* decided on the whole batch, the same answer on every thread: once every
-     * share of the input is written */
-    barrier(ex);
-    /* several processes: the other processes' shares of the input too (the
-     * backward's weight gradient reads the whole batch) */
-    const float *x = in - (size_t)ex->first * d.in;
-    nr_exec_gather_rows(ex, (void *)(uintptr_t)x, (size_t)d.in * sizeof *x);
     nr_dense_dims whole = dense_dims(run->layer, ex->batch_n);
+    const float *x = in - (size_t)ex->first * d.in;   /* the whole batch */
     float *weight_t = NULL;
-    if (fast->forward_sparse_pays(&whole, x)) {
-        weight_t = run->saved;
-        fast->transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
+    /* decided on the whole batch, the same answer on every thread: once every
+     * share of the input is written. Several processes: the other processes'
+     * shares of the input too (the backward's weight gradient reads the whole
+     * batch). A layer that can never go sparse, such as a 10-class head, in
+     * one process reads only its own share: no barrier. */
+    const int sparse_possible = fast->forward_sparse_possible(&whole);
+    if (sparse_possible || ex->ranks) {
         barrier(ex);
+        nr_exec_gather_rows(ex, (void *)(uintptr_t)x, (size_t)d.in * sizeof *x);
+        if (sparse_possible && fast->forward_sparse_pays(&whole, x)) {
+            weight_t = run->saved;
+            fast->transpose_weight(&d, run->weight, weight_t, ex->thread, ex->threads);
+            barrier(ex);
+        }
     }
     if (ex->n > 0)
         fast->forward(&d, in, run->weight, weight_t, run->bias, run->out, ex->workspace);

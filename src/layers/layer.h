@@ -45,6 +45,7 @@ struct nr_layer_site {
  * field is the nr_dense_* function of that name. */
 typedef struct nr_dense_fast_kernels {
     size_t (*workspace_floats)(const nr_dense_dims *);           /* for d->n examples */
+    int (*forward_sparse_possible)(const nr_dense_dims *);
     int (*forward_sparse_pays)(const nr_dense_dims *, const float *);
     void (*transpose_weight)(const nr_dense_dims *, const float *, float *, int, int);
     void (*forward)(const nr_dense_dims *, const float *, const float *, const float *,
