@@ -8,6 +8,8 @@
 #   expect_error, expect_error_line, expect_error_at   a refused command
 #                          line, one assertion each (below)
 #   names DIR, within A B D   small checks several scripts share
+#   wait_lines FILE N PID, wait_file FILE PID   wait for a file a process
+#                          in the background writes
 # Not a test itself (ctest runs tests/cli/*.sh).
 
 cli_init() {
@@ -40,6 +42,28 @@ need_tools() {
       exit 1
     fi
   done
+}
+
+# wait (at most 30 s) until FILE exists with at least N lines, while PID
+# lives; 1 when PID ended first or the time ran out
+wait_lines() { # wait_lines FILE N PID
+  local _
+  for _ in $(seq 1 3000); do
+    kill -0 "$3" 2>/dev/null || return 1
+    if [[ -f $1 ]] && (($(wc -l <"$1") >= $2)); then return 0; fi
+    sleep 0.01
+  done
+  return 1
+}
+# wait (at most 30 s) until FILE exists, while PID lives
+wait_file() { # wait_file FILE PID
+  local _
+  for _ in $(seq 1 3000); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [[ -e $1 ]] && return 0
+    sleep 0.01
+  done
+  return 1
 }
 
 cli_finish() {

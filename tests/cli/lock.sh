@@ -58,26 +58,6 @@ first_to_end() {
   done
   return 1
 }
-# wait (at most 30 s) until FILE exists with at least N lines, while PID lives
-wait_lines() { # wait_lines FILE N PID
-  local _
-  for _ in $(seq 1 3000); do
-    kill -0 "$3" 2>/dev/null || return 1
-    if [[ -f $1 ]] && (($(wc -l <"$1") >= $2)); then return 0; fi
-    sleep 0.01
-  done
-  return 1
-}
-# wait (at most 30 s) until FILE exists, while PID lives
-wait_file() { # wait_file FILE PID
-  local _
-  for _ in $(seq 1 3000); do
-    kill -0 "$2" 2>/dev/null || return 1
-    [[ -e $1 ]] && return 0
-    sleep 0.01
-  done
-  return 1
-}
 # stop a training holder with SIGINT (checkpoint written, exit 130)
 interrupt() { # interrupt PID: the status
   kill -INT "$1" 2>/dev/null

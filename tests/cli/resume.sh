@@ -37,22 +37,12 @@ run=("$netrun" spec.yaml --backend reference --set threads=1)
 "${run[@]}" --out whole >/dev/null 2>&1
 check "uninterrupted run" test -f whole/weights.bin
 
-# wait until DIR/batches.csv has more than N rows (or the process ended)
-wait_rows() {
-  local dir=$1 rows=$2 pid=$3
-  for _ in $(seq 1 3000); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ -f $dir/batches.csv ]] && (($(wc -l <"$dir/batches.csv") > rows)); then return 0; fi
-    sleep 0.01
-  done
-  return 1
-}
 strip_seconds() { cut -d, -f1-6,8- "$1"; }
 
 # --- SIGINT mid-run, then resume
 "${run[@]}" --out cut >/dev/null 2>cut.err &
 pid=$!
-if wait_rows cut 60 "$pid"; then
+if wait_lines cut/batches.csv 61 "$pid"; then
   kill -INT "$pid"
   wait "$pid"; status=$?
   check "SIGINT exits 130 (got $status)" test "$status" = 130
@@ -76,7 +66,7 @@ fi
 # --- kill -9 at some moment: history parses, the checkpoint resumes
 "${run[@]}" --out killed >/dev/null 2>&1 &
 pid=$!
-if wait_rows killed 200 "$pid"; then
+if wait_lines killed/batches.csv 201 "$pid"; then
   kill -9 "$pid"
   wait "$pid" 2>/dev/null
   check "history.csv parses after kill -9" \

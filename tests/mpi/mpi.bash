@@ -3,10 +3,12 @@
 #   mpi_init MPIEXEC   Open MPI as root and on more processes than cores;
 #                      Open MPI's own leaks kept out of LeakSanitizer's report
 #   mpirun ARGS...     MPIEXEC --allow-run-as-root --oversubscribe --quiet ARGS
+#   mpirun_cmd         that command as an array
 # Not a test itself.
 
 mpi_init() {
   mpiexec=${1:?usage: mpi_init MPIEXEC}
+  mpirun_cmd=("$mpiexec" --allow-run-as-root --oversubscribe --quiet)
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   # plugins stay loaded and stacks are unwound in full (sanitized builds):
   # the leaks' frames keep their libraries' names for the suppressions
@@ -22,4 +24,7 @@ mpi_init() {
   export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$tmp/mpi-lsan.supp"
 }
 
-mpirun() { "$mpiexec" --allow-run-as-root --oversubscribe --quiet "$@"; }
+# (in the background: "${mpirun_cmd[@]}" ARGS... &, so that $! is mpirun's
+# own pid, the process a kill -INT must reach)
+mpirun_cmd=()
+mpirun() { "${mpirun_cmd[@]}" "$@"; }

@@ -9,7 +9,11 @@
 #   - a bad spec: exit 2, the error printed once, no run folder;
 #   - a command that does not run on several processes is refused (exit 2);
 #   - a 2 x 1 run of 1 epoch resumed on 2 processes to 2 epochs: the same
-#     weights and history as the uninterrupted run.
+#     weights and history as the uninterrupted run;
+#   - SIGINT on mpirun mid-run: one checkpoint, the resume line once, no
+#     weights; `mpirun -np 2 netrun resume` then reaches the weights,
+#     history and batches.csv of the uninterrupted 1 x 2 run; the same
+#     checkpoint resumed by one process (another P) finishes the run too.
 # Registered by CMakeLists.txt only when MPI was found.
 # usage: tests/mpi/train.sh PATH/TO/netrun MPIEXEC
 set -uo pipefail
@@ -22,6 +26,7 @@ cd "$tmp" || exit 1
 mpi_init "$mpiexec"
 
 strip_seconds() { cut -d, -f1-6,8- "$1"; }
+declare -A caught
 
 "$synth" data --classes 3 --size 12x12 --train 90 --test 30 >/dev/null || exit 1
 cat >spec.yaml <<'SPEC'
@@ -86,5 +91,75 @@ check "resume on 2 processes: weights = the uninterrupted run's" \
   cmp -s cont/weights.bin two_1/weights.bin
 check "resume on 2 processes: history = the uninterrupted run's (but seconds)" \
   cmp -s <(strip_seconds cont/history.csv) <(strip_seconds two_1/history.csv)
+
+# --- SIGINT on mpirun mid-run (mpirun passes it on to every process as
+# SIGTERM; they agree after each batch, rank 0 writes the checkpoint). The
+# reference backend and 24 epochs of 200 images keep the run going long
+# enough to be caught (mpirun takes about 2 s to pass the signal on). With
+# a validation split, a schedule and augmentation, all resumed.
+"$synth" data28 --classes 4 --size 28x28 --train 200 --test 25 >/dev/null || exit 1
+cat >long.yaml <<'SPEC'
+name: mpi_resume
+data: {train: data28/Train, test: data28/Test}
+network:
+  layers:
+    - conv: {filters: 16, size: 3, pad: 1}
+    - batchnorm
+    - relu
+    - maxpool
+    - dropout: {rate: 0.2}
+    - dense: {units: 4}
+    - softmax
+train:
+  epochs: 24
+  batch_size: 4
+  optimizer: {adam: {lr: 0.002}}
+  validation: {fraction: 0.1}
+  schedule: {cosine: {warmup_epochs: 1}}
+  augment: {shift: {pixels: 1}}
+SPEC
+long=(long.yaml --backend reference --set threads=1)
+"$netrun" long.yaml --backend reference --set threads=2 --out long_whole >/dev/null 2>&1
+check "uninterrupted 1 x 2 run" test -s long_whole/weights.bin
+for name in cut cut_other; do
+  "${mpirun_cmd[@]}" -np 2 "$netrun" "${long[@]}" --out "$name" >"$name.out" 2>"$name.err" &
+  pid=$!
+  if wait_lines "$name/history.csv" 2 "$pid"; then
+    kill -INT "$pid"
+    wait "$pid"
+    caught[$name]=$(($(wc -l <"$name/history.csv") - 1))
+  else
+    wait "$pid"
+    caught[$name]=0
+  fi
+done
+check "SIGINT: both runs caught mid-way (epochs done: ${caught[cut]}, ${caught[cut_other]} of 24)" \
+  test "${caught[cut]}" -ge 1 -a "${caught[cut]}" -lt 24 \
+       -a "${caught[cut_other]}" -ge 1 -a "${caught[cut_other]}" -lt 24
+check "SIGINT: a checkpoint, no weights" test -s cut/checkpoint.bin -a ! -e cut/weights.bin
+check "SIGINT: the resume line once" test "$(grep -c 'netrun resume cut$' cut.err)" = 1
+check "SIGINT: interrupted said once" test "$(grep -c '^interrupted' cut.err)" = 1
+mpirun -np 2 "$netrun" resume cut >/dev/null 2>cut_resume.err
+status=$?
+check "SIGINT, resume on 2 processes (status $status)" test "$status" = 0
+check "SIGINT, resume on 2 processes: weights = the uninterrupted 1 x 2 run's" \
+  cmp -s cut/weights.bin long_whole/weights.bin
+check "SIGINT, resume on 2 processes: history = the uninterrupted run's (but seconds)" \
+  cmp -s <(strip_seconds cut/history.csv) <(strip_seconds long_whole/history.csv)
+check "SIGINT, resume on 2 processes: batches.csv = the uninterrupted run's" \
+  cmp -s cut/batches.csv long_whole/batches.csv
+# another P: one process of the run's 1 thread takes the checkpoint on (its
+# conv gradients then sum in 1 thread's order: the last bits may differ)
+"$netrun" resume cut_other >/dev/null 2>cut_other_resume.err
+status=$?
+check "SIGINT, resume on 1 process (status $status: $(head -c 300 cut_other_resume.err))" \
+  test "$status" = 0 -a -s cut_other/weights.bin
+check "SIGINT, resume on 1 process: all 24 epochs in history.csv" \
+  test "$(($(wc -l <cut_other/history.csv) - 1))" = 24
+check "SIGINT, resume on 1 process: the epochs before the interruption as they were" \
+  cmp -s <(strip_seconds cut_other/history.csv | head -n "$((caught[cut_other] + 1))") \
+         <(strip_seconds long_whole/history.csv | head -n "$((caught[cut_other] + 1))")
+check "SIGINT, resume on 1 process: summary.txt names no other processes" \
+  bash -c "! grep -q '^processes: 2' cut_other/summary.txt"
 
 cli_finish
