@@ -46,6 +46,7 @@
 #include "conv_epilogue.h"
 #include "conv_sparse.h"
 #include "conv_winograd.h"
+#include "fma_tile.h"
 #include "simd.h"
 #include "vec.h"
 
@@ -54,6 +55,7 @@ enum {
     SLACK = 32,                      /* zero floats after each padded plane */
     DW_CHUNK_FLOATS = 48 * 1024      /* padded images + gradients kept per dW chunk */
 };
+_Static_assert(MR == 4, "grid_gemm's panels are fma_tile.h's: 4 rows");
 
 static size_t round_up(size_t x, size_t m)
 {
@@ -276,100 +278,8 @@ NR_AVX2 static void pad_copy(const float *src, int planes, int h, int w, int pad
 NR_AVX2 static void grid_gemm(int Mp, int K, int Qp, const float *ap, const float *src,
                               const int32_t *off, float *out, size_t ldo)
 {
-    for (int mb = 0; mb < Mp / MR; mb++) {
-        const float *a = ap + (size_t)mb * K * MR;
-        float *o = out + (size_t)mb * MR * ldo;
-        int q = 0;
-        /* 24 columns at a time, but 32 left go as 16 + 16 (the 8-wide tail
-         * does 4 FMAs per load of B): 56 = 24 + 16 + 16 */
-        for (; q + 24 <= Qp && Qp - q != 32; q += 24) {
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00,
-                   c12 = c00, c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-            const float *s = src + q;
-            for (int k = 0; k < K; k++) {
-                const float *p = s + off[k];
-                __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8),
-                       b2 = _mm256_loadu_ps(p + 16);
-                const float *ak = a + (size_t)k * MR;
-                __m256 w = _mm256_broadcast_ss(ak);
-                c00 = _mm256_fmadd_ps(w, b0, c00);
-                c01 = _mm256_fmadd_ps(w, b1, c01);
-                c02 = _mm256_fmadd_ps(w, b2, c02);
-                w = _mm256_broadcast_ss(ak + 1);
-                c10 = _mm256_fmadd_ps(w, b0, c10);
-                c11 = _mm256_fmadd_ps(w, b1, c11);
-                c12 = _mm256_fmadd_ps(w, b2, c12);
-                w = _mm256_broadcast_ss(ak + 2);
-                c20 = _mm256_fmadd_ps(w, b0, c20);
-                c21 = _mm256_fmadd_ps(w, b1, c21);
-                c22 = _mm256_fmadd_ps(w, b2, c22);
-                w = _mm256_broadcast_ss(ak + 3);
-                c30 = _mm256_fmadd_ps(w, b0, c30);
-                c31 = _mm256_fmadd_ps(w, b1, c31);
-                c32 = _mm256_fmadd_ps(w, b2, c32);
-            }
-            float *o0 = o + q, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
-            _mm256_storeu_ps(o0, c00);
-            _mm256_storeu_ps(o0 + 8, c01);
-            _mm256_storeu_ps(o0 + 16, c02);
-            _mm256_storeu_ps(o1, c10);
-            _mm256_storeu_ps(o1 + 8, c11);
-            _mm256_storeu_ps(o1 + 16, c12);
-            _mm256_storeu_ps(o2, c20);
-            _mm256_storeu_ps(o2 + 8, c21);
-            _mm256_storeu_ps(o2 + 16, c22);
-            _mm256_storeu_ps(o3, c30);
-            _mm256_storeu_ps(o3 + 8, c31);
-            _mm256_storeu_ps(o3 + 16, c32);
-        }
-        for (; q + 16 <= Qp; q += 16) {
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00,
-                   c21 = c00, c30 = c00, c31 = c00;
-            const float *s = src + q;
-            for (int k = 0; k < K; k++) {
-                const float *p = s + off[k];
-                __m256 b0 = _mm256_loadu_ps(p), b1 = _mm256_loadu_ps(p + 8);
-                const float *ak = a + (size_t)k * MR;
-                __m256 w = _mm256_broadcast_ss(ak);
-                c00 = _mm256_fmadd_ps(w, b0, c00);
-                c01 = _mm256_fmadd_ps(w, b1, c01);
-                w = _mm256_broadcast_ss(ak + 1);
-                c10 = _mm256_fmadd_ps(w, b0, c10);
-                c11 = _mm256_fmadd_ps(w, b1, c11);
-                w = _mm256_broadcast_ss(ak + 2);
-                c20 = _mm256_fmadd_ps(w, b0, c20);
-                c21 = _mm256_fmadd_ps(w, b1, c21);
-                w = _mm256_broadcast_ss(ak + 3);
-                c30 = _mm256_fmadd_ps(w, b0, c30);
-                c31 = _mm256_fmadd_ps(w, b1, c31);
-            }
-            float *o0 = o + q, *o1 = o0 + ldo, *o2 = o1 + ldo, *o3 = o2 + ldo;
-            _mm256_storeu_ps(o0, c00);
-            _mm256_storeu_ps(o0 + 8, c01);
-            _mm256_storeu_ps(o1, c10);
-            _mm256_storeu_ps(o1 + 8, c11);
-            _mm256_storeu_ps(o2, c20);
-            _mm256_storeu_ps(o2 + 8, c21);
-            _mm256_storeu_ps(o3, c30);
-            _mm256_storeu_ps(o3 + 8, c31);
-        }
-        for (; q < Qp; q += 8) {
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-            const float *s = src + q;
-            for (int k = 0; k < K; k++) {
-                __m256 b = _mm256_loadu_ps(s + off[k]);
-                const float *ak = a + (size_t)k * MR;
-                c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak), b, c0);
-                c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 1), b, c1);
-                c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 2), b, c2);
-                c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ak + 3), b, c3);
-            }
-            _mm256_storeu_ps(o + q, c0);
-            _mm256_storeu_ps(o + ldo + q, c1);
-            _mm256_storeu_ps(o + 2 * ldo + q, c2);
-            _mm256_storeu_ps(o + 3 * ldo + q, c3);
-        }
-    }
+    for (int mb = 0; mb < Mp / MR; mb++)
+        nr_fma_panel(K, ap + (size_t)mb * K * MR, src, off, Qp, out + (size_t)mb * MR * ldo, ldo);
 }
 
 #endif /* NR_HAVE_AVX2_KERNELS */

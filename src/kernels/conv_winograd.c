@@ -39,8 +39,10 @@
 #include <string.h>
 
 #include "avx2.h"
+#include "fma_tile.h"
 
 enum { OB = 4 };   /* output channels per GEMM micro-tile */
+_Static_assert(OB == 4, "fma_tile.h panels are 4 rows");
 
 static size_t round8(size_t x)
 {
@@ -108,7 +110,8 @@ nr_wino_geom nr_wino_make_geom(int tile, int nimg, int cin, int cout, int h, int
     const size_t rowlen = (size_t)tile * g.twv + 8;   /* a zero-bordered row */
     const size_t ne = (size_t)g.ne;
     g.off_u = 0;
-    g.off_v = g.off_u + round8(ne * g.coutp * cin);
+    g.off_krow = g.off_u + round8(ne * g.coutp * cin);
+    g.off_v = g.off_krow + round8((size_t)cin);   /* int32 in float slots */
     g.off_m = g.off_v + ne * cin * g.ldv;
     g.off_xt = g.off_m + ne * g.coutp * g.ldv;
     /* m more zero rows: a pair of tile rows (tw == 4) reads them past an odd th */
@@ -232,6 +235,9 @@ void nr_wino_begin(const nr_wino_geom *g, nr_wino_isa isa, const float *w, ptrdi
         filters_u_portable(g, w, so, si, sy, sx, o, i, g->cin, u);
     }
     (void)isa;
+    int32_t *krow = (int32_t *)(ws + g->off_krow);
+    for (int k = 0; k < g->cin; k++)
+        krow[k] = k * g->ldv;
     /* V and M columns no tile writes are read (whole 8-wide chunks): keep
      * them defined; xt's border rows and the rows' borders stay zero */
     memset(ws + g->off_v, 0, (g->total - g->off_v) * sizeof *ws);
@@ -444,117 +450,16 @@ NR_AVX2 static void xt_v_avx2(const nr_wino_geom *g, const float *xt, float *v, 
     }
 }
 
-/* out[4 rows ldo apart, 24 / 16 / 8 columns] = a[K][4] x b[K rows ldb apart]:
- * named accumulators (arrays of vectors end up on the stack). */
-NR_AVX2 static void tile_3(int K, const float *a, const float *b, size_t ldb, float *out,
-                           size_t ldo)
+NR_AVX2 static void gemm_avx2(const nr_wino_geom *g, const float *u, const float *v,
+                              const int32_t *krow, float *m)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
-           c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    for (int k = 0; k < K; k++, b += ldb, a += OB) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
-        __m256 w = _mm256_broadcast_ss(a);
-        c00 = _mm256_fmadd_ps(w, b0, c00);
-        c01 = _mm256_fmadd_ps(w, b1, c01);
-        c02 = _mm256_fmadd_ps(w, b2, c02);
-        w = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(w, b0, c10);
-        c11 = _mm256_fmadd_ps(w, b1, c11);
-        c12 = _mm256_fmadd_ps(w, b2, c12);
-        w = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(w, b0, c20);
-        c21 = _mm256_fmadd_ps(w, b1, c21);
-        c22 = _mm256_fmadd_ps(w, b2, c22);
-        w = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(w, b0, c30);
-        c31 = _mm256_fmadd_ps(w, b1, c31);
-        c32 = _mm256_fmadd_ps(w, b2, c32);
-    }
-    _mm256_storeu_ps(out, c00);
-    _mm256_storeu_ps(out + 8, c01);
-    _mm256_storeu_ps(out + 16, c02);
-    out += ldo;
-    _mm256_storeu_ps(out, c10);
-    _mm256_storeu_ps(out + 8, c11);
-    _mm256_storeu_ps(out + 16, c12);
-    out += ldo;
-    _mm256_storeu_ps(out, c20);
-    _mm256_storeu_ps(out + 8, c21);
-    _mm256_storeu_ps(out + 16, c22);
-    out += ldo;
-    _mm256_storeu_ps(out, c30);
-    _mm256_storeu_ps(out + 8, c31);
-    _mm256_storeu_ps(out + 16, c32);
-}
-
-NR_AVX2 static void tile_2(int K, const float *a, const float *b, size_t ldb, float *out,
-                           size_t ldo)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-           c30 = c00, c31 = c00;
-    for (int k = 0; k < K; k++, b += ldb, a += OB) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 w = _mm256_broadcast_ss(a);
-        c00 = _mm256_fmadd_ps(w, b0, c00);
-        c01 = _mm256_fmadd_ps(w, b1, c01);
-        w = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(w, b0, c10);
-        c11 = _mm256_fmadd_ps(w, b1, c11);
-        w = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(w, b0, c20);
-        c21 = _mm256_fmadd_ps(w, b1, c21);
-        w = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(w, b0, c30);
-        c31 = _mm256_fmadd_ps(w, b1, c31);
-    }
-    _mm256_storeu_ps(out, c00);
-    _mm256_storeu_ps(out + 8, c01);
-    out += ldo;
-    _mm256_storeu_ps(out, c10);
-    _mm256_storeu_ps(out + 8, c11);
-    out += ldo;
-    _mm256_storeu_ps(out, c20);
-    _mm256_storeu_ps(out + 8, c21);
-    out += ldo;
-    _mm256_storeu_ps(out, c30);
-    _mm256_storeu_ps(out + 8, c31);
-}
-
-NR_AVX2 static void tile_1(int K, const float *a, const float *b, size_t ldb, float *out,
-                           size_t ldo)
-{
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-    for (int k = 0; k < K; k++, b += ldb, a += OB) {
-        __m256 b0 = _mm256_loadu_ps(b);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), b0, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
-    }
-    _mm256_storeu_ps(out, c0);
-    _mm256_storeu_ps(out + ldo, c1);
-    _mm256_storeu_ps(out + 2 * ldo, c2);
-    _mm256_storeu_ps(out + 3 * ldo, c3);
-}
-
-NR_AVX2 static void gemm_avx2(const nr_wino_geom *g, const float *u, const float *v, float *m)
-{
-    const int nob = g->coutp / OB, K = g->cin, tp = g->tp;
+    const int nob = g->coutp / OB, K = g->cin;
     const size_t ld = (size_t)g->ldv;
     for (int e = 0; e < g->ne; e++) {
         const float *b = v + (size_t)e * K * ld;
-        for (int ob = 0; ob < nob; ob++) {
-            const float *a = u + ((size_t)e * nob + ob) * K * OB;
-            float *o = m + ((size_t)e * g->coutp + (size_t)ob * OB) * ld;
-            int q = 0;
-            /* 24 columns at a time; 32 left go as 16 + 16 */
-            for (; q + 24 <= tp && tp - q != 32; q += 24)
-                tile_3(K, a, b + q, ld, o + q, ld);
-            for (; q + 16 <= tp; q += 16)
-                tile_2(K, a, b + q, ld, o + q, ld);
-            for (; q < tp; q += 8)
-                tile_1(K, a, b + q, ld, o + q, ld);
-        }
+        for (int ob = 0; ob < nob; ob++)
+            nr_fma_panel(K, u + ((size_t)e * nob + ob) * K * OB, b, krow, g->tp,
+                         m + ((size_t)e * g->coutp + (size_t)ob * OB) * ld, ld);
     }
 }
 
@@ -803,7 +708,7 @@ void nr_wino_images(const nr_wino_geom *g, nr_wino_isa isa, const float *const *
                 xt_v4_avx2(g, xt, v, ch);
             }
         }
-        gemm_avx2(g, u, v, mm);
+        gemm_avx2(g, u, v, (const int32_t *)(ws + g->off_krow), mm);
         const float *end = out + (size_t)(g->cout - 1) * ldo + (size_t)(g->h - 1) * ldy + g->w;
         for (int o = 0; o < g->cout; o++) {
             if (g->m == 2)

@@ -58,8 +58,9 @@ typedef struct nr_wino_geom {
     int t;               /* th * tw */
     int tp;              /* t rounded up to 8: the GEMMs' columns */
     int ldv;             /* row stride of V and M (>= the last tile row's 8-wide reach) */
-    /* workspace offsets: U, V, M, the x-transformed rows, a padded row, a padded plane */
-    size_t off_u, off_v, off_m, off_xt, off_row, off_plane;
+    /* workspace offsets: U, the GEMMs' row offsets (int32 k * ldv, k < cin),
+     * V, M, the x-transformed rows, a padded row, a padded plane */
+    size_t off_u, off_krow, off_v, off_m, off_xt, off_row, off_plane;
     size_t total;
 } nr_wino_geom;
 
