@@ -16,12 +16,19 @@ struct nr_comm {
     bool mpi;          /* this comm initialized MPI (and finalizes it) */
 };
 
-bool nr_comm_built_with_mpi(void)
+void nr_comm_library(char *buf, size_t size)
 {
+    if (size == 0)
+        return;
+    buf[0] = '\0';
 #ifdef NETRUN_HAVE_MPI
-    return true;
-#else
-    return false;
+    /* (callable before MPI_Init) "Open MPI v4.1.4, package: ...": the name */
+    char text[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    if (MPI_Get_library_version(text, &len) == MPI_SUCCESS) {
+        text[len < MPI_MAX_LIBRARY_VERSION_STRING ? len : MPI_MAX_LIBRARY_VERSION_STRING - 1] = '\0';
+        snprintf(buf, size, "%.*s", (int)strcspn(text, ",\n"), text);
+    }
 #endif
 }
 

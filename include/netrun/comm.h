@@ -28,8 +28,10 @@
 
 typedef struct nr_comm nr_comm;
 
-/* True when this netrun was built with MPI. */
-bool nr_comm_built_with_mpi(void);
+/* The MPI library this netrun was built with, into buf (size bytes,
+ * NUL-terminated): its name and version as MPI gives them ("Open MPI
+ * v4.1.4"), or "" for a build without MPI. Needs no open comm. */
+void nr_comm_library(char *buf, size_t size);
 
 /* argc/argv: main's (MPI may read them; may be NULL). 0, or -1 with err set
  * (MPI_Init failed, out of memory). */

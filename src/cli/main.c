@@ -256,6 +256,20 @@ static const char *command_title(const struct command *cmd)
     return cmd->name ? cmd->name : "training";
 }
 
+/* "netrun 0.1.0", then how it runs on several processes (or that it does
+ * not: a build without MPI). */
+static void print_version(void)
+{
+    char mpi[256];
+    nr_comm_library(mpi, sizeof mpi);
+    printf("netrun %s\n", NETRUN_VERSION);
+    if (mpi[0])
+        printf("built with MPI (%s): mpirun -np P netrun ... shares the batches among P "
+               "processes\n", mpi);
+    else
+        printf("built without MPI: one process (threads only)\n");
+}
+
 static void print_help(const struct command *cmd)
 {
     if (!cmd->name)
@@ -493,7 +507,7 @@ static int run_command(int argc, char **argv, double started_at, const nr_comm *
             status = NR_EXIT_OK;
             break;
         case 'V':
-            printf("netrun %s\n", NETRUN_VERSION);
+            print_version();
             status = NR_EXIT_OK;
             break;
         case ':':

@@ -32,7 +32,9 @@ if [[ $out == *"4x28x28"* ]]; then ok; else fail "--set filters: $out"; fi
 
 # --- help and version
 if "$netrun" --help | grep -q "usage: netrun"; then ok; else fail "--help"; fi
-if "$netrun" --version | grep -Eq "^netrun [0-9]+\.[0-9]+\.[0-9]+$"; then ok; else fail "--version"; fi
+if "$netrun" --version | head -n 1 | grep -Eq "^netrun [0-9]+\.[0-9]+\.[0-9]+$"; then ok; else fail "--version"; fi
+check "--version says whether MPI is built in" \
+  grep -Eq "^built (with MPI \(.+\): mpirun -np P|without MPI: one process)" <<<"$("$netrun" --version)"
 
 # --- bad input: one line, FILE:LINE:COL, exit 2
 good=$(cat "$src/specs/ex2_cnn.yaml")

@@ -47,6 +47,7 @@ train:
   optimizer: {sgd: {lr: 0.05, momentum: 0.9}}
 SPEC
 
+check "--version names the MPI library" grep -q '^built with MPI (' <<<"$("$netrun" --version)"
 "$netrun" spec.yaml --set threads=2 --out one_2 >one_2.out 2>one_2.err
 check "1 x 2 trains" test -s one_2/weights.bin
 mpirun -np 2 "$netrun" spec.yaml --set threads=1 --out two_1 >two_1.out 2>two_1.err
