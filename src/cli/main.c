@@ -356,15 +356,15 @@ int main(int argc, char **argv)
     return status;
 }
 
-/* A command under several processes: training and resume only. */
+/* A command under several processes: training, resume and bench only. */
 static int refuse_processes(const struct command *cmd, const cli_options *opts)
 {
     if (nr_comm_size(opts->comm) == 1)
         return -1;
-    if (cmd->name && strcmp(cmd->name, "resume") != 0) {
+    if (cmd->name && strcmp(cmd->name, "resume") != 0 && strcmp(cmd->name, "bench") != 0) {
         fprintf(stderr, "netrun: error: netrun %s runs in one process; under mpirun only "
-                "training (netrun SPEC) and netrun resume run (on %d processes)\n", cmd->name,
-                nr_comm_size(opts->comm));
+                "training (netrun SPEC), netrun resume and netrun bench run (on %d "
+                "processes)\n", cmd->name, nr_comm_size(opts->comm));
         return NR_EXIT_INPUT;
     }
     if (!cmd->name && (opts->spec_count > 1 || opts->sweep_count > 0)) {
