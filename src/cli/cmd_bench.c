@@ -282,8 +282,11 @@ static int agree_status(const cli_options *opts, int status, const nr_error *err
         first++;
     const int agreed = first < size ? statuses[first] : 0;
     free(statuses);
-    if (agreed && first == nr_comm_rank(opts->comm))
-        fprintf(opts->run_errors ? opts->run_errors : stderr, "%s\n", err->message);
+    if (agreed && first == nr_comm_rank(opts->comm)) {
+        FILE *out = opts->run_errors ? opts->run_errors : stderr;
+        fprintf(out, "%s\n", err->message);
+        fflush(out);   /* before MPI_Finalize: mpirun may end us once rank 0 exits */
+    }
     return agreed;
 }
 
@@ -580,13 +583,14 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         {COL_STEP, -1, "optimizer step"},
     };
     for (size_t e = 0; e < sizeof extras / sizeof extras[0]; e++) {
-        double t = median_of(samples, count, stride, ROW_COLS * rows + (size_t)extras[e].col, scratch);
+        double t = median_of(samples, count, stride, ROW_COLS * rows + (size_t)extras[e].col,
+                             scratch);
         printf("%-4s %-*s %10s %10s %10.3f %6.1f", "", NAME_WIDTH + 10, extras[e].name, "", "",
                1e3 * t,
                total > 0 ? 100.0 * t / total : 0.0);
         if (extras[e].cpu_col >= 0) {
-            double c = median_of(samples, count, stride, ROW_COLS * rows + (size_t)extras[e].cpu_col,
-                                 scratch);
+            double c = median_of(samples, count, stride,
+                                 ROW_COLS * rows + (size_t)extras[e].cpu_col, scratch);
             cpu_bwd += c;
             printf(" %10s %10.3f", "", 1e3 * c);
         }

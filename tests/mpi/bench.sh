@@ -155,7 +155,8 @@ split_fails() {  # split_fails NAME SPEC WHAT DESCRIPTION
   mpirun -np 1 "$netrun" bench spec.yaml 3 : -np 1 "$netrun" bench "$2" 3 >"$1.out" 2>"$1.err"
   local status=$?
   check "$4: exit 2 (got $status)" test "$status" = 2
-  check "$4: said once" test "$(grep -c "$3" "$1.err")" = 1 -a "$(wc -l <"$1.err")" = 1
+  check "$4: said once: $(cat "$1.err")" \
+    test "$(grep -c "$3" "$1.err")" = 1 -a "$(wc -l <"$1.err")" = 1
   check "$4: no table" test ! -s "$1.out"
 }
 split_fails bad1 bad.yaml '^bad.yaml:.*error' "bad spec on process 1 only"
