@@ -187,13 +187,24 @@ int nr_net_global_threads(const nr_net *net);
 typedef struct nr_layer_times {
     double forward, backward;             /* wall seconds */
     double forward_cpu, backward_cpu;     /* thread 0's CPU seconds */
+    /* Of these, the exchange between processes (nr_net_set_comm with
+     * several): thread 0's time in the collectives, including the wait for
+     * the other processes to reach them (dense layers' rows, batchnorm's
+     * per-image sums, the gradient blocks); 0 in one process. */
+    double forward_exchange, backward_exchange;
+    double forward_exchange_cpu, backward_exchange_cpu;
 } nr_layer_times;
 void nr_net_set_timing(nr_net *net, bool on);
 size_t nr_net_timed_layers(const nr_net *net);   /* graph->count less a head softmax */
 const nr_layer_times *nr_net_layer_times(const nr_net *net);  /* [nr_net_timed_layers] */
 /* The backward's summing of the threads' gradient blocks (in .backward and
- * .backward_cpu; zero single-threaded). */
+ * .backward_cpu; zero single-threaded); with several processes it includes
+ * the exchange of every process's blocks (.backward_exchange, _cpu). */
 nr_layer_times nr_net_reduce_times(const nr_net *net);
+/* Several processes: the forward's gather of every process's logits (the
+ * forward fields, all of it exchange: .forward = .forward_exchange);
+ * zero in one process. */
+nr_layer_times nr_net_logits_times(const nr_net *net);
 /* True when top-level executed layer i runs inside the layer before it
  * (conv -> relu -> maxpool fused on the BLAS backend); its times are ~0 and
  * that layer's include it. */

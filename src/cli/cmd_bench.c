@@ -21,7 +21,17 @@
  * block's row shows the sum of its rows' medians. The per-layer times come
  * from the executor's timing hooks (nr_net_set_timing); with several threads
  * they add a barrier after every layer, so the "total" row (timed from the
- * outside with the hooks still on) is slightly above a real training step. */
+ * outside with the hooks still on) is slightly above a real training step.
+ *
+ * Under mpirun (opts->comm of several processes) the batch is shared by the
+ * processes as in training (nr_net_set_comm: each process its threads'
+ * shares, the same bits as one process of all their threads); every process
+ * runs the same steps and rank 0 prints the table, timed by its clocks. Its
+ * rows then show the exchange between processes (nr_layer_times' exchange
+ * fields): an "of which: exchange" row under each layer that gathers rows
+ * (dense, batchnorm; under the residual block's part it is in), the logits'
+ * gather after the forward, the gradient blocks' exchange under the sum of
+ * the threads' gradients, and their total. One process: no such rows. */
 #include <cblas.h>
 #include <errno.h>
 #include <stdio.h>
@@ -31,13 +41,18 @@
 
 #include "cli.h"
 #include "netrun/clock.h"
+#include "netrun/comm.h"
 #include "netrun/data.h"
 #include "netrun/error.h"
 #include "netrun/spec_load.h"
 #include "netrun/train.h"
 
 enum { WARMUP_BATCHES = 5, DEFAULT_BATCHES = 50, MAX_BATCHES = 100000,
-       NAME_WIDTH = 34   /* the layer column */ };
+       NAME_WIDTH = 34,  /* the layer column */
+       /* sample columns per row: forward, backward, forward CPU, backward
+        * CPU, then the same four of the exchange between processes */
+       ROW_COLS = 8,
+       HOST_BYTES = 64 };
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -67,7 +82,8 @@ static double median_of(const double *samples, size_t count, size_t stride, size
                      : 0.5 * (scratch[count / 2 - 1] + scratch[count / 2]);
 }
 
-/* medians [rows][4] (fwd, bwd, fwd cpu, bwd cpu) of the sample columns: the
+/* medians [rows][ROW_COLS] (fwd, bwd, fwd cpu, bwd cpu, then the exchange's
+ * four) of the sample columns: the
  * `layers` top-level layers, then the parts inside residual blocks (parts,
  * pre-order). A row with parts (a block) gets the sum of its direct parts'
  * medians, so that the rows add up. */
@@ -77,8 +93,9 @@ static void block_medians(const double *samples, size_t count, size_t stride, si
 {
     const size_t rows = layers + part_count;
     for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < 4; c++)
-            medians[4 * r + c] = median_of(samples, count, stride, 4 * r + c, scratch);
+        for (size_t c = 0; c < ROW_COLS; c++)
+            medians[ROW_COLS * r + c] =
+                median_of(samples, count, stride, ROW_COLS * r + c, scratch);
     /* children come after their parent in pre-order: in reverse, each row is
      * complete (its own parts summed) before it is added to its parent */
     bool summed[rows ? rows : 1];
@@ -92,11 +109,38 @@ static void block_medians(const double *samples, size_t count, size_t stride, si
             }
         if (!summed[parent]) {
             summed[parent] = true;
-            memset(medians + 4 * parent, 0, 4 * sizeof *medians);
+            memset(medians + ROW_COLS * parent, 0, ROW_COLS * sizeof *medians);
         }
-        for (size_t c = 0; c < 4; c++)
-            medians[4 * parent + c] += medians[4 * (layers + p) + c];
+        for (size_t c = 0; c < ROW_COLS; c++)
+            medians[ROW_COLS * parent + c] += medians[ROW_COLS * (layers + p) + c];
     }
+}
+
+/* The times of a row: label, description (across the output column too
+ * when shape is NULL), fwd, bwd, sum, % of total, fwd cpu, bwd cpu (med:
+ * fwd, bwd, fwd cpu, bwd cpu seconds). */
+static void print_times(const char *label, const char *desc, const char *shape,
+                        const double *med, double total)
+{
+    double f = med[0], g = med[1];
+    if (shape)
+        printf("%-4s %-*.*s %-9s", label, NAME_WIDTH, NAME_WIDTH, desc, shape);
+    else
+        printf("%-4s %-*s", label, NAME_WIDTH + 10, desc);
+    printf(" %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", 1e3 * f, 1e3 * g, 1e3 * (f + g),
+           total > 0 ? 100.0 * (f + g) / total : 0.0, 1e3 * med[2], 1e3 * med[3]);
+}
+
+/* Under a row (at depth) whose medians med [ROW_COLS] include an exchange
+ * between processes: that part of it; nothing when there is none. */
+static void print_exchange(int depth, const double *med, double total)
+{
+    const double *exchange = med + 4;
+    if (exchange[0] + exchange[1] <= 0.0)
+        return;
+    char desc[64];
+    snprintf(desc, sizeof desc, "%*sof which: exchange", 2 * depth + 2, "");
+    print_times("", desc, NULL, exchange, total);
 }
 
 /* One row of the table: a layer (indented by depth when inside a residual
@@ -117,11 +161,7 @@ static void print_row(const nr_layer *layer, int depth, bool fused, const char *
         snprintf(desc + len, sizeof desc - (size_t)len, " (fused)");
     }
     snprintf(shape, sizeof shape, "%dx%dx%d", layer->out.c, layer->out.h, layer->out.w);
-    double f = med[0], g = med[1];
-    printf("%-4s %-*.*s %-9s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n",
-           is_layer ? layer->label : "", NAME_WIDTH, NAME_WIDTH, desc, shape, 1e3 * f, 1e3 * g,
-           1e3 * (f + g), total > 0 ? 100.0 * (f + g) / total : 0.0, 1e3 * med[2],
-           1e3 * med[3]);
+    print_times(is_layer ? layer->label : "", desc, shape, med, total);
 }
 
 typedef struct bench_input {
@@ -214,13 +254,78 @@ static void optimizer_slice(void *p, size_t first, size_t count)
         st->seconds = nr_monotonic_seconds() - start;
 }
 
-/* Columns of a sample row: per layer forward, backward, forward CPU,
- * backward CPU (4 * layers), then these (COL_TOTAL: the step; COL_PREP: the
- * batch's preparation; COL_EXPOSED: the caller's time spent on it, the
- * preparation or the wait for the prefetch thread; COL_BATCH: step +
- * exposed). */
+/* Columns of a sample row: per layer ROW_COLS (ROW_COLS * rows), then
+ * these (COL_TOTAL: the step; COL_PREP: the batch's preparation;
+ * COL_EXPOSED: the caller's time spent on it, the preparation or the wait
+ * for the prefetch thread; COL_BATCH: step + exposed; several processes:
+ * COL_LOGITS, the logits' gather, and COL_REDUCE_EXCHANGE, the gradient
+ * blocks', part of COL_REDUCE). */
 enum { COL_LOSS, COL_REDUCE, COL_REDUCE_CPU, COL_ZERO, COL_STEP, COL_FORWARD, COL_BACKWARD,
-       COL_TOTAL, COL_PREP, COL_EXPOSED, COL_BATCH, COL_EXTRA };
+       COL_TOTAL, COL_PREP, COL_EXPOSED, COL_BATCH, COL_LOGITS, COL_LOGITS_CPU,
+       COL_REDUCE_EXCHANGE, COL_REDUCE_EXCHANGE_CPU, COL_EXTRA };
+
+/* Several processes, collective (every process calls it once per bench,
+ * with its status so far): the status of the first process that failed (0
+ * when none did); that process prints its error (err) to opts->run_errors,
+ * the others nothing. */
+static int agree_status(const cli_options *opts, int status, const nr_error *err)
+{
+    const int size = nr_comm_size(opts->comm);
+    int *statuses = malloc((size_t)size * sizeof *statuses);
+    if (!statuses) {
+        nr_comm_abort(opts->comm, NR_EXIT_INTERNAL);   /* no way to agree */
+        return NR_EXIT_INTERNAL;
+    }
+    nr_comm_allgather_int(opts->comm, status, statuses);
+    int first = 0;
+    while (first < size && statuses[first] == 0)
+        first++;
+    const int agreed = first < size ? statuses[first] : 0;
+    free(statuses);
+    if (agreed && first == nr_comm_rank(opts->comm)) {
+        FILE *out = opts->run_errors ? opts->run_errors : stderr;
+        fprintf(out, "%s\n", err->message);
+        fflush(out);   /* before MPI_Finalize: mpirun may end us once rank 0 exits */
+    }
+    return agreed;
+}
+
+/* Several processes, collective: "2 processes x 1 thread (hosts: a b)" into
+ * buf; "" when the gathering failed. */
+static void describe_processes(const nr_comm *comm, int threads, char *buf, size_t size)
+{
+    const int count = nr_comm_size(comm);
+    int *first = calloc((size_t)count + 1, sizeof *first);
+    int *all = calloc((size_t)count, sizeof *all);
+    char *hosts = calloc((size_t)count, HOST_BYTES);
+    buf[0] = '\0';
+    if (nr_comm_any(comm, !first || !all || !hosts))
+        goto done;
+    nr_comm_allgather_int(comm, threads, all);
+    for (int r = 0; r <= count; r++)
+        first[r] = r;
+    nr_comm_host(hosts + (size_t)nr_comm_rank(comm) * HOST_BYTES, HOST_BYTES);
+    nr_comm_allgather_rows(comm, hosts, HOST_BYTES, first);
+    bool same = true;
+    for (int r = 1; r < count; r++)
+        same = same && all[r] == all[0];
+    size_t used;
+    if (same)
+        used = (size_t)snprintf(buf, size, "%d processes x %d thread%s", count, all[0],
+                                all[0] == 1 ? "" : "s");
+    else
+        used = (size_t)snprintf(buf, size, "%d processes (threads:", count);
+    for (int r = 0; r < count && !same && used < size; r++)
+        used += (size_t)snprintf(buf + used, size - used, " %d%s", all[r],
+                                 r + 1 < count ? "" : ")");
+    for (int r = 0; r < count && used < size; r++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s%s", r ? " " : " (hosts: ",
+                                 hosts + (size_t)r * HOST_BYTES, r + 1 < count ? "" : ")");
+done:
+    free(first);
+    free(all);
+    free(hosts);
+}
 
 static int bench_spec(const char *spec_path, const cli_options *opts, long batches)
 {
@@ -234,6 +339,11 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     bench_prep prep = {0};
     nr_prefetcher *prefetcher = NULL;
     int status = NR_EXIT_INTERNAL;
+    /* several processes: they agree once set up (until then a failure is
+     * this process's own) */
+    const bool processes = opts->comm && nr_comm_size(opts->comm) > 1;
+    bool agreed = !processes;
+    char processes_text[1024] = "";
 
     if (nr_spec_load(spec_path, opts->sets, opts->set_count, &spec, &err) != 0)
         goto fail;
@@ -276,7 +386,7 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     const size_t layers = nr_net_timed_layers(net);
     const size_t part_count = nr_net_timed_parts(net);
     const size_t rows = layers + part_count;   /* sample columns: the layers, then the parts */
-    const size_t stride = 4 * rows + COL_EXTRA;
+    const size_t stride = ROW_COLS * rows + COL_EXTRA;
     const size_t params = nr_net_param_count(net);
     const bool augment = input.data && nr_augment_active(&cfg.augment);
     const int buffers = input.data && cfg.prefetch ? 2 : 1;
@@ -300,6 +410,24 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         goto oom;
     if (buffers == 2 && nr_prefetcher_start(prefetch_job, &prep, &prefetcher, &err) != 0)
         goto fail;
+    if (processes) {
+        /* every process set up: the batch shared as in training, on the
+         * same images everywhere */
+        agreed = true;
+        if ((status = agree_status(opts, 0, &err)) != 0)
+            goto done;
+        const bool some_without = nr_comm_any(opts->comm, !input.data);
+        if (some_without && nr_comm_any(opts->comm, input.data)) {
+            nr_fail(&err, NR_EXIT_INPUT, "%s: data.train: the training images load on some "
+                    "processes only: every process needs them (the same path on every "
+                    "machine)", spec_path);
+            goto fail;
+        }
+        if (nr_net_set_comm(net, opts->comm, &err) != 0)
+            goto fail;
+        describe_processes(opts->comm, nr_net_threads(net), processes_text,
+                           sizeof processes_text);
+    }
 
     nr_net_set_timing(net, true);
     long step = 0;
@@ -349,13 +477,22 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         const nr_timed_part *parts = nr_net_parts(net);
         for (size_t i = 0; i < rows; i++) {
             const nr_layer_times *t = i < layers ? &times[i] : &parts[i - layers].times;
-            row[4 * i + 0] = t->forward;
-            row[4 * i + 1] = t->backward;
-            row[4 * i + 2] = t->forward_cpu;
-            row[4 * i + 3] = t->backward_cpu;
+            double *col = row + ROW_COLS * i;
+            col[0] = t->forward;
+            col[1] = t->backward;
+            col[2] = t->forward_cpu;
+            col[3] = t->backward_cpu;
+            col[4] = t->forward_exchange;
+            col[5] = t->backward_exchange;
+            col[6] = t->forward_exchange_cpu;
+            col[7] = t->backward_exchange_cpu;
         }
-        double *extra = row + 4 * rows;
-        nr_layer_times reduce = nr_net_reduce_times(net);
+        double *extra = row + ROW_COLS * rows;
+        nr_layer_times reduce = nr_net_reduce_times(net), logits = nr_net_logits_times(net);
+        extra[COL_LOGITS] = logits.forward;
+        extra[COL_LOGITS_CPU] = logits.forward_cpu;
+        extra[COL_REDUCE_EXCHANGE] = reduce.backward_exchange;
+        extra[COL_REDUCE_EXCHANGE_CPU] = reduce.backward_exchange_cpu;
         extra[COL_LOSS] = t3 - t2;
         extra[COL_REDUCE] = reduce.backward;
         extra[COL_REDUCE_CPU] = reduce.backward_cpu;
@@ -372,9 +509,12 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
     prefetcher = NULL;
 
     const size_t count = (size_t)batches;
-    printf("netrun bench %s: batch %d, %d thread%s, %s backend, median of %ld batches "
+    char threads_text[32];
+    snprintf(threads_text, sizeof threads_text, "%d thread%s", nr_net_threads(net),
+             nr_net_threads(net) == 1 ? "" : "s");
+    printf("netrun bench %s: batch %d, %s, %s backend, median of %ld batches "
            "after %d warm-up; input: %s\n",
-           spec_path, batch, nr_net_threads(net), nr_net_threads(net) == 1 ? "" : "s",
+           spec_path, batch, *processes_text ? processes_text : threads_text,
            cfg.backend == NR_BACKEND_REFERENCE ? "reference" : "blas", batches,
            WARMUP_BATCHES, data_note);
     if (input.data)
@@ -385,22 +525,31 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
                    : "prefetch off (before each step, on this thread)");
     printf("(wall: milliseconds per batch; cpu: thread 0's CPU time in the layer, the robust "
            "figure on a busy machine)\n");
+    if (processes)
+        printf("(rank 0's clocks; exchange: between processes, in the row above, waits for "
+               "the other processes included)\n");
     printf("%-4s %-*s %-9s %10s %10s %10s %6s %10s %10s\n", "#", NAME_WIDTH, "layer", "output",
            "fwd ms", "bwd ms", "sum ms", "%", "fwd cpu", "bwd cpu");
-    double total = median_of(samples, count, stride, 4 * rows + COL_TOTAL, scratch);
-    if (!(medians = calloc(4 * rows, sizeof *medians)))
+    double total = median_of(samples, count, stride, ROW_COLS * rows + COL_TOTAL, scratch);
+    if (!(medians = calloc(ROW_COLS * rows, sizeof *medians)))
         goto oom;
     block_medians(samples, count, stride, layers, nr_net_parts(net), part_count, medians,
                   scratch);
     double cpu_fwd = 0.0, cpu_bwd = 0.0;
+    double exchange[4] = {0};   /* between processes: fwd, bwd, fwd cpu, bwd cpu */
     size_t part = 0;
+    const nr_timed_part *parts = nr_net_parts(net);
     for (size_t i = 0; i < layers; i++) {
-        const double *med = medians + 4 * i;
+        const double *med = medians + ROW_COLS * i;
         cpu_fwd += med[2];
         cpu_bwd += med[3];
+        for (size_t c = 0; c < 4; c++)
+            exchange[c] += med[4 + c];
         print_row(&spec.graph->layers[i], 0, nr_net_layer_fused(net, i), "", med, total);
-        for (; part < part_count && nr_net_parts(net)[part].top == i; part++) {
-            const nr_timed_part *p = &nr_net_parts(net)[part];
+        if (part == part_count || parts[part].top != i)
+            print_exchange(0, med, total);   /* a block's own: under its parts */
+        for (; part < part_count && parts[part].top == i; part++) {
+            const nr_timed_part *p = &parts[part];
             static const char *const names[] = {
                 [NR_PART_IDENTITY] = "identity shortcut",
                 [NR_PART_ADD] = "add (block + shortcut)",
@@ -409,8 +558,20 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
                       p->kind == NR_PART_SHORTCUT ? "shortcut: "
                       : p->layer                  ? ""
                                                   : names[p->kind],
-                      medians + 4 * (layers + part), total);
+                      medians + ROW_COLS * (layers + part), total);
+            if (part + 1 == part_count || parts[part + 1].top != i ||
+                parts[part + 1].depth <= p->depth)   /* a leaf: no parts of its own */
+                print_exchange(p->depth, medians + ROW_COLS * (layers + part), total);
         }
+    }
+    if (processes) {
+        const double logits[4] = {
+            median_of(samples, count, stride, ROW_COLS * rows + COL_LOGITS, scratch), 0.0,
+            median_of(samples, count, stride, ROW_COLS * rows + COL_LOGITS_CPU, scratch), 0.0};
+        print_times("", "logits exchange (after the forward)", NULL, logits, total);
+        exchange[0] += logits[0];
+        exchange[2] += logits[2];
+        cpu_fwd += logits[2];
     }
     static const struct {
         int col, cpu_col;
@@ -422,26 +583,39 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
         {COL_STEP, -1, "optimizer step"},
     };
     for (size_t e = 0; e < sizeof extras / sizeof extras[0]; e++) {
-        double t = median_of(samples, count, stride, 4 * rows + (size_t)extras[e].col, scratch);
+        double t = median_of(samples, count, stride, ROW_COLS * rows + (size_t)extras[e].col,
+                             scratch);
         printf("%-4s %-*s %10s %10s %10.3f %6.1f", "", NAME_WIDTH + 10, extras[e].name, "", "",
                1e3 * t,
                total > 0 ? 100.0 * t / total : 0.0);
         if (extras[e].cpu_col >= 0) {
-            double c = median_of(samples, count, stride, 4 * rows + (size_t)extras[e].cpu_col,
-                                 scratch);
+            double c = median_of(samples, count, stride,
+                                 ROW_COLS * rows + (size_t)extras[e].cpu_col, scratch);
             cpu_bwd += c;
             printf(" %10s %10.3f", "", 1e3 * c);
         }
         printf("\n");
+        if (processes && extras[e].col == COL_REDUCE) {   /* the gradient blocks' */
+            const double blocks[ROW_COLS] = {
+                [5] = median_of(samples, count, stride, ROW_COLS * rows + COL_REDUCE_EXCHANGE,
+                                scratch),
+                [7] = median_of(samples, count, stride,
+                                ROW_COLS * rows + COL_REDUCE_EXCHANGE_CPU, scratch)};
+            print_exchange(0, blocks, total);
+            exchange[1] += blocks[5];
+            exchange[3] += blocks[7];
+        }
     }
-    double fwd = median_of(samples, count, stride, 4 * rows + COL_FORWARD, scratch);
-    double bwd = median_of(samples, count, stride, 4 * rows + COL_BACKWARD, scratch);
+    double fwd = median_of(samples, count, stride, ROW_COLS * rows + COL_FORWARD, scratch);
+    double bwd = median_of(samples, count, stride, ROW_COLS * rows + COL_BACKWARD, scratch);
     printf("%-4s %-*s %10.3f %10.3f %10.3f %6.1f %10.3f %10.3f\n", "", NAME_WIDTH + 10,
            "total per batch",
            1e3 * fwd, 1e3 * bwd, 1e3 * total, 100.0, 1e3 * cpu_fwd, 1e3 * cpu_bwd);
+    if (processes)   /* the rows above that are exchange, added up */
+        print_times("", "exchange between processes (all)", NULL, exchange, total);
     /* what a batch of training costs: the step and the preparation's share
      * of the critical path */
-    int batch_col = 4 * (int)rows + COL_TOTAL;
+    int batch_col = ROW_COLS * (int)rows + COL_TOTAL;
     double per_batch = total;
     if (input.data) {
         static const struct {
@@ -453,13 +627,13 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
             {COL_BATCH, "total with batch prep"},
         };
         for (size_t e = 0; e < sizeof preps / sizeof preps[0]; e++) {
-            double t = median_of(samples, count, stride, 4 * rows + (size_t)preps[e].col,
+            double t = median_of(samples, count, stride, ROW_COLS * rows + (size_t)preps[e].col,
                                  scratch);
             printf("%-4s %-*s %10s %10s %10.3f %6.1f\n", "", NAME_WIDTH + 10, preps[e].name, "",
                    "", 1e3 * t,
                    total > 0 ? 100.0 * t / total : 0.0);
         }
-        batch_col = 4 * (int)rows + COL_BATCH;
+        batch_col = ROW_COLS * (int)rows + COL_BATCH;
         per_batch = median_of(samples, count, stride, (size_t)batch_col, scratch);
     }
     double fastest = min_of(samples, count, stride, (size_t)batch_col);
@@ -478,8 +652,11 @@ static int bench_spec(const char *spec_path, const cli_options *opts, long batch
 oom:
     nr_fail(&err, NR_EXIT_INTERNAL, "out of memory");
 fail:
-    fprintf(stderr, "%s\n", err.message);
     status = err.status ? err.status : NR_EXIT_INTERNAL;
+    if (agreed)   /* alone, or every process with this error: rank 0 prints it */
+        fprintf(stderr, "%s\n", err.message);
+    else          /* the first process that failed prints its own */
+        status = agree_status(opts, status, &err);
 done:
     nr_prefetcher_stop(prefetcher);
     for (int i = 0; i < 2; i++) {

@@ -173,6 +173,11 @@ static const struct command {
      "spec's network, batch size, threads and optimizer, on its training images (random\n"
      "pixels when they do not load); each row is the median over the steps. A trailing\n"
      "number is BATCHES (write -- before a spec named like a number). Writes nothing.\n"
+     "Under mpirun (mpirun -np P netrun bench SPEC) the batch is shared by the P\n"
+     "processes as in training and rank 0 prints the table with the exchange between\n"
+     "processes: an \"of which: exchange\" row under each layer that exchanges rows\n"
+     "(dense, batchnorm) and under the sum of the threads' gradients (the gradient\n"
+     "blocks), the logits' exchange after the forward, and their total.\n"
      "\n"
      "options:\n"
      "  -s, --set KEY=VALUE  override a spec value (any number; default: none), e.g.\n"
@@ -370,15 +375,15 @@ int main(int argc, char **argv)
     return status;
 }
 
-/* A command under several processes: training and resume only. */
+/* A command under several processes: training, resume and bench only. */
 static int refuse_processes(const struct command *cmd, const cli_options *opts)
 {
     if (nr_comm_size(opts->comm) == 1)
         return -1;
-    if (cmd->name && strcmp(cmd->name, "resume") != 0) {
+    if (cmd->name && strcmp(cmd->name, "resume") != 0 && strcmp(cmd->name, "bench") != 0) {
         fprintf(stderr, "netrun: error: netrun %s runs in one process; under mpirun only "
-                "training (netrun SPEC) and netrun resume run (on %d processes)\n", cmd->name,
-                nr_comm_size(opts->comm));
+                "training (netrun SPEC), netrun resume and netrun bench run (on %d "
+                "processes)\n", cmd->name, nr_comm_size(opts->comm));
         return NR_EXIT_INPUT;
     }
     if (!cmd->name && (opts->spec_count > 1 || opts->sweep_count > 0)) {

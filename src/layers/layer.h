@@ -203,6 +203,10 @@ typedef struct nr_pool nr_pool;
 typedef struct nr_net_ranks nr_net_ranks;
 typedef struct nr_exec_clock {
     double wall, cpu;          /* seconds: monotonic, this thread's CPU time */
+    /* seconds this thread spent exchanging between processes
+     * (nr_exec_gather_rows, the gradient blocks) since its clock started:
+     * a running count, so a span's share is the difference of two readings */
+    double exchange_wall, exchange_cpu;
 } nr_exec_clock;
 typedef struct nr_exec {
     const nr_kernel_table *kernels;
@@ -226,15 +230,22 @@ typedef struct nr_exec {
      * a zeroed din from the executor. */
     bool din_fresh;
     /* Per-layer timing on (nr_net_set_timing): this thread's stamp of the
-     * last nr_exec_mark (thread 0's is the one read); NULL: timing off. */
+     * last nr_exec_mark and its exchange count (thread 0's are the ones
+     * read); NULL: timing off. */
     nr_exec_clock *clock;
 } nr_exec;
 
 /* With ex->clock: ends a timed span that began at `since` (a copy of
  * *ex->clock taken before it): with several threads a barrier first (every
  * thread must call it alike); then thread 0 stores the span's wall and CPU
- * seconds in *wall, *cpu (when not NULL) and restarts its clock. */
-void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *cpu);
+ * seconds, and the part of them spent exchanging between processes, in
+ * times' backward or forward fields (when times is not NULL) and restarts
+ * its clock (the exchange count goes on). */
+void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, nr_layer_times *times, bool backward);
+/* With ex->clock on thread 0: adds the time since `start` (a reading of
+ * nr_exec_clock_now() taken before an exchange between processes) to the
+ * clock's exchange count. Does nothing otherwise. */
+void nr_exec_count_exchange(const nr_exec *ex, nr_exec_clock start);
 /* For layers whose result couples the examples (dense's whole-batch
  * weight gradient, batchnorm's statistics), called by every thread after
  * the barrier that completes this process's shares: rows is row 0 of the

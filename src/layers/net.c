@@ -94,6 +94,7 @@ struct nr_net {
     bool timing;
     nr_layer_times *times;       /* [exec_count] */
     nr_layer_times reduce_times;
+    nr_layer_times logits_times; /* several processes: the logits' gather */
     nr_timed_part *parts;        /* [part_count]: the rows inside residual blocks */
     size_t part_count;
 };
@@ -807,7 +808,7 @@ static void forward_job(void *p, int t)
         nr_run_forward(&ex, &runs[i], x);
         x = runs[i].out;
         if (ex.clock)
-            nr_exec_mark(&ex, since, &net->times[i].forward, &net->times[i].forward_cpu);
+            nr_exec_mark(&ex, since, &net->times[i], false);
     }
     /* the job's end is a barrier: zeroed before any backward */
     if (net->pass_zero_grads)
@@ -822,9 +823,17 @@ const float *nr_net_forward(nr_net *net, const float *input, int n, bool trainin
     net->pass_training = training;
     take_pending_zero(net);
     run_job(net, forward_job);
-    if (net->ranks)   /* every process's logits: the loss is the whole batch's */
+    if (net->ranks) {   /* every process's logits: the loss is the whole batch's */
+        const nr_exec_clock start = net->timing ? nr_exec_clock_now() : (nr_exec_clock){0};
         nr_comm_allgather_rows(net->comm, net->runs[net->exec_count - 1].out,
                                (size_t)net->classes * sizeof(float), net->ranks->row_first);
+        if (net->timing) {
+            const nr_exec_clock now = nr_exec_clock_now();
+            nr_layer_times *lt = &net->logits_times;
+            lt->forward = lt->forward_exchange = now.wall - start.wall;
+            lt->forward_cpu = lt->forward_exchange_cpu = now.cpu - start.cpu;
+        }
+    }
     net->pass_zero_grads = false;
     /* every thread advanced its copy of the stream alike */
     net->dropout_rng = net->ts[0].dropout;
@@ -897,10 +906,12 @@ static void reduce_grads(nr_net *net, int t)
  * exchanges), then each thread sets its slice of grads to their sum in
  * global thread order, global thread 0's block first: the order
  * reduce_grads sums one process's threads in, so the same bits as one
- * process of that many threads. */
-static void reduce_grads_ranks(nr_net *net, int t)
+ * process of that many threads. With timing on, thread 0 counts the
+ * exchange on its clock (nr_exec_count_exchange). */
+static void reduce_grads_ranks(nr_net *net, const nr_exec *ex)
 {
     const nr_net_ranks *rk = net->ranks;
+    const int t = ex->thread;
     const size_t S = rk->summed_floats;
     if (t == 0) {
         for (int u = 0; u < net->threads; u++) {
@@ -912,7 +923,9 @@ static void reduce_grads_ranks(nr_net *net, int t)
                 dst += len;
             }
         }
+        const nr_exec_clock start = ex->clock ? nr_exec_clock_now() : (nr_exec_clock){0};
         nr_comm_allgather_floats(rk->comm, rk->send, rk->recv, rk->counts, rk->displs);
+        nr_exec_count_exchange(ex, start);
     }
     if (net->threads > 1)
         nr_pool_barrier(net->pool);
@@ -958,21 +971,20 @@ static void backward_job(void *p, int t)
         nr_exec_clock since = clock;
         nr_run_backward(&ex, &runs[i], x, dx, true);
         if (ex.clock)
-            nr_exec_mark(&ex, since, &net->times[i].backward, &net->times[i].backward_cpu);
+            nr_exec_mark(&ex, since, &net->times[i], true);
     }
+    const nr_exec_clock reduce_since = clock;   /* the last layer's mark */
     if (net->ranks) {
         if (net->threads > 1)
             nr_pool_barrier(net->pool);
-        reduce_grads_ranks(net, t);
+        reduce_grads_ranks(net, &ex);
         if (ex.clock)
-            nr_exec_mark(&ex, clock, &net->reduce_times.backward,
-                         &net->reduce_times.backward_cpu);
+            nr_exec_mark(&ex, reduce_since, &net->reduce_times, true);
     } else if (net->threads > 1) {
         nr_pool_barrier(net->pool);
         reduce_grads(net, t);
         if (ex.clock)
-            nr_exec_mark(&ex, clock, &net->reduce_times.backward,
-                         &net->reduce_times.backward_cpu);
+            nr_exec_mark(&ex, reduce_since, &net->reduce_times, true);
     }
     /* the slice this thread summed is final: update it */
     if (net->pass_update) {
@@ -1031,6 +1043,7 @@ void nr_net_set_timing(nr_net *net, bool on)
 {
     net->timing = on;
     memset(&net->reduce_times, 0, sizeof net->reduce_times);
+    memset(&net->logits_times, 0, sizeof net->logits_times);
     memset(net->times, 0, net->exec_count * sizeof *net->times);
     for (size_t i = 0; i < net->part_count; i++)
         memset(&net->parts[i].times, 0, sizeof net->parts[i].times);
@@ -1059,6 +1072,11 @@ const nr_layer_times *nr_net_layer_times(const nr_net *net)
 nr_layer_times nr_net_reduce_times(const nr_net *net)
 {
     return net->reduce_times;
+}
+
+nr_layer_times nr_net_logits_times(const nr_net *net)
+{
+    return net->logits_times;
 }
 
 bool nr_net_layer_fused(const nr_net *net, size_t i)

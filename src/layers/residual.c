@@ -120,8 +120,7 @@ static void mark_part(const nr_exec *ex, nr_exec_clock since, nr_layer_times *ti
 {
     if (!ex->clock)
         return;
-    nr_exec_mark(ex, since, times ? (backward ? &times->backward : &times->forward) : NULL,
-                 times ? (backward ? &times->backward_cpu : &times->forward_cpu) : NULL);
+    nr_exec_mark(ex, since, times, backward);
 }
 
 static nr_exec_clock clock_of(const nr_exec *ex)

@@ -12,21 +12,36 @@
 
 nr_exec_clock nr_exec_clock_now(void)
 {
-    return (nr_exec_clock){nr_monotonic_seconds(), nr_thread_cpu_seconds()};
+    return (nr_exec_clock){.wall = nr_monotonic_seconds(), .cpu = nr_thread_cpu_seconds()};
 }
 
-void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, double *wall, double *cpu)
+void nr_exec_mark(const nr_exec *ex, nr_exec_clock since, nr_layer_times *times, bool backward)
 {
     if (ex->pool)
         nr_pool_barrier(ex->pool);
-    if (ex->thread == 0) {
-        nr_exec_clock now = nr_exec_clock_now();
-        if (wall)
-            *wall = now.wall - since.wall;
-        if (cpu)
-            *cpu = now.cpu - since.cpu;
-        *ex->clock = now;
+    if (ex->thread != 0)
+        return;
+    nr_exec_clock now = nr_exec_clock_now();
+    now.exchange_wall = ex->clock->exchange_wall;
+    now.exchange_cpu = ex->clock->exchange_cpu;
+    if (times) {
+        *(backward ? &times->backward : &times->forward) = now.wall - since.wall;
+        *(backward ? &times->backward_cpu : &times->forward_cpu) = now.cpu - since.cpu;
+        *(backward ? &times->backward_exchange : &times->forward_exchange) =
+            now.exchange_wall - since.exchange_wall;
+        *(backward ? &times->backward_exchange_cpu : &times->forward_exchange_cpu) =
+            now.exchange_cpu - since.exchange_cpu;
     }
+    *ex->clock = now;
+}
+
+void nr_exec_count_exchange(const nr_exec *ex, nr_exec_clock start)
+{
+    if (!ex->clock || ex->thread != 0)
+        return;
+    const nr_exec_clock now = nr_exec_clock_now();
+    ex->clock->exchange_wall += now.wall - start.wall;
+    ex->clock->exchange_cpu += now.cpu - start.cpu;
 }
 
 void nr_exec_gather_rows(const nr_exec *ex, void *rows, size_t row_bytes)
@@ -36,8 +51,11 @@ void nr_exec_gather_rows(const nr_exec *ex, void *rows, size_t row_bytes)
         return;
     /* the net's input is the whole batch on every process already */
     const uintptr_t at = (uintptr_t)rows;
-    if (ex->thread == 0 && !(at >= rk->input_lo && at < rk->input_hi))
+    if (ex->thread == 0 && !(at >= rk->input_lo && at < rk->input_hi)) {
+        const nr_exec_clock start = ex->clock ? nr_exec_clock_now() : (nr_exec_clock){0};
         nr_comm_allgather_rows(rk->comm, rows, row_bytes, rk->row_first);
+        nr_exec_count_exchange(ex, start);
+    }
     if (ex->pool)
         nr_pool_barrier(ex->pool);
 }
@@ -82,8 +100,7 @@ const float *nr_runs_forward(const nr_exec *ex, nr_layer_run *runs, size_t count
         nr_run_forward(ex, &runs[i], x);
         x = runs[i].out;
         if (ex->clock)
-            nr_exec_mark(ex, since, runs[i].times ? &runs[i].times->forward : NULL,
-                         runs[i].times ? &runs[i].times->forward_cpu : NULL);
+            nr_exec_mark(ex, since, runs[i].times, false);
     }
     return x;
 }
@@ -97,7 +114,6 @@ void nr_runs_backward(const nr_exec *ex, nr_layer_run *runs, size_t count, const
         nr_exec_clock since = ex->clock ? *ex->clock : (nr_exec_clock){0};
         nr_run_backward(ex, &runs[i], x, dx, i > 0);
         if (ex->clock)
-            nr_exec_mark(ex, since, runs[i].times ? &runs[i].times->backward : NULL,
-                         runs[i].times ? &runs[i].times->backward_cpu : NULL);
+            nr_exec_mark(ex, since, runs[i].times, true);
     }
 }
