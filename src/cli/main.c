@@ -356,7 +356,8 @@ int main(int argc, char **argv)
     return status;
 }
 
-/* A command under several processes: training and resume only. */
+/* A command under several processes: training (one spec, a --sweep or
+ * several specs) and resume only. */
 static int refuse_processes(const struct command *cmd, const cli_options *opts)
 {
     if (nr_comm_size(opts->comm) == 1)
@@ -367,12 +368,8 @@ static int refuse_processes(const struct command *cmd, const cli_options *opts)
                 nr_comm_size(opts->comm));
         return NR_EXIT_INPUT;
     }
-    if (!cmd->name && (opts->spec_count > 1 || opts->sweep_count > 0)) {
-        fprintf(stderr, "netrun: error: under mpirun netrun trains one spec (no --sweep, no "
-                "several specs yet): its batches are shared by the %d processes\n",
-                nr_comm_size(opts->comm));
-        return NR_EXIT_INPUT;
-    }
+    /* training: one spec shares its batches; a --sweep or several specs
+     * spread whole runs over the processes (cmd_train.c) */
     return -1;
 }
 
