@@ -353,11 +353,22 @@ static nr_run_hooks run_hooks(const cli_options *opts, progress *bar)
                           .on_epoch = on_epoch};
 }
 
+/* "LABEL [WHAT]: test accuracy ...; run folder DIR" on stdout (what: a
+ * sweep point's values, or NULL) */
+static void print_result_line(const char *label, const char *what, double test_acc, int epochs,
+                              double train_seconds, const char *dir)
+{
+    printf("%s%s%s%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; "
+           "run folder %s\n",
+           label, what ? " [" : "", what ? what : "", what ? "]" : "", 100.0 * test_acc, epochs,
+           epochs == 1 ? "" : "s", train_seconds, dir);
+    fflush(stdout);
+}
+
 static void report_success(const char *what, const nr_run_result *result)
 {
-    printf("%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; run folder %s\n",
-           what, 100.0 * result->final_test_acc, result->epochs, result->epochs == 1 ? "" : "s",
-           result->train_seconds, result->run_dir);
+    print_result_line(what, NULL, result->final_test_acc, result->epochs,
+                      result->train_seconds, result->run_dir);
 }
 
 /* What every process learns of a point once the points are done (the rows
@@ -373,11 +384,7 @@ enum { POINT_NOT_RUN = -1, DIR_BYTES = 4096 };
 
 static void print_point_result(const train_point *pt, const point_result *r, const char *dir)
 {
-    printf("%s%s%s%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; "
-           "run folder %s\n",
-           pt->spec, pt->what ? " [" : "", pt->what ? pt->what : "", pt->what ? "]" : "",
-           100.0 * r->test_acc, r->epochs, r->epochs == 1 ? "" : "s", r->train_seconds, dir);
-    fflush(stdout);
+    print_result_line(pt->spec, pt->what, r->test_acc, r->epochs, r->train_seconds, dir);
 }
 
 /* Collective: the first non-zero status in rank order, on every process
