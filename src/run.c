@@ -294,26 +294,34 @@ static int create_run_dir(run_state *s, nr_error *err)
         }
         return nr_dir_empty(s->dir) == 1 ? 0 : not_empty(s->dir, err);
     }
-    const char *root = opts->runs_root ? opts->runs_root : "runs";
+    const char *name = ns_get_str(s->spec.doc->root, "name");
+    if (nr_run_claim_folder(opts->runs_root, name, s->dir, sizeof s->dir, err) != 0)
+        return -1;
+    /* the mkdir claimed it; the lock refuses a resume while it trains */
+    s->created_dir = true;
+    return nr_folder_lock(s->dir, &s->lock, err);
+}
+
+int nr_run_claim_folder(const char *runs_root, const char *name, char *dir, size_t size,
+                        nr_error *err)
+{
+    const char *root = runs_root ? runs_root : "runs";
+    struct stat st;
     if (stat(root, &st) == 0 && !S_ISDIR(st.st_mode))
         return nr_fail(err, NR_EXIT_INPUT, "%s: error: exists and is a file, not a folder; "
                        "run folders are created inside it%s", root,
-                       opts->runs_root ? ": choose another --out" : "");
-    const char *name = ns_get_str(s->spec.doc->root, "name");
+                       runs_root ? ": choose another --out" : "");
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/x", root);
     if (make_parents(probe, err) != 0)
         return -1;
     for (int n = 1; n < 100000; n++) {
-        snprintf(s->dir, sizeof s->dir, "%s/%s-%d", root, name, n);
-        if (mkdir(s->dir, 0755) == 0) {
-            /* the mkdir claims it; the lock refuses a resume while it trains */
-            s->created_dir = true;
-            return nr_folder_lock(s->dir, &s->lock, err);
-        }
+        snprintf(dir, size, "%s/%s-%d", root, name, n);
+        if (mkdir(dir, 0755) == 0)
+            return 0;
         if (errno != EEXIST)
             return nr_fail(err, NR_EXIT_INPUT, "%s: error: cannot create the run folder: %s",
-                           s->dir, strerror(errno));
+                           dir, strerror(errno));
     }
     return nr_fail(err, NR_EXIT_INPUT, "%s: error: no free run folder name", root);
 }

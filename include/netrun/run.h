@@ -87,6 +87,16 @@ typedef struct nr_run_result {
 
 int nr_run(const nr_run_options *opts, nr_run_result *result, nr_error *err);
 
+/* Claims a new run folder RUNS_ROOT/NAME-n (runs_root NULL: "runs", created
+ * with its parents when absent), n the first number from 1 whose folder
+ * does not exist: the mkdir claims it, so of several netruns each gets its
+ * own. Writes the path into dir[size]; the folder is created empty and
+ * unlocked (nr_run with out_dir = dir then trains into it). Several
+ * processes' sweep: one process claims every point's folder in point order
+ * before any trains. */
+int nr_run_claim_folder(const char *runs_root, const char *name, char *dir, size_t size,
+                        nr_error *err);
+
 /* `netrun resume RUN_DIR [--epochs N]` (RUN_DIR in opts->out_dir; spec_path
  * and sets are ignored: the run folder's resolved.yaml is the spec):
  * reloads the checkpoint written after the last finished epoch or at an

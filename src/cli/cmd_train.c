@@ -15,6 +15,7 @@
 #include "netrun/error.h"
 #include "netrun/fileio.h"
 #include "netrun/init_from.h"
+#include "netrun/netspec.h"
 #include "netrun/run.h"
 #include "netrun/spec_load.h"
 
@@ -92,6 +93,7 @@ typedef struct train_point {
     const char **sets;       /* --set assignments, then the point's sweep values */
     size_t set_count;
     char *what;              /* "train.optimizer.sgd.lr=0.05, ..." or NULL */
+    char *name;              /* the resolved spec's name (plan_check), or NULL */
 } train_point;
 
 typedef struct train_plan {
@@ -111,6 +113,7 @@ static void plan_free(train_plan *plan)
     for (size_t i = 0; i < plan->count; i++) {
         free(plan->points[i].sets);
         free(plan->points[i].what);
+        free(plan->points[i].name);
     }
     free(plan->points);
     for (size_t i = 0; i < plan->assignment_count; i++)
@@ -232,11 +235,12 @@ oom:
 }
 
 /* Parse, resolve, shape check, training settings and data (as `netrun
- * check` sees them) of every point before the first one trains. */
-static int plan_check(const train_plan *plan)
+ * check` sees them) of every point before the first one trains; records
+ * each point's name (its run folder's NAME-k). */
+static int plan_check(train_plan *plan)
 {
     for (size_t i = 0; i < plan->count; i++) {
-        const train_point *pt = &plan->points[i];
+        train_point *pt = &plan->points[i];
         nr_spec spec;
         nr_error err = {0};
         int ok = nr_spec_load(pt->spec, pt->sets, pt->set_count, &spec, &err) == 0;
@@ -245,8 +249,14 @@ static int plan_check(const train_plan *plan)
             ok = nr_spec_check_data(&spec, NR_SPEC_DATA_TRAIN | NR_SPEC_DATA_TEST, &data,
                                     &err) == 0 &&
                  nr_init_from(&spec, NULL, NULL, &err) == 0;
-            if (ok)
+            if (ok) {
                 nr_spec_data_free(&data);
+                pt->name = strdup(ns_get_str(spec.doc->root, "name"));
+                if (!pt->name) {
+                    nr_fail(&err, NR_EXIT_INTERNAL, "netrun: error: out of memory");
+                    ok = 0;
+                }
+            }
             nr_spec_free(&spec);
         }
         if (!ok) {
@@ -312,16 +322,17 @@ static char *compare_picture_path(const char *run_dir, const char *name)
 }
 
 /* Under mpirun: another process's failure is printed by that process; ranks
- * > 0 have no run folder to name. */
-static void report_failure(const cli_options *opts, progress *bar, const nr_error *err,
-                           const nr_run_result *result)
+ * > 0 of a run shared by several processes (run_comm) have no run folder to
+ * name. A sweep point is its process's alone: its folder is named. */
+static void report_failure(const cli_options *opts, const nr_comm *run_comm, progress *bar,
+                           const nr_error *err, const nr_run_result *result)
 {
     clear_bar(bar);
     if (result->peer_failed)
         return;
     FILE *out = opts->run_errors ? opts->run_errors : stderr;
     fprintf(out, "%s\n", err->message);
-    if (!result->run_dir[0] || nr_comm_rank(opts->comm) != 0) {
+    if (!result->run_dir[0] || (run_comm && nr_comm_rank(run_comm) != 0)) {
         fflush(out);
         return;
     }
@@ -342,13 +353,180 @@ static nr_run_hooks run_hooks(const cli_options *opts, progress *bar)
                           .on_epoch = on_epoch};
 }
 
-static void report_success(const char *what, const nr_run_result *result)
+/* "LABEL [WHAT]: test accuracy ...; run folder DIR" on stdout (what: a
+ * sweep point's values, or NULL) */
+static void print_result_line(const char *label, const char *what, double test_acc, int epochs,
+                              double train_seconds, const char *dir)
 {
-    printf("%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; run folder %s\n",
-           what, 100.0 * result->final_test_acc, result->epochs, result->epochs == 1 ? "" : "s",
-           result->train_seconds, result->run_dir);
+    printf("%s%s%s%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; "
+           "run folder %s\n",
+           label, what ? " [" : "", what ? what : "", what ? "]" : "", 100.0 * test_acc, epochs,
+           epochs == 1 ? "" : "s", train_seconds, dir);
+    fflush(stdout);
 }
 
+static void report_success(const char *what, const nr_run_result *result)
+{
+    print_result_line(what, NULL, result->final_test_acc, result->epochs,
+                      result->train_seconds, result->run_dir);
+}
+
+/* What every process learns of a point once the points are done (the rows
+ * nr_comm_allgather_rows gathers: plain numbers, the same size everywhere). */
+typedef struct point_result {
+    int status;              /* its run's exit status, 0 trained; POINT_NOT_RUN */
+    int epochs;
+    double test_acc;
+    double train_seconds;
+} point_result;
+
+enum { POINT_NOT_RUN = -1, DIR_BYTES = 4096 };
+
+static void print_point_result(const train_point *pt, const point_result *r, const char *dir)
+{
+    print_result_line(pt->spec, pt->what, r->test_acc, r->epochs, r->train_seconds, dir);
+}
+
+/* Collective: the first non-zero status in rank order, on every process
+ * (one process: its own). */
+static int agreed_status(const nr_comm *comm, int status)
+{
+    const int size = nr_comm_size(comm);
+    int *all = calloc((size_t)size, sizeof *all);
+    if (!all) {
+        nr_comm_abort(comm, NR_EXIT_INTERNAL);   /* no way to agree: end every process */
+        return NR_EXIT_INTERNAL;
+    }
+    nr_comm_allgather_int(comm, status, all);
+    int agreed = 0;
+    for (int r = 0; r < size && agreed == 0; r++)
+        agreed = all[r];
+    free(all);
+    return agreed;
+}
+
+/* Rank 0 claims every point's run folder in point order
+ * (nr_run_claim_folder: RUNS_ROOT/NAME-k), so the folders are named as one
+ * process names them whichever process trains a point. Prints its errors;
+ * on failure removes those it claimed. */
+static int claim_point_dirs(const train_plan *plan, const char *runs_root,
+                            char (*dirs)[DIR_BYTES])
+{
+    for (size_t i = 0; i < plan->count; i++) {
+        nr_error err = {0};
+        if (nr_run_claim_folder(runs_root, plan->points[i].name, dirs[i], DIR_BYTES,
+                                &err) != 0) {
+            fprintf(stderr, "%s\n", err.message);
+            while (i-- > 0)
+                rmdir(dirs[i]);
+            return err.status ? err.status : NR_EXIT_INTERNAL;
+        }
+    }
+    return 0;
+}
+
+/* Collective: every process's results of its points (point i on process
+ * i mod P) into results[count] on every process, in point order. */
+static void gather_results(const nr_comm *comm, point_result *results, size_t count)
+{
+    const int size = nr_comm_size(comm), rank = nr_comm_rank(comm);
+    int *first = calloc((size_t)size + 1, sizeof *first);
+    point_result *rows = calloc(count ? count : 1, sizeof *rows);
+    if (nr_comm_any(comm, !first || !rows)) {
+        free(first);
+        free(rows);
+        nr_comm_abort(comm, NR_EXIT_INTERNAL);   /* the results cannot be gathered */
+        return;
+    }
+    /* process r holds its points r, r + P, ... as rows first[r] .. */
+    for (int r = 0; r < size; r++)
+        first[r + 1] = first[r] + (int)(count / (size_t)size) +
+                       ((size_t)r < count % (size_t)size ? 1 : 0);
+    for (size_t i = (size_t)rank; i < count; i += (size_t)size)
+        rows[(size_t)first[rank] + i / (size_t)size] = results[i];
+    nr_comm_allgather_rows(comm, rows, sizeof *rows, first);
+    for (size_t i = 0; i < count; i++)
+        results[i] = rows[(size_t)first[i % (size_t)size] + i / (size_t)size];
+    free(first);
+    free(rows);
+}
+
+/* The call's exit status from its points' (in point order, as one process
+ * runs them): interrupted (130) when a point was, or was never started;
+ * otherwise the last failed point's; 0 when all trained. */
+static int points_status(const point_result *results, size_t count)
+{
+    int status = 0;
+    for (size_t i = 0; i < count; i++)
+        if (results[i].status == NR_EXIT_INTERRUPTED || results[i].status == POINT_NOT_RUN)
+            return NR_EXIT_INTERRUPTED;
+        else if (results[i].status != 0)
+            status = results[i].status;
+    return status;
+}
+
+/* Several runs' compare table and picture (rank 0): the points that
+ * trained, in point order. Returns the exit status. */
+static int compare_points(const train_plan *plan, const point_result *results,
+                          char (*dirs)[DIR_BYTES], const char *runs_root)
+{
+    const char **done = calloc(plan->count, sizeof *done);
+    if (!done) {
+        fprintf(stderr, "netrun: error: out of memory\n");
+        return NR_EXIT_INTERNAL;
+    }
+    size_t done_count = 0;
+    const char *first_name = NULL;
+    for (size_t i = 0; i < plan->count; i++)
+        if (results[i].status == 0) {
+            if (!first_name)
+                first_name = plan->points[i].name;
+            done[done_count++] = dirs[i];
+        }
+    int status = 0;
+    if (done_count > 0) {
+        char *picture = runs_root ? nr_path_join(runs_root, "compare.png")
+                                  : compare_picture_path(done[0], first_name);
+        printf("\n");
+        status = picture ? cli_compare_print(done, done_count, picture)
+                         : (fprintf(stderr, "netrun: error: out of memory\n"),
+                            NR_EXIT_INTERNAL);
+        free(picture);
+    }
+    free(done);
+    return status;
+}
+
+/* Says which point this process starts: on stderr (ranks > 0: their
+ * opts->run_errors, as their stderr is silenced), so every process's
+ * points are named where they run. */
+static void say_point(const cli_options *opts, const train_plan *plan, size_t i, bool spread,
+                      progress *bar)
+{
+    const train_point *pt = &plan->points[i];
+    const size_t grid = plan->count / opts->spec_count;
+    FILE *out = opts->run_errors ? opts->run_errors : stderr;
+    char where[48] = "";
+    if (spread)
+        snprintf(where, sizeof where, " (process %d)", nr_comm_rank(opts->comm));
+    else if (!pt->what)
+        return;
+    clear_bar(bar);
+    if (pt->what)
+        fprintf(out, "netrun: sweep point %zu/%zu of %s: %s%s\n", i % grid + 1, grid,
+                pt->spec, pt->what, where);
+    else
+        fprintf(out, "netrun: run %zu/%zu: %s%s\n", i + 1, plan->count, pt->spec, where);
+    fflush(out);
+}
+
+/* `netrun SPEC...`: the plan's points, one after the other. Under mpirun a
+ * sweep or several specs spread whole points over the processes (point i
+ * on process i mod P, trained by it alone with the spec's threads; no
+ * gradient exchange); one spec alone is one run whose batches the
+ * processes share. With several points (or spread) rank 0 claims their
+ * folders in point order first; the results are gathered and rank 0 prints
+ * them in point order, then the compare table. */
 int cli_train(const cli_options *opts)
 {
     if (opts->spec_count > 1 && opts->out_dir && !opts->sweep_count) {
@@ -356,91 +534,127 @@ int cli_train(const cli_options *opts)
                 "(with --sweep it is the folder of all runs)\n");
         return NR_EXIT_INPUT;
     }
+    const nr_comm *comm = opts->comm;
+    const bool spread = nr_comm_size(comm) > 1 && (opts->sweep_count > 0 ||
+                                                   opts->spec_count > 1);
+    /* this process's points: rank, rank + size, ... (all when not spread) */
+    const size_t rank = spread ? (size_t)nr_comm_rank(comm) : 0;
+    const size_t size = spread ? (size_t)nr_comm_size(comm) : 1;
+    const bool speaker = nr_comm_rank(comm) == 0;
     train_plan plan;
     int status = plan_build(opts, &plan);
-    bool several = plan.count > 1;
+    const bool several = plan.count > 1, claim = several || spread;
     const char *runs_root = opts->sweep_count ? opts->out_dir : NULL;
     nr_dir_lock root_lock = {0};
     bool root_created = false;
-    if (status == 0 && runs_root)
+    point_result *results = NULL;
+    char (*dirs)[DIR_BYTES] = NULL;
+    if (status == 0) {
+        results = calloc(plan.count, sizeof *results);
+        dirs = claim ? calloc(plan.count, sizeof *dirs) : NULL;
+        if (!results || (claim && !dirs)) {
+            fprintf(stderr, "netrun: error: out of memory\n");
+            status = NR_EXIT_INTERNAL;
+        }
+    }
+    /* rank 0 checks every point, holds the --out root and claims the
+     * folders; the others' errors (stderr silenced) are agreed on */
+    if (status == 0 && runs_root && speaker)
         status = hold_sweep_root(runs_root, &root_lock, &root_created);
-    if (status == 0 && several)
+    if (status == 0 && claim && speaker)
         status = plan_check(&plan);
+    if (status == 0 && claim && speaker)
+        status = claim_point_dirs(&plan, runs_root, dirs);
+    const bool claimed = status == 0 && claim && speaker;
+    if (spread)
+        status = agreed_status(comm, status);
     if (status != 0) {
         /* a root this call created and nothing went into is removed */
+        for (size_t i = 0; claimed && i < plan.count; i++)
+            rmdir(dirs[i]);
         nr_folder_unlock(&root_lock, root_created);
+        free(results);
+        free(dirs);
         plan_free(&plan);
         return status;
     }
-    const char **done = calloc(plan.count, sizeof *done);
-    char (*dirs)[4096] = calloc(plan.count, sizeof *dirs);
-    char first_name[128] = "";
-    size_t done_count = 0;
-    if (!done || !dirs) {
-        fprintf(stderr, "netrun: error: out of memory\n");
-        free(done);
-        free(dirs);
-        nr_folder_unlock(&root_lock, root_created);
-        plan_free(&plan);
-        return NR_EXIT_INTERNAL;
+    if (spread) {
+        if (speaker)
+            fprintf(stderr, "netrun: %zu run%s on %zu processes, each run by one process: "
+                    "run k on process (k - 1) mod %zu\n", plan.count,
+                    plan.count == 1 ? "" : "s", size, size);
+        /* rank 0's folder names on every process */
+        int *first = calloc(size + 1, sizeof *first);
+        if (nr_comm_any(comm, !first))
+            nr_comm_abort(comm, NR_EXIT_INTERNAL);
+        for (size_t r = 1; r <= size; r++)
+            first[r] = (int)plan.count;
+        nr_comm_allgather_rows(comm, dirs, sizeof *dirs, first);
+        free(first);
     }
+    for (size_t i = 0; i < plan.count; i++)
+        results[i].status = POINT_NOT_RUN;
     progress bar = {.tty = isatty(STDERR_FILENO)};
     catch_stop_signals();
-    for (size_t i = 0; i < plan.count && !stop_requested; i++) {
+    bool first_run = true;
+    for (size_t i = rank; i < plan.count && !stop_requested; i += size) {
         const train_point *pt = &plan.points[i];
-        if (pt->what)
-            fprintf(stderr, "netrun: sweep point %zu/%zu of %s: %s\n",
-                    i % (plan.count / opts->spec_count) + 1, plan.count / opts->spec_count,
-                    pt->spec, pt->what);
+        say_point(opts, &plan, i, spread, &bar);
         nr_run_options run = {
             .spec_path = pt->spec,
             .sets = pt->sets,
             .set_count = pt->set_count,
-            .out_dir = runs_root ? NULL : opts->out_dir,
-            .runs_root = runs_root,
+            .out_dir = claim ? dirs[i] : runs_root ? NULL : opts->out_dir,
+            .runs_root = claim ? NULL : runs_root,
             .hooks = run_hooks(opts, &bar),
             .stop_request = &stop_requested,
             /* the first run's startup counts from the command's start */
-            .started_at = i == 0 ? opts->started_at : 0.0,
-            .comm = opts->comm,
+            .started_at = first_run ? opts->started_at : 0.0,
+            /* a spread point is this process's alone */
+            .comm = spread ? NULL : comm,
         };
+        first_run = false;
         nr_run_result result;
         nr_error err = {0};
         if (nr_run(&run, &result, &err) != 0) {
-            report_failure(opts, &bar, &err, &result);
-            status = err.status ? err.status : NR_EXIT_INTERNAL;
+            /* a claimed folder the run wrote nothing into is not left behind */
+            if (claim && rmdir(dirs[i]) == 0)
+                result.run_dir[0] = '\0';
+            report_failure(opts, run.comm, &bar, &err, &result);
+            results[i].status = err.status ? err.status : NR_EXIT_INTERNAL;
             continue;
         }
-        printf("%s%s%s%s: test accuracy %.2f%% after %d epoch%s, training time %.1f s; "
-               "run folder %s\n",
-               pt->spec, pt->what ? " [" : "", pt->what ? pt->what : "", pt->what ? "]" : "",
-               100.0 * result.final_test_acc, result.epochs, result.epochs == 1 ? "" : "s",
-               result.train_seconds, result.run_dir);
-        fflush(stdout);
-        snprintf(dirs[done_count], sizeof dirs[done_count], "%s", result.run_dir);
-        done[done_count] = dirs[done_count];
-        if (!first_name[0]) {
-            /* the run folder is NAME-N: the spec's name */
-            const char *base = strrchr(result.run_dir, '/');
-            base = base ? base + 1 : result.run_dir;
-            const char *dash = strrchr(base, '-');
-            snprintf(first_name, sizeof first_name, "%.*s",
-                     (int)(dash && dash > base ? dash - base : (long)strlen(base)), base);
-        }
-        done_count++;
+        results[i] = (point_result){.status = 0, .epochs = result.epochs,
+                                    .test_acc = result.final_test_acc,
+                                    .train_seconds = result.train_seconds};
+        if (!spread)
+            print_point_result(pt, &results[i], result.run_dir);
     }
-    if (several && done_count > 0) {
-        char *picture = runs_root ? nr_path_join(runs_root, "compare.png")
-                                  : compare_picture_path(done[0], first_name);
-        printf("\n");
-        int compared = picture ? cli_compare_print(done, done_count, picture)
-                               : (fprintf(stderr, "netrun: error: out of memory\n"),
-                                  NR_EXIT_INTERNAL);
+    /* an interrupted call's points not started leave no folder */
+    for (size_t i = rank; claim && i < plan.count; i += size)
+        if (results[i].status == POINT_NOT_RUN)
+            rmdir(dirs[i]);
+    if (spread)
+        gather_results(comm, results, plan.count);
+    status = points_status(results, plan.count);
+    if (speaker && spread)
+        for (size_t i = 0; i < plan.count; i++)
+            if (results[i].status == 0)
+                print_point_result(&plan.points[i], &results[i], dirs[i]);
+    size_t not_run = 0;
+    for (size_t i = 0; i < plan.count; i++)
+        not_run += results[i].status == POINT_NOT_RUN;
+    if (speaker && several && not_run > 0)
+        fprintf(stderr, "netrun: interrupted: %zu of the %zu runs not started\n", not_run,
+                plan.count);
+    if (speaker && several) {
+        int compared = compare_points(&plan, results, dirs, runs_root);
         if (status == 0)
             status = compared;
-        free(picture);
     }
-    free(done);
+    if (spread)
+        status = agreed_status(comm, status);
+    free(results);
     free(dirs);
     nr_folder_unlock(&root_lock, root_created);
     plan_free(&plan);
@@ -491,7 +705,7 @@ int cli_resume(const cli_options *opts)
     nr_run_result result;
     nr_error err = {0};
     if (nr_run_resume(&run, &result, &err) != 0) {
-        report_failure(opts, &bar, &err, &result);
+        report_failure(opts, opts->comm, &bar, &err, &result);
         return err.status ? err.status : NR_EXIT_INTERNAL;
     }
     report_success(opts->specs[0], &result);

@@ -49,7 +49,10 @@ static const char usage_text[] =
     "      --sweep KEY=V1,V2,...  train once per value (several --sweep: every\n"
     "                       combination), e.g. --sweep train.optimizer.sgd.lr=0.01,0.1;\n"
     "                       commas inside [..] or {..} belong to the value; every point\n"
-    "                       is checked before the first one trains; training only\n"
+    "                       is checked before the first one trains; training only;\n"
+    "                       under mpirun -np P (also several specs) whole runs are\n"
+    "                       spread round robin: run k on process (k-1) mod P, by\n"
+    "                       it alone with the spec's threads\n"
     "  -b, --backend NAME   blas (default) or reference (plain loops, no BLAS);\n"
     "                       training, eval, bench\n"
     "  -w, --weights FILE   weights to evaluate; eval only\n"
@@ -375,7 +378,8 @@ int main(int argc, char **argv)
     return status;
 }
 
-/* A command under several processes: training, resume and bench only. */
+/* A command under several processes: training (one spec, a --sweep or
+ * several specs), resume and bench only. */
 static int refuse_processes(const struct command *cmd, const cli_options *opts)
 {
     if (nr_comm_size(opts->comm) == 1)
@@ -386,12 +390,8 @@ static int refuse_processes(const struct command *cmd, const cli_options *opts)
                 "processes)\n", cmd->name, nr_comm_size(opts->comm));
         return NR_EXIT_INPUT;
     }
-    if (!cmd->name && (opts->spec_count > 1 || opts->sweep_count > 0)) {
-        fprintf(stderr, "netrun: error: under mpirun netrun trains one spec (no --sweep, no "
-                "several specs yet): its batches are shared by the %d processes\n",
-                nr_comm_size(opts->comm));
-        return NR_EXIT_INPUT;
-    }
+    /* training: one spec shares its batches; a --sweep or several specs
+     * spread whole runs over the processes (cmd_train.c) */
     return -1;
 }
 
