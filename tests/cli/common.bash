@@ -10,6 +10,8 @@
 #   names DIR, within A B D   small checks several scripts share
 #   wait_lines FILE N PID, wait_file FILE PID   wait for a file a process
 #                          in the background writes
+#   strip_seconds HISTORY  history.csv but its seconds column (what two runs
+#                          of the same training share)
 # Not a test itself (ctest runs tests/cli/*.sh).
 
 cli_init() {
@@ -64,6 +66,11 @@ wait_file() { # wait_file FILE PID
     sleep 0.01
   done
   return 1
+}
+
+strip_seconds() { # (the column found by its name in the header)
+  awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i }
+                    c { for (i = c; i < NF; i++) $i = $(i + 1); NF-- } { print }' "$1"
 }
 
 cli_finish() {

@@ -39,7 +39,6 @@ sed -e 's/name: a/name: b/' \
     -e 's/conv: {filters: 4, size: 3, pad: 1}/conv: {filters: 4, size: 3, pad: 1, freeze: true}/' \
     -e 's/dense: {units: 3}/dense: {units: 3, fresh: true}/' \
     -e 's/  epochs: 2/  epochs: 2\n  init_from: A/' a.yaml >b.yaml
-strip_seconds() { cut -d, -f1-6,8- "$1"; }
 differs() { ! cmp -s "$@"; }
 # params_at FILE: the byte offset of weights.bin's parameters (they end the
 # file before the buffers and the 8-byte checksum; netrun/weights.h)

@@ -37,7 +37,6 @@ run=("$netrun" spec.yaml --backend reference --set threads=1)
 "${run[@]}" --out whole >/dev/null 2>&1
 check "uninterrupted run" test -f whole/weights.bin
 
-strip_seconds() { cut -d, -f1-6,8- "$1"; }
 
 # --- SIGINT mid-run, then resume
 "${run[@]}" --out cut >/dev/null 2>cut.err &

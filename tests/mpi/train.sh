@@ -25,7 +25,6 @@ need_tools "$synth"
 cd "$tmp" || exit 1
 mpi_init "$mpiexec"
 
-strip_seconds() { cut -d, -f1-6,8- "$1"; }
 declare -A caught
 
 "$synth" data --classes 3 --size 12x12 --train 90 --test 30 >/dev/null || exit 1
