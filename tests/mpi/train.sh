@@ -95,7 +95,7 @@ check "resume on 2 processes: history = the uninterrupted run's (but seconds)" \
 # --- SIGINT on mpirun mid-run (mpirun passes it on to every process as
 # SIGTERM; they agree after each batch, rank 0 writes the checkpoint). The
 # reference backend and 24 epochs of 200 images keep the run going long
-# enough to be caught (mpirun takes about 2 s to pass the signal on). With
+# enough to be caught (mpirun passes the signal on after about 1 s). With
 # a validation split, a schedule and augmentation, all resumed.
 "$synth" data28 --classes 4 --size 28x28 --train 200 --test 25 >/dev/null || exit 1
 cat >long.yaml <<'SPEC'
