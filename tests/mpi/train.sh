@@ -6,7 +6,8 @@
 #     seconds) as 1 process x 2 threads, and as a second 2 x 1 run;
 #   - only rank 0 writes: one run folder, progress and result printed once;
 #     summary.txt has the processes line (threads per process, hosts);
-#   - a bad spec: exit 2, the error printed once, no run folder;
+#   - a bad spec: exit 2, the error printed once, no run folder; the data
+#     missing on one process only: the same;
 #   - a command that does not run on several processes is refused (exit 2);
 #   - a 2 x 1 run of 1 epoch resumed on 2 processes to 2 epochs: the same
 #     weights and history as the uninterrupted run;
@@ -75,6 +76,19 @@ status=$?
 check "bad spec: exit 2 (got $status)" test "$status" = 2
 check "bad spec: the error once" test "$(grep -c 'error' bad.err)" = 1
 check "bad spec: no run folder" test ! -e bad
+# the data missing on process 1 only (mpirun's A : B, as a machine without
+# the folder would be): process 1 says so once, every process exits 2, and
+# rank 0's run folder is not left behind
+sed 's|data/Train|nowhere/Train|' spec.yaml >nodata.yaml
+mpirun -np 1 "$netrun" spec.yaml --set threads=1 --out half : \
+       -np 1 "$netrun" nodata.yaml --set threads=1 --out half >half.out 2>half.err
+status=$?
+check "data missing on process 1: exit 2 (got $status)" test "$status" = 2
+check "data missing on process 1: said once, naming the folder: $(cat half.err)" \
+  test "$(grep -c 'nowhere/Train.*error\|error.*nowhere/Train' half.err)" = 1 -a \
+       "$(grep -c 'error' half.err)" = 1
+check "data missing on process 1: no run folder" test ! -e half
+check "data missing on process 1: no result line" test ! -s half.out
 mpirun -np 2 "$netrun" check spec.yaml >check.out 2>check.err
 status=$?
 check "check on 2 processes: refused with 2 (got $status)" test "$status" = 2
