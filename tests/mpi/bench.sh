@@ -23,9 +23,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../cli/common.bash"
 source "$(dirname "${BASH_SOURCE[0]}")/mpi.bash"
 cli_init mpi_bench "${1:-}"
 mpiexec=${2:?usage: bench.sh NETRUN MPIEXEC}
-need_tools "$synth"
-cd "$tmp" || exit 1
-mpi_init "$mpiexec"
+mpi_init "$mpiexec" "$synth"
 
 "$synth" data --classes 3 --size 12x12 --train 90 --test 30 >/dev/null || exit 1
 cat >spec.yaml <<'SPEC'

@@ -1,13 +1,18 @@
 # tests/mpi/mpi.bash - sourced by the tests under mpirun (tests/mpi/*.sh),
 # after tests/cli/common.bash's cli_init (it writes into $tmp):
-#   mpi_init MPIEXEC   Open MPI as root and on more processes than cores;
-#                      Open MPI's own leaks kept out of LeakSanitizer's report
+#   mpi_init MPIEXEC TOOL...   the helper programs the test needs (stop
+#                      when one is not built), into $tmp; Open MPI as root
+#                      and on more processes than cores; Open MPI's own
+#                      leaks kept out of LeakSanitizer's report
 #   mpirun ARGS...     MPIEXEC --allow-run-as-root --oversubscribe --quiet ARGS
 #   mpirun_cmd         that command as an array
 # Not a test itself.
 
 mpi_init() {
-  mpiexec=${1:?usage: mpi_init MPIEXEC}
+  mpiexec=${1:?usage: mpi_init MPIEXEC TOOL...}
+  shift
+  need_tools "$@"
+  cd "$tmp" || exit 1
   mpirun_cmd=("$mpiexec" --allow-run-as-root --oversubscribe --quiet)
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   # plugins stay loaded and stacks are unwound in full (sanitized builds):

@@ -20,9 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/mpi.bash"
 cli_init mpi_ranks "${1:-}"
 net_ranks=${2:?usage: ranks.sh NETRUN NET_RANKS MPIEXEC}
 mpiexec=${3:?usage: ranks.sh NETRUN NET_RANKS MPIEXEC}
-need_tools "$net_ranks"
-cd "$tmp" || exit 1
-mpi_init "$mpiexec"
+mpi_init "$mpiexec" "$net_ranks"
 
 for layers in cnn mlp; do
   check "$layers: 1 process x 1 thread" "$net_ranks" 1 "one_1.$layers" "$layers"

@@ -24,9 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../cli/common.bash"
 source "$(dirname "${BASH_SOURCE[0]}")/mpi.bash"
 cli_init mpi_sweep "${1:-}"
 mpiexec=${2:?usage: sweep.sh NETRUN MPIEXEC}
-need_tools "$synth"
-cd "$tmp" || exit 1
-mpi_init "$mpiexec"
+mpi_init "$mpiexec" "$synth"
 
 # the compare table's rows without the training time and the root folder
 rows() { sed -n '/^run /,/^curves/p' "$1" | sed -E "s/ +[0-9.]+sec +/ /; s#$2/##"; }

@@ -22,9 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../cli/common.bash"
 source "$(dirname "${BASH_SOURCE[0]}")/mpi.bash"
 cli_init mpi_train "${1:-}"
 mpiexec=${2:?usage: train.sh NETRUN MPIEXEC}
-need_tools "$synth"
-cd "$tmp" || exit 1
-mpi_init "$mpiexec"
+mpi_init "$mpiexec" "$synth"
 
 declare -A caught
 
